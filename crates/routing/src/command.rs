@@ -114,6 +114,12 @@ pub struct NewWorkflow {
     pub configuration: String,
     /// Seconds a reservation waits for an answer; `None` means 120.
     pub task_reservation_timeout: Option<u64>,
+    /// Where the server posts each reservation (kept, not used by the engine).
+    #[serde(default)]
+    pub assignment_callback_url: Option<String>,
+    /// Where it posts when that fails (kept, not used by the engine).
+    #[serde(default)]
+    pub fallback_assignment_callback_url: Option<String>,
 }
 
 /// Changes to a workflow.
@@ -125,6 +131,12 @@ pub struct WorkflowUpdate {
     pub configuration: Option<String>,
     /// New reservation timeout.
     pub task_reservation_timeout: Option<u64>,
+    /// New assignment callback URL (`Some("")` clears it).
+    #[serde(default)]
+    pub assignment_callback_url: Option<String>,
+    /// New fallback assignment callback URL (`Some("")` clears it).
+    #[serde(default)]
+    pub fallback_assignment_callback_url: Option<String>,
     /// Route the workflow's pending tasks again under the new configuration.
     pub re_evaluate_tasks: bool,
 }

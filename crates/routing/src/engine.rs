@@ -104,6 +104,7 @@ pub struct Workspace {
     pub(crate) dirty_tasks: Vec<Sid<Task>>,
     pub(crate) dirty_workers: Vec<Sid<Worker>>,
     pub(crate) events: Vec<Event>,
+    pub(crate) finished: Vec<FinishedTask>,
 }
 
 /// Whether an activity change withdraws the worker's pending reservations.
@@ -144,6 +145,7 @@ impl Workspace {
             dirty_tasks: Vec::new(),
             dirty_workers: Vec::new(),
             events: Vec::new(),
+            finished: Vec::new(),
         }
     }
 
@@ -183,6 +185,12 @@ impl Workspace {
     /// The events produced since the last call, oldest first.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
+    }
+
+    /// The tasks that completed or were canceled since the last call, with their reservations.
+    /// They are no longer in the engine; deleted tasks are not included.
+    pub fn take_finished(&mut self) -> Vec<FinishedTask> {
+        std::mem::take(&mut self.finished)
     }
 
     /// The engine's time: the latest instant it was given.
@@ -1040,6 +1048,8 @@ impl Workspace {
                 configuration: Arc::from(new.configuration),
                 config: Arc::new(config),
                 task_reservation_timeout: timeout,
+                assignment_callback_url: non_empty(new.assignment_callback_url),
+                fallback_assignment_callback_url: non_empty(new.fallback_assignment_callback_url),
                 date_created: self.now,
                 date_updated: self.now,
             },
@@ -1077,6 +1087,12 @@ impl Workspace {
             }
             if let Some(t) = timeout {
                 wf.task_reservation_timeout = t;
+            }
+            if let Some(url) = u.assignment_callback_url {
+                wf.assignment_callback_url = non_empty(Some(url));
+            }
+            if let Some(url) = u.fallback_assignment_callback_url {
+                wf.fallback_assignment_callback_url = non_empty(Some(url));
             }
             wf.date_updated = now;
         }
@@ -1418,6 +1434,7 @@ impl Workspace {
         let e = self.task_event(EventType::TaskDeleted, sid);
         self.emit(e);
         self.remove_task(sid);
+        self.finished.retain(|f| f.task.sid != sid);
         Ok(())
     }
 
@@ -1630,6 +1647,10 @@ pub(crate) fn first_match(
         .skip(from)
         .find(|(_, f)| f.expression.evaluate(&scope))
         .map(|(i, _)| FilterPos::Filter(i))
+}
+
+fn non_empty(s: Option<String>) -> Option<Arc<str>> {
+    s.filter(|s| !s.is_empty()).map(Arc::from)
 }
 
 fn check_name(param: &'static str, name: &str) -> Result<(), EngineError> {

@@ -33,7 +33,7 @@ pub use engine::*;
 pub use error::{EngineError, ResourceKind};
 pub use event::*;
 pub use state::{
-    ActivityRecord, ChannelRecord, FilterPos, QueueRecord, ReservationRecord, Routing, Step,
+    ActivityRecord, ChannelRecord, FilterPos, FinishedTask, QueueRecord, ReservationRecord, Routing, Step,
     TaskRecord, WorkerChannelRecord, WorkerRecord, WorkflowRecord,
 };
 pub use time::Timestamp;

@@ -819,18 +819,24 @@ impl Workspace {
         self.timers
             .remove(&(t.date_created.plus_secs(t.timeout), Timer::Ttl(tsid)));
         self.clock_tasks.remove(&tsid);
-        for rsid in t.reservations {
-            let Some(r) = self.reservations.remove(&rsid) else {
+        let mut reservations = Vec::with_capacity(t.reservations.len());
+        for rsid in &t.reservations {
+            let Some(r) = self.reservations.remove(rsid) else {
                 continue;
             };
             if let Some(d) = r.deadline {
-                self.timers.remove(&(d, Timer::Reservation(rsid)));
+                self.timers.remove(&(d, Timer::Reservation(*rsid)));
             }
             if r.status.is_live() {
                 let assigned = r.status != ReservationStatus::Pending;
-                self.release_worker(r.worker_sid, rsid, r.channel_slot, assigned);
+                self.release_worker(r.worker_sid, *rsid, r.channel_slot, assigned);
             }
+            reservations.push(r);
         }
+        self.finished.push(FinishedTask {
+            task: t,
+            reservations,
+        });
     }
 
     // ----------------------------------------------------------------------------------------

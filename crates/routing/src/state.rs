@@ -180,6 +180,10 @@ pub struct WorkflowRecord {
     pub config: Arc<RoutingConfig>,
     /// Seconds a reservation waits for an answer.
     pub task_reservation_timeout: u64,
+    /// Where the server posts each reservation.
+    pub assignment_callback_url: Option<Arc<str>>,
+    /// Where it posts when that fails.
+    pub fallback_assignment_callback_url: Option<Arc<str>>,
     /// Created at.
     pub date_created: Timestamp,
     /// Last changed at.
@@ -359,4 +363,14 @@ pub(crate) enum Timer {
     Step(Sid<Task>),
     Ttl(Sid<Task>),
     Clock,
+}
+
+/// A task that left the engine (completed or canceled), with its reservations, for the caller to
+/// keep as history.
+#[derive(Debug, Clone)]
+pub struct FinishedTask {
+    /// The task as it ended.
+    pub task: TaskRecord,
+    /// Its reservations, oldest first.
+    pub reservations: Vec<ReservationRecord>,
 }

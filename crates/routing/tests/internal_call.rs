@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use switchboard_routing::*;
 
-const WORKFLOW: &str = include_str!("fixtures/internal-call-workflow.json");
+const WORKFLOW: &str = include_str!("../../../fixtures/internal-call-workflow.json");
 
 fn setup() -> H {
     let mut h = H::new();

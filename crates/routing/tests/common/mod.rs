@@ -148,6 +148,8 @@ impl H {
             friendly_name: name.into(),
             configuration,
             task_reservation_timeout: Some(reservation_timeout),
+            assignment_callback_url: None,
+            fallback_assignment_callback_url: None,
         }));
         sid
     }

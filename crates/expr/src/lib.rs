@@ -1,0 +1,286 @@
+//! TaskRouter's expression language.
+//!
+//! An expression is parsed once, for one [`Context`], into an [`Expression`]; evaluating it is
+//! then cheap and cannot fail: a comparison the rules do not define is `false`, never an error.
+//! The same crate parses the two non-boolean mini-languages that sit beside expressions in a
+//! workflow: `order_by` ([`OrderBy`]) and the `known_worker_sid` / `known_worker_friendly_name`
+//! references ([`TaskReference`]).
+//!
+//! This crate knows nothing of workers, queues or time sources: the caller describes what an
+//! expression may look at through a [`Scope`]. It does no I/O and reads no clock.
+//!
+//! A tour: `lexer` turns text into tokens (a whole reference such as `a.b[2]` is one token);
+//! `parser` builds the tree, flattening AND/OR chains and limiting nesting to [`MAX_DEPTH`];
+//! `resolve` gives each reference its meaning in the [`Context`] (or refuses it); `ast` holds the
+//! tree; `eval` evaluates it over borrowed values without allocating; `clock` computes
+//! `taskrouter.*`; `order_by` holds [`OrderBy`] and [`TaskReference`]. The rules themselves are
+//! described in `docs/expressions.md`.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+mod ast;
+mod clock;
+mod eval;
+mod lexer;
+mod order_by;
+mod parser;
+mod resolve;
+
+#[cfg(test)]
+mod tests;
+
+pub use lexer::MAX_SOURCE_BYTES;
+pub use parser::MAX_DEPTH;
+
+/// Where an expression is used, which decides how its references resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// A workflow filter's `expression`, or the REST `EvaluateTaskAttributes` parameter: bare
+    /// keys of the task's attributes, plus `taskrouter.*`.
+    Filter,
+    /// A task queue's `target_workers`, or the REST `TargetWorkersExpression` parameter: bare keys
+    /// of the worker's attributes, plus the worker fields `sid`, `friendly_name`, `activity_sid`,
+    /// `activity_name`.
+    TargetWorkers,
+    /// A workflow target's `expression`: every key starts with `task.` or `worker.` (or is
+    /// `taskrouter.*`).
+    Target,
+    /// A workflow target's `skip_if`: `workers.available`, `workers.unavailable`,
+    /// `workers.<ActivitySid>`, and `taskrouter.*`.
+    SkipIf,
+}
+
+/// A parse or validation error: what is wrong, and where (1-based column, counted in characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at column {column}")]
+pub struct ExprError {
+    /// What is wrong, e.g. "expected a value after IN".
+    pub message: String,
+    /// 1-based column, in characters, where the problem was found.
+    pub column: usize,
+}
+
+/// A parsed, validated expression.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    source: String,
+    context: Context,
+    root: ast::Node,
+    uses_clock: bool,
+    worker_roots: BTreeSet<String>,
+    task_roots: BTreeSet<String>,
+    activity_sids: BTreeSet<String>,
+}
+
+impl Expression {
+    /// Parses `source` for use in `context`.
+    pub fn parse(source: &str, context: Context) -> Result<Expression, ExprError> {
+        let tokens = lexer::lex(source)?;
+        let mut resolver = resolve::ContextResolver::new(context);
+        let root = parser::parse(tokens, &mut resolver)?;
+        Ok(Expression {
+            source: source.to_owned(),
+            context,
+            root,
+            uses_clock: resolver.uses_clock,
+            worker_roots: resolver.worker_roots,
+            task_roots: resolver.task_roots,
+            activity_sids: resolver.activity_sids,
+        })
+    }
+
+    /// The text the expression was parsed from, unchanged.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The context it was parsed for.
+    pub fn context(&self) -> Context {
+        self.context
+    }
+
+    /// Evaluates the expression. References to anything the scope does not provide are NULL.
+    pub fn evaluate(&self, scope: &Scope<'_>) -> bool {
+        eval::eval(&self.root, scope)
+    }
+
+    /// Whether the expression reads `taskrouter.*`, so that its value can change with time alone.
+    pub fn uses_clock(&self) -> bool {
+        self.uses_clock
+    }
+
+    /// The first segment of every attribute path the expression reads, after the context's
+    /// prefix: for `TargetWorkers`, `skills HAS 'x' AND activity_name == 'A'` gives
+    /// `{"activity_name", "skills"}`; for `Target`, `task.lang IN worker.langs` gives
+    /// `{"lang"}` from [`Expression::task_roots`] and `{"langs"}` from this method.
+    /// Used to re-evaluate queue membership only when a key it reads has changed.
+    pub fn worker_roots(&self) -> &BTreeSet<String> {
+        &self.worker_roots
+    }
+
+    /// The first segment of every task attribute path the expression reads (`Filter` and
+    /// `Target` contexts; empty otherwise).
+    pub fn task_roots(&self) -> &BTreeSet<String> {
+        &self.task_roots
+    }
+
+    /// The activity SIDs named by `workers.WA…` in a `SkipIf` expression (empty otherwise), so
+    /// that a workflow naming an activity that does not exist can be refused.
+    pub fn activity_sids(&self) -> &BTreeSet<String> {
+        &self.activity_sids
+    }
+}
+
+/// What an expression can see. Every field is optional; a missing part reads as NULL.
+#[derive(Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// The task: its attributes, and its SID when it has one.
+    pub task: Option<TaskScope<'a>>,
+    /// The worker.
+    pub worker: Option<&'a dyn WorkerFacts>,
+    /// The counters of the queue a `skip_if` is evaluated for.
+    pub workers: Option<&'a dyn QueueCounts>,
+    /// The engine's clock, for `taskrouter.*`.
+    pub now: Option<Clock>,
+}
+
+/// A task as an expression sees it.
+#[derive(Clone, Copy)]
+pub struct TaskScope<'a> {
+    /// The task's attributes (a JSON object; anything else reads as having no keys).
+    pub attributes: &'a Value,
+    /// The task's SID, readable as `task.sid` when the attributes have no `sid` key.
+    pub sid: Option<&'a str>,
+}
+
+/// A worker as an expression sees it. The built-in fields, when `Some`, take precedence over
+/// attributes of the same name; when `None`, the attribute of that name is read instead.
+pub trait WorkerFacts {
+    /// The worker's attributes (a JSON object).
+    fn attributes(&self) -> &Value;
+    /// The worker's SID.
+    fn sid(&self) -> Option<&str> {
+        None
+    }
+    /// The worker's friendly name.
+    fn friendly_name(&self) -> Option<&str> {
+        None
+    }
+    /// The SID of the worker's current activity.
+    fn activity_sid(&self) -> Option<&str> {
+        None
+    }
+    /// The name of the worker's current activity.
+    fn activity_name(&self) -> Option<&str> {
+        None
+    }
+    /// The worker's capacity on the task channel with this unique name, for
+    /// `worker.channel.<name>.*`.
+    fn channel(&self, unique_name: &str) -> Option<ChannelFacts> {
+        let _ = unique_name;
+        None
+    }
+}
+
+impl WorkerFacts for Value {
+    fn attributes(&self) -> &Value {
+        self
+    }
+}
+
+/// A worker's standing on one task channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelFacts {
+    /// `worker.channel.<name>.configured_capacity`.
+    pub configured_capacity: u32,
+    /// `worker.channel.<name>.assigned_tasks`: tasks accepted on the channel.
+    pub assigned_tasks: u32,
+    /// `worker.channel.<name>.available_capacity_percentage`, 0 to 100.
+    pub available_capacity_percentage: u32,
+}
+
+/// The counters `skip_if` reads: members of the target's queue, by activity.
+pub trait QueueCounts {
+    /// `workers.available`: members in an available activity.
+    fn available(&self) -> u64;
+    /// `workers.unavailable`: members in an unavailable activity.
+    fn unavailable(&self) -> u64;
+    /// `workers.WA…`: members in that activity.
+    fn in_activity(&self, activity_sid: &str) -> u64;
+}
+
+/// The time `taskrouter.*` reads, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    unix_millis: i64,
+}
+
+impl Clock {
+    /// The clock at this many milliseconds since 1970-01-01T00:00:00Z.
+    pub fn from_unix_millis(unix_millis: i64) -> Clock {
+        Clock { unix_millis }
+    }
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_millis(self) -> i64 {
+        self.unix_millis
+    }
+}
+
+/// A parsed `order_by`: `worker.level DESC, worker.tenure ASC`.
+#[derive(Debug, Clone)]
+pub struct OrderBy {
+    source: String,
+    clauses: Vec<order_by::Clause>,
+}
+
+impl OrderBy {
+    /// Parses an `order_by` clause list.
+    pub fn parse(source: &str) -> Result<OrderBy, ExprError> {
+        let clauses = order_by::parse_order_by(source)?;
+        Ok(OrderBy {
+            source: source.to_owned(),
+            clauses,
+        })
+    }
+    /// The text it was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// Orders two workers by the clauses alone (`Less` = `a` goes first). Equal when every clause
+    /// ties; the caller breaks ties (longest idle first).
+    pub fn compare(&self, a: &dyn WorkerFacts, b: &dyn WorkerFacts) -> Ordering {
+        order_by::compare(&self.clauses, a, b)
+    }
+}
+
+/// The value of `known_worker_sid` / `known_worker_friendly_name`: a reference to a task
+/// attribute, such as `task.worker_sid`.
+#[derive(Debug, Clone)]
+pub struct TaskReference {
+    source: String,
+    path: ast::Path,
+}
+
+impl TaskReference {
+    /// Parses `task.<path>`.
+    pub fn parse(source: &str) -> Result<TaskReference, ExprError> {
+        let path = order_by::parse_task_reference(source)?;
+        Ok(TaskReference {
+            source: source.to_owned(),
+            path,
+        })
+    }
+    /// The text it was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// The string the reference points at in these task attributes; `None` when it is missing,
+    /// null or not a string.
+    pub fn resolve<'a>(&self, task_attributes: &'a Value) -> Option<&'a str> {
+        order_by::resolve(&self.path, task_attributes)
+    }
+}

@@ -1,0 +1,414 @@
+//! The SQLite store: one file, WAL journal, `synchronous=FULL` so a committed batch survives a
+//! crash or power loss.
+
+use std::path::Path;
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+
+use crate::{Batch, EventQuery, EventRow, LogEntry, Store, StoreError, TaskQuery, TaskRow};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS log (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    body  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    sid             TEXT PRIMARY KEY,
+    workspace_sid   TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    at_ms           INTEGER NOT NULL,
+    task_sid        TEXT NOT NULL,
+    worker_sid      TEXT NOT NULL,
+    reservation_sid TEXT NOT NULL,
+    workflow_sid    TEXT NOT NULL,
+    queue_sid       TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    ord             INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (workspace_sid, at_ms, ord);
+CREATE INDEX IF NOT EXISTS events_by_task ON events (task_sid);
+CREATE INDEX IF NOT EXISTS events_by_worker ON events (worker_sid);
+CREATE TABLE IF NOT EXISTS finished_tasks (
+    sid             TEXT PRIMARY KEY,
+    workspace_sid   TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    date_created_ms INTEGER NOT NULL,
+    date_updated_ms INTEGER NOT NULL,
+    data            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS finished_by_workspace ON finished_tasks (workspace_sid, date_created_ms);
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// A SQLite database file.
+pub struct SqliteStore {
+    conn: Connection,
+    next_ord: i64,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(Connection::open(path)?)
+    }
+
+    /// A database in memory, gone when dropped (for tests).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let next_ord: i64 =
+            conn.query_row("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", [], |r| r.get(0))?;
+        Ok(SqliteStore { conn, next_ord })
+    }
+}
+
+impl Store for SqliteStore {
+    fn commit(&mut self, batch: &Batch) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut first = 0;
+        {
+            let mut log = tx.prepare_cached("INSERT INTO log (at_ms, body) VALUES (?1, ?2)")?;
+            for e in &batch.log {
+                log.execute(params![e.at_ms, e.body])?;
+                if first == 0 {
+                    first = tx.last_insert_rowid();
+                }
+            }
+            let mut ev = tx.prepare_cached(
+                "INSERT OR REPLACE INTO events (sid, workspace_sid, event_type, at_ms, task_sid, worker_sid,
+                 reservation_sid, workflow_sid, queue_sid, channel, data, ord)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for e in &batch.events {
+                ev.execute(params![
+                    e.sid,
+                    e.workspace_sid,
+                    e.event_type,
+                    e.at_ms,
+                    e.task_sid,
+                    e.worker_sid,
+                    e.reservation_sid,
+                    e.workflow_sid,
+                    e.queue_sid,
+                    e.channel,
+                    e.data,
+                    self.next_ord
+                ])?;
+                self.next_ord += 1;
+            }
+            let mut fin = tx.prepare_cached(
+                "INSERT OR REPLACE INTO finished_tasks (sid, workspace_sid, status, date_created_ms, date_updated_ms, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for t in &batch.finished {
+                fin.execute(params![
+                    t.sid,
+                    t.workspace_sid,
+                    t.status,
+                    t.date_created_ms,
+                    t.date_updated_ms,
+                    t.data
+                ])?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM finished_tasks WHERE sid = ?1")?;
+            for sid in &batch.deleted_tasks {
+                del.execute(params![sid])?;
+            }
+            let mut set = tx.prepare_cached(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (k, v) in &batch.settings {
+                set.execute(params![k, v])?;
+            }
+        }
+        tx.commit()?;
+        Ok(first)
+    }
+
+    fn read_log(
+        &mut self,
+        visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, at_ms, body FROM log ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let entry = LogEntry {
+                seq: row.get(0)?,
+                at_ms: row.get(1)?,
+                body: row.get(2)?,
+            };
+            visit(entry).map_err(StoreError::Visit)?;
+        }
+        Ok(())
+    }
+
+    fn events(
+        &mut self,
+        query: &EventQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let (clause, mut args) = event_where(query);
+        let sql = format!(
+            "SELECT sid, workspace_sid, event_type, at_ms, task_sid, worker_sid, reservation_sid,
+                    workflow_sid, queue_sid, channel, data
+             FROM events WHERE {clause} ORDER BY at_ms, ord LIMIT ? OFFSET ?"
+        );
+        args.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        args.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter().map(|a| a.as_ref())), |r| {
+            Ok(EventRow {
+                sid: r.get(0)?,
+                workspace_sid: r.get(1)?,
+                event_type: r.get(2)?,
+                at_ms: r.get(3)?,
+                task_sid: r.get(4)?,
+                worker_sid: r.get(5)?,
+                reservation_sid: r.get(6)?,
+                workflow_sid: r.get(7)?,
+                queue_sid: r.get(8)?,
+                channel: r.get(9)?,
+                data: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn event_counts(&mut self, query: &EventQuery) -> Result<Vec<(String, i64)>, StoreError> {
+        let (clause, args) = event_where(query);
+        let sql = format!(
+            "SELECT event_type, COUNT(*) FROM events WHERE {clause} GROUP BY event_type ORDER BY event_type"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter().map(|a| a.as_ref())), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn finished_task(
+        &mut self,
+        workspace_sid: &str,
+        sid: &str,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sid, workspace_sid, status, date_created_ms, date_updated_ms, data
+                 FROM finished_tasks WHERE workspace_sid = ?1 AND sid = ?2",
+                params![workspace_sid, sid],
+                task_row,
+            )
+            .optional()?)
+    }
+
+    fn finished_tasks(&mut self, query: &TaskQuery) -> Result<Vec<TaskRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT sid, workspace_sid, status, date_created_ms, date_updated_ms, data
+             FROM finished_tasks WHERE workspace_sid = ?",
+        );
+        let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(query.workspace_sid.clone())];
+        if !query.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                vec!["?"; query.statuses.len()].join(", ")
+            ));
+            args.extend(
+                query
+                    .statuses
+                    .iter()
+                    .map(|s| Box::new(s.clone()) as Box<dyn ToSql>),
+            );
+        }
+        sql.push_str(" ORDER BY date_created_ms, sid");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args.iter().map(|a| a.as_ref())), task_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+    Ok(TaskRow {
+        sid: r.get(0)?,
+        workspace_sid: r.get(1)?,
+        status: r.get(2)?,
+        date_created_ms: r.get(3)?,
+        date_updated_ms: r.get(4)?,
+        data: r.get(5)?,
+    })
+}
+
+fn event_where(q: &EventQuery) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut clauses = vec!["workspace_sid = ?".to_owned()];
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(q.workspace_sid.clone())];
+    for (column, value) in [
+        ("sid", &q.sid),
+        ("task_sid", &q.task_sid),
+        ("worker_sid", &q.worker_sid),
+        ("reservation_sid", &q.reservation_sid),
+        ("workflow_sid", &q.workflow_sid),
+        ("queue_sid", &q.queue_sid),
+        ("channel", &q.channel),
+    ] {
+        if !value.is_empty() {
+            clauses.push(format!("{column} = ?"));
+            args.push(Box::new(value.clone()));
+        }
+    }
+    if !q.event_types.is_empty() {
+        clauses.push(format!(
+            "event_type IN ({})",
+            vec!["?"; q.event_types.len()].join(", ")
+        ));
+        args.extend(
+            q.event_types
+                .iter()
+                .map(|t| Box::new(t.clone()) as Box<dyn ToSql>),
+        );
+    }
+    if let Some(from) = q.from_ms {
+        clauses.push("at_ms >= ?".to_owned());
+        args.push(Box::new(from));
+    }
+    if let Some(to) = q.to_ms {
+        clauses.push("at_ms <= ?".to_owned());
+        args.push(Box::new(to));
+    }
+    (clauses.join(" AND "), args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(sid: &str, ty: &str, at: i64, task: &str) -> EventRow {
+        EventRow {
+            sid: sid.into(),
+            workspace_sid: "WS1".into(),
+            event_type: ty.into(),
+            at_ms: at,
+            task_sid: task.into(),
+            data: "{}".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_committed_batch_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            let first = s
+                .commit(&Batch {
+                    log: vec![
+                        LogEntry { seq: 0, at_ms: 5, body: "a".into() },
+                        LogEntry { seq: 0, at_ms: 6, body: "b".into() },
+                    ],
+                    events: vec![event("EV1", "task.created", 5, "WT1")],
+                    settings: vec![("k".into(), "v".into())],
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(first, 1);
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let mut seen = Vec::new();
+        s.read_log(&mut |e| {
+            seen.push((e.seq, e.at_ms, e.body));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(1, 5, "a".to_owned()), (2, 6, "b".to_owned())]);
+        assert_eq!(s.setting("k").unwrap().as_deref(), Some("v"));
+        assert_eq!(s.events(&EventQuery { workspace_sid: "WS1".into(), ..Default::default() }, 0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn events_filter_and_page_in_order() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.commit(&Batch {
+            events: vec![
+                event("EV1", "task.created", 1, "WT1"),
+                event("EV2", "reservation.created", 1, "WT1"),
+                event("EV3", "task.created", 2, "WT2"),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        let q = EventQuery { workspace_sid: "WS1".into(), ..Default::default() };
+        let sids: Vec<String> = s.events(&q, 1, 5).unwrap().into_iter().map(|e| e.sid).collect();
+        assert_eq!(sids, ["EV2", "EV3"]);
+        let q = EventQuery { workspace_sid: "WS1".into(), task_sid: "WT1".into(), event_types: vec!["task.created".into()], ..Default::default() };
+        assert_eq!(s.events(&q, 0, 5).unwrap().len(), 1);
+        let counts = s.event_counts(&EventQuery { workspace_sid: "WS1".into(), ..Default::default() }).unwrap();
+        assert_eq!(counts, [("reservation.created".to_owned(), 1), ("task.created".to_owned(), 2)]);
+    }
+
+    #[test]
+    fn a_failed_batch_writes_nothing() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.commit(&Batch { events: vec![event("EV1", "a", 1, "")], ..Default::default() }).unwrap();
+        // Same primary key twice inside one batch of finished tasks is fine (replace), but a
+        // NULL-violating row is not: force a failure with an event row whose sid collides? Use
+        // a direct constraint instead: drop the table the batch needs.
+        s.conn.execute_batch("DROP TABLE settings").unwrap();
+        let err = s.commit(&Batch {
+            log: vec![LogEntry { seq: 0, at_ms: 1, body: "x".into() }],
+            settings: vec![("k".into(), "v".into())],
+            ..Default::default()
+        });
+        assert!(err.is_err());
+        let mut n = 0;
+        s.read_log(&mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 0, "the log entry of the failed batch was rolled back");
+    }
+
+    #[test]
+    fn urls() {
+        assert!(crate::open("postgres://x").is_err());
+        assert!(crate::open("sqlite::memory:").is_ok());
+        assert_eq!(crate::sqlite_path("sqlite://a/b.db"), Some("a/b.db"));
+    }
+}
