@@ -97,6 +97,8 @@ pub struct Workspace {
     pub(crate) workflows: BTreeMap<Sid<Workflow>, WorkflowRecord>,
     pub(crate) tasks: FxHashMap<Sid<Task>, TaskRecord>,
     pub(crate) reservations: FxHashMap<Sid<Reservation>, ReservationRecord>,
+    /// Ready workers by channel slot, longest idle first (see `matching`).
+    pub(crate) ready: Vec<BTreeSet<(Timestamp, Sid<Worker>)>>,
     pub(crate) known_waiting: FxHashMap<KnownKey, BTreeSet<(OrderKey, Sid<Task>)>>,
     pub(crate) timers: BTreeSet<(Timestamp, Timer)>,
     pub(crate) clock_tasks: BTreeSet<Sid<Task>>,
@@ -138,6 +140,7 @@ impl Workspace {
             workflows: BTreeMap::new(),
             tasks: FxHashMap::default(),
             reservations: FxHashMap::default(),
+            ready: Vec::new(),
             known_waiting: FxHashMap::default(),
             timers: BTreeSet::new(),
             clock_tasks: BTreeSet::new(),
@@ -565,8 +568,9 @@ impl Workspace {
             None => {
                 self.channels.push(Some(record));
                 let len = self.channels.len();
+                self.ready.resize_with(len, BTreeSet::new);
                 for q in self.queues.values_mut() {
-                    q.ready.resize_with(len, BTreeSet::new);
+                    q.ready_counts.resize(len, 0);
                     q.waiting.resize_with(len, BTreeSet::new);
                 }
                 for w in self.workers.values_mut() {
@@ -710,6 +714,7 @@ impl Workspace {
             queues: Vec::new(),
             reservations: Vec::new(),
             indexed: vec![None; self.channels.len()],
+            name_key: key.clone(),
         };
         self.worker_names.insert(key, new.sid);
         self.workers.insert(new.sid, record);
@@ -760,8 +765,9 @@ impl Workspace {
         let mut changed_roots: Vec<String> = Vec::new();
         if let (Some(name), Some(key)) = (u.friendly_name, name_key) {
             self.worker_names.remove(&old_name_key);
-            self.worker_names.insert(key, sid);
+            self.worker_names.insert(key.clone(), sid);
             if let Some(w) = self.workers.get_mut(&sid) {
+                w.name_key = key;
                 w.friendly_name = Arc::from(name);
                 w.version += 1;
                 w.date_updated = now;
@@ -903,7 +909,7 @@ impl Workspace {
             date_created: self.now,
             date_updated: self.now,
             members: FxHashSet::default(),
-            ready: (0..len).map(|_| BTreeSet::new()).collect(),
+            ready_counts: vec![0; len],
             waiting: (0..len).map(|_| BTreeSet::new()).collect(),
             activity_counts: FxHashMap::default(),
             available_members: 0,

@@ -33,8 +33,8 @@ pub use engine::*;
 pub use error::{EngineError, ResourceKind};
 pub use event::*;
 pub use state::{
-    ActivityRecord, ChannelRecord, FilterPos, FinishedTask, QueueRecord, ReservationRecord, Routing, Step,
-    TaskRecord, WorkerChannelRecord, WorkerRecord, WorkflowRecord,
+    ActivityRecord, ChannelRecord, FilterPos, FinishedTask, QueueRecord, ReservationRecord,
+    Routing, Step, TaskRecord, WorkerChannelRecord, WorkerRecord, WorkflowRecord,
 };
 pub use time::Timestamp;
 pub use workflow::{

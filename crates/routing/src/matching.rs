@@ -332,25 +332,47 @@ impl Workspace {
                         && self.step_eligible(w, t, target);
                     return if ok { vec![w.sid] } else { Vec::new() };
                 }
-                let Some(ready) = q.ready.get(slot) else {
+                let ready_here = q.ready_counts.get(slot).copied().unwrap_or(0);
+                if ready_here == 0 {
+                    return Vec::new();
+                }
+                let Some(ready) = self.ready.get(slot) else {
                     return Vec::new();
                 };
-                let eligible = ready.iter().filter_map(|(_, w)| {
+                let eligible = |w: &Sid<Worker>| {
                     let w = self.workers.get(w)?;
                     self.step_eligible(w, t, target).then_some(w)
-                });
-                match &target.order_by {
-                    None => eligible.take(need).map(|w| w.sid).collect(),
-                    Some(order) => {
-                        // Ready sets iterate longest idle first; a stable sort keeps that as the
-                        // tie-break after the clauses.
-                        let mut all: Vec<&WorkerRecord> = eligible.collect();
-                        all.sort_by(|a, b| {
-                            order.compare(&self.worker_view(a), &self.worker_view(b))
-                        });
-                        all.into_iter().take(need).map(|w| w.sid).collect()
-                    }
+                };
+                // Either walk the workspace's ready workers in idle order until enough members
+                // turn up (about ready/ready_here steps), or look at every member: whichever is
+                // expected to be shorter. Neither touches workers outside the two sets.
+                let walk_ready = target.order_by.is_none()
+                    && (ready.len() as u64) <= u64::from(ready_here) * (q.members.len() as u64);
+                if walk_ready {
+                    return ready
+                        .iter()
+                        .filter(|(_, w)| q.members.contains(w))
+                        .filter_map(|(_, w)| eligible(w))
+                        .take(need)
+                        .map(|w| w.sid)
+                        .collect();
                 }
+                let mut all: Vec<(Timestamp, &WorkerRecord)> = q
+                    .members
+                    .iter()
+                    .filter_map(|w| {
+                        let key = self.workers.get(w)?.indexed.get(slot).copied().flatten()?;
+                        Some((key, eligible(w)?))
+                    })
+                    .collect();
+                all.sort_by_key(|(key, w)| (*key, w.sid));
+                if let Some(order) = &target.order_by {
+                    // A stable sort keeps longest idle first among equals.
+                    all.sort_by(|(_, a), (_, b)| {
+                        order.compare(&self.worker_view(a), &self.worker_view(b))
+                    });
+                }
+                all.into_iter().take(need).map(|(_, w)| w.sid).collect()
             }
         }
     }
@@ -373,6 +395,9 @@ impl Workspace {
                 let Some(waiting) = self.queues.get(q).and_then(|q| q.waiting.get(slot)) else {
                     continue;
                 };
+                if waiting.is_empty() {
+                    continue;
+                }
                 for entry in waiting {
                     if best.is_some_and(|b| b <= *entry) {
                         break;
@@ -390,7 +415,7 @@ impl Workspace {
                 }
             }
         }
-        let name = KnownKey::Name(w.friendly_name.to_lowercase().into());
+        let name = KnownKey::Name(w.name_key.clone());
         for who in [KnownKey::Sid(wsid), name] {
             let Some(waiting) = self.known_waiting.get(&who) else {
                 continue;
@@ -1004,8 +1029,8 @@ impl Workspace {
                 q.available_members += 1;
             }
             for (slot, key) in w.indexed.iter().enumerate() {
-                if let (Some(key), Some(ready)) = (key, q.ready.get_mut(slot)) {
-                    ready.insert((*key, wsid));
+                if let (Some(_), Some(n)) = (key, q.ready_counts.get_mut(slot)) {
+                    *n += 1;
                 }
             }
             self.dirty_workers.push(wsid);
@@ -1021,8 +1046,8 @@ impl Workspace {
                 q.available_members = q.available_members.saturating_sub(1);
             }
             for (slot, key) in w.indexed.iter().enumerate() {
-                if let (Some(key), Some(ready)) = (key, q.ready.get_mut(slot)) {
-                    ready.remove(&(*key, wsid));
+                if let (Some(_), Some(n)) = (key, q.ready_counts.get_mut(slot)) {
+                    *n = n.saturating_sub(1);
                 }
             }
         }
@@ -1051,19 +1076,35 @@ impl Workspace {
             }
         }
         if !changes.is_empty() {
-            for q in &w.queues {
-                let Some(q) = self.queues.get_mut(q) else {
-                    continue;
-                };
-                for (slot, old, new) in &changes {
-                    let Some(ready) = q.ready.get_mut(*slot) else {
-                        continue;
-                    };
+            for (slot, old, new) in &changes {
+                if let Some(ready) = self.ready.get_mut(*slot) {
                     if let Some(old) = old {
                         ready.remove(&(*old, wsid));
                     }
                     if let Some(new) = new {
                         ready.insert((*new, wsid));
+                    }
+                }
+            }
+            // Only a change of readiness (not of idle time) moves the queues' counters.
+            let toggled: Vec<(usize, bool)> = changes
+                .iter()
+                .filter(|(_, old, new)| old.is_some() != new.is_some())
+                .map(|(slot, _, new)| (*slot, new.is_some()))
+                .collect();
+            if !toggled.is_empty() {
+                for q in &w.queues {
+                    let Some(q) = self.queues.get_mut(q) else {
+                        continue;
+                    };
+                    for (slot, now_ready) in &toggled {
+                        if let Some(n) = q.ready_counts.get_mut(*slot) {
+                            *n = if *now_ready {
+                                *n + 1
+                            } else {
+                                n.saturating_sub(1)
+                            };
+                        }
                     }
                 }
             }

@@ -98,8 +98,10 @@ pub struct WorkerRecord {
     pub(crate) queues: Vec<Sid<TaskQueue>>,
     /// Its live (pending, accepted, wrapping) reservations.
     pub(crate) reservations: Vec<Sid<Reservation>>,
-    /// Where it sits in its queues' ready sets, by channel slot.
+    /// Its key in the workspace's ready set, by channel slot (`None`: not ready there).
     pub(crate) indexed: Vec<Option<Timestamp>>,
+    /// Its friendly name in lower case (the key known-worker tasks wait under).
+    pub(crate) name_key: Box<str>,
 }
 
 impl WorkerRecord {
@@ -136,8 +138,8 @@ pub struct QueueRecord {
     /// Last changed at.
     pub date_updated: Timestamp,
     pub(crate) members: FxHashSet<Sid<Worker>>,
-    /// Members ready to be offered a task, by channel slot, longest idle first.
-    pub(crate) ready: Vec<BTreeSet<(Timestamp, Sid<Worker>)>>,
+    /// How many members are ready to be offered a task, by channel slot.
+    pub(crate) ready_counts: Vec<u32>,
     /// Tasks waiting for workers in this queue (not known-worker ones), by channel slot, best first.
     pub(crate) waiting: Vec<BTreeSet<(OrderKey, Sid<Task>)>>,
     pub(crate) activity_counts: FxHashMap<Sid<Activity>, u64>,

@@ -37,16 +37,16 @@ fn accept_wrap_complete() {
     h.at(50.0);
     h.act(t, "alice", ReservationAction::Complete);
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          12.0s reservation.accepted task=#106 status=assigned worker=alice activity=Available queue=Sales
-          40.0s task.wrapup task=#106 status=wrapping queue=Sales
-          40.0s reservation.wrapup task=#106 status=wrapping worker=alice activity=Available queue=Sales
-          50.0s task.completed task=#106 status=completed reason="completed" queue=Sales
-          50.0s reservation.completed task=#106 status=completed reason="completed" worker=alice activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  12.0s] reservation.accepted task=#106 status=assigned worker=alice activity=Available queue=Sales
+        [  40.0s] task.wrapup task=#106 status=wrapping queue=Sales
+        [  40.0s] reservation.wrapup task=#106 status=wrapping worker=alice activity=Available queue=Sales
+        [  50.0s] task.completed task=#106 status=completed reason="completed" queue=Sales
+        [  50.0s] reservation.completed task=#106 status=completed reason="completed" worker=alice activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.status(t), "gone", "completed tasks leave the engine");
@@ -67,16 +67,16 @@ fn reject_then_next_worker() {
     h.at(13.0);
     h.accept(t, "carol");
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          11.0s reservation.rejected task=#106 status=pending worker=alice activity=Available queue=Sales
-          11.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
-          12.0s reservation.rejected task=#106 status=pending worker=bob activity=Available queue=Sales
-          12.0s reservation.created task=#106 status=reserved worker=carol activity=Available queue=Sales
-          13.0s reservation.accepted task=#106 status=assigned worker=carol activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  11.0s] reservation.rejected task=#106 status=pending worker=alice activity=Available queue=Sales
+        [  11.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  12.0s] reservation.rejected task=#106 status=pending worker=bob activity=Available queue=Sales
+        [  12.0s] reservation.created task=#106 status=reserved worker=carol activity=Available queue=Sales
+        [  13.0s] reservation.accepted task=#106 status=assigned worker=carol activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
 }
@@ -97,14 +97,14 @@ fn reject_with_activity_moves_the_worker() {
         },
     );
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          10.0s reservation.rejected task=#106 status=pending worker=alice activity=Available queue=Sales
-          10.0s worker.activity.update worker=alice activity=Break previous=Available
-          10.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  10.0s] reservation.rejected task=#106 status=pending worker=alice activity=Available queue=Sales
+        [  10.0s] worker.activity.update worker=alice activity=Break previous=Available
+        [  10.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
 }
@@ -121,15 +121,15 @@ fn reservation_timeout_then_next_worker_and_timeout_activity() {
     h.at(45.0);
     h.accept(t, "bob");
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          40.0s reservation.timeout task=#106 status=pending worker=alice activity=Available queue=Sales
-          40.0s worker.activity.update worker=alice activity=Offline previous=Available
-          40.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
-          45.0s reservation.accepted task=#106 status=assigned worker=bob activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  40.0s] reservation.timeout task=#106 status=pending worker=alice activity=Available queue=Sales
+        [  40.0s] worker.activity.update worker=alice activity=Offline previous=Available
+        [  40.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  45.0s] reservation.accepted task=#106 status=assigned worker=bob activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
     let alice = h.worker_sid("alice");
@@ -161,19 +161,19 @@ fn target_timeout_cascades_to_next_target_then_next_filter_then_cancels() {
     let t = h.task(r#"{"type":"support"}"#);
     h.at(200.0);
     expect![[r#"
-           0.0s task.created task=#106 status=pending
-           0.0s workflow.entered task=#106 status=pending
-           0.0s workflow.target-matched task=#106 status=pending queue=Tier1 filter="Support"
-           0.0s task-queue.entered task=#106 status=pending queue=Tier1
-          10.0s task-queue.timeout task=#106 status=pending queue=Tier1
-          10.0s workflow.target-matched task=#106 status=pending priority=5 queue=Tier2 filter="Support"
-          10.0s task-queue.moved task=#106 status=pending priority=5 queue=Tier2
-          30.0s task-queue.timeout task=#106 status=pending priority=5 queue=Tier2
-          30.0s workflow.target-matched task=#106 status=pending priority=5 queue=Billing filter="Anything"
-          30.0s task-queue.moved task=#106 status=pending priority=5 queue=Billing
-          60.0s task-queue.timeout task=#106 status=pending priority=5 queue=Billing
-          60.0s workflow.timeout task=#106 status=canceled priority=5 reason="Workflow Timeout" queue=Billing
-          60.0s task.canceled task=#106 status=canceled priority=5 reason="Workflow Timeout" queue=Billing
+        [   0.0s] task.created task=#106 status=pending
+        [   0.0s] workflow.entered task=#106 status=pending
+        [   0.0s] workflow.target-matched task=#106 status=pending queue=Tier1 filter="Support"
+        [   0.0s] task-queue.entered task=#106 status=pending queue=Tier1
+        [  10.0s] task-queue.timeout task=#106 status=pending queue=Tier1
+        [  10.0s] workflow.target-matched task=#106 status=pending priority=5 queue=Tier2 filter="Support"
+        [  10.0s] task-queue.moved task=#106 status=pending priority=5 queue=Tier2
+        [  30.0s] task-queue.timeout task=#106 status=pending priority=5 queue=Tier2
+        [  30.0s] workflow.target-matched task=#106 status=pending priority=5 queue=Billing filter="Anything"
+        [  30.0s] task-queue.moved task=#106 status=pending priority=5 queue=Billing
+        [  60.0s] task-queue.timeout task=#106 status=pending priority=5 queue=Billing
+        [  60.0s] workflow.timeout task=#106 status=canceled priority=5 reason="Workflow Timeout" queue=Billing
+        [  60.0s] task.canceled task=#106 status=canceled priority=5 reason="Workflow Timeout" queue=Billing
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.status(t), "gone");
@@ -197,16 +197,16 @@ fn cascade_keeps_counting_from_task_creation() {
     h.at(29.9);
     h.at(30.0);
     expect![[r#"
-           0.0s task.created task=#104 status=pending
-           0.0s workflow.entered task=#104 status=pending
-           0.0s workflow.target-matched task=#104 status=pending queue=A
-           0.0s task-queue.entered task=#104 status=pending queue=A
-          10.0s task-queue.timeout task=#104 status=pending queue=A
-          10.0s workflow.target-matched task=#104 status=pending queue=B
-          10.0s task-queue.moved task=#104 status=pending queue=B
-          30.0s task-queue.timeout task=#104 status=pending queue=B
-          30.0s workflow.timeout task=#104 status=canceled reason="Workflow Timeout" queue=B
-          30.0s task.canceled task=#104 status=canceled reason="Workflow Timeout" queue=B
+        [   0.0s] task.created task=#104 status=pending
+        [   0.0s] workflow.entered task=#104 status=pending
+        [   0.0s] workflow.target-matched task=#104 status=pending queue=A
+        [   0.0s] task-queue.entered task=#104 status=pending queue=A
+        [  10.0s] task-queue.timeout task=#104 status=pending queue=A
+        [  10.0s] workflow.target-matched task=#104 status=pending queue=B
+        [  10.0s] task-queue.moved task=#104 status=pending queue=B
+        [  30.0s] task-queue.timeout task=#104 status=pending queue=B
+        [  30.0s] workflow.timeout task=#104 status=canceled reason="Workflow Timeout" queue=B
+        [  30.0s] task.canceled task=#104 status=canceled reason="Workflow Timeout" queue=B
     "#]]
     .assert_eq(&h.log());
 }
@@ -231,13 +231,13 @@ fn skip_if_goes_to_default_filter() {
     h.log();
     h.task(r#"{"vip":true}"#);
     expect![[r#"
-           0.0s task.created task=#106 status=pending
-           0.0s workflow.entered task=#106 status=pending
-           0.0s workflow.target-matched task=#106 status=pending queue=VIP filter="VIP"
-           0.0s task-queue.entered task=#106 status=pending queue=VIP
-           0.0s workflow.target-matched task=#106 status=pending queue=General filter="Default Filter"
-           0.0s task-queue.moved task=#106 status=pending queue=General
-           0.0s reservation.created task=#106 status=reserved worker=erin activity=Available queue=General
+        [   0.0s] task.created task=#106 status=pending
+        [   0.0s] workflow.entered task=#106 status=pending
+        [   0.0s] workflow.target-matched task=#106 status=pending queue=VIP filter="VIP"
+        [   0.0s] task-queue.entered task=#106 status=pending queue=VIP
+        [   0.0s] workflow.target-matched task=#106 status=pending queue=General filter="Default Filter"
+        [   0.0s] task-queue.moved task=#106 status=pending queue=General
+        [   0.0s] reservation.created task=#106 status=reserved worker=erin activity=Available queue=General
     "#]]
     .assert_eq(&h.log());
 }
@@ -255,12 +255,12 @@ fn skip_if_on_last_target_without_default_cancels() {
     h.log();
     let t = h.task("{}");
     expect![[r#"
-           0.0s task.created task=#103 status=pending
-           0.0s workflow.entered task=#103 status=pending
-           0.0s workflow.target-matched task=#103 status=pending queue=VIP
-           0.0s task-queue.entered task=#103 status=pending queue=VIP
-           0.0s workflow.skipped task=#103 status=canceled reason="Workflow Skipped" queue=VIP
-           0.0s task.canceled task=#103 status=canceled reason="Workflow Skipped" queue=VIP
+        [   0.0s] task.created task=#103 status=pending
+        [   0.0s] workflow.entered task=#103 status=pending
+        [   0.0s] workflow.target-matched task=#103 status=pending queue=VIP
+        [   0.0s] task-queue.entered task=#103 status=pending queue=VIP
+        [   0.0s] workflow.skipped task=#103 status=canceled reason="Workflow Skipped" queue=VIP
+        [   0.0s] task.canceled task=#103 status=canceled reason="Workflow Skipped" queue=VIP
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.status(t), "gone");
@@ -281,13 +281,13 @@ fn timeout_does_not_fall_into_default_filter() {
     h.task("{}");
     h.at(5.0);
     expect![[r#"
-           0.0s task.created task=#104 status=pending
-           0.0s workflow.entered task=#104 status=pending
-           0.0s workflow.target-matched task=#104 status=pending queue=A
-           0.0s task-queue.entered task=#104 status=pending queue=A
-           5.0s task-queue.timeout task=#104 status=pending queue=A
-           5.0s workflow.timeout task=#104 status=canceled reason="Workflow Timeout" queue=A
-           5.0s task.canceled task=#104 status=canceled reason="Workflow Timeout" queue=A
+        [   0.0s] task.created task=#104 status=pending
+        [   0.0s] workflow.entered task=#104 status=pending
+        [   0.0s] workflow.target-matched task=#104 status=pending queue=A
+        [   0.0s] task-queue.entered task=#104 status=pending queue=A
+        [   5.0s] task-queue.timeout task=#104 status=pending queue=A
+        [   5.0s] workflow.timeout task=#104 status=canceled reason="Workflow Timeout" queue=A
+        [   5.0s] task.canceled task=#104 status=canceled reason="Workflow Timeout" queue=A
     "#]]
     .assert_eq(&h.log());
 }
@@ -303,14 +303,14 @@ fn worker_goes_offline_while_reserved() {
     h.at(11.0);
     h.set_activity("alice", OFFLINE);
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          11.0s worker.activity.update worker=alice activity=Offline previous=Available
-          11.0s reservation.canceled task=#106 status=pending worker=alice activity=Offline queue=Sales
-          11.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  11.0s] worker.activity.update worker=alice activity=Offline previous=Available
+        [  11.0s] reservation.canceled task=#106 status=pending worker=alice activity=Offline queue=Sales
+        [  11.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.status(t), "reserved");
@@ -334,14 +334,14 @@ fn reject_pending_reservations_when_going_unavailable() {
         },
     });
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          10.0s worker.activity.update worker=alice activity=Break previous=Available
-          10.0s reservation.rejected task=#106 status=pending worker=alice activity=Break queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  10.0s] worker.activity.update worker=alice activity=Break previous=Available
+        [  10.0s] reservation.rejected task=#106 status=pending worker=alice activity=Break queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
     let err = h
@@ -378,13 +378,13 @@ fn task_canceled_while_reserved() {
         },
     });
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          11.0s reservation.canceled task=#106 status=canceled reason="caller hung up" worker=alice activity=Available queue=Sales
-          11.0s task.canceled task=#106 status=canceled reason="caller hung up" queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  11.0s] reservation.canceled task=#106 status=canceled reason="caller hung up" worker=alice activity=Available queue=Sales
+        [  11.0s] task.canceled task=#106 status=canceled reason="caller hung up" queue=Sales
     "#]]
     .assert_eq(&h.log());
     // Alice is free again and takes the next task.
@@ -423,14 +423,14 @@ fn multi_reservation_first_accept_wins() {
         .unwrap_err();
     assert!(matches!(err, EngineError::Gone { .. }), "{err}");
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
-          11.0s reservation.accepted task=#106 status=assigned worker=bob activity=Available queue=Sales
-          11.0s reservation.rescinded task=#106 status=assigned worker=alice activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  11.0s] reservation.accepted task=#106 status=assigned worker=bob activity=Available queue=Sales
+        [  11.0s] reservation.rescinded task=#106 status=assigned worker=alice activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
 }
@@ -454,14 +454,14 @@ fn multi_reservation_rejects_refill_up_to_the_maximum() {
     h.at(11.0);
     h.reject(t, "alice");
     expect![[r#"
-          10.0s task.created task=#106 status=pending
-          10.0s workflow.entered task=#106 status=pending
-          10.0s workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
-          10.0s task-queue.entered task=#106 status=pending queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
-          10.0s reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
-          11.0s reservation.rejected task=#106 status=reserved worker=alice activity=Available queue=Sales
-          11.0s reservation.created task=#106 status=reserved worker=carol activity=Available queue=Sales
+        [  10.0s] task.created task=#106 status=pending
+        [  10.0s] workflow.entered task=#106 status=pending
+        [  10.0s] workflow.target-matched task=#106 status=pending queue=Sales filter="Sales"
+        [  10.0s] task-queue.entered task=#106 status=pending queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  10.0s] reservation.created task=#106 status=reserved worker=bob activity=Available queue=Sales
+        [  11.0s] reservation.rejected task=#106 status=reserved worker=alice activity=Available queue=Sales
+        [  11.0s] reservation.created task=#106 status=reserved worker=carol activity=Available queue=Sales
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.ws.task(t).unwrap().pending_reservations(), 2);
@@ -587,12 +587,12 @@ fn known_worker_waits_for_that_worker_only() {
     h.at(60.0);
     h.set_activity("bob", AVAILABLE);
     expect![[r#"
-           5.0s task.created task=#105 status=pending
-           5.0s workflow.entered task=#105 status=pending
-           5.0s workflow.target-matched task=#105 status=pending priority=1000 queue=Everyone
-           5.0s task-queue.entered task=#105 status=pending priority=1000 queue=Everyone
-          60.0s worker.activity.update worker=bob activity=Available previous=Break
-          60.0s reservation.created task=#105 status=reserved priority=1000 worker=bob activity=Available queue=Everyone
+        [   5.0s] task.created task=#105 status=pending
+        [   5.0s] workflow.entered task=#105 status=pending
+        [   5.0s] workflow.target-matched task=#105 status=pending priority=1000 queue=Everyone
+        [   5.0s] task-queue.entered task=#105 status=pending priority=1000 queue=Everyone
+        [  60.0s] worker.activity.update worker=bob activity=Available previous=Break
+        [  60.0s] reservation.created task=#105 status=reserved priority=1000 worker=bob activity=Available queue=Everyone
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.reserved_worker(t), "bob");
@@ -630,11 +630,11 @@ fn task_ttl_cancels() {
     h.ok(Command::CreateTask(t));
     h.at(60.0);
     expect![[r#"
-           0.0s task.created task=#103 status=pending
-           0.0s workflow.entered task=#103 status=pending
-           0.0s workflow.target-matched task=#103 status=pending queue=Sales filter="Sales"
-           0.0s task-queue.entered task=#103 status=pending queue=Sales
-          60.0s task.canceled task=#103 status=canceled reason="Task TTL Exceeded" queue=Sales
+        [   0.0s] task.created task=#103 status=pending
+        [   0.0s] workflow.entered task=#103 status=pending
+        [   0.0s] workflow.target-matched task=#103 status=pending queue=Sales filter="Sales"
+        [   0.0s] task-queue.entered task=#103 status=pending queue=Sales
+        [  60.0s] task.canceled task=#103 status=canceled reason="Task TTL Exceeded" queue=Sales
     "#]]
     .assert_eq(&h.log());
 }
@@ -701,18 +701,18 @@ fn single_tasking_uses_reservation_and_assignment_activities() {
     let t2 = h.task(r#"{"type":"sales"}"#);
     h.accept(t1, "alice");
     expect![[r#"
-           0.0s task.created task=#104 status=pending
-           0.0s workflow.entered task=#104 status=pending
-           0.0s workflow.target-matched task=#104 status=pending queue=Sales filter="Sales"
-           0.0s task-queue.entered task=#104 status=pending queue=Sales
-           0.0s reservation.created task=#104 status=reserved worker=alice activity=Available queue=Sales
-           0.0s worker.activity.update worker=alice activity=Reserved previous=Available
-           0.0s task.created task=#105 status=pending
-           0.0s workflow.entered task=#105 status=pending
-           0.0s workflow.target-matched task=#105 status=pending queue=Sales filter="Sales"
-           0.0s task-queue.entered task=#105 status=pending queue=Sales
-           0.0s reservation.accepted task=#104 status=assigned worker=alice activity=Reserved queue=Sales
-           0.0s worker.activity.update worker=alice activity=Busy previous=Reserved
+        [   0.0s] task.created task=#104 status=pending
+        [   0.0s] workflow.entered task=#104 status=pending
+        [   0.0s] workflow.target-matched task=#104 status=pending queue=Sales filter="Sales"
+        [   0.0s] task-queue.entered task=#104 status=pending queue=Sales
+        [   0.0s] reservation.created task=#104 status=reserved worker=alice activity=Available queue=Sales
+        [   0.0s] worker.activity.update worker=alice activity=Reserved previous=Available
+        [   0.0s] task.created task=#105 status=pending
+        [   0.0s] workflow.entered task=#105 status=pending
+        [   0.0s] workflow.target-matched task=#105 status=pending queue=Sales filter="Sales"
+        [   0.0s] task-queue.entered task=#105 status=pending queue=Sales
+        [   0.0s] reservation.accepted task=#104 status=assigned worker=alice activity=Reserved queue=Sales
+        [   0.0s] worker.activity.update worker=alice activity=Busy previous=Reserved
     "#]]
     .assert_eq(&h.log());
     assert_eq!(h.status(t2), "pending");
@@ -851,9 +851,9 @@ fn routing_target_worker_ignores_availability_by_default() {
     h.ok(Command::CreateTask(t));
     h.accept(sid, "alice");
     expect![[r#"
-           0.0s task.created task=#104 status=pending queue=Outbound
-           0.0s reservation.created task=#104 status=reserved worker=alice activity=Offline queue=Outbound
-           0.0s reservation.accepted task=#104 status=assigned worker=alice activity=Offline queue=Outbound
+        [   0.0s] task.created task=#104 status=pending queue=Outbound
+        [   0.0s] reservation.created task=#104 status=reserved worker=alice activity=Offline queue=Outbound
+        [   0.0s] reservation.accepted task=#104 status=assigned worker=alice activity=Offline queue=Outbound
     "#]]
     .assert_eq(&h.log());
 }

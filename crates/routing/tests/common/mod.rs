@@ -242,7 +242,7 @@ impl H {
     pub fn log(&mut self) -> String {
         let mut out = String::new();
         for e in self.ws.take_events() {
-            let _ = writeln!(out, "{:>6.1}s {e}", e.timestamp.0 as f64 / 1000.0);
+            let _ = writeln!(out, "[{:>6.1}s] {e}", e.timestamp.0 as f64 / 1000.0);
         }
         out
     }
