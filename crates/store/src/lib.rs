@@ -173,8 +173,11 @@ pub trait Store: Send {
     /// How many events of each type match the query.
     fn event_counts(&mut self, query: &EventQuery) -> Result<Vec<(String, i64)>, StoreError>;
     /// A finished task.
-    fn finished_task(&mut self, workspace_sid: &str, sid: &str)
-        -> Result<Option<TaskRow>, StoreError>;
+    fn finished_task(
+        &mut self,
+        workspace_sid: &str,
+        sid: &str,
+    ) -> Result<Option<TaskRow>, StoreError>;
     /// Finished tasks, oldest first.
     fn finished_tasks(&mut self, query: &TaskQuery) -> Result<Vec<TaskRow>, StoreError>;
     /// A setting.

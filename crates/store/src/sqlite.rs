@@ -79,7 +79,9 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let next_ord: i64 =
-            conn.query_row("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", [], |r| r.get(0))?;
+            conn.query_row("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", [], |r| {
+                r.get(0)
+            })?;
         Ok(SqliteStore { conn, next_ord })
     }
 }
@@ -339,8 +341,16 @@ mod tests {
             let first = s
                 .commit(&Batch {
                     log: vec![
-                        LogEntry { seq: 0, at_ms: 5, body: "a".into() },
-                        LogEntry { seq: 0, at_ms: 6, body: "b".into() },
+                        LogEntry {
+                            seq: 0,
+                            at_ms: 5,
+                            body: "a".into(),
+                        },
+                        LogEntry {
+                            seq: 0,
+                            at_ms: 6,
+                            body: "b".into(),
+                        },
                     ],
                     events: vec![event("EV1", "task.created", 5, "WT1")],
                     settings: vec![("k".into(), "v".into())],
@@ -358,7 +368,19 @@ mod tests {
         .unwrap();
         assert_eq!(seen, [(1, 5, "a".to_owned()), (2, 6, "b".to_owned())]);
         assert_eq!(s.setting("k").unwrap().as_deref(), Some("v"));
-        assert_eq!(s.events(&EventQuery { workspace_sid: "WS1".into(), ..Default::default() }, 0, 10).unwrap().len(), 1);
+        assert_eq!(
+            s.events(
+                &EventQuery {
+                    workspace_sid: "WS1".into(),
+                    ..Default::default()
+                },
+                0,
+                10
+            )
+            .unwrap()
+            .len(),
+            1
+        );
     }
 
     #[test]
@@ -373,25 +395,57 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let q = EventQuery { workspace_sid: "WS1".into(), ..Default::default() };
-        let sids: Vec<String> = s.events(&q, 1, 5).unwrap().into_iter().map(|e| e.sid).collect();
+        let q = EventQuery {
+            workspace_sid: "WS1".into(),
+            ..Default::default()
+        };
+        let sids: Vec<String> = s
+            .events(&q, 1, 5)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.sid)
+            .collect();
         assert_eq!(sids, ["EV2", "EV3"]);
-        let q = EventQuery { workspace_sid: "WS1".into(), task_sid: "WT1".into(), event_types: vec!["task.created".into()], ..Default::default() };
+        let q = EventQuery {
+            workspace_sid: "WS1".into(),
+            task_sid: "WT1".into(),
+            event_types: vec!["task.created".into()],
+            ..Default::default()
+        };
         assert_eq!(s.events(&q, 0, 5).unwrap().len(), 1);
-        let counts = s.event_counts(&EventQuery { workspace_sid: "WS1".into(), ..Default::default() }).unwrap();
-        assert_eq!(counts, [("reservation.created".to_owned(), 1), ("task.created".to_owned(), 2)]);
+        let counts = s
+            .event_counts(&EventQuery {
+                workspace_sid: "WS1".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            counts,
+            [
+                ("reservation.created".to_owned(), 1),
+                ("task.created".to_owned(), 2)
+            ]
+        );
     }
 
     #[test]
     fn a_failed_batch_writes_nothing() {
         let mut s = SqliteStore::open_in_memory().unwrap();
-        s.commit(&Batch { events: vec![event("EV1", "a", 1, "")], ..Default::default() }).unwrap();
+        s.commit(&Batch {
+            events: vec![event("EV1", "a", 1, "")],
+            ..Default::default()
+        })
+        .unwrap();
         // Same primary key twice inside one batch of finished tasks is fine (replace), but a
         // NULL-violating row is not: force a failure with an event row whose sid collides? Use
         // a direct constraint instead: drop the table the batch needs.
         s.conn.execute_batch("DROP TABLE settings").unwrap();
         let err = s.commit(&Batch {
-            log: vec![LogEntry { seq: 0, at_ms: 1, body: "x".into() }],
+            log: vec![LogEntry {
+                seq: 0,
+                at_ms: 1,
+                body: "x".into(),
+            }],
             settings: vec![("k".into(), "v".into())],
             ..Default::default()
         });

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod demo;
 mod expr_cmd;
+mod serve;
 
 /// Switchboard: agents call agents and queues, routed by a TaskRouter-compatible engine.
 #[derive(Parser, Debug)]
@@ -19,22 +19,26 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Run the server with the demo workspace "Flex Task Assignment" seeded.
+    Demo(serve::DemoArgs),
     /// Evaluate a TaskRouter expression against task and/or worker attributes.
     Expr(expr_cmd::ExprArgs),
-    /// Seed the demo workspace "Flex Task Assignment" and route two internal calls.
-    Demo,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Expr(args) => expr_cmd::run(&args),
-        Command::Demo => match demo::run() {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("switchboard demo: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+    let result = match cli.command {
+        Command::Expr(args) => return expr_cmd::run(&args),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Demo(args) => serve::demo(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,13 +1,22 @@
-//! The demo workspace, "Flex Task Assignment", as a list of engine commands: the activities,
-//! channels, queues, workflows and agents a Flex contact center starts with, and the Internal
-//! Call workflow of Flex's internal-call feature.
-//!
-//! `switchboard demo` seeds it into an engine and plays two internal calls on simulated time.
+//! The demo workspace, "Flex Task Assignment": the activities, channels, queues, workflows and
+//! agents a Flex contact center starts with, the Internal Call workflow of Flex's internal-call
+//! feature, and a Flex Configuration pointing at them. Seeded through the core like any other
+//! change, so it is durable and a second start finds it.
 
-use std::process::ExitCode;
-
+use serde_json::Value;
 use switchboard_routing::*;
-use switchboard_sid::{Activity, Sid, SidKind, TaskChannel, TaskQueue, Worker, Workflow};
+use switchboard_sid::{
+    Activity, Sid, SidKind, TaskChannel, TaskQueue, Worker, Workflow, Workspace as WorkspaceKind,
+};
+
+use crate::api::ApiError;
+use crate::core::{CoreHandle, Entry};
+
+/// The demo workspace's name (Flex's own).
+pub const WORKSPACE_NAME: &str = "Flex Task Assignment";
+
+/// The Flex Configuration, with `${...}` placeholders.
+pub const FLEX_CONFIGURATION: &str = include_str!("../../../fixtures/flex-configuration.json");
 
 /// The Internal Call workflow, with `${QUEUE_SID_…}` placeholders.
 pub const INTERNAL_CALL_WORKFLOW: &str =
@@ -26,6 +35,10 @@ pub const AGENTS: &[(&str, &str, &[&str])] = &[
 /// The SIDs of what the demo creates.
 #[derive(Debug, Clone)]
 pub struct DemoSids {
+    /// The workspace.
+    pub workspace: Sid<WorkspaceKind>,
+    /// Offline, Available, Unavailable, Break.
+    pub activities: [Sid<Activity>; 4],
     /// Everyone, Sales, Support, Internal Calls.
     pub queues: [Sid<TaskQueue>; 4],
     /// Assign to Anyone, Internal Call.
@@ -34,8 +47,11 @@ pub struct DemoSids {
     pub workers: Vec<Sid<Worker>>,
 }
 
-/// The commands that build the demo workspace, drawing SIDs from `next`.
-pub fn commands(next: &mut dyn FnMut() -> u128) -> (Vec<Command>, DemoSids) {
+/// The routing commands that fill the demo workspace, drawing SIDs from `next`.
+pub fn commands(
+    workspace: Sid<WorkspaceKind>,
+    next: &mut dyn FnMut() -> u128,
+) -> (Vec<Command>, DemoSids) {
     fn sid<K: SidKind>(next: &mut dyn FnMut() -> u128) -> Sid<K> {
         Sid::from_u128(next())
     }
@@ -126,6 +142,8 @@ pub fn commands(next: &mut dyn FnMut() -> u128) -> (Vec<Command>, DemoSids) {
         }));
     }
     let sids = DemoSids {
+        workspace,
+        activities,
         queues,
         workflows,
         workers,
@@ -142,79 +160,65 @@ pub fn internal_call_workflow(queues: &[Sid<TaskQueue>; 4]) -> String {
         .replace("${QUEUE_SID_INTERNAL_CALLS}", &queues[3].to_string())
 }
 
-/// `switchboard demo`: seed the demo workspace and route two internal calls on simulated time.
-pub fn run() -> anyhow::Result<ExitCode> {
-    let mut counter = 0u128;
-    let mut next = || {
-        counter += 1;
-        switchboard_sid::mix128(counter)
-    };
-    let (cmds, sids) = commands(&mut next);
-    let mut ws = Workspace::new(WorkspaceConfig {
-        sid: Sid::from_u128(next()),
-        friendly_name: "Flex Task Assignment".into(),
-        multi_task_enabled: true,
-        prioritize_queue_order: TaskOrder::Fifo,
-        seed: next(),
-    });
-    let mut now = Timestamp(0);
-    for c in cmds {
-        ws.handle(now, c)?;
+/// The Flex Configuration with the demo's SIDs filled in. The Internal Call application does not
+/// exist until the voice layer is built, so its SID is null.
+pub fn flex_configuration(sids: &DemoSids) -> Result<Value, serde_json::Error> {
+    let text = FLEX_CONFIGURATION
+        .replace("${ACTIVITY_SID_OFFLINE}", &sids.activities[0].to_string())
+        .replace(
+            "${WORKFLOW_SID_ASSIGN_TO_ANYONE}",
+            &sids.workflows[0].to_string(),
+        )
+        .replace("${QUEUE_SID_EVERYONE}", &sids.queues[0].to_string())
+        .replace("${QUEUE_SID_INTERNAL_CALLS}", &sids.queues[3].to_string())
+        .replace("\"${INTERNAL_CALL_APPLICATION_SID}\"", "null");
+    let mut doc: Value = serde_json::from_str(&text)?;
+    if let Some(m) = doc.as_object_mut() {
+        m.insert(
+            "taskrouter_workspace_sid".into(),
+            Value::String(sids.workspace.to_string()),
+        );
     }
-    ws.take_events();
-    println!(
-        "Seeded workspace \"Flex Task Assignment\" with {} agents, {} queues, {} workflows.",
-        ws.workers().count(),
-        ws.queues().count(),
-        ws.workflows().count()
-    );
-    println!("  TWILIO_FLEX_WORKSPACE_SID={}", ws.sid());
-    println!(
-        "  TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID={}",
-        sids.workflows[1]
-    );
-    println!("  INTERNAL_CALL_QUEUE_SID={}", sids.queues[3]);
+    Ok(doc)
+}
 
-    let calls = [
-        ("Alice Anders calls Bob Brown", format!(r#"{{"name":"Alice Anders","worker_sid":"{}","conversations":{{"conversation_id":"demo-1"}}}}"#, sids.workers[1])),
-        ("Bob Brown calls the Sales queue", r#"{"name":"Bob Brown","callToQueue":"Sales","conversations":{"conversation_id":"demo-2"}}"#.to_owned()),
-    ];
-    for (title, attributes) in calls {
-        println!("\n{title}:");
-        now = now.plus_secs(5);
-        let task = Sid::from_u128(next());
-        ws.handle(
-            now,
-            Command::CreateTask(NewTask {
-                sid: task,
-                attributes: Some(attributes),
-                workflow_sid: Some(sids.workflows[1]),
-                priority: None,
-                timeout: None,
-                task_channel: Some(ChannelRef::UniqueName("voice".into())),
-                virtual_start_time: None,
-                routing_target: None,
-                ignore_capacity: None,
-                task_queue_sid: None,
-            }),
-        )?;
-        let reservation = ws
-            .reservations()
-            .find(|r| r.task_sid == task)
-            .map(|r| r.sid)
-            .ok_or_else(|| anyhow::anyhow!("the call was not offered to anyone"))?;
-        now = now.plus_secs(3);
-        ws.handle(
-            now,
-            Command::UpdateReservation {
-                sid: reservation,
-                action: ReservationAction::Accept,
-            },
-        )?;
-        for e in ws.take_events() {
-            println!("  {e}");
+/// Seeds the demo workspace unless one of that name exists. Returns its SID and whether it was
+/// created now.
+pub async fn seed(core: &CoreHandle) -> Result<(Sid<WorkspaceKind>, bool), ApiError> {
+    core.run(|core| {
+        if let Some(existing) = core
+            .workspaces
+            .iter()
+            .find(|(_, w)| w.friendly_name == WORKSPACE_NAME)
+            .map(|(s, _)| *s)
+        {
+            return Ok((existing, false));
         }
-    }
-    println!("\nThe HTTP server and the agent desktop are not built yet; see ARCHITECTURE.md.");
-    Ok(ExitCode::SUCCESS)
+        let workspace: Sid<WorkspaceKind> = crate::ids::new_sid();
+        let mut next = crate::ids::random_u128;
+        let (commands, sids) = commands(workspace, &mut next);
+        let mut entries = vec![Entry::CreateWorkspace {
+            sid: workspace,
+            friendly_name: WORKSPACE_NAME.into(),
+            event_callback_url: None,
+            events_filter: None,
+            multi_task_enabled: true,
+            prioritize_queue_order: TaskOrder::Fifo,
+            seed: crate::ids::random_u128().to_string(),
+        }];
+        entries.extend(
+            commands
+                .into_iter()
+                .map(|command| Entry::Engine { workspace, command }),
+        );
+        let configuration = flex_configuration(&sids).map_err(|e| {
+            ApiError::internal(format!(
+                "the demo's Flex configuration is not valid JSON: {e}"
+            ))
+        })?;
+        entries.push(Entry::SetConfiguration { configuration });
+        core.execute_many(entries)?;
+        Ok((workspace, true))
+    })
+    .await?
 }

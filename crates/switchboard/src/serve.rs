@@ -1,0 +1,155 @@
+//! `switchboard serve` and `switchboard demo`: run the server.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use switchboard_server::{demo, Config};
+
+/// Options shared by `serve` and `demo`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Database URL: sqlite://PATH (a file, created if missing) or sqlite::memory:.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE",
+        default_value = "sqlite://switchboard.db"
+    )]
+    pub database: String,
+    /// The URL clients reach this server at, when it differs from the Host they send (behind a
+    /// proxy). Used for links in responses and for webhook signatures.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The account SID clients authenticate as (created and stored on first start if unset).
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
+    pub account_sid: Option<String>,
+    /// The account's auth token (created and stored on first start if unset).
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+/// Options of `demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Delete the database first and start from a freshly seeded demo.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+fn config(args: &ServeArgs) -> Config {
+    Config {
+        listen: args.listen,
+        database: args.database.clone(),
+        public_url: args.public_url.clone(),
+        account_sid: args.account_sid.clone(),
+        auth_token: args.auth_token.clone(),
+        webhook_attempts: 5,
+        webhook_backoff: Duration::from_secs(1),
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    run(args, false, false)
+}
+
+/// Runs the server with the demo workspace seeded.
+pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.fresh {
+        if let Some(path) = switchboard_store::sqlite_path(&args.serve.database) {
+            for suffix in ["", "-wal", "-shm"] {
+                let file = format!("{path}{suffix}");
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(|| format!("removing {file}")),
+                }
+            }
+        }
+    }
+    run(&args.serve, true, args.fresh)
+}
+
+fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let prepared = switchboard_server::prepare(config(args))
+            .await
+            .with_context(|| format!("starting the server on {}", args.listen))?;
+        let addr = prepared.local_addr()?;
+        let url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        if seed_demo {
+            let (workspace, created) = demo::seed(&prepared.core)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the demo: {}", e.message))?;
+            println!();
+            println!("Switchboard demo is running at {url}");
+            if created {
+                println!("  Seeded the workspace \"{}\" ({workspace}).", demo::WORKSPACE_NAME);
+            } else {
+                println!("  Using the workspace \"{}\" ({workspace}) from the last run (--fresh starts over).", demo::WORKSPACE_NAME);
+            }
+            println!("  Account SID: {}", prepared.account_sid);
+            println!("  Auth token:  {}", prepared.auth_token);
+            println!();
+            println!("  Try:  curl -u {}:{} {url}/v1/Workspaces/{workspace}/Workers", prepared.account_sid, prepared.auth_token);
+            println!("  The official Twilio helper libraries work against it too (see docs/api.md).");
+            println!("  The agent desktop is not built yet.");
+            println!();
+            if fresh {
+                tracing::info!("started from a fresh database");
+            }
+        } else {
+            println!("Switchboard is listening at {url}");
+            if prepared.credentials_created {
+                println!("Created credentials (stored; shown this once):");
+                println!("  Account SID: {}", prepared.account_sid);
+                println!("  Auth token:  {}", prepared.auth_token);
+            }
+        }
+        prepared.serve(shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
