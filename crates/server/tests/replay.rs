@@ -196,15 +196,11 @@ async fn a_restart_rebuilds_the_same_state_and_keeps_deadlines() {
             _ => {}
         }
     }
+    let activities = get(&format!("{w}/Activities?FriendlyName=Break")).await;
+    let break_sid = activities["activities"][0]["sid"].as_str().unwrap();
     post(
         &format!("{w}/Workers/{}", sid_of("zoe")),
-        &[(
-            "ActivitySid",
-            &get(&format!("{w}/Activities?FriendlyName=Break")).await["activities"][0]["sid"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        )],
+        &[("ActivitySid", break_sid)],
     )
     .await;
 
