@@ -20,7 +20,7 @@ use switchboard_sid::{Activity, Reservation, Sid, Task, TaskQueue, Worker, Workf
 use crate::command::TaskOrder;
 use crate::engine::{
     first_match, reasons, OnUnavailable, Workspace, DEFAULT_RESERVATION_TIMEOUT,
-    MAX_ASSIGNMENT_COUNT,
+    MAX_ASSIGNMENT_COUNT, MAX_TASK_CHANNELS,
 };
 use crate::event::*;
 use crate::state::*;
@@ -168,7 +168,8 @@ impl Workspace {
             return Some((pos, k + 1));
         }
         let t = self.tasks.get(&tsid)?;
-        if let Some(next) = first_match(config, t.attributes.value(), tsid, self.now, i + 1) {
+        if let Some(next) = first_match(config, t.attributes.value(), &t.sid_text, self.now, i + 1)
+        {
             return Some((next, 0));
         }
         if via == Via::Skip && config.default_filter.is_some() {
@@ -229,7 +230,7 @@ impl Workspace {
             Some(wf) if latest_config || t.routing_target.is_none() => wf.config.clone(),
             _ => step.config.clone(),
         };
-        let pos = first_match(&config, t.attributes.value(), tsid, self.now, 0)
+        let pos = first_match(&config, t.attributes.value(), &t.sid_text, self.now, 0)
             .or(config.default_filter.as_ref().map(|_| FilterPos::Default));
         let Some(pos) = pos else {
             return;
@@ -332,7 +333,7 @@ impl Workspace {
                         && self.step_eligible(w, t, target);
                     return if ok { vec![w.sid] } else { Vec::new() };
                 }
-                let ready_here = q.ready_counts.get(slot).copied().unwrap_or(0);
+                let ready_here = self.ready_count(q, slot);
                 if ready_here == 0 {
                     return Vec::new();
                 }
@@ -391,7 +392,11 @@ impl Workspace {
             if idx.is_none() {
                 continue;
             }
-            for q in &w.queues {
+            for (q, num) in w.queues.iter().zip(&w.queue_nums) {
+                let at = *num as usize * MAX_TASK_CHANNELS + slot;
+                if self.waiting_counts.get(at).is_none_or(|n| *n == 0) {
+                    continue;
+                }
                 let Some(waiting) = self.queues.get(q).and_then(|q| q.waiting.get(slot)) else {
                     continue;
                 };
@@ -414,6 +419,10 @@ impl Workspace {
                     }
                 }
             }
+        }
+        if self.known_waiting.is_empty() {
+            // The common case; spares building the name key below.
+            return best.map(|(_, t)| t);
         }
         let name = KnownKey::Name(w.name_key.clone());
         for who in [KnownKey::Sid(wsid), name] {
@@ -485,6 +494,14 @@ impl Workspace {
             KnownKey::Sid(s) => self.workers.get(s),
             KnownKey::Name(n) => self.worker_names.get(n).and_then(|s| self.workers.get(s)),
         }
+    }
+
+    /// How many of the queue's members are ready on this channel.
+    pub(crate) fn ready_count(&self, q: &QueueRecord, slot: usize) -> u32 {
+        self.ready_counts
+            .get(q.num as usize * MAX_TASK_CHANNELS + slot)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Whether a worker can be offered a task of this channel right now.
@@ -964,8 +981,9 @@ impl Workspace {
         };
         let view = self.worker_view(w);
         let changes: Vec<(Sid<TaskQueue>, bool)> = self
-            .queues
-            .values()
+            .queue_order
+            .iter()
+            .filter_map(|q| self.queues.get(q))
             .filter_map(|q| {
                 let expr = q.target_workers.as_ref()?;
                 if !affects(expr) {
@@ -1023,13 +1041,15 @@ impl Workspace {
             }
             if let Err(i) = w.queues.binary_search(&qsid) {
                 w.queues.insert(i, qsid);
+                w.queue_nums.insert(i, q.num);
             }
             *q.activity_counts.entry(w.activity_sid).or_insert(0) += 1;
             if available {
                 q.available_members += 1;
             }
             for (slot, key) in w.indexed.iter().enumerate() {
-                if let (Some(_), Some(n)) = (key, q.ready_counts.get_mut(slot)) {
+                let at = q.num as usize * MAX_TASK_CHANNELS + slot;
+                if let (Some(_), Some(n)) = (key, self.ready_counts.get_mut(at)) {
                     *n += 1;
                 }
             }
@@ -1038,7 +1058,10 @@ impl Workspace {
             if !q.members.remove(&wsid) {
                 return;
             }
-            w.queues.retain(|x| *x != qsid);
+            if let Ok(i) = w.queues.binary_search(&qsid) {
+                w.queues.remove(i);
+                w.queue_nums.remove(i);
+            }
             if let Some(c) = q.activity_counts.get_mut(&w.activity_sid) {
                 *c = c.saturating_sub(1);
             }
@@ -1046,7 +1069,8 @@ impl Workspace {
                 q.available_members = q.available_members.saturating_sub(1);
             }
             for (slot, key) in w.indexed.iter().enumerate() {
-                if let (Some(_), Some(n)) = (key, q.ready_counts.get_mut(slot)) {
+                let at = q.num as usize * MAX_TASK_CHANNELS + slot;
+                if let (Some(_), Some(n)) = (key, self.ready_counts.get_mut(at)) {
                     *n = n.saturating_sub(1);
                 }
             }
@@ -1062,57 +1086,50 @@ impl Workspace {
         let Some(w) = self.workers.get(&wsid) else {
             return;
         };
-        let mut changes = Vec::new();
+        // Runs twice per reservation, so it allocates nothing: the new keys go in a fixed array
+        // (channel slots are reused, so there are at most `MAX_TASK_CHANNELS`).
+        let slots = self.channels.len().min(MAX_TASK_CHANNELS);
+        let mut keys = [None; MAX_TASK_CHANNELS];
+        let mut changed = false;
         let mut ready_any = false;
         let mut became_ready = false;
-        for slot in 0..self.channels.len() {
+        for slot in 0..slots {
             let new = (self.channels[slot].is_some() && self.worker_ready(w, slot))
                 .then(|| self.idle_key(w, slot));
+            keys[slot] = new;
             ready_any |= new.is_some();
             let old = w.indexed.get(slot).copied().flatten();
-            if new != old {
-                became_ready |= old.is_none();
-                changes.push((slot, old, new));
+            if new == old {
+                continue;
             }
-        }
-        if !changes.is_empty() {
-            for (slot, old, new) in &changes {
-                if let Some(ready) = self.ready.get_mut(*slot) {
-                    if let Some(old) = old {
-                        ready.remove(&(*old, wsid));
-                    }
-                    if let Some(new) = new {
-                        ready.insert((*new, wsid));
-                    }
+            changed = true;
+            became_ready |= old.is_none();
+            if let Some(ready) = self.ready.get_mut(slot) {
+                if let Some(old) = old {
+                    ready.remove(&(old, wsid));
+                }
+                if let Some(new) = new {
+                    ready.insert((new, wsid));
                 }
             }
             // Only a change of readiness (not of idle time) moves the queues' counters.
-            let toggled: Vec<(usize, bool)> = changes
-                .iter()
-                .filter(|(_, old, new)| old.is_some() != new.is_some())
-                .map(|(slot, _, new)| (*slot, new.is_some()))
-                .collect();
-            if !toggled.is_empty() {
-                for q in &w.queues {
-                    let Some(q) = self.queues.get_mut(q) else {
-                        continue;
-                    };
-                    for (slot, now_ready) in &toggled {
-                        if let Some(n) = q.ready_counts.get_mut(*slot) {
-                            *n = if *now_ready {
-                                *n + 1
-                            } else {
-                                n.saturating_sub(1)
-                            };
-                        }
+            if old.is_some() != new.is_some() {
+                for num in &w.queue_nums {
+                    let at = *num as usize * MAX_TASK_CHANNELS + slot;
+                    if let Some(n) = self.ready_counts.get_mut(at) {
+                        *n = if new.is_some() {
+                            *n + 1
+                        } else {
+                            n.saturating_sub(1)
+                        };
                     }
                 }
             }
+        }
+        if changed {
             if let Some(w) = self.workers.get_mut(&wsid) {
-                for (slot, _, new) in changes {
-                    if let Some(i) = w.indexed.get_mut(slot) {
-                        *i = new;
-                    }
+                for (i, key) in w.indexed.iter_mut().zip(keys).take(slots) {
+                    *i = key;
                 }
             }
         }
@@ -1137,12 +1154,15 @@ impl Workspace {
         }
         match &old {
             Some(IndexPos::Queue { queue, slot, key }) => {
-                if let Some(set) = self
-                    .queues
-                    .get_mut(queue)
-                    .and_then(|q| q.waiting.get_mut(*slot))
-                {
-                    set.remove(&(*key, tsid));
+                if let Some(q) = self.queues.get_mut(queue) {
+                    let removed = q
+                        .waiting
+                        .get_mut(*slot)
+                        .is_some_and(|set| set.remove(&(*key, tsid)));
+                    let at = q.num as usize * MAX_TASK_CHANNELS + slot;
+                    if let (true, Some(n)) = (removed, self.waiting_counts.get_mut(at)) {
+                        *n = n.saturating_sub(1);
+                    }
                 }
             }
             Some(IndexPos::Known { who, key }) => {
@@ -1157,12 +1177,15 @@ impl Workspace {
         }
         match &desired {
             Some(IndexPos::Queue { queue, slot, key }) => {
-                if let Some(set) = self
-                    .queues
-                    .get_mut(queue)
-                    .and_then(|q| q.waiting.get_mut(*slot))
-                {
-                    set.insert((*key, tsid));
+                if let Some(q) = self.queues.get_mut(queue) {
+                    let inserted = q
+                        .waiting
+                        .get_mut(*slot)
+                        .is_some_and(|set| set.insert((*key, tsid)));
+                    let at = q.num as usize * MAX_TASK_CHANNELS + slot;
+                    if let (true, Some(n)) = (inserted, self.waiting_counts.get_mut(at)) {
+                        *n += 1;
+                    }
                 }
             }
             Some(IndexPos::Known { who, key }) => {

@@ -94,8 +94,12 @@ pub struct WorkerRecord {
     pub(crate) available_since: Timestamp,
     /// When it was last offered a task, on any channel.
     pub(crate) last_reserved: Timestamp,
-    /// Queues it is a member of.
+    /// Queues it is a member of, in SID order.
     pub(crate) queues: Vec<Sid<TaskQueue>>,
+    /// The dense numbers (`QueueRecord::num`) of `queues`, in the same order: readiness changes
+    /// bump the counters of every member queue, and indexing by number is much cheaper than a
+    /// map lookup per queue.
+    pub(crate) queue_nums: Vec<u32>,
     /// Its live (pending, accepted, wrapping) reservations.
     pub(crate) reservations: Vec<Sid<Reservation>>,
     /// Its key in the workspace's ready set, by channel slot (`None`: not ready there).
@@ -138,8 +142,9 @@ pub struct QueueRecord {
     /// Last changed at.
     pub date_updated: Timestamp,
     pub(crate) members: FxHashSet<Sid<Worker>>,
-    /// How many members are ready to be offered a task, by channel slot.
-    pub(crate) ready_counts: Vec<u32>,
+    /// Its dense number, reused after deletion: its members' ready counts live at
+    /// `Workspace::ready_counts[num * MAX_TASK_CHANNELS + slot]`.
+    pub(crate) num: u32,
     /// Tasks waiting for workers in this queue (not known-worker ones), by channel slot, best first.
     pub(crate) waiting: Vec<BTreeSet<(OrderKey, Sid<Task>)>>,
     pub(crate) activity_counts: FxHashMap<Sid<Activity>, u64>,

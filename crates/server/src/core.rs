@@ -92,6 +92,16 @@ pub enum Entry {
         /// Its parameters, by TaskRouter name.
         params: serde_json::Map<String, Value>,
     },
+    /// A TwiML application created or changed.
+    PutApplication {
+        /// The application, whole.
+        application: crate::calls::ApplicationRecord,
+    },
+    /// A TwiML application deleted.
+    DeleteApplication {
+        /// The application.
+        sid: Sid<switchboard_sid::Application>,
+    },
     /// The Flex configuration document, replaced whole.
     SetConfiguration {
         /// The new document.
@@ -160,6 +170,21 @@ pub struct Core {
     last_now: i64,
     webhooks: Option<tokio::sync::mpsc::UnboundedSender<Delivery>>,
     failed: Option<String>,
+    /// Calls and conferences (not durable: calls do not survive a restart).
+    pub voice: switchboard_voice::Voice,
+    /// TwiML applications.
+    pub applications: BTreeMap<Sid<switchboard_sid::Application>, crate::calls::ApplicationRecord>,
+    /// What links calls to tasks, and how internal calls ended.
+    pub calls: crate::calls::CallLinks,
+    /// Connected agent desktops.
+    pub desktops: crate::desktop::Sessions,
+    /// Where webhook fetches for the voice layer go.
+    pub fetches: Option<tokio::sync::mpsc::UnboundedSender<crate::calls::FetchJob>>,
+    /// The server's own base URL (for the built-in functions).
+    pub public_url: String,
+    /// Routing events waiting for the call logic, in order.
+    reactions: Vec<(Sid<WorkspaceKind>, Event)>,
+    settling: bool,
 }
 
 type Job = Box<dyn FnOnce(&mut Core) + Send>;
@@ -207,7 +232,17 @@ impl Core {
             last_now: i64::MIN,
             webhooks,
             failed: None,
+            voice: switchboard_voice::Voice::new(String::new(), crate::ids::random_u128()),
+            applications: BTreeMap::new(),
+            calls: crate::calls::CallLinks::default(),
+            desktops: crate::desktop::Sessions::default(),
+            fetches: None,
+            public_url: String::new(),
+            reactions: Vec::new(),
+            settling: false,
         };
+        let account = read(&core.credentials).account_sid.to_string();
+        core.voice = switchboard_voice::Voice::new(account, crate::ids::random_u128());
         let mut entries = Vec::new();
         core.store
             .read_log(&mut |e| {
@@ -396,6 +431,16 @@ impl Core {
                     .insert(*reservation, (instruction.clone(), params.clone()));
                 Ok(())
             }
+            Entry::PutApplication { application } => {
+                self.applications
+                    .insert(application.sid, application.clone());
+                Ok(())
+            }
+            Entry::DeleteApplication { sid } => self
+                .applications
+                .remove(sid)
+                .map(|_| ())
+                .ok_or_else(|| ApiError::not_found(format!("Application {sid}"))),
             Entry::SetConfiguration { configuration } => {
                 self.configuration = configuration.clone();
                 let created = self.configuration_dates.map_or(now, |(c, _)| c);
@@ -475,6 +520,10 @@ impl Core {
                     .push(events::finished_row(workspace, &ws.engine, f));
             }
         }
+        if !self.replaying {
+            self.reactions
+                .extend(evs.iter().map(|e| (workspace, e.clone())));
+        }
         for e in &evs {
             if e.event_type == switchboard_routing::EventType::TaskDeleted {
                 if let Some(t) = &e.task {
@@ -519,6 +568,8 @@ impl Core {
         self.workspaces
             .values()
             .filter_map(|w| w.engine.poll_timeout())
+            .chain(self.voice.poll_timeout().map(Timestamp))
+            .chain(self.desktops.next_deadline())
             .min()
     }
 
@@ -539,6 +590,37 @@ impl Core {
         if let Err(e) = self.flush() {
             tracing::error!(error = %e.message, "storing fired deadlines failed");
         }
+        if self.voice.poll_timeout().is_some_and(|t| t <= now.0) {
+            self.voice.handle_timeout(now.0);
+        }
+        self.desktop_deadlines(now);
+    }
+
+    /// Lets routing events and voice outputs act on each other until nothing is left, then
+    /// brings connected desktops up to date. Re-entrant calls return at once: the outer loop
+    /// picks up what they would have done.
+    pub fn settle(&mut self) {
+        if self.settling || self.replaying {
+            return;
+        }
+        self.settling = true;
+        // Bounded in practice: each round consumes what the previous one produced, and chains
+        // (reservation → conference → enqueue → task) are a few steps long.
+        for _ in 0..10_000 {
+            let outputs = self.voice.take_outputs();
+            let reactions = std::mem::take(&mut self.reactions);
+            if outputs.is_empty() && reactions.is_empty() {
+                break;
+            }
+            for o in outputs {
+                self.on_voice_output(o);
+            }
+            for (ws, e) in reactions {
+                self.on_routing_event(ws, &e);
+            }
+        }
+        self.settling = false;
+        self.push_desktops();
     }
 }
 
@@ -568,6 +650,7 @@ pub fn spawn(mut core: Core) -> std::io::Result<(CoreHandle, std::thread::JoinHa
             }
             let now = core.now();
             core.fire_due(now);
+            core.settle();
         })?;
     Ok((CoreHandle { tx }, thread))
 }

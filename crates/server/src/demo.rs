@@ -6,7 +6,8 @@
 use serde_json::Value;
 use switchboard_routing::*;
 use switchboard_sid::{
-    Activity, Sid, SidKind, TaskChannel, TaskQueue, Worker, Workflow, Workspace as WorkspaceKind,
+    Activity, Application, Sid, SidKind, TaskChannel, TaskQueue, Worker, Workflow,
+    Workspace as WorkspaceKind,
 };
 
 use crate::api::ApiError;
@@ -160,9 +161,11 @@ pub fn internal_call_workflow(queues: &[Sid<TaskQueue>; 4]) -> String {
         .replace("${QUEUE_SID_INTERNAL_CALLS}", &queues[3].to_string())
 }
 
-/// The Flex Configuration with the demo's SIDs filled in. The Internal Call application does not
-/// exist until the voice layer is built, so its SID is null.
-pub fn flex_configuration(sids: &DemoSids) -> Result<Value, serde_json::Error> {
+/// The Flex Configuration with the demo's SIDs filled in.
+pub fn flex_configuration(
+    sids: &DemoSids,
+    application: Sid<Application>,
+) -> Result<Value, serde_json::Error> {
     let text = FLEX_CONFIGURATION
         .replace("${ACTIVITY_SID_OFFLINE}", &sids.activities[0].to_string())
         .replace(
@@ -171,7 +174,7 @@ pub fn flex_configuration(sids: &DemoSids) -> Result<Value, serde_json::Error> {
         )
         .replace("${QUEUE_SID_EVERYONE}", &sids.queues[0].to_string())
         .replace("${QUEUE_SID_INTERNAL_CALLS}", &sids.queues[3].to_string())
-        .replace("\"${INTERNAL_CALL_APPLICATION_SID}\"", "null");
+        .replace("${INTERNAL_CALL_APPLICATION_SID}", &application.to_string());
     let mut doc: Value = serde_json::from_str(&text)?;
     if let Some(m) = doc.as_object_mut() {
         m.insert(
@@ -182,8 +185,29 @@ pub fn flex_configuration(sids: &DemoSids) -> Result<Value, serde_json::Error> {
     Ok(doc)
 }
 
+/// The "Internal Call" application pointing at this server's built-in enqueue function.
+fn internal_call_application(
+    sid: Sid<Application>,
+    base: &str,
+    now: i64,
+) -> crate::calls::ApplicationRecord {
+    crate::calls::ApplicationRecord {
+        sid,
+        friendly_name: "Internal Call".into(),
+        voice_url: Some(format!("{base}{}", crate::calls::ENQUEUE_PATH)),
+        voice_method: "POST".into(),
+        voice_fallback_url: None,
+        voice_fallback_method: "POST".into(),
+        status_callback: None,
+        status_callback_method: "POST".into(),
+        date_created: now,
+        date_updated: now,
+    }
+}
+
 /// Seeds the demo workspace unless one of that name exists. Returns its SID and whether it was
-/// created now.
+/// created now. An existing demo's Internal Call application is pointed at this server's current
+/// address (the port may have changed since the last run).
 pub async fn seed(core: &CoreHandle) -> Result<(Sid<WorkspaceKind>, bool), ApiError> {
     core.run(|core| {
         if let Some(existing) = core
@@ -192,6 +216,24 @@ pub async fn seed(core: &CoreHandle) -> Result<(Sid<WorkspaceKind>, bool), ApiEr
             .find(|(_, w)| w.friendly_name == WORKSPACE_NAME)
             .map(|(s, _)| *s)
         {
+            let wanted = format!("{}{}", core.public_url, crate::calls::ENQUEUE_PATH);
+            let stale: Vec<crate::calls::ApplicationRecord> = core
+                .applications
+                .values()
+                .filter(|a| {
+                    a.friendly_name == "Internal Call"
+                        && a.voice_url.as_deref() != Some(wanted.as_str())
+                        && a.voice_url
+                            .as_deref()
+                            .is_some_and(|u| u.ends_with(crate::calls::ENQUEUE_PATH))
+                })
+                .cloned()
+                .collect();
+            for mut app in stale {
+                app.voice_url = Some(wanted.clone());
+                app.date_updated = core.now().0;
+                core.execute(Entry::PutApplication { application: app })?;
+            }
             return Ok((existing, false));
         }
         let workspace: Sid<WorkspaceKind> = crate::ids::new_sid();
@@ -211,7 +253,12 @@ pub async fn seed(core: &CoreHandle) -> Result<(Sid<WorkspaceKind>, bool), ApiEr
                 .into_iter()
                 .map(|command| Entry::Engine { workspace, command }),
         );
-        let configuration = flex_configuration(&sids).map_err(|e| {
+        let application: Sid<Application> = crate::ids::new_sid();
+        let now = core.now().0;
+        entries.push(Entry::PutApplication {
+            application: internal_call_application(application, &core.public_url, now),
+        });
+        let configuration = flex_configuration(&sids, application).map_err(|e| {
             ApiError::internal(format!(
                 "the demo's Flex configuration is not valid JSON: {e}"
             ))

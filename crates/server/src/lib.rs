@@ -14,13 +14,16 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod calls;
 pub mod core;
 pub mod credentials;
 pub mod demo;
+pub mod desktop;
 pub mod events;
 pub mod ids;
 pub mod render;
 pub mod signature;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -51,6 +54,13 @@ pub struct Config {
     pub webhook_attempts: u32,
     /// The wait before the first retry (doubling after).
     pub webhook_backoff: Duration,
+    /// How long a TwiML webhook may take to answer.
+    pub fetch_timeout: Duration,
+    /// The workflow of the built-in internal-call enqueue function
+    /// (`TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID`; default: the workflow named "Internal Call").
+    pub internal_call_workflow_sid: Option<String>,
+    /// Demo mode: agents of the demo workspace may sign in without credentials.
+    pub demo: bool,
 }
 
 /// Why the server could not start.
@@ -85,6 +95,8 @@ pub struct Prepared {
     listener: tokio::net::TcpListener,
     public_url: Option<String>,
     webhooks: tokio::sync::mpsc::UnboundedReceiver<events::Delivery>,
+    fetches: tokio::sync::mpsc::UnboundedReceiver<calls::FetchJob>,
+    token_key: Arc<[u8]>,
     config: Config,
 }
 
@@ -99,12 +111,25 @@ impl Prepared {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Long-lived connections (desktop WebSockets) close when this turns true; without it a
+        // graceful shutdown would wait for every agent to leave.
+        let (down_tx, down_rx) = tokio::sync::watch::channel(false);
         let app = api::App {
             core: self.core.clone(),
             credentials: self.credentials.clone(),
             account: self.account_sid,
             public_url: self.public_url.clone(),
+            token_key: self.token_key.clone(),
+            internal_call_workflow: self.config.internal_call_workflow_sid.clone(),
+            demo: self.config.demo,
+            shutdown: down_rx,
         };
+        let fetcher = tokio::spawn(calls::fetcher(
+            self.fetches,
+            self.core.clone(),
+            self.auth_token.clone(),
+            self.config.fetch_timeout,
+        ));
         let sender = tokio::spawn(events::sender(
             self.webhooks,
             self.auth_token.clone(),
@@ -113,10 +138,15 @@ impl Prepared {
         ));
         let router = api::router(app);
         let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = down_tx.send(true);
+            })
             .await;
         drop(self.core);
         sender.abort();
+        fetcher.abort();
+        let _ = fetcher.await;
         let thread = self.thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         result
@@ -167,11 +197,35 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         auth_token: auth_token.clone(),
         api_keys: BTreeMap::new(),
     }));
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let core = tokio::task::block_in_place(|| Core::open(store, credentials.clone(), Some(tx)))
-        .map_err(StartError::Replay)?;
-    let (handle, thread) = core::spawn(core)?;
+    let token_key: Arc<[u8]> = match store.setting("desktop_token_key")? {
+        Some(k) => Arc::from(k.into_bytes()),
+        None => {
+            let k = format!("{}{}", ids::new_secret(), ids::new_secret());
+            store.commit(&Batch {
+                settings: vec![("desktop_token_key".into(), k.clone())],
+                ..Default::default()
+            })?;
+            Arc::from(k.into_bytes())
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let base = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listener.local_addr().map_or(config.listen, |a| a)
+            )
+        });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (fetch_tx, fetch_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut core = tokio::task::block_in_place(|| Core::open(store, credentials.clone(), Some(tx)))
+        .map_err(StartError::Replay)?;
+    core.fetches = Some(fetch_tx);
+    core.public_url = base;
+    let (handle, thread) = core::spawn(core)?;
     Ok(Prepared {
         core: handle,
         account_sid,
@@ -182,6 +236,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         listener,
         public_url: config.public_url.clone(),
         webhooks: rx,
+        fetches: fetch_rx,
+        token_key,
         config,
     })
 }

@@ -68,6 +68,9 @@ async fn events_and_statistics() {
         auth_token: Some(TOKEN.into()),
         webhook_attempts: 1,
         webhook_backoff: Duration::from_millis(10),
+        fetch_timeout: Duration::from_secs(5),
+        internal_call_workflow_sid: None,
+        demo: true,
     })
     .await
     .expect("prepare");

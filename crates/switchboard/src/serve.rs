@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// The account's auth token (created and stored on first start if unset).
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// The workflow the built-in internal-call enqueue function routes calls with (default: the
+    /// workflow named "Internal Call").
+    #[arg(long, env = "TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID")]
+    pub internal_call_workflow_sid: Option<String>,
 }
 
 /// Options of `demo`.
@@ -48,7 +52,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-fn config(args: &ServeArgs) -> Config {
+fn config(args: &ServeArgs, demo: bool) -> Config {
     Config {
         listen: args.listen,
         database: args.database.clone(),
@@ -57,6 +61,9 @@ fn config(args: &ServeArgs) -> Config {
         auth_token: args.auth_token.clone(),
         webhook_attempts: 5,
         webhook_backoff: Duration::from_secs(1),
+        fetch_timeout: Duration::from_secs(15),
+        internal_call_workflow_sid: args.internal_call_workflow_sid.clone(),
+        demo,
     }
 }
 
@@ -89,7 +96,7 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let prepared = switchboard_server::prepare(config(args))
+        let prepared = switchboard_server::prepare(config(args, seed_demo))
             .await
             .with_context(|| format!("starting the server on {}", args.listen))?;
         let addr = prepared.local_addr()?;

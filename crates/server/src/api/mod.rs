@@ -4,7 +4,9 @@
 //! the core thread that applies the change and renders the answer. Everything here is about the
 //! wire; the rules live in the engine.
 
+mod desktop;
 mod flex;
+mod functions;
 mod keys;
 mod stats;
 mod taskrouter;
@@ -37,6 +39,14 @@ pub struct App {
     pub account: Sid<Account>,
     /// The public base URL, when configured (else taken from each request's Host header).
     pub public_url: Option<String>,
+    /// The key that signs desktop access tokens.
+    pub token_key: Arc<[u8]>,
+    /// The workflow the built-in enqueue function uses (else the one named "Internal Call").
+    pub internal_call_workflow: Option<String>,
+    /// Demo mode: agents may sign in without credentials.
+    pub demo: bool,
+    /// Becomes true when the server shuts down (desktop sessions close then).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The router: every API route behind authentication, plus the unauthenticated health checks.
@@ -46,6 +56,7 @@ pub fn router(app: App) -> Router {
         .merge(stats::routes())
         .merge(flex::routes())
         .merge(keys::routes())
+        .merge(desktop::routes())
         .fallback(|| async { ApiError::not_found("this resource") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -54,6 +65,8 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(functions::routes())
+        .merge(desktop::open_routes(app.demo))
         .merge(api)
         .with_state(app)
 }
