@@ -10,6 +10,7 @@ mod functions;
 mod keys;
 mod stats;
 mod taskrouter;
+mod voice;
 
 use std::sync::{Arc, RwLock};
 
@@ -57,6 +58,7 @@ pub fn router(app: App) -> Router {
         .merge(flex::routes())
         .merge(keys::routes())
         .merge(desktop::routes())
+        .merge(voice::routes())
         .fallback(|| async { ApiError::not_found("this resource") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
