@@ -410,10 +410,13 @@ impl Core {
                 match self.calls.agent_leg.get(&task).copied() {
                     Some(call) => {
                         if self.calls.far_leg_of.values().any(|(_, t)| *t == task) {
-                            self.calls
-                                .outcome
-                                .entry(task)
-                                .or_insert_with(|| "completed".into());
+                            // Hanging up before anyone answered is a cancel, not a finished call.
+                            let connected = matches!(
+                                self.outbound_state(ws, task),
+                                Some((crate::calls::CallState::Connected, _))
+                            );
+                            let why = if connected { "completed" } else { "canceled" };
+                            self.calls.outcome.entry(task).or_insert_with(|| why.into());
                         }
                         self.voice
                             .hangup(now, call, "the agent hung up")

@@ -116,3 +116,492 @@ async fn agent_calls_agent_connects_then_both_wrap_up_and_complete() {
     assert_eq!(server.task(&t2).await["assignment_status"], "completed");
     server.stop().await;
 }
+
+async fn set_activity(server: &Server, worker: &str, activity: &str) {
+    let sid = server.worker(worker).await;
+    let act = server.activity(activity).await;
+    let (status, body) = server
+        .post(
+            &server.ws_url(&format!("/Workers/{sid}")),
+            &[("ActivitySid", &act)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+fn ended_with(task: String, reason: &'static str) -> impl Fn(&Value) -> bool {
+    move |s: &Value| {
+        s["tasks"].as_array().is_some_and(|ts| {
+            ts.iter().any(|t| {
+                t["task_sid"] == json!(task)
+                    && t["call"]["state"] == "ended"
+                    && t["call"]["reason"] == reason
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_calls_a_queue_and_a_member_answers_after_another_declines() {
+    let server = Server::start().await;
+    // Support members: bob, carol, eva, zoe. Leave carol and eva available.
+    for w in ["bob", "zoe"] {
+        set_activity(&server, w, "Offline").await;
+    }
+    let mut alice = server.sign_in("alice").await;
+    let mut carol = server.sign_in("carol").await;
+    let mut eva = server.sign_in("eva").await;
+
+    let queues = alice
+        .act("directory_queues", json!({"prefix": "sup"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        queues["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["friendly_name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["Support"]
+    );
+    let all = alice
+        .act("directory_queues", json!({"prefix": ""}))
+        .await
+        .unwrap();
+    let names: Vec<&str> = all["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["friendly_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Everyone", "Sales", "Support"],
+        "sorted, without the internal calls queue"
+    );
+
+    let t1 = alice.call_queue("Support", "Alice Anders").await.unwrap();
+    alice
+        .wait_for("ringing", call_is(t1.clone(), "ringing"))
+        .await;
+    // One of the two available members rings; when they decline, the other one rings.
+    let first_rings = tokio::select! {
+        s = carol.wait_for("offer", is_ringing_from("Alice Anders")) => { let _ = s; "carol" }
+        s = eva.wait_for("offer", is_ringing_from("Alice Anders")) => { let _ = s; "eva" }
+    };
+    let (first, second) = if first_rings == "carol" {
+        (&mut carol, &mut eva)
+    } else {
+        (&mut eva, &mut carol)
+    };
+    first
+        .wait_for("offer", is_ringing_from("Alice Anders"))
+        .await;
+    let offer = first.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    assert_eq!(offer["queue"], "Support");
+    first
+        .act(
+            "reject",
+            json!({"reservation_sid": offer["reservation_sid"]}),
+        )
+        .await
+        .unwrap();
+    second
+        .wait_for("the declined call", is_ringing_from("Alice Anders"))
+        .await;
+    let offer = second.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    let t2 = offer["task_sid"].as_str().unwrap().to_owned();
+    second
+        .act(
+            "accept",
+            json!({"reservation_sid": offer["reservation_sid"]}),
+        )
+        .await
+        .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
+    second
+        .wait_for("connected", call_is(t2.clone(), "connected"))
+        .await;
+
+    alice.act("hangup", json!({"task_sid": t1})).await.unwrap();
+    second.wait_for("ended", call_is(t2.clone(), "ended")).await;
+    alice
+        .wait_for("ended normally", ended_with(t1.clone(), "completed"))
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_call_tells_the_caller_and_leaves_nothing_pending() {
+    let server = Server::start().await;
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    let offer = bob.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    let t2 = offer["task_sid"].as_str().unwrap().to_owned();
+    bob.act(
+        "reject",
+        json!({"reservation_sid": offer["reservation_sid"]}),
+    )
+    .await
+    .unwrap();
+    alice
+        .wait_for("declined", ended_with(t1.clone(), "declined"))
+        .await;
+    bob.wait_for("no tasks", no_tasks).await;
+    assert_eq!(server.task(&t2).await["assignment_status"], "canceled");
+    assert_eq!(server.task(&t1).await["assignment_status"], "wrapping");
+    // Bob stays available: declining one call is not a reason to stop his others.
+    assert_eq!(bob.state["worker"]["activity_name"], "Available");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_call_times_out_and_the_caller_hears_no_answer() {
+    let server = Server::start().await;
+    // A one-second reservation timeout so the test does not wait the demo's 30 s.
+    let wf = server
+        .get(&server.ws_url("/Workflows?FriendlyName=Internal%20Call"))
+        .await["workflows"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = server
+        .post(
+            &server.ws_url(&format!("/Workflows/{wf}")),
+            &[("TaskReservationTimeout", "1")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    alice
+        .wait_for("no answer", ended_with(t1.clone(), "no-answer"))
+        .await;
+    // TaskRouter moves a worker who lets a reservation time out to the timeout activity.
+    bob.wait_for("offline", |s| s["worker"]["activity_name"] == "Offline")
+        .await;
+    bob.wait_for("no tasks", no_tasks).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calling_an_offline_agent_or_a_busy_one_says_so_at_once() {
+    let server = Server::start().await;
+    let mut alice = server.sign_in("alice").await;
+    let mut carol = server.sign_in("carol").await;
+    let mut bob = server.sign_in("bob").await;
+    let dmitri = server.worker("dmitri").await;
+    set_activity(&server, "dmitri", "Offline").await;
+
+    // The directory does not offer offline agents.
+    let found = alice
+        .act("directory_agents", json!({"query": "dmitri"}))
+        .await
+        .unwrap();
+    assert_eq!(found["agents"], json!([]));
+    // Calling one anyway (an old screen) is answered "unavailable", not left ringing.
+    let t = alice
+        .call_agent(&dmitri, "Dmitri Dorsey", "Alice Anders")
+        .await
+        .unwrap();
+    alice
+        .wait_for("unavailable", ended_with(t.clone(), "unavailable"))
+        .await;
+    alice.act("complete", json!({"task_sid": t})).await.unwrap();
+    alice.wait_for("no tasks", no_tasks).await;
+
+    // Two callers to one agent at once: the first rings, the second hears busy.
+    let first = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    let second = carol
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Carol Chen")
+        .await
+        .unwrap();
+    carol
+        .wait_for("busy", ended_with(second.clone(), "busy"))
+        .await;
+    alice
+        .wait_for("still ringing", call_is(first.clone(), "ringing"))
+        .await;
+    let offers = bob.state["tasks"].as_array().unwrap().len();
+    assert_eq!(offers, 1, "bob is offered one call only: {:#}", bob.state);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_hanging_up_while_it_rings_withdraws_the_offer() {
+    let server = Server::start().await;
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    let t2 = bob.task_where(|a| a["name"] == "Alice Anders").unwrap()["task_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice.act("hangup", json!({"task_sid": t1})).await.unwrap();
+    alice
+        .wait_for("canceled", ended_with(t1.clone(), "canceled"))
+        .await;
+    bob.wait_for("offer withdrawn", no_tasks).await;
+    assert_eq!(server.task(&t2).await["assignment_status"], "canceled");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_mute_for_both_agents() {
+    let server = Server::start().await;
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    let offer = bob.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    let t2 = offer["task_sid"].as_str().unwrap().to_owned();
+    bob.act(
+        "accept",
+        json!({"reservation_sid": offer["reservation_sid"]}),
+    )
+    .await
+    .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
+
+    let flag = |task: String, key: &'static str, want: bool| {
+        move |s: &Value| {
+            s["tasks"].as_array().is_some_and(|ts| {
+                ts.iter()
+                    .any(|t| t["task_sid"] == json!(task) && t["call"][key] == json!(want))
+            })
+        }
+    };
+    alice
+        .act("hold", json!({"task_sid": t1, "hold": true}))
+        .await
+        .unwrap();
+    alice.wait_for("held", flag(t1.clone(), "held", true)).await;
+    alice
+        .act("hold", json!({"task_sid": t1, "hold": false}))
+        .await
+        .unwrap();
+    alice
+        .wait_for("unheld", flag(t1.clone(), "held", false))
+        .await;
+    bob.act("hold", json!({"task_sid": t2, "hold": true}))
+        .await
+        .unwrap();
+    bob.wait_for("held", flag(t2.clone(), "held", true)).await;
+    bob.act("mute", json!({"task_sid": t2, "muted": true}))
+        .await
+        .unwrap();
+    bob.wait_for("muted", flag(t2.clone(), "muted", true)).await;
+    bob.act("mute", json!({"task_sid": t2, "muted": false}))
+        .await
+        .unwrap();
+    bob.act("hold", json!({"task_sid": t2, "hold": false}))
+        .await
+        .unwrap();
+    bob.wait_for("unmuted and unheld", |s| {
+        flag(t2.clone(), "muted", false)(s) && flag(t2.clone(), "held", false)(s)
+    })
+    .await;
+    // Nobody acts on someone else's call.
+    let err = alice
+        .act("mute", json!({"task_sid": t2, "muted": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], 20404, "{err}");
+    let err = alice
+        .act("hangup", json!({"task_sid": t2}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], 20404, "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_delimiters_and_accents_survive_the_whole_path() {
+    let server = Server::start().await;
+    let odd = "Zoë \"Z\" & O=Neil + 李";
+    let attrs =
+        json!({"full_name": odd, "contact_uri": "client:zoe2", "skills": ["support"]}).to_string();
+    let available = server.activity("Available").await;
+    let (status, body) = server
+        .post(
+            &server.ws_url("/Workers"),
+            &[
+                ("FriendlyName", "zoe2"),
+                ("Attributes", &attrs),
+                ("ActivitySid", &available),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut alice = server.sign_in("alice").await;
+    let mut zoe = server.sign_in("zoe2").await;
+    // Directory search with non-ASCII and delimiter text.
+    for q in ["zoë", "& o=", "李"] {
+        let found = alice
+            .act("directory_agents", json!({"query": q}))
+            .await
+            .unwrap();
+        assert_eq!(
+            found["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["full_name"] == odd)
+                .count(),
+            1,
+            "query {q:?}: {found}"
+        );
+    }
+    let caller = "Ann & \"Bo\" = Ça+va?";
+    let t1 = alice
+        .call_agent(&zoe.sid.clone(), odd, caller)
+        .await
+        .unwrap();
+    zoe.wait_for("offer", |s| {
+        s["tasks"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|t| t["attributes"]["name"] == caller))
+    })
+    .await;
+    let offer = zoe.task_where(|a| a["name"] == caller).unwrap();
+    zoe.act(
+        "accept",
+        json!({"reservation_sid": offer["reservation_sid"]}),
+    )
+    .await
+    .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
+    let t1_attrs: Value =
+        serde_json::from_str(server.task(&t1).await["attributes"].as_str().unwrap()).unwrap();
+    assert_eq!(t1_attrs["name"], odd);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enqueue_function_refuses_unsigned_requests() {
+    let server = Server::start().await;
+    let url = format!("{}/features/internal-call/common/enqueue", server.base);
+    let form = [
+        ("from", "Mallory"),
+        ("worker_sid", "WK00000000000000000000000000000001"),
+        ("conversation_id", "x"),
+    ];
+    let client = reqwest::Client::new();
+    let missing = client.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(missing.status(), 403);
+    let bad = client
+        .post(&url)
+        .header("X-Twilio-Signature", "bm9wZQ==")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 403);
+    // Signed as Twilio signs, it answers TwiML that enqueues into the Internal Call workflow.
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = switchboard_server::signature::compute(TOKEN, &url, &params);
+    let good = client
+        .post(&url)
+        .header("X-Twilio-Signature", signature)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    let body = good.text().await.unwrap();
+    let doc = switchboard_twiml::parse(&body, Some(&url)).unwrap();
+    let switchboard_twiml::Verb::Enqueue(e) = &doc.verbs[0] else {
+        panic!("{body}")
+    };
+    let wf = server
+        .get(&server.ws_url("/Workflows?FriendlyName=Internal%20Call"))
+        .await["workflows"][0]["sid"]
+        .clone();
+    assert_eq!(json!(e.workflow_sid), wf);
+    let attrs = &e.task.as_ref().unwrap().attributes;
+    assert_eq!(attrs["name"], "Mallory");
+    assert_eq!(attrs["worker_sid"], "WK00000000000000000000000000000001");
+    assert_eq!(attrs["conversations"]["conversation_id"], "x");
+    // Neither destination: an error, as the feature's function answers.
+    let none = [("from", "Mallory")];
+    let params: Vec<(String, String)> = none
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = switchboard_server::signature::compute(TOKEN, &url, &params);
+    let r = client
+        .post(&url)
+        .header("X-Twilio-Signature", signature)
+        .form(&none)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.text().await.unwrap(), "Missing destination");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_desktop_makes_its_agent_unroutable_within_seconds() {
+    let server = Server::start().await;
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = alice
+        .call_agent(&bob.sid.clone(), "Bob Brown", "Alice Anders")
+        .await
+        .unwrap();
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    drop(bob);
+    // Within the grace period plus a little, bob is offline and the call is no longer his.
+    let bob_sid = server.worker("bob").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
+    loop {
+        let w = server
+            .get(&server.ws_url(&format!("/Workers/{bob_sid}")))
+            .await;
+        if w["activity_name"] == "Offline" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob is still {}",
+            w["activity_name"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    alice
+        .wait_for("unavailable", ended_with(t1.clone(), "unavailable"))
+        .await;
+    server.stop().await;
+}
