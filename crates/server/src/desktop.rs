@@ -236,7 +236,6 @@ impl Core {
             .calls()
             .filter(|c| !c.status.is_final())
             .filter(|c| matches!(&c.callee, End::Agent { identity: id, answered: false } if Some(id) == identity.as_ref()))
-            .filter(|c| !self.calls.agent_leg.values().any(|l| *l == c.sid))
             .map(|c| json!({"call_sid": c.sid.to_string(), "from": c.from, "status": c.status.as_str()}))
             .collect();
         json!({

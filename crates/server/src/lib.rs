@@ -61,6 +61,9 @@ pub struct Config {
     pub internal_call_workflow_sid: Option<String>,
     /// Demo mode: agents of the demo workspace may sign in without credentials.
     pub demo: bool,
+    /// How long an internal call to a queue waits for an agent before the caller is told nobody
+    /// answered (the `<Task timeout>` the built-in enqueue function sets).
+    pub queue_call_timeout: Duration,
 }
 
 /// Why the server could not start.
@@ -122,6 +125,7 @@ impl Prepared {
             token_key: self.token_key.clone(),
             internal_call_workflow: self.config.internal_call_workflow_sid.clone(),
             demo: self.config.demo,
+            queue_call_timeout: self.config.queue_call_timeout,
             shutdown: down_rx,
         };
         let fetcher = tokio::spawn(calls::fetcher(

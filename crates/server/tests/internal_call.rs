@@ -605,3 +605,111 @@ async fn a_dropped_desktop_makes_its_agent_unroutable_within_seconds() {
         .await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_nobody_answers_tells_the_caller_after_its_timeout() {
+    let server = Server::start().await;
+    for w in ["bob", "carol", "eva", "zoe"] {
+        set_activity(&server, w, "Offline").await;
+    }
+    let mut alice = server.sign_in("alice").await;
+    let t1 = alice.call_queue("Support", "Alice Anders").await.unwrap();
+    alice
+        .wait_for("ringing", call_is(t1.clone(), "ringing"))
+        .await;
+    // The queue call waits QUEUE_TIMEOUT_SECS for an agent, then the caller is told.
+    alice
+        .wait_for("no answer", ended_with(t1.clone(), "no-answer"))
+        .await;
+    assert_eq!(server.task(&t1).await["assignment_status"], "wrapping");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_conference_instruction_rings_the_worker_and_connects_on_answer() {
+    let server = Server::start().await;
+    for w in ["bob", "eva", "zoe"] {
+        set_activity(&server, w, "Offline").await;
+    }
+    let mut alice = server.sign_in("alice").await;
+    let mut carol = server.sign_in("carol").await;
+    let t1 = alice.call_queue("Support", "Alice Anders").await.unwrap();
+    carol
+        .wait_for("offer", is_ringing_from("Alice Anders"))
+        .await;
+    let offer = carol.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    let (t2, r) = (
+        offer["task_sid"].as_str().unwrap().to_owned(),
+        offer["reservation_sid"].as_str().unwrap().to_owned(),
+    );
+
+    // An application (not the desktop) answers the reservation with the conference instruction.
+    let (status, body) = server
+        .post(
+            &server.ws_url(&format!("/Tasks/{t2}/Reservations/{r}")),
+            &[("Instruction", "conference"), ("Timeout", "20")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["reservation_status"], "pending",
+        "accepted only when the worker answers"
+    );
+    let s = carol
+        .wait_for("the worker's phone rings", |s| {
+            s["incoming_calls"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .await;
+    let call = s["incoming_calls"][0]["call_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Nobody else may answer it.
+    let err = alice
+        .act("answer_call", json!({"call_sid": call}))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], 20404, "{err}");
+    carol
+        .act("answer_call", json!({"call_sid": call}))
+        .await
+        .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
+    assert_eq!(server.task(&t2).await["assignment_status"], "assigned");
+
+    // A conference instruction on a task that has no call is refused with TaskRouter's reason.
+    let wf = server
+        .get(&server.ws_url("/Workflows?FriendlyName=Assign%20to%20Anyone"))
+        .await["workflows"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, task) = server
+        .post(
+            &server.ws_url("/Tasks"),
+            &[("WorkflowSid", &wf), ("Attributes", "{}")],
+        )
+        .await;
+    let task = task["sid"].as_str().unwrap().to_owned();
+    let rs = server
+        .get(&server.ws_url(&format!("/Tasks/{task}/Reservations")))
+        .await;
+    if let Some(r) = rs["reservations"][0]["sid"].as_str() {
+        let (status, body) = server
+            .post(
+                &server.ws_url(&format!("/Tasks/{task}/Reservations/{r}")),
+                &[("Instruction", "conference")],
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("call_sid"),
+            "{body}"
+        );
+    }
+    server.stop().await;
+}

@@ -21,6 +21,7 @@ fn config(db: &str) -> Config {
         fetch_timeout: Duration::from_secs(5),
         internal_call_workflow_sid: None,
         demo: true,
+        queue_call_timeout: Duration::from_secs(120),
     }
 }
 

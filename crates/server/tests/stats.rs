@@ -71,6 +71,7 @@ async fn events_and_statistics() {
         fetch_timeout: Duration::from_secs(5),
         internal_call_workflow_sid: None,
         demo: true,
+        queue_call_timeout: Duration::from_secs(120),
     })
     .await
     .expect("prepare");

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// workflow named "Internal Call").
     #[arg(long, env = "TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID")]
     pub internal_call_workflow_sid: Option<String>,
+    /// Seconds an internal call to a queue rings before the caller is told nobody answered.
+    #[arg(long, env = "SWITCHBOARD_QUEUE_CALL_TIMEOUT", default_value_t = 120)]
+    pub queue_call_timeout: u64,
 }
 
 /// Options of `demo`.
@@ -64,6 +67,7 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
         fetch_timeout: Duration::from_secs(15),
         internal_call_workflow_sid: args.internal_call_workflow_sid.clone(),
         demo,
+        queue_call_timeout: Duration::from_secs(args.queue_call_timeout),
     }
 }
 

@@ -14,9 +14,6 @@ use switchboard_twiml::{Document, Enqueue, Method, TaskSpec, Verb};
 use super::{base_url, App, Form};
 use crate::calls::ENQUEUE_PATH;
 
-/// How long a call to a queue waits for an agent before the caller is told nobody answered.
-pub const QUEUE_CALL_TIMEOUT: u64 = 120;
-
 /// The routes (they authenticate by signature, not by credentials).
 pub fn routes() -> Router<App> {
     Router::new().route(ENQUEUE_PATH, post(enqueue))
@@ -79,7 +76,7 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
         attributes.insert("worker_sid".into(), Value::String(worker.to_owned()));
     } else if let Some(queue) = form.get("callToQueue").filter(|q| !q.is_empty()) {
         attributes.insert("callToQueue".into(), Value::String(queue.to_owned()));
-        timeout = Some(QUEUE_CALL_TIMEOUT);
+        timeout = Some(app.queue_call_timeout.as_secs().max(1));
     } else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Missing destination").into_response();
     }

@@ -46,6 +46,8 @@ pub struct App {
     pub internal_call_workflow: Option<String>,
     /// Demo mode: agents may sign in without credentials.
     pub demo: bool,
+    /// How long a call to a queue waits for an agent before the caller is told nobody answered.
+    pub queue_call_timeout: std::time::Duration,
     /// Becomes true when the server shuts down (desktop sessions close then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -1646,6 +1646,8 @@ async fn fetch_task_reservation(
 struct ReservationChange {
     action: Option<ReservationAction>,
     instruction: Option<(String, Map<String, Value>)>,
+    /// `Instruction=conference` (or `dequeue`): dial the worker into a conference with the call.
+    conference: Option<crate::calls::ConferenceOptions>,
 }
 
 fn reservation_change(form: &Form) -> Result<ReservationChange, ApiError> {
@@ -1668,14 +1670,33 @@ fn reservation_change(form: &Form) -> Result<ReservationChange, ApiError> {
         }
     };
     let mut stored = None;
+    let mut conference = None;
     if let Some(i) = instruction {
+        if i == "conference" || i == "dequeue" {
+            let (to, from, timeout) = if i == "conference" {
+                ("To", "From", "Timeout")
+            } else {
+                ("DequeueTo", "DequeueFrom", "DequeueTimeout")
+            };
+            conference = Some(crate::calls::ConferenceOptions {
+                from: form.string(from),
+                to: form.string(to),
+                timeout: form.uint(timeout)?,
+                auto_answer: false,
+            });
+            if action.is_some() {
+                return Err(ApiError::invalid(
+                    "Instruction",
+                    "conference cannot be combined with ReservationStatus: the reservation is accepted when the worker answers",
+                ));
+            }
+        }
         let accepts = |param: &str| form.bool(param).unwrap_or(false);
         let implied = match i.as_str() {
             "accept" => Some(ReservationAction::Accept),
             "reject" => Some(ReservationAction::Reject { worker_activity_sid }),
-            // Without the voice layer these instructions cannot dial anyone yet; they are kept
-            // with the reservation and, as on Twilio once the call connects, accept it.
-            "conference" | "dequeue" => Some(ReservationAction::Accept),
+            // These dial the worker; the reservation is accepted when the worker answers.
+            "conference" | "dequeue" => None,
             "call" => accepts("CallAccept").then_some(ReservationAction::Accept),
             "redirect" => accepts("RedirectAccept").then_some(ReservationAction::Accept),
             "supervise" => None,
@@ -1707,6 +1728,7 @@ fn reservation_change(form: &Form) -> Result<ReservationChange, ApiError> {
     Ok(ReservationChange {
         action,
         instruction: stored,
+        conference,
     })
 }
 
@@ -1716,6 +1738,9 @@ fn apply_reservation_change(
     sid: Sid<Reservation>,
     change: ReservationChange,
 ) -> Result<(), ApiError> {
+    if let Some(opts) = change.conference {
+        core.conference_instruction(ws, sid, opts)?;
+    }
     let mut entries = Vec::new();
     if let Some((instruction, params)) = change.instruction {
         entries.push(Entry::Instruction {

@@ -13,9 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use switchboard_sid::{Account, Application, Call, Conference, Sid};
-use switchboard_voice::{
-    CallRecord, CallStatus, ConferenceRecord, ConferenceStatus, Participation, VoiceError,
-};
+use switchboard_voice::{CallRecord, CallStatus, ConferenceRecord, Participation, VoiceError};
 
 use super::{created, no_content, ok, page_of, ApiError, ApiResult, App, Ctx, Form, Paging};
 use crate::calls::ApplicationRecord;

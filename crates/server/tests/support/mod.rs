@@ -17,6 +17,9 @@ pub const TOKEN: &str = "secret-token";
 /// How long a test waits for something to happen before it fails with what it saw.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Seconds an internal call to a queue rings before the caller hears "no answer" (short in tests).
+pub const QUEUE_TIMEOUT_SECS: u64 = 2;
+
 pub struct Server {
     pub base: String,
     pub workspace: String,
@@ -40,6 +43,7 @@ impl Server {
             fetch_timeout: Duration::from_secs(2),
             internal_call_workflow_sid: None,
             demo: true,
+            queue_call_timeout: Duration::from_secs(QUEUE_TIMEOUT_SECS),
         })
         .await
         .unwrap();
