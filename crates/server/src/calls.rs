@@ -525,19 +525,19 @@ impl Core {
             }
             EventType::ReservationRejected
             | EventType::ReservationTimeout
-            | EventType::ReservationCanceled => {
+            | EventType::ReservationCanceled
                 // An internal call to one agent ends when that agent declines, does not answer or
                 // becomes unavailable (its desktop dropped, it went offline); a call to a queue goes
                 // on to the next agent. A reservation canceled because its task was canceled finds
                 // the task gone and does nothing.
-                if is_agent_call(attrs) && self.task_record(ws, task).is_some() {
-                    let why = match e.event_type {
-                        EventType::ReservationRejected => "declined",
-                        EventType::ReservationTimeout => "no-answer",
-                        _ => "unavailable",
-                    };
-                    self.end_internal_call(ws, task, why, "Rejected internal call");
-                }
+                if is_agent_call(attrs) && self.task_record(ws, task).is_some() =>
+            {
+                let why = match e.event_type {
+                    EventType::ReservationRejected => "declined",
+                    EventType::ReservationTimeout => "no-answer",
+                    _ => "unavailable",
+                };
+                self.end_internal_call(ws, task, why, "Rejected internal call");
             }
             EventType::TaskCanceled => {
                 let now = self.now().0;

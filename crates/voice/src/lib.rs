@@ -1294,6 +1294,8 @@ impl Voice {
             return;
         };
         if let (Some((code, message)), None) = (error, &action) {
+            // The task was never created: there is nothing to cancel.
+            self.set_end(call, side, End::Gone);
             self.end_call(
                 call,
                 CallStatus::Failed,
@@ -1508,6 +1510,8 @@ impl Voice {
             self.timers.remove(&(d, call));
         }
         c.end_reason = Some(reason);
+        // A program kept while this call was bridged to a `<Dial>` child never resumes now.
+        self.bridged_programs.remove(&call);
         let ends = [
             std::mem::replace(&mut c.caller, End::Gone),
             std::mem::replace(&mut c.callee, End::Gone),
@@ -1547,6 +1551,16 @@ impl Voice {
                     }
                 }
                 End::Bridge(other) => {
+                    // Only a bridge the other call holds too is a connection: a `<Dial><Client>`
+                    // child that never answered points at its parent, but the parent is still
+                    // running its `<Dial>` (handled by `child_failed` below), and a parent that
+                    // ended first no longer points back.
+                    let connected = [Side::Caller, Side::Callee].into_iter().any(
+                        |s| matches!(self.end_of(other, s), Some(End::Bridge(c)) if *c == call),
+                    );
+                    if !connected {
+                        continue;
+                    }
                     if let Some((side, program)) = self.bridged_programs.remove(&other) {
                         // The child hung up: the parent's `<Dial>` is over; its program goes on.
                         let action = program.dialing.as_ref().and_then(|d| d.action.clone());
@@ -1669,9 +1683,19 @@ impl Voice {
                 }
                 None => {
                     self.set_end(call, side, End::Gone);
+                    // A participant whose call was never answered (an agent still ringing) is
+                    // canceled, not completed.
+                    let answered = self
+                        .calls
+                        .get(&call)
+                        .is_some_and(|c| c.status == CallStatus::InProgress);
                     self.end_call(
                         call,
-                        CallStatus::Completed,
+                        if answered {
+                            CallStatus::Completed
+                        } else {
+                            CallStatus::Canceled
+                        },
                         EndReason {
                             code: None,
                             message: "the conference ended".into(),

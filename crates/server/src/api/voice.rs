@@ -53,7 +53,7 @@ pub fn routes() -> Router<App> {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Conferences/{sid}/Participants.json",
-            get(list_participants),
+            get(list_participants).post(create_participant),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Conferences/{sid}/Participants/{call}",
@@ -841,6 +841,21 @@ async fn list_participants(
         })
         .await??;
     Ok(list2010(&ctx, "participants", paging, items, more))
+}
+
+async fn create_participant(
+    State(app): State<App>,
+    Path((account, _sid)): Path<(String, String)>,
+) -> ApiResult {
+    check_account(&app, &account)?;
+    Err(ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: 20001,
+        message: "Adding participants through the REST API is not supported by Switchboard: \
+                  calls join conferences through TaskRouter's conference instruction or the \
+                  agent desktop."
+            .into(),
+    })
 }
 
 async fn fetch_participant(
