@@ -10,6 +10,7 @@ mod functions;
 mod keys;
 mod stats;
 mod taskrouter;
+mod web;
 mod voice;
 
 use std::sync::{Arc, RwLock};
@@ -70,6 +71,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .merge(functions::routes())
+        .merge(web::routes())
         .merge(desktop::open_routes(app.demo))
         .merge(api)
         .with_state(app)
