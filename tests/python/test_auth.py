@@ -1,4 +1,6 @@
-"""Every route the server defines refuses missing and wrong credentials; only health is open."""
+"""Every route the server defines refuses missing and wrong credentials. The only exceptions are
+named here: health checks, the desktop's static pages (no data), and the desktop WebSocket, which
+authenticates with an access token instead."""
 
 import base64
 import re
@@ -61,7 +63,12 @@ def concrete(path, real):
 
 
 ROUTES = declared_routes()
-OPEN = {"/healthz", "/readyz"}
+HEALTH = {"/healthz", "/readyz"}
+# The agent desktop's static files: the app itself, which holds no data and signs agents in.
+DESKTOP_PAGES = {"/", "/desktop", "/desktop/{*path}", "/assets/{*path}", "/favicon.svg"}
+# Authenticated by a desktop access token, not by account credentials.
+TOKEN_AUTH = {"/v1/Desktop"}
+OPEN = HEALTH | DESKTOP_PAGES | TOKEN_AUTH
 
 
 def test_route_table_was_read():
@@ -109,12 +116,29 @@ def test_every_route_requires_credentials(server, real):
 
 
 def test_unknown_paths_require_credentials_too(server):
-    for path in ["/v1/Nope", "/v1/Workspaces/WS0/Nope", "/2010-04-01/Accounts", "/"]:
+    for path in ["/v1/Nope", "/v1/Workspaces/WS0/Nope", "/2010-04-01/Accounts", "/nope", "/v1"]:
         assert_twilio_error(server.raw(None).get(path), 401, 20003)
 
 
-def test_health_is_the_only_open_door(server):
-    for path in ["/healthz", "/readyz"]:
+def test_desktop_pages_are_static_and_hold_no_data(server):
+    for path in ["/", "/desktop", "/desktop/anything"]:
+        r = server.raw(None).get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        assert r.headers["content-type"].startswith("text/html"), (path, r.headers)
+        assert "account_sid" not in r.text and server.auth_token not in r.text
+    r = server.raw(None).get("/assets/does-not-exist.js")
+    assert r.status_code == 404
+
+
+def test_the_desktop_socket_needs_an_access_token(server):
+    for headers in [{}, {"Authorization": "Basic " + base64.b64encode(f"{server.account_sid}:{server.auth_token}".encode()).decode()}]:
+        for query in ["", "?token=", "?token=a.b.c"]:
+            r = server.raw(None).get("/v1/Desktop" + query, headers=headers)
+            assert_twilio_error(r, 401, 20003)
+
+
+def test_health_is_open(server):
+    for path in sorted(HEALTH):
         r = server.raw(None).get(path)
         assert r.status_code == 200, (path, r.status_code, r.text)
         # and credentials do not hurt

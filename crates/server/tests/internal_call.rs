@@ -713,3 +713,192 @@ async fn a_rest_conference_instruction_rings_the_worker_and_connects_on_answer()
     }
     server.stop().await;
 }
+
+/// The Python interpreter with the official twilio library (scripts/test sets it up).
+fn python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_PYTHON") {
+        return p.into();
+    }
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py-venv/bin/python");
+    assert!(venv.exists(), "this test needs Python with the twilio library: run scripts/test once (it creates target/py-venv), or set SWITCHBOARD_PYTHON");
+    venv
+}
+
+/// A TwiML webhook written with the official twilio library, running as its own process.
+struct Webhook {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Webhook {
+    fn start(workflow: &str, mode: &str) -> Webhook {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/python/twiml_webhook.py");
+        let child = std::process::Command::new(python())
+            .arg(&script)
+            .arg(&port_file)
+            .arg(workflow)
+            .arg(TOKEN)
+            .arg(mode)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                if !p.trim().is_empty() {
+                    break p.trim().to_owned();
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the webhook did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Webhook {
+            child,
+            url: format!("http://127.0.0.1:{port}/voice"),
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn application(server: &Server, name: &str, url: &str) -> String {
+    let (status, app) = server
+        .post(
+            &format!(
+                "{}/2010-04-01/Accounts/{ACCOUNT}/Applications.json",
+                server.base
+            ),
+            &[
+                ("FriendlyName", name),
+                ("VoiceUrl", url),
+                ("VoiceMethod", "POST"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    app["sid"].as_str().unwrap().to_owned()
+}
+
+async fn internal_workflow(server: &Server) -> String {
+    server
+        .get(&server.ws_url("/Workflows?FriendlyName=Internal%20Call"))
+        .await["workflows"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn call_through(agent: &mut Agent, app: &str, callee: &str, name: &str) -> String {
+    let destination = switchboard_voice::app_address(
+        app.parse().unwrap(),
+        &[
+            ("worker_sid", callee),
+            ("from", "Alice Anders"),
+            ("conversation_id", "ext-1"),
+        ],
+    );
+    let queue = agent.config("outbound_queue_sid");
+    let r = agent
+        .request(json!({"type": "start_outbound_call", "destination": destination, "queue_sid": queue, "task_attributes": {"name": name, "internal_outbound_to": name}}))
+        .await
+        .unwrap();
+    r["task_sid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_application_built_with_the_twilio_library_routes_the_call() {
+    let server = Server::start().await;
+    let hook = Webhook::start(&internal_workflow(&server).await, "enqueue");
+    let app = application(&server, "External Internal Call", &hook.url).await;
+    let mut alice = server.sign_in("alice").await;
+    let mut bob = server.sign_in("bob").await;
+    let t1 = call_through(&mut alice, &app, &bob.sid.clone(), "Bob Brown").await;
+    // The webhook validated our signature with the library's RequestValidator, and its TwiML
+    // (VoiceResponse().enqueue(...).task(...)) routed the call to Bob.
+    bob.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    let offer = bob.task_where(|a| a["name"] == "Alice Anders").unwrap();
+    assert_eq!(
+        offer["attributes"]["to"],
+        json!(app),
+        "the app side sees the application SID as To"
+    );
+    bob.act(
+        "accept",
+        json!({"reservation_sid": offer["reservation_sid"]}),
+    )
+    .await
+    .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_times_out_or_answers_garbage_ends_the_call_with_a_reason() {
+    let server = Server::start().await;
+    let wf = internal_workflow(&server).await;
+    let mut alice = server.sign_in("alice").await;
+    let bob = server.worker("bob").await;
+    for (mode, expected) in [
+        ("slow", "did not answer in time"),
+        ("garbage", "did not answer valid TwiML"),
+    ] {
+        let hook = Webhook::start(&wf, mode);
+        let app = application(&server, &format!("Broken {mode}"), &hook.url).await;
+        let t1 = call_through(&mut alice, &app, &bob, "Bob Brown").await;
+        let s = alice
+            .wait_for("a failed call", |s| {
+                s["tasks"].as_array().is_some_and(|ts| {
+                    ts.iter()
+                        .any(|t| t["task_sid"] == json!(t1) && t["call"]["state"] == "ended")
+                })
+            })
+            .await;
+        let reason = alice.call_state(&t1).unwrap().1.unwrap_or_default();
+        assert!(
+            reason.starts_with("failed:") && reason.contains(expected),
+            "{mode}: {reason}\n{s:#}"
+        );
+        alice
+            .act("complete", json!({"task_sid": t1}))
+            .await
+            .unwrap();
+        alice.wait_for("no tasks", no_tasks).await;
+        drop(hook);
+    }
+    // Nothing is left behind: no live calls, no pending tasks.
+    let calls = server
+        .get(&format!(
+            "{}/2010-04-01/Accounts/{ACCOUNT}/Calls.json",
+            server.base
+        ))
+        .await;
+    assert!(
+        calls["calls"].as_array().unwrap().iter().all(|c| [
+            "completed",
+            "failed",
+            "canceled",
+            "busy",
+            "no-answer"
+        ]
+        .contains(&c["status"].as_str().unwrap())),
+        "{calls:#}"
+    );
+    let pending = server
+        .get(&server.ws_url("/Tasks?AssignmentStatus=pending,reserved"))
+        .await;
+    assert_eq!(pending["tasks"], json!([]));
+    server.stop().await;
+}

@@ -159,7 +159,12 @@ async fn demo_sign_in(State(app): State<App>, body: Bytes) -> ApiResult {
     mint(&app, workspace, worker, 12 * 3600).await
 }
 
-async fn connect(State(app): State<App>, ctx: Ctx, upgrade: WebSocketUpgrade) -> Response {
+async fn connect(
+    State(app): State<App>,
+    ctx: Ctx,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // The token is checked before anything else, so a request without one learns nothing.
     let token = ctx.query.get("token").unwrap_or_default().to_owned();
     let grant = match tokens::verify(&app.token_key, &token, now_secs()) {
         Ok(g) => g,
@@ -172,7 +177,10 @@ async fn connect(State(app): State<App>, ctx: Ctx, upgrade: WebSocketUpgrade) ->
             .into_response();
         }
     };
-    upgrade.on_upgrade(move |socket| session(app, grant, socket))
+    match upgrade {
+        Ok(upgrade) => upgrade.on_upgrade(move |socket| session(app, grant, socket)),
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// One desktop session: state pushed out, actions carried out, until either side closes.

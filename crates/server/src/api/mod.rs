@@ -10,8 +10,8 @@ mod functions;
 mod keys;
 mod stats;
 mod taskrouter;
-mod web;
 mod voice;
+mod web;
 
 use std::sync::{Arc, RwLock};
 

@@ -18,7 +18,10 @@ static DIST: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../web/dist");
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(|| async { file("index.html") }))
-        .route("/assets/{*path}", get(|Path(path): Path<String>| async move { file(&format!("assets/{path}")) }))
+        .route(
+            "/assets/{*path}",
+            get(|Path(path): Path<String>| async move { file(&format!("assets/{path}")) }),
+        )
         .route("/desktop", get(|| async { file("index.html") }))
         .route("/desktop/{*path}", get(|| async { file("index.html") }))
         .route("/favicon.svg", get(|| async { file("favicon.svg") }))
@@ -50,7 +53,10 @@ fn file(path: &str) -> Response {
         "no-cache"
     };
     (
-        [(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, cache)],
+        [
+            (header::CONTENT_TYPE, content_type(path)),
+            (header::CACHE_CONTROL, cache),
+        ],
         f.contents(),
     )
         .into_response()
