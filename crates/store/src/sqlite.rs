@@ -436,9 +436,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        // Same primary key twice inside one batch of finished tasks is fine (replace), but a
-        // NULL-violating row is not: force a failure with an event row whose sid collides? Use
-        // a direct constraint instead: drop the table the batch needs.
+        // Make the batch's last step fail (its table is gone): the log entry written before it in
+        // the same transaction must not survive.
         s.conn.execute_batch("DROP TABLE settings").unwrap();
         let err = s.commit(&Batch {
             log: vec![LogEntry {
