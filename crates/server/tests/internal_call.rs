@@ -93,6 +93,24 @@ async fn agent_calls_agent_connects_then_both_wrap_up_and_complete() {
     };
     assert_eq!(conv(&a), conv(&b));
 
+    // Bob's leg cannot use the task's `to` (an application SID) as caller ID: it uses the
+    // outbound flow's caller_id, as the internal-call feature's AcceptTask hook does.
+    let calls = server
+        .get(&format!(
+            "{}/2010-04-01/Accounts/{ACCOUNT}/Calls.json",
+            server.base
+        ))
+        .await;
+    let bob_leg = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["to"] == "client:bob")
+        .cloned()
+        .unwrap_or_else(|| panic!("{calls:#}"));
+    assert_eq!(bob_leg["from"], "+15005550006", "{bob_leg:#}");
+    assert_eq!(bob_leg["status"], "in-progress");
+
     // Bob hangs up: both tasks go to wrapping, Alice is told the call ended normally.
     bob.act("hangup", json!({"task_sid": t2})).await.unwrap();
     bob.wait_for("ended", call_is(t2.clone(), "ended")).await;
