@@ -1,8 +1,10 @@
 //! Matching tasks to workers, walking workflow steps, reservation outcomes and deadlines.
 //!
 //! Two indexes make matching local instead of a scan of the workspace:
-//! * each queue keeps, per channel, its *ready* members (available activity, channel available,
-//!   spare capacity) ordered longest-idle first;
+//! * one set per channel holds the workspace's *ready* workers (available activity, channel
+//!   available, spare capacity) ordered longest-idle first, and each queue counts its ready
+//!   members per channel (`Workspace::ready_counts`), so a queue's candidates come from walking
+//!   that set or the queue's members, whichever is shorter;
 //! * each queue keeps, per channel, the tasks *waiting* for (more) workers, best first; tasks
 //!   for a known worker wait in a map keyed by that worker instead.
 //!
@@ -1080,8 +1082,9 @@ impl Workspace {
     // ----------------------------------------------------------------------------------------
     // Indexes
 
-    /// Puts the worker where it belongs in its queues' ready sets. `mark` asks for a matching
-    /// pass even if its readiness did not change (its attributes or activity did).
+    /// Puts the worker where it belongs in the ready sets, and keeps its queues' ready counts.
+    /// `mark` asks for a matching pass even if its readiness did not change (its attributes or
+    /// activity did).
     pub(crate) fn refresh_worker_index(&mut self, wsid: Sid<Worker>, mark: bool) {
         let Some(w) = self.workers.get(&wsid) else {
             return;
@@ -1093,10 +1096,10 @@ impl Workspace {
         let mut changed = false;
         let mut ready_any = false;
         let mut became_ready = false;
-        for slot in 0..slots {
+        for (slot, key) in keys.iter_mut().enumerate().take(slots) {
             let new = (self.channels[slot].is_some() && self.worker_ready(w, slot))
                 .then(|| self.idle_key(w, slot));
-            keys[slot] = new;
+            *key = new;
             ready_any |= new.is_some();
             let old = w.indexed.get(slot).copied().flatten();
             if new == old {
