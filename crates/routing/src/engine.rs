@@ -975,7 +975,6 @@ impl Workspace {
             }
         }
         let now = self.now;
-        let mut rekey = false;
         let mut target_changed = false;
         if let Some(q) = self.queues.get_mut(&sid) {
             if let Some(name) = u.friendly_name {
@@ -991,7 +990,6 @@ impl Workspace {
                 q.max_reserved_workers = m;
             }
             if let Some(order) = u.task_order {
-                rekey = order != q.task_order;
                 q.task_order = order;
             }
             if u.reservation_activity_sid.is_some() {
@@ -1018,7 +1016,6 @@ impl Workspace {
             v.sort();
             v
         };
-        let _ = rekey;
         for t in affected {
             self.refresh_task_index(t, true);
         }
