@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod expr_cmd;
+mod generate_env_cmd;
+mod provision_cmd;
 mod serve;
+mod twilio_args;
 
 /// Switchboard: agents call agents and queues, routed by a TaskRouter-compatible engine.
 #[derive(Parser, Debug)]
@@ -25,6 +28,12 @@ enum Command {
     Demo(serve::DemoArgs),
     /// Evaluate a TaskRouter expression against task and/or worker attributes.
     Expr(expr_cmd::ExprArgs),
+    /// Create or update the internal call's application, queue, workflow and Flex flags, on
+    /// Twilio or a Switchboard server (credentials from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN,
+    /// or TWILIO_API_KEY and TWILIO_API_SECRET).
+    Provision(provision_cmd::ProvisionArgs),
+    /// Write the internal call's SIDs to a .env file (or stdout), found by friendly name.
+    GenerateEnv(generate_env_cmd::GenerateEnvArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +42,8 @@ fn main() -> ExitCode {
         Command::Expr(args) => return expr_cmd::run(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Demo(args) => serve::demo(&args),
+        Command::Provision(args) => provision_cmd::run(&args),
+        Command::GenerateEnv(args) => generate_env_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
