@@ -122,9 +122,11 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
             println!("  Account SID: {}", prepared.account_sid);
             println!("  Auth token:  {}", prepared.auth_token);
             println!();
-            println!("  Try:  curl -u {}:{} {url}/v1/Workspaces/{workspace}/Workers", prepared.account_sid, prepared.auth_token);
+            println!("  Agent desktop: open {url}/ in two browser windows, sign in as two agents");
+            println!("  (e.g. alice and bob), and call one from the other with Call Agent.");
+            println!();
+            println!("  REST:  curl -u {}:{} {url}/v1/Workspaces/{workspace}/Workers", prepared.account_sid, prepared.auth_token);
             println!("  The official Twilio helper libraries work against it too (see docs/api.md).");
-            println!("  The agent desktop is not built yet.");
             println!();
             if fresh {
                 tracing::info!("started from a fresh database");

@@ -1,0 +1,90 @@
+import { Box } from '@twilio-paste/core/box';
+import { Button } from '@twilio-paste/core/button';
+import { Heading } from '@twilio-paste/core/heading';
+import { Text } from '@twilio-paste/core/text';
+import { Badge } from '@twilio-paste/core/badge';
+import { MicrophoneOffIcon } from '@twilio-paste/icons/esm/MicrophoneOffIcon';
+import { MicrophoneOnIcon } from '@twilio-paste/icons/esm/MicrophoneOnIcon';
+import { CallHoldIcon } from '@twilio-paste/icons/esm/CallHoldIcon';
+import { CallFailedIcon } from '@twilio-paste/icons/esm/CallFailedIcon';
+import { useDesktop } from '../state/DesktopContext';
+import { useI18n } from '../i18n/I18n';
+import type { Task } from '../state/protocol';
+import { taskHeader, taskStage } from '../lib/taskView';
+import type { StringKey } from '../i18n/strings';
+import { CallTimer } from './CallTimer';
+import { CallOutcome } from './CallOutcome';
+
+const STAGE: Record<string, StringKey> = {
+  dialing: 'StageDialing',
+  ringing: 'StageRinging',
+  connected: 'StageConnected',
+  ended: 'StageEnded',
+};
+
+/** A call in progress: who, its stage, the timer, mute, hold and hang up. */
+export function CallCanvas({ task }: { task: Task }) {
+  const { state, send } = useDesktop();
+  const { t } = useI18n();
+  const stage = taskStage(task);
+  const name = taskHeader(task);
+  const call = task.call;
+  const since = state.connectedSince[task.task_sid];
+  const live = stage === 'dialing' || stage === 'ringing' || stage === 'connected';
+  const act = (p: Promise<unknown>) => p.catch(() => {});
+
+  return (
+    <Box role="group" aria-label={t('CallWith', { name })} data-testid="call-canvas">
+      <Heading as="h3" variant="heading40" marginBottom="space0">
+        {name}
+      </Heading>
+      <Box display="flex" alignItems="center" columnGap="space30" marginTop="space20" role="status" data-testid="call-stage">
+        <Text as="span" fontWeight="fontWeightSemibold">
+          {t(STAGE[stage] ?? 'StageConnected')}
+        </Text>
+        {stage === 'connected' && since !== undefined && <CallTimer since={since} />}
+        {call?.muted && <Badge as="span" variant="warning">{t('Muted')}</Badge>}
+        {call?.held && <Badge as="span" variant="neutral">{t('OnHold')}</Badge>}
+      </Box>
+      {task.queue && (
+        <Text as="p" color="colorTextWeak">
+          {t('QueueName', { queue: task.queue })}
+        </Text>
+      )}
+      <CallOutcome task={task} />
+      <Box display="flex" flexWrap="wrap" columnGap="space30" rowGap="space30" marginTop="space40">
+        {stage === 'connected' && call && (
+          <>
+            <Button
+              variant="secondary"
+              aria-pressed={call.muted}
+              onClick={() => act(send({ type: 'mute', task_sid: task.task_sid, muted: !call.muted }))}
+            >
+              {call.muted ? <MicrophoneOffIcon decorative /> : <MicrophoneOnIcon decorative />}
+              {call.muted ? t('Unmute') : t('Mute')}
+            </Button>
+            <Button
+              variant="secondary"
+              aria-pressed={call.held}
+              onClick={() => act(send({ type: 'hold', task_sid: task.task_sid, hold: !call.held }))}
+            >
+              <CallHoldIcon decorative />
+              {call.held ? t('Unhold') : t('Hold')}
+            </Button>
+          </>
+        )}
+        {live && call && (
+          <Button variant="destructive" onClick={() => act(send({ type: 'hangup', task_sid: task.task_sid }))}>
+            <CallFailedIcon decorative />
+            {t('HangUp')}
+          </Button>
+        )}
+        {!live && (
+          <Button variant="primary" onClick={() => act(send({ type: 'wrap', task_sid: task.task_sid }))}>
+            {t('WrapUp')}
+          </Button>
+        )}
+      </Box>
+    </Box>
+  );
+}
