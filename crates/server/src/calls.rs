@@ -928,13 +928,37 @@ async fn fetch_one(
         .get("content-type")
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned);
-    let body = response
-        .text()
-        .await
-        .map_err(|e| switchboard_voice::FetchFailure {
-            code: 11200,
-            message: format!("HTTP retrieval failure: {}: {e}", job.url),
-        })?;
+    // Read at most what a TwiML document may be (and one byte more, to tell it was too long):
+    // a voice URL must not make us buffer whatever it sends.
+    let limit = switchboard_twiml::MAX_DOCUMENT_BYTES + 1;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut response = response;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(bytes.len());
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if bytes.len() >= limit {
+                    return Err(switchboard_voice::FetchFailure {
+                        code: 11200,
+                        message: format!(
+                            "HTTP retrieval failure: {} answered more than {} bytes, the most a TwiML document may have",
+                            job.url,
+                            switchboard_twiml::MAX_DOCUMENT_BYTES
+                        ),
+                    });
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(switchboard_voice::FetchFailure {
+                    code: 11200,
+                    message: format!("HTTP retrieval failure: {}: {e}", job.url),
+                })
+            }
+        }
+    }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
     Ok(switchboard_voice::FetchResponse {
         status,
         content_type,

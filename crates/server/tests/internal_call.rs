@@ -920,3 +920,47 @@ async fn a_webhook_that_times_out_or_answers_garbage_ends_the_call_with_a_reason
     assert_eq!(pending["tasks"], json!([]));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_answers_too_much_is_cut_off_with_a_reason() {
+    let server = Server::start().await;
+    // A voice URL that answers a megabyte: the server reads no more than a TwiML document may be.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/voice", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = sock.read(&mut buf).await;
+                let body = "<Response>".to_owned() + &"<Pause/>".repeat(128 * 1024) + "</Response>";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    let app = application(&server, "Too much", &url).await;
+    let mut alice = server.sign_in("alice").await;
+    let bob = server.worker("bob").await;
+    let t1 = call_through(&mut alice, &app, &bob, "Bob Brown").await;
+    alice
+        .wait_for("a failed call", |s| {
+            s["tasks"].as_array().is_some_and(|ts| {
+                ts.iter()
+                    .any(|t| t["task_sid"] == json!(t1) && t["call"]["state"] == "ended")
+            })
+        })
+        .await;
+    let reason = alice.call_state(&t1).unwrap().1.unwrap_or_default();
+    assert!(reason.contains("more than 65536 bytes"), "{reason}");
+    // The server is still serving.
+    assert!(alice
+        .act("directory_queues", json!({"prefix": ""}))
+        .await
+        .is_ok());
+    server.stop().await;
+}
