@@ -168,7 +168,7 @@ pub struct Core {
     deliveries: Vec<Delivery>,
     replaying: bool,
     last_now: i64,
-    webhooks: Option<tokio::sync::mpsc::UnboundedSender<Delivery>>,
+    webhooks: Option<tokio::sync::mpsc::Sender<Delivery>>,
     failed: Option<String>,
     /// Calls and conferences (not durable: calls do not survive a restart).
     pub voice: switchboard_voice::Voice,
@@ -218,7 +218,7 @@ impl Core {
     pub fn open(
         store: Box<dyn Store>,
         credentials: Arc<RwLock<Credentials>>,
-        webhooks: Option<tokio::sync::mpsc::UnboundedSender<Delivery>>,
+        webhooks: Option<tokio::sync::mpsc::Sender<Delivery>>,
     ) -> Result<Core, String> {
         let mut core = Core {
             store,
@@ -555,7 +555,11 @@ impl Core {
         }
         if let Some(tx) = &self.webhooks {
             for d in self.deliveries.drain(..) {
-                let _ = tx.send(d);
+                // Never wait for webhooks: when the queue is full (the receiver is far behind),
+                // the event is still stored and listed by the Events API, but not posted.
+                if let Err(tokio::sync::mpsc::error::TrySendError::Full(d)) = tx.try_send(d) {
+                    tracing::warn!(url = %d.url, "event webhook queue is full; this event is not posted");
+                }
             }
         } else {
             self.deliveries.clear();

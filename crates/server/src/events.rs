@@ -11,6 +11,11 @@ use switchboard_store::{EventRow, TaskRow};
 
 use crate::render::{iso, task_json_parts};
 
+/// How many event webhooks may wait to be posted before new ones are dropped (and logged).
+pub const WEBHOOK_QUEUE: usize = 10_000;
+/// How many event webhooks are posted (or retried) at once.
+pub const WEBHOOKS_IN_FLIGHT: usize = 64;
+
 /// One webhook to post.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -262,7 +267,7 @@ pub fn finished_row(
 
 /// Posts webhooks as they come, each signed, retried with backoff, never holding up the core.
 pub async fn sender(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+    mut rx: tokio::sync::mpsc::Receiver<Delivery>,
     auth_token: String,
     attempts: u32,
     first_backoff: Duration,
@@ -277,10 +282,17 @@ pub async fn sender(
             return;
         }
     };
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(WEBHOOKS_IN_FLIGHT));
     while let Some(d) = rx.recv().await {
         let client = client.clone();
         let token = auth_token.clone();
+        // At most WEBHOOKS_IN_FLIGHT deliveries (with their retries) at once; the rest wait in
+        // the bounded queue.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         tokio::spawn(async move {
+            let _permit = permit;
             let signature = crate::signature::compute(&token, &d.url, &d.params);
             let body: String = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&d.params)

@@ -97,7 +97,7 @@ pub struct Prepared {
     thread: std::thread::JoinHandle<()>,
     listener: tokio::net::TcpListener,
     public_url: Option<String>,
-    webhooks: tokio::sync::mpsc::UnboundedReceiver<events::Delivery>,
+    webhooks: tokio::sync::mpsc::Receiver<events::Delivery>,
     fetches: tokio::sync::mpsc::UnboundedReceiver<calls::FetchJob>,
     token_key: Arc<[u8]>,
     config: Config,
@@ -223,7 +223,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
                 listener.local_addr().map_or(config.listen, |a| a)
             )
         });
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::channel(events::WEBHOOK_QUEUE);
     let (fetch_tx, fetch_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut core = tokio::task::block_in_place(|| Core::open(store, credentials.clone(), Some(tx)))
         .map_err(StartError::Replay)?;
