@@ -24,6 +24,9 @@ use switchboard_voice::{Address, CallStatus, Callee, DialRequest, End, JoinSpec,
 use crate::api::ApiError;
 use crate::core::{Core, CoreHandle, Entry};
 
+/// How many TwiML webhook requests may be in flight at once.
+pub const FETCHES_IN_FLIGHT: usize = 64;
+
 /// The URL path of the built-in internal-call enqueue function.
 pub const ENQUEUE_PATH: &str = "/features/internal-call/common/enqueue";
 
@@ -542,9 +545,28 @@ impl Core {
             EventType::TaskCanceled => {
                 let now = self.now().0;
                 self.voice.task_ended(now, task);
+                self.forget_task(task);
             }
+            EventType::TaskCompleted | EventType::TaskDeleted => self.forget_task(task),
             _ => {}
         }
+    }
+
+    /// Drops what links a finished task to its calls.
+    fn forget_task(&mut self, task: Sid<Task>) {
+        let far: Vec<Sid<Call>> = self
+            .calls
+            .far_leg_of
+            .iter()
+            .filter(|(_, (_, t))| *t == task)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in far {
+            self.calls.far_leg_of.remove(&c);
+            self.calls.connected_far.remove(&c);
+        }
+        self.calls.outcome.remove(&task);
+        self.calls.agent_leg.remove(&task);
     }
 
     /// Ends the callee task of an internal call and hangs up its call, telling the caller why.
@@ -863,11 +885,17 @@ pub async fn fetcher(
             return;
         }
     };
+    // At most FETCHES_IN_FLIGHT webhook requests at once; the others wait their turn.
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(FETCHES_IN_FLIGHT));
     while let Some(job) = rx.recv().await {
         let client = client.clone();
         let core = core.clone();
         let token = auth_token.clone();
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         tokio::spawn(async move {
+            let _permit = permit;
             let result = fetch_one(&client, &token, &job).await;
             let _ = core
                 .run(move |c| {

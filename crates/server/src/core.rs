@@ -185,7 +185,11 @@ pub struct Core {
     /// Routing events waiting for the call logic, in order.
     reactions: Vec<(Sid<WorkspaceKind>, Event)>,
     settling: bool,
+    last_prune: i64,
 }
+
+/// How long an ended call or conference stays visible through the API.
+const CALL_RETENTION_MS: i64 = 15 * 60 * 1000;
 
 type Job = Box<dyn FnOnce(&mut Core) + Send>;
 
@@ -240,6 +244,7 @@ impl Core {
             public_url: String::new(),
             reactions: Vec::new(),
             settling: false,
+            last_prune: 0,
         };
         let account = read(&core.credentials).account_sid.to_string();
         core.voice = switchboard_voice::Voice::new(account, crate::ids::random_u128());
@@ -265,9 +270,20 @@ impl Core {
             workspaces = core.workspaces.len(),
             "state rebuilt from the log"
         );
+        // Calls do not survive a restart; their tasks must not wait for them.
+        core.end_orphaned_call_tasks();
         let now = core.now();
         core.fire_due(now);
         Ok(core)
+    }
+
+    /// After a panic, memory may be ahead of what is stored: refuse every further change (the
+    /// server reports not ready) until a restart rebuilds the state from the log.
+    fn poison(&mut self, what: &str) {
+        tracing::error!("{what}; refusing further changes until restarted");
+        self.discard_outputs();
+        self.settling = false;
+        self.failed = Some(format!("{what}; restart the server"));
     }
 
     /// Whether the core can still accept changes.
@@ -310,10 +326,10 @@ impl Core {
 
     /// Applies a change now, makes it durable, and sends its webhooks.
     pub fn execute(&mut self, entry: Entry) -> Result<(), ApiError> {
-        if let Some(reason) = &self.failed {
-            return Err(ApiError::unavailable(format!(
-                "the server cannot store changes ({reason}); restart it"
-            )));
+        if self.failed.is_some() {
+            return Err(ApiError::unavailable(
+                "the server cannot store changes (see its log); restart it",
+            ));
         }
         let now = self.now();
         let result = self.apply(now, &entry);
@@ -513,6 +529,12 @@ impl Core {
             }
             self.batch.events.push(row);
         }
+        // Instructions are kept for live reservations only.
+        for f in &finished {
+            for r in &f.reservations {
+                ws.instructions.remove(&r.sid);
+            }
+        }
         if !self.replaying {
             for f in &finished {
                 self.batch
@@ -597,6 +619,11 @@ impl Core {
         if self.voice.poll_timeout().is_some_and(|t| t <= now.0) {
             self.voice.handle_timeout(now.0);
         }
+        // Ended calls stay visible through the Calls API for a while, then are forgotten.
+        if now.0 - self.last_prune >= 60_000 {
+            self.last_prune = now.0;
+            self.voice.prune(now.0 - CALL_RETENTION_MS);
+        }
         self.desktop_deadlines(now);
     }
 
@@ -643,18 +670,20 @@ pub fn spawn(mut core: Core) -> std::io::Result<(CoreHandle, std::thread::JoinHa
                     let caught =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut core)));
                     if caught.is_err() {
-                        tracing::error!(
-                            "a request panicked inside the core; its changes are not stored"
-                        );
-                        core.discard_outputs();
+                        core.poison("a request panicked inside the core");
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let now = core.now();
-            core.fire_due(now);
-            core.settle();
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let now = core.now();
+                core.fire_due(now);
+                core.settle();
+            }));
+            if caught.is_err() {
+                core.poison("firing deadlines panicked inside the core");
+            }
         })?;
     Ok((CoreHandle { tx }, thread))
 }

@@ -22,6 +22,10 @@ use crate::core::{Core, Entry};
 
 /// How long a dropped agent stays routable, waiting for its browser to come back.
 pub const GRACE_MS: i64 = 3_000;
+/// How many browsers one agent may have connected at once.
+pub const MAX_SESSIONS_PER_AGENT: usize = 8;
+/// The longest free text a desktop action may carry (a reason, a search).
+pub const MAX_TEXT: usize = 1_024;
 
 /// One connected browser.
 #[derive(Debug)]
@@ -30,7 +34,8 @@ pub struct Session {
     pub workspace: Sid<WorkspaceKind>,
     /// The agent.
     pub worker: Sid<Worker>,
-    tx: tokio::sync::mpsc::UnboundedSender<String>,
+    /// The latest state for the browser (a slow browser skips to the newest, never queues).
+    tx: tokio::sync::watch::Sender<String>,
     last_sent: Option<String>,
 }
 
@@ -59,13 +64,33 @@ fn sid_field<K: switchboard_sid::SidKind>(msg: &Value, key: &str) -> Result<Sid<
 }
 
 impl Core {
-    /// Registers a browser session; its messages go to `tx`.
+    /// Registers a browser session; its states go to `tx`. Refused when the worker no longer
+    /// exists (its token outlived it) or already has too many sessions.
     pub fn desktop_connect(
         &mut self,
         workspace: Sid<WorkspaceKind>,
         worker: Sid<Worker>,
-        tx: tokio::sync::mpsc::UnboundedSender<String>,
-    ) -> u64 {
+        tx: tokio::sync::watch::Sender<String>,
+    ) -> Result<u64, ApiError> {
+        let exists = self
+            .workspaces
+            .get(&workspace)
+            .is_some_and(|w| w.engine.worker(worker).is_some());
+        if !exists {
+            return Err(ApiError::not_found(format!("Worker {worker}")));
+        }
+        let open = self
+            .desktops
+            .sessions
+            .values()
+            .filter(|s| s.workspace == workspace && s.worker == worker)
+            .count();
+        if open >= MAX_SESSIONS_PER_AGENT {
+            return Err(ApiError::invalid(
+                "token",
+                format!("already has {open} desktop sessions open; the limit is {MAX_SESSIONS_PER_AGENT}"),
+            ));
+        }
         self.desktops.next_id += 1;
         let id = self.desktops.next_id;
         self.desktops.grace.remove(&(workspace, worker));
@@ -79,7 +104,7 @@ impl Core {
             },
         );
         self.push_desktops();
-        id
+        Ok(id)
     }
 
     /// A browser session closed.
@@ -177,10 +202,19 @@ impl Core {
             else {
                 continue;
             };
+            // A session whose worker is gone is closed (dropping its sender ends it).
+            let gone = self
+                .workspaces
+                .get(&ws)
+                .is_none_or(|w| w.engine.worker(worker).is_none());
+            if gone {
+                self.desktops.sessions.remove(&id);
+                continue;
+            }
             let state = self.desktop_state(ws, worker).to_string();
             if let Some(s) = self.desktops.sessions.get_mut(&id) {
                 if s.last_sent.as_deref() != Some(state.as_str()) {
-                    let _ = s.tx.send(state.clone());
+                    s.tx.send_replace(state.clone());
                     s.last_sent = Some(state);
                 }
             }
@@ -322,6 +356,14 @@ impl Core {
         msg: &Value,
     ) -> Result<Value, ApiError> {
         let kind = text(msg, "type").ok_or_else(|| ApiError::missing("type"))?;
+        for key in ["reason", "query", "prefix"] {
+            if text(msg, key).is_some_and(|t| t.chars().count() > MAX_TEXT) {
+                return Err(ApiError::invalid(
+                    key,
+                    format!("is longer than {MAX_TEXT} characters"),
+                ));
+            }
+        }
         match kind {
             "set_activity" => {
                 let activity: Sid<Activity> = sid_field(msg, "activity_sid")?;

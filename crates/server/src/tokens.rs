@@ -35,6 +35,12 @@ pub enum TokenError {
     /// No TaskRouter worker grant.
     #[error("the access token has no TaskRouter worker grant")]
     NoGrant,
+    /// Before its `nbf`.
+    #[error("the access token is not valid yet")]
+    NotYetValid,
+    /// Issued for another account.
+    #[error("the access token is for another account")]
+    OtherAccount,
 }
 
 fn sign(key: &[u8], data: &str) -> Vec<u8> {
@@ -82,8 +88,13 @@ pub fn issue(
     format!("{data}.{signature}")
 }
 
-/// Checks a token and returns its grant.
-pub fn verify(key: &[u8], token: &str, now_secs: i64) -> Result<Grant, TokenError> {
+/// Checks a token (signature, `nbf`/`exp`, and that it is for `account_sid`) and returns its grant.
+pub fn verify(
+    key: &[u8],
+    token: &str,
+    now_secs: i64,
+    account_sid: &str,
+) -> Result<Grant, TokenError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -114,6 +125,16 @@ pub fn verify(key: &[u8], token: &str, now_secs: i64) -> Result<Grant, TokenErro
         .is_none_or(|exp| exp <= now_secs)
     {
         return Err(TokenError::Expired);
+    }
+    if payload
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| nbf > now_secs)
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if payload.get("sub").and_then(Value::as_str) != Some(account_sid) {
+        return Err(TokenError::OtherAccount);
     }
     let tr = payload
         .pointer("/grants/task_router")
@@ -155,12 +176,23 @@ mod tests {
     #[test]
     fn round_trip_and_refusals() {
         let t = issue(b"key", "SK1", "AC1", &grant(), 1000, 60);
-        assert_eq!(verify(b"key", &t, 1030), Ok(grant()));
-        assert_eq!(verify(b"other", &t, 1030), Err(TokenError::BadSignature));
-        assert_eq!(verify(b"key", &t, 1060), Err(TokenError::Expired));
-        assert_eq!(verify(b"key", "a.b", 1030), Err(TokenError::Malformed));
+        assert_eq!(verify(b"key", &t, 1030, "AC1"), Ok(grant()));
+        assert_eq!(
+            verify(b"key", &t, 1030, "AC2"),
+            Err(TokenError::OtherAccount)
+        );
+        assert_eq!(verify(b"key", &t, 999, "AC1"), Err(TokenError::NotYetValid));
+        assert_eq!(
+            verify(b"other", &t, 1030, "AC1"),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(verify(b"key", &t, 1060, "AC1"), Err(TokenError::Expired));
+        assert_eq!(
+            verify(b"key", "a.b", 1030, "AC1"),
+            Err(TokenError::Malformed)
+        );
         let mut tampered = t.clone();
         tampered.insert(40, 'x');
-        assert!(verify(b"key", &tampered, 1030).is_err());
+        assert!(verify(b"key", &tampered, 1030, "AC1").is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Robustness review: each test shows one defect found in the audit (they fail until fixed).
+//! Robustness: each test pins down a defect an audit found (and that is now fixed).
 
 mod support;
 
@@ -201,7 +201,10 @@ async fn review_desktop_messages_are_size_limited() {
         }
     }
     server.stop().await;
-    assert!(!answered_ok, "an 8 MiB desktop message was accepted and carried out");
+    assert!(
+        !answered_ok,
+        "an 8 MiB desktop message was accepted and carried out"
+    );
 }
 
 /// A desktop token outlives its worker: after the worker is deleted the WebSocket still opens
@@ -225,5 +228,8 @@ async fn review_token_of_deleted_worker_is_refused() {
     );
     let connected = tokio_tungstenite::connect_async(url).await.is_ok();
     server.stop().await;
-    assert!(!connected, "a token for a deleted worker still opens a desktop session");
+    assert!(
+        !connected,
+        "a token for a deleted worker still opens a desktop session"
+    );
 }

@@ -170,11 +170,26 @@ async fn events_and_statistics() {
     assert!(st["cumulative"]["split_by_wait_time"].is_null());
 
     // A window before anything happened counts nothing.
+    let ten_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86_400);
+    let day = time::OffsetDateTime::from(ten_days_ago).date();
+    let (from, to) = (format!("{day}T10:00:00Z"), format!("{day}T11:00:00Z"));
     let old = api
-        .get("/CumulativeStatistics?StartDate=2015-07-30T20:00:00Z&EndDate=2015-07-30T21:00:00Z")
+        .get(&format!(
+            "/CumulativeStatistics?StartDate={from}&EndDate={to}"
+        ))
         .await;
     assert_eq!(old["tasks_created"], 0);
-    assert_eq!(old["start_time"], "2015-07-30T20:00:00Z");
+    assert_eq!(s(&old["start_time"]), from);
+    // Statistics do not reach back further than 30 days, as Twilio's do not.
+    let (too_old, body) = api
+        .call(
+            reqwest::Method::GET,
+            "/CumulativeStatistics?StartDate=2015-07-30T20:00:00Z",
+            &[],
+        )
+        .await;
+    assert_eq!(too_old, 400, "{body}");
+    assert!(s(&body["message"]).starts_with("StartDate"), "{body}");
 
     // Channels.
     assert_eq!(
@@ -393,9 +408,17 @@ async fn events_and_statistics() {
         .await;
     assert_eq!(status, 400);
     let none = api
-        .get("/Events?StartDate=2015-07-30T20:00:00Z&EndDate=2015-07-30T21:00:00Z")
+        .get(&format!("/Events?StartDate={from}&EndDate={to}"))
         .await;
     assert_eq!(none["events"].as_array().map(Vec::len), Some(0));
+    let (status, _) = api
+        .call(
+            reqwest::Method::GET,
+            "/Events?StartDate=2015-07-30T20:00:00Z",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400, "events are kept 30 days");
     let by_worker = api
         .get(&format!(
             "/Events?WorkerSid={worker}&EventType=reservation.accepted"

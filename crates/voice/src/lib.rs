@@ -220,7 +220,13 @@ pub struct CallRecord {
     /// Why it ended.
     pub end_reason: Option<EndReason>,
     ring_deadline: Option<Millis>,
+    /// TwiML documents requested for this call so far.
+    fetches: u32,
 }
+
+/// The most TwiML documents one call may request: a `<Redirect>` loop ends the call instead of
+/// running forever.
+pub const MAX_FETCHES_PER_CALL: u32 = 100;
 
 /// A conference's status, with Twilio's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,6 +507,18 @@ impl Voice {
         self.timers.first().map(|(t, _)| *t)
     }
 
+    /// Forgets calls that ended before `before` and conferences that completed before it, so
+    /// memory does not grow with every call ever made. Live calls are never touched.
+    pub fn prune(&mut self, before: Millis) {
+        self.calls
+            .retain(|_, c| !(c.status.is_final() && c.end_time.is_some_and(|t| t < before)));
+        self.conferences
+            .retain(|_, c| !(c.status == ConferenceStatus::Completed && c.date_updated < before));
+        let calls = &self.calls;
+        self.bridged_programs
+            .retain(|parent, _| calls.contains_key(parent));
+    }
+
     /// A call.
     pub fn call(&self, sid: Sid<Call>) -> Option<&CallRecord> {
         self.calls.get(&sid)
@@ -593,6 +611,7 @@ impl Voice {
             end_time: None,
             end_reason: None,
             ring_deadline: None,
+            fetches: 0,
         };
         self.calls.insert(sid, record);
         self.join(sid, Side::Caller, participation);
@@ -1099,6 +1118,23 @@ impl Voice {
         method: Method,
         extra: Vec<(String, String)>,
     ) {
+        let fetched = self.calls.get_mut(&call).map_or(0, |c| {
+            c.fetches += 1;
+            c.fetches
+        });
+        if fetched > MAX_FETCHES_PER_CALL {
+            self.end_call(
+                call,
+                CallStatus::Failed,
+                EndReason {
+                    code: Some(11215),
+                    message: format!(
+                        "the application asked for more than {MAX_FETCHES_PER_CALL} TwiML documents for one call (a <Redirect> loop?)"
+                    ),
+                },
+            );
+            return;
+        }
         self.counter += 1;
         let id = self.counter;
         let mut params = self.standard_params(call);
@@ -1412,6 +1448,7 @@ impl Voice {
                             end_time: None,
                             end_reason: None,
                             ring_deadline: Some(deadline),
+                            fetches: 0,
                         },
                     );
                     self.timers.insert((deadline, child));

@@ -1743,3 +1743,21 @@ fn same_inputs_same_outputs() {
     assert_ne!(raw1, raw3, "SIDs depend on the seed");
     assert_eq!(log1, log3, "but nothing else does");
 }
+
+#[test]
+fn a_redirect_loop_ends_the_call_instead_of_running_forever() {
+    let mut d = Driver::new();
+    d.reply(
+        "/loop",
+        Reply::Twiml("<Response><Redirect>/loop</Redirect></Response>"),
+    );
+    let x = d.dial_app("/loop", &[], "C1");
+    let call = d.voice.call(x).unwrap();
+    assert_eq!(call.status, CallStatus::Failed);
+    let reason = call.end_reason.clone().unwrap();
+    assert_eq!(reason.code, Some(11215));
+    assert!(
+        reason.message.contains("more than 100 TwiML documents"),
+        "{reason:?}"
+    );
+}

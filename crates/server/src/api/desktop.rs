@@ -159,6 +159,18 @@ async fn demo_sign_in(State(app): State<App>, body: Bytes) -> ApiResult {
     mint(&app, workspace, worker, 12 * 3600).await
 }
 
+/// The largest message a desktop may send (its actions are small JSON objects).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+fn unauthorized(message: impl Into<String>) -> Response {
+    ApiError {
+        status: axum::http::StatusCode::UNAUTHORIZED,
+        code: 20003,
+        message: message.into(),
+    }
+    .into_response()
+}
+
 async fn connect(
     State(app): State<App>,
     ctx: Ctx,
@@ -166,33 +178,50 @@ async fn connect(
 ) -> Response {
     // The token is checked before anything else, so a request without one learns nothing.
     let token = ctx.query.get("token").unwrap_or_default().to_owned();
-    let grant = match tokens::verify(&app.token_key, &token, now_secs()) {
+    let grant = match tokens::verify(&app.token_key, &token, now_secs(), &app.account.to_string()) {
         Ok(g) => g,
-        Err(e) => {
-            return ApiError {
-                status: axum::http::StatusCode::UNAUTHORIZED,
-                code: 20003,
-                message: e.to_string(),
-            }
-            .into_response();
-        }
+        Err(e) => return unauthorized(e.to_string()),
     };
+    // A token must not outlive its worker.
+    let (ws, worker) = (grant.workspace, grant.worker);
+    let exists = app
+        .core
+        .run(move |core| {
+            core.workspaces
+                .get(&ws)
+                .is_some_and(|w| w.engine.worker(worker).is_some())
+        })
+        .await
+        .unwrap_or(false);
+    if !exists {
+        return unauthorized("the access token's worker no longer exists");
+    }
     match upgrade {
-        Ok(upgrade) => upgrade.on_upgrade(move |socket| session(app, grant, socket)),
+        Ok(upgrade) => upgrade
+            .max_message_size(MAX_MESSAGE_BYTES)
+            .max_frame_size(MAX_MESSAGE_BYTES)
+            .on_upgrade(move |socket| session(app, grant, socket)),
         Err(rejection) => rejection.into_response(),
     }
 }
 
 /// One desktop session: state pushed out, actions carried out, until either side closes.
 async fn session(app: App, grant: Grant, mut socket: WebSocket) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = tokio::sync::watch::channel(String::new());
     let (ws, worker) = (grant.workspace, grant.worker);
-    let Ok(id) = app
+    let id = match app
         .core
         .run(move |core| core.desktop_connect(ws, worker, tx))
         .await
-    else {
-        return;
+        .and_then(|r| r)
+    {
+        Ok(id) => id,
+        Err(e) => {
+            let refusal = json!({"type": "error", "error": {"code": e.code, "message": e.message}});
+            let _ = socket.send(Message::Text(refusal.to_string().into())).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
     };
     let mut shutdown = app.shutdown.clone();
     loop {
@@ -203,14 +232,15 @@ async fn session(app: App, grant: Grant, mut socket: WebSocket) {
                     break;
                 }
             }
-            out = rx.recv() => match out {
-                Some(text) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break; // the core closed this session (its worker was deleted)
                 }
-                None => break,
-            },
+                let text = rx.borrow_and_update().clone();
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let reply = handle(&app, ws, worker, text.as_str()).await;

@@ -20,6 +20,28 @@ pub fn routes() -> Router<App> {
     Router::new().route("/v1/Configuration", get(fetch).post(update))
 }
 
+/// How deeply a configuration value may nest.
+const MAX_DEPTH: usize = 32;
+/// The largest configuration document, in bytes of JSON.
+const MAX_BYTES: usize = 1 << 20;
+
+/// How many levels of arrays and objects a value has (a scalar has none), without recursion.
+fn nesting(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
+            _ => deepest = deepest.max(depth),
+        }
+        if matches!(v, Value::Array(_) | Value::Object(_)) {
+            deepest = deepest.max(depth + 1);
+        }
+    }
+    deepest
+}
+
 /// Keys whose values must be JSON objects when given.
 const OBJECT_KEYS: &[&str] = &[
     "attributes",
@@ -97,6 +119,16 @@ async fn update(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Byte
     let Value::Object(changes) = changes else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
+    // Bounded so that every document accepted here can be logged and read back at start.
+    for (k, v) in &changes {
+        let depth = nesting(v);
+        if depth > MAX_DEPTH {
+            return Err(ApiError::invalid(
+                k,
+                format!("is nested {depth} levels deep; the limit is {MAX_DEPTH}"),
+            ));
+        }
+    }
     for (k, v) in &changes {
         if OBJECT_KEYS.contains(&k.as_str()) && !(v.is_object() || v.is_null()) {
             return Err(ApiError::invalid(k, "must be a JSON object"));
@@ -127,6 +159,13 @@ async fn update(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Byte
                     continue;
                 }
                 doc.insert(k, v);
+            }
+            let size = serde_json::to_string(&doc).map_or(usize::MAX, |t| t.len());
+            if size > MAX_BYTES {
+                return Err(ApiError::invalid(
+                    "body",
+                    format!("would make the configuration {size} bytes; the limit is {MAX_BYTES}"),
+                ));
             }
             core.execute(Entry::SetConfiguration {
                 configuration: Value::Object(doc),

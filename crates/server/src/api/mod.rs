@@ -80,7 +80,12 @@ pub fn router(app: App) -> Router {
 async fn ready(State(app): State<App>) -> Response {
     match app.core.run(|core| core.healthy()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
-        Ok(Err(reason)) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+        // The reason is in the server's log; an unauthenticated caller learns only the state.
+        Ok(Err(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the server cannot store changes (see its log)",
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -155,6 +160,12 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 500, 20500, for a failed read of stored data: the detail goes to the log, not the client.
+    pub fn store(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "reading stored data failed");
+        ApiError::internal("reading stored data failed")
+    }
+
     /// 503, 20503.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError {

@@ -90,7 +90,7 @@ fn ws_sid(s: &str) -> Result<Sid<WorkspaceKind>, ApiError> {
 }
 
 fn store_error(e: switchboard_store::StoreError) -> ApiError {
-    ApiError::internal(format!("reading stored events failed: {e}"))
+    ApiError::store(e)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +178,24 @@ impl WindowParams {
                     "must not be later than EndDate",
                 ));
             }
+        }
+        // Like Twilio (warning 14241), statistics reach back 30 days at most; this also bounds
+        // how much history one request reads.
+        const MAX_MINUTES: i64 = 30 * 24 * 60;
+        if minutes.is_some_and(|m| m > MAX_MINUTES) {
+            return Err(ApiError::invalid(
+                "Minutes",
+                format!("must be at most {MAX_MINUTES} (30 days)"),
+            ));
+        }
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if start.is_some_and(|s| s < wall.saturating_sub(MAX_MINUTES * 60_000)) {
+            return Err(ApiError::invalid(
+                "StartDate",
+                "must be within the last 30 days (Twilio warning 14241)",
+            ));
         }
         Ok(WindowParams {
             minutes,

@@ -1205,7 +1205,7 @@ fn find_task(core: &mut Core, ws: Sid<WorkspaceKind>, sid: Sid<Task>) -> Result<
     let row = core
         .store()
         .finished_task(&ws.to_string(), &sid.to_string())
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("Task {sid}")))?;
     serde_json::from_str(&row.data)
         .map(Found::Finished)
@@ -1424,7 +1424,7 @@ async fn list_tasks(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) ->
                         workspace_sid: ws.to_string(),
                         statuses: vec![],
                     })
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                    .map_err(ApiError::store)?;
                 for row in rows {
                     if let Ok(doc) = serde_json::from_str::<Value>(&row.data) {
                         all.push(finished_parts(&doc));
@@ -1818,7 +1818,7 @@ fn worker_reservations(
             workspace_sid: ws.to_string(),
             statuses: vec![],
         })
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(ApiError::store)?;
     let me = worker.to_string();
     for row in rows {
         let Ok(doc) = serde_json::from_str::<Value>(&row.data) else {
