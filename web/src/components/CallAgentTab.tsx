@@ -56,7 +56,14 @@ export function CallAgentTab({ onCall, busy }: { onCall(agent: DirectoryAgent): 
         />
       </Box>
       <Box marginTop="space50">
-        <Button variant="primary" disabled={!selected || busy} onClick={() => selected && onCall(selected)}>
+        {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
+            disabling it would throw keyboard focus to <body>. */}
+        <Button
+          variant="primary"
+          disabled={!selected}
+          aria-disabled={busy || undefined}
+          onClick={() => selected && !busy && onCall(selected)}
+        >
           <CallIcon decorative />
           {t('DialpadCall')}
         </Button>

@@ -74,13 +74,13 @@ export function CallCanvas({ task }: { task: Task }) {
           </>
         )}
         {live && call && (
-          <Button variant="destructive" onClick={() => act(send({ type: 'hangup', task_sid: task.task_sid }))}>
+          <Button variant="destructive" data-primary-action onClick={() => act(send({ type: 'hangup', task_sid: task.task_sid }))}>
             <CallFailedIcon decorative />
             {t('HangUp')}
           </Button>
         )}
         {!live && (
-          <Button variant="primary" onClick={() => act(send({ type: 'wrap', task_sid: task.task_sid }))}>
+          <Button variant="primary" data-primary-action onClick={() => act(send({ type: 'wrap', task_sid: task.task_sid }))}>
             {t('WrapUp')}
           </Button>
         )}

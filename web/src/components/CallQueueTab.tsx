@@ -50,7 +50,14 @@ export function CallQueueTab({ onCall, busy }: { onCall(queue: DirectoryQueue): 
         />
       </Box>
       <Box marginTop="space50">
-        <Button variant="primary" disabled={!selected || busy} onClick={() => selected && onCall(selected)}>
+        {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
+            disabling it would throw keyboard focus to <body>. */}
+        <Button
+          variant="primary"
+          disabled={!selected}
+          aria-disabled={busy || undefined}
+          onClick={() => selected && !busy && onCall(selected)}
+        >
           <CallIcon decorative />
           {t('DialpadCall')}
         </Button>

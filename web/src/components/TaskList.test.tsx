@@ -1,5 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import { screen } from '@testing-library/react';
+import { render, screen } from '@testing-library/react';
+import { CustomizationProvider } from '@twilio-paste/core/customization';
+import { DesktopContextProvider, type DesktopApi } from '../state/DesktopContext';
+import { I18nProvider } from '../i18n/I18n';
+import { initialState } from '../state/reducer';
+import type { DesktopState } from '../state/protocol';
 import userEvent from '@testing-library/user-event';
 import { TaskList } from './TaskList';
 import { desktopState, renderDesktop, task } from '../../test/render';
@@ -86,5 +91,53 @@ describe('TaskList', () => {
     expect(send).toHaveBeenCalledWith({ type: 'answer_call', call_sid: 'CA9' });
     await userEvent.click(screen.getByRole('button', { name: 'Reject' }));
     expect(send).toHaveBeenCalledWith({ type: 'decline_call', call_sid: 'CA9' });
+  });
+
+  describe('keeps keyboard focus in the list when the focused control goes away', () => {
+    const tree = (desktop: DesktopState) => {
+      const api: DesktopApi = {
+        state: { ...initialState, session: { token: 't', identity: 'alice' }, connection: 'open', desktop },
+        dispatch: vi.fn(),
+        send: vi.fn(async () => ({})) as never,
+        signIn: vi.fn(),
+        signOut: vi.fn(),
+      };
+      return (
+        <CustomizationProvider baseTheme="default">
+          <I18nProvider locale="en-US">
+            <DesktopContextProvider value={api}>
+              <TaskList />
+            </DesktopContextProvider>
+          </I18nProvider>
+        </CustomizationProvider>
+      );
+    };
+    const incoming = task({ reservation_status: 'pending', task_status: 'reserved', attributes: { name: 'Alice Anders' }, call: call('ringing') });
+    const live = task({ attributes: { name: 'Alice Anders' }, call: call('connected') });
+    const wrapping = task({ reservation_status: 'wrapping', task_status: 'wrapping', attributes: { name: 'Alice Anders' }, call: call('ended', { reason: 'completed' }) });
+
+    it('Accept → Hang up → Complete → the Tasks heading', async () => {
+      const user = userEvent.setup();
+      const { rerender } = render(tree(desktopState({ tasks: [incoming] })));
+      await user.tab();
+      expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Accept' }));
+      await user.keyboard('{Enter}');
+      rerender(tree(desktopState({ tasks: [live] })));
+      expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Hang up' }));
+      rerender(tree(desktopState({ tasks: [wrapping] })));
+      expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Complete' }));
+      rerender(tree(desktopState({ tasks: [] })));
+      expect(document.activeElement).toBe(screen.getByRole('heading', { name: 'Tasks' }));
+    });
+
+    it('leaves focus alone when it is not in the list', () => {
+      const outside = document.createElement('button');
+      document.body.appendChild(outside);
+      const { rerender } = render(tree(desktopState({ tasks: [incoming] })));
+      outside.focus();
+      rerender(tree(desktopState({ tasks: [live] })));
+      expect(document.activeElement).toBe(outside);
+      outside.remove();
+    });
   });
 });

@@ -22,7 +22,7 @@ export function WrapUp({ task }: { task: Task }) {
       </Text>
       <CallOutcome task={task} />
       <Box marginTop="space40">
-        <Button variant="primary" onClick={() => send({ type: 'complete', task_sid: task.task_sid }).catch(() => {})}>
+        <Button variant="primary" data-primary-action onClick={() => send({ type: 'complete', task_sid: task.task_sid }).catch(() => {})}>
           {t('Complete')}
         </Button>
       </Box>
