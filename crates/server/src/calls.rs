@@ -110,7 +110,8 @@ pub struct ConferenceOptions {
     pub auto_answer: bool,
 }
 
-fn text<'a>(attrs: &'a Value, key: &str) -> Option<&'a str> {
+/// The string at `key` of a JSON object, if there is one.
+pub(crate) fn text<'a>(attrs: &'a Value, key: &str) -> Option<&'a str> {
     attrs.get(key).and_then(Value::as_str)
 }
 

@@ -7,6 +7,8 @@ use sha2::{Digest, Sha256};
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Account, ApiKey, Sid};
 
+use crate::signature::constant_time_eq;
+
 /// An API key. Only a hash of its secret is kept.
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
@@ -48,13 +50,13 @@ impl Credentials {
             return false;
         };
         if let Ok(sid) = user.parse::<Sid<Account>>() {
-            return sid == self.account_sid && eq(password.as_bytes(), self.auth_token.as_bytes());
+            return sid == self.account_sid
+                && constant_time_eq(password.as_bytes(), self.auth_token.as_bytes());
         }
         if let Ok(sid) = user.parse::<Sid<ApiKey>>() {
-            return self
-                .api_keys
-                .get(&sid)
-                .is_some_and(|k| eq(sha256_hex(&password).as_bytes(), k.secret_sha256.as_bytes()));
+            return self.api_keys.get(&sid).is_some_and(|k| {
+                constant_time_eq(sha256_hex(&password).as_bytes(), k.secret_sha256.as_bytes())
+            });
         }
         false
     }
@@ -71,10 +73,6 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
-}
-
-fn eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use switchboard_sid::{Activity, Call, Reservation, Sid, Task, Worker, Workspace 
 use switchboard_voice::End;
 
 use crate::api::ApiError;
-use crate::calls::ConferenceOptions;
+use crate::calls::{text, ConferenceOptions};
 use crate::core::{Core, Entry};
 
 /// How long a dropped agent stays routable, waiting for its browser to come back.
@@ -52,10 +52,6 @@ impl Sessions {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.grace.values().min().copied()
     }
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 fn sid_field<K: switchboard_sid::SidKind>(msg: &Value, key: &str) -> Result<Sid<K>, ApiError> {

@@ -105,13 +105,7 @@ pub fn verify(
         .decode(s)
         .map_err(|_| TokenError::Malformed)?;
     let expected = sign(key, &format!("{h}.{p}"));
-    let same = given.len() == expected.len()
-        && given
-            .iter()
-            .zip(&expected)
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
-    if !same {
+    if !crate::signature::constant_time_eq(&given, &expected) {
         return Err(TokenError::BadSignature);
     }
     let payload: Value = URL_SAFE_NO_PAD
