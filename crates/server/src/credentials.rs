@@ -119,4 +119,18 @@ mod tests {
         }
         assert!(!creds.check(None));
     }
+
+    #[test]
+    fn an_upper_case_account_sid_is_not_the_account() {
+        let account = Sid::<Account>::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let creds = Credentials {
+            account_sid: account,
+            auth_token: "token".into(),
+            api_keys: BTreeMap::new(),
+        };
+        let lower = account.to_string();
+        let upper = format!("AC{}", lower[2..].to_ascii_uppercase());
+        assert!(creds.check(Some(&basic(&lower, "token"))));
+        assert!(!creds.check(Some(&basic(&upper, "token"))));
+    }
 }

@@ -9,12 +9,14 @@
 //!   parameters, paging, authentication.
 //! - `render`: resources as Twilio's JSON shapes.
 //! - `events`: events as stored rows and webhook parameters; the webhook sender.
+//! - `conn`: accepting connections (the cap, timeouts, graceful shutdown).
 //! - `signature`: `X-Twilio-Signature`.
 //! - `demo`: the seeded demo workspace.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod calls;
+mod conn;
 pub mod core;
 pub mod credentials;
 pub mod demo;
@@ -64,6 +66,48 @@ pub struct Config {
     /// How long an internal call to a queue waits for an agent before the caller is told nobody
     /// answered (the `<Task timeout>` the built-in enqueue function sets).
     pub queue_call_timeout: Duration,
+    /// Limits on connections and requests.
+    pub limits: Limits,
+}
+
+/// Limits on connections and requests; `Limits::default()` holds the production values.
+///
+/// Each accepted connection holds one of `max_connections` places until it closes, an upgraded
+/// desktop WebSocket included; a connection beyond the cap is closed at once, unanswered.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open connections at most (10,000).
+    pub max_connections: usize,
+    /// How long a client may take to send a whole request head (request line and headers),
+    /// counted from when the connection opens or from the end of the previous response; this is
+    /// also how long an idle keep-alive connection stays open, since hyper has one timer for
+    /// both (10 s).
+    pub header_read_timeout: Duration,
+    /// How long a request may take from its head until the answer is ready, reading the body
+    /// included (30 s); a request that takes longer is answered `408`.
+    pub request_timeout: Duration,
+    /// The longest request target (path and query) in bytes (8 KiB); longer is `414`.
+    pub max_uri_bytes: usize,
+    /// The most bytes of request headers, names and values (32 KiB); more is `431`.
+    pub max_header_bytes: usize,
+    /// The most request header fields (100); more is `431`.
+    pub max_header_count: usize,
+    /// The largest request body in bytes (2 MiB); larger is `413`.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_header_count: 100,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 /// Why the server could not start.
@@ -127,6 +171,7 @@ impl Prepared {
             demo: self.config.demo,
             queue_call_timeout: self.config.queue_call_timeout,
             shutdown: down_rx,
+            limits: self.config.limits.clone(),
         };
         let fetcher = tokio::spawn(calls::fetcher(
             self.fetches,
@@ -141,19 +186,18 @@ impl Prepared {
             self.config.webhook_backoff,
         ));
         let router = api::router(app);
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = down_tx.send(true);
-            })
-            .await;
+        conn::serve(self.listener, router, &self.config.limits, async move {
+            shutdown.await;
+            let _ = down_tx.send(true);
+        })
+        .await;
         drop(self.core);
         sender.abort();
         fetcher.abort();
         let _ = fetcher.await;
         let thread = self.thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        result
+        Ok(())
     }
 }
 

@@ -571,7 +571,8 @@ async fn the_enqueue_function_refuses_unsigned_requests() {
     assert_eq!(attrs["name"], "Mallory");
     assert_eq!(attrs["worker_sid"], "WK00000000000000000000000000000001");
     assert_eq!(attrs["conversations"]["conversation_id"], "x");
-    // Neither destination: an error, as the feature's function answers.
+    // Neither destination: TwiML that says why and hangs up (the feature's own function fails
+    // with a 500 here; a caller is better served by a reason than by error 11200).
     let none = [("from", "Mallory")];
     let params: Vec<(String, String)> = none
         .iter()
@@ -585,8 +586,19 @@ async fn the_enqueue_function_refuses_unsigned_requests() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 500);
-    assert_eq!(r.text().await.unwrap(), "Missing destination");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let doc = switchboard_twiml::parse(&body, Some(&url)).unwrap();
+    assert!(
+        matches!(
+            doc.verbs.as_slice(),
+            [
+                switchboard_twiml::Verb::Say { .. },
+                switchboard_twiml::Verb::Hangup
+            ]
+        ),
+        "{body}"
+    );
     server.stop().await;
 }
 

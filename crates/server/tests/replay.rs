@@ -22,6 +22,7 @@ fn config(db: &str) -> Config {
         internal_call_workflow_sid: None,
         demo: true,
         queue_call_timeout: Duration::from_secs(120),
+        limits: switchboard_server::Limits::default(),
     }
 }
 

@@ -72,6 +72,7 @@ async fn events_and_statistics() {
         internal_call_workflow_sid: None,
         demo: true,
         queue_call_timeout: Duration::from_secs(120),
+        limits: switchboard_server::Limits::default(),
     })
     .await
     .expect("prepare");

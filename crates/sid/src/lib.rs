@@ -1,8 +1,10 @@
 //! Twilio-style SIDs: a two-letter prefix naming the kind of resource, then 32 hex digits.
 //!
 //! `Sid<K>` carries its kind in the type, so a worker SID cannot be passed where a task SID is
-//! expected. It is 16 bytes and `Copy`. Parsing accepts upper- or lower-case hex (Twilio's own
-//! pattern is `^XX[0-9a-fA-F]{32}$`); display is always lower-case, as Twilio writes them.
+//! expected. It is 16 bytes and `Copy`. SIDs are lower-case hex, as Twilio makes and writes them:
+//! parsing refuses upper-case digits (although Twilio's published pattern is
+//! `^XX[0-9a-fA-F]{32}$`), so one resource has one spelling, and a SID can be compared, signed or
+//! looked up as text without folding case.
 //!
 //! This crate only parses and prints. Making new SIDs is the caller's job: the server draws them
 //! from a random source, the routing engine derives reservation SIDs deterministically.
@@ -102,8 +104,10 @@ pub enum SidError {
         /// The whole input.
         got: String,
     },
-    /// The string has the right prefix but not 32 hex digits after it.
-    #[error("{got:?} is not a valid SID: expected {prefix} followed by 32 hexadecimal digits")]
+    /// The string has the right prefix but not 32 lower-case hex digits after it.
+    #[error(
+        "{got:?} is not a valid SID: expected {prefix} followed by 32 lower-case hexadecimal digits"
+    )]
     Malformed {
         /// The prefix that was expected.
         prefix: &'static str,
@@ -126,7 +130,11 @@ impl<K: SidKind> FromStr for Sid<K> {
             prefix: K::PREFIX,
             got: s.to_owned(),
         };
-        if digits.len() != 32 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if digits.len() != 32
+            || !digits
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(malformed());
         }
         u128::from_str_radix(digits, 16)
@@ -212,9 +220,34 @@ mod tests {
 
     #[test]
     fn round_trips_and_prints_lower_case() {
-        let s: Sid<Worker> = "WK0123456789ABCDEF0123456789abcdef".parse().unwrap();
+        let s: Sid<Worker> = "WK0123456789abcdef0123456789abcdef".parse().unwrap();
+        assert_eq!(s.as_u128(), 0x0123456789abcdef0123456789abcdef);
         assert_eq!(s.to_string(), "WK0123456789abcdef0123456789abcdef");
         assert_eq!(s.to_string().parse::<Sid<Worker>>().unwrap(), s);
+    }
+
+    #[test]
+    fn refuses_upper_case_hex() {
+        for input in [
+            "WK0123456789ABCDEF0123456789abcdef",
+            "WK0123456789abcdef0123456789abcdeF",
+            "WKFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        ] {
+            let err = input.parse::<Sid<Worker>>().unwrap_err();
+            assert!(
+                matches!(err, SidError::Malformed { .. }),
+                "{input:?}: {err}"
+            );
+            assert!(err.to_string().contains("lower-case"), "{err}");
+        }
+        // The prefix stays upper-case: a lower-case prefix is another kind of mistake.
+        assert!(matches!(
+            "wk0123456789abcdef0123456789abcdef".parse::<Sid<Worker>>(),
+            Err(SidError::WrongPrefix { .. })
+        ));
+        assert!(
+            serde_json::from_str::<Sid<Task>>("\"WT000000000000000000000000000000FF\"").is_err()
+        );
     }
 
     #[test]
@@ -224,18 +257,18 @@ mod tests {
                 "WQ0123456789abcdef0123456789abcdef",
                 "expected a SID starting with WK",
             ),
-            ("WK0123", "followed by 32 hexadecimal digits"),
+            ("WK0123", "followed by 32 lower-case hexadecimal digits"),
             (
                 "WK0123456789abcdef0123456789abcdeg",
-                "followed by 32 hexadecimal digits",
+                "followed by 32 lower-case hexadecimal digits",
             ),
             (
                 "WK0123456789abcdef0123456789abcdef0",
-                "followed by 32 hexadecimal digits",
+                "followed by 32 lower-case hexadecimal digits",
             ),
             (
                 "WK+123456789abcdef0123456789abcdef",
-                "followed by 32 hexadecimal digits",
+                "followed by 32 lower-case hexadecimal digits",
             ),
             ("", "expected a SID starting with WK"),
         ];

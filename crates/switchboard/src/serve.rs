@@ -68,6 +68,7 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
         internal_call_workflow_sid: args.internal_call_workflow_sid.clone(),
         demo,
         queue_call_timeout: Duration::from_secs(args.queue_call_timeout),
+        limits: switchboard_server::Limits::default(),
     }
 }
 

@@ -80,7 +80,8 @@ async fn mint(
         &grant,
         now_secs(),
         ttl,
-    );
+    )
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(created(json!({
         "token": token,
         "identity": identity,
@@ -91,7 +92,7 @@ async fn mint(
 }
 
 async fn create_token(State(app): State<App>, body: Bytes) -> ApiResult {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let workspace = form
         .sid("WorkspaceSid")?
         .ok_or_else(|| ApiError::missing("WorkspaceSid"))?;
@@ -142,7 +143,7 @@ async fn demo_agents(State(app): State<App>, ctx: Ctx) -> ApiResult {
 }
 
 async fn demo_sign_in(State(app): State<App>, body: Bytes) -> ApiResult {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let worker: Sid<Worker> = form
         .sid("WorkerSid")?
         .ok_or_else(|| ApiError::missing("WorkerSid"))?;

@@ -1,6 +1,8 @@
 //! Built-in functions, called by the voice layer like any webhook: the internal-call enqueue
 //! function of Flex's internal-call feature (`POST /features/internal-call/common/enqueue`).
-//! Only requests signed with a valid `X-Twilio-Signature` are accepted.
+//! Only requests signed with a valid `X-Twilio-Signature` are accepted. A signed request that
+//! cannot be put through (no destination, no workflow) is answered with TwiML that says why and
+//! hangs up, never with a server error.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,8 +21,31 @@ pub fn routes() -> Router<App> {
     Router::new().route(ENQUEUE_PATH, post(enqueue))
 }
 
+/// TwiML that tells the caller why the call cannot be put through, then hangs up.
+fn cannot_connect(reason: &str) -> Response {
+    let doc = Document {
+        verbs: vec![
+            Verb::Say {
+                text: format!("This call cannot be put through: {reason}."),
+                voice: None,
+                language: None,
+                loop_count: 1,
+            },
+            Verb::Hangup,
+        ],
+    };
+    (
+        [(header::CONTENT_TYPE, "text/xml")],
+        switchboard_twiml::render(&doc),
+    )
+        .into_response()
+}
+
 async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
-    let form = Form::parse(&body);
+    let form = match Form::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
     // The URL Twilio (or our voice layer) signed: the public URL, by default from Host.
     let url = format!(
         "{}{}",
@@ -44,26 +69,29 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
     }
     let workflow = match &app.internal_call_workflow {
         Some(w) => Some(w.clone()),
-        None => app
-            .core
-            .run(|core| {
-                core.workspaces.values().find_map(|w| {
-                    w.engine
-                        .workflows()
-                        .find(|wf| wf.friendly_name.starts_with("Internal Call"))
-                        .map(|wf| wf.sid.to_string())
+        None => {
+            let found = app
+                .core
+                .run(|core| {
+                    core.workspaces.values().find_map(|w| {
+                        w.engine
+                            .workflows()
+                            .find(|wf| wf.friendly_name.starts_with("Internal Call"))
+                            .map(|wf| wf.sid.to_string())
+                    })
                 })
-            })
-            .await
-            .ok()
-            .flatten(),
+                .await;
+            match found {
+                Ok(w) => w,
+                Err(e) => return e.into_response(),
+            }
+        }
     };
     let Some(workflow) = workflow else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no Internal Call workflow is configured (TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID)",
-        )
-            .into_response();
+        tracing::error!(
+            "no Internal Call workflow is configured (TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID)"
+        );
+        return cannot_connect("no Internal Call workflow is configured");
     };
     let mut attributes = Map::new();
     attributes.insert("name".into(), json!(form.get("from").unwrap_or_default()));
@@ -78,7 +106,9 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
         attributes.insert("callToQueue".into(), Value::String(queue.to_owned()));
         timeout = Some(app.queue_call_timeout.as_secs().max(1));
     } else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "Missing destination").into_response();
+        return cannot_connect(
+            "the request names neither an agent (worker_sid) nor a queue (callToQueue)",
+        );
     }
     let doc = Document {
         verbs: vec![Verb::Enqueue(Enqueue {

@@ -54,7 +54,7 @@ fn render(k: &ApiKeyRecord) -> Value {
 
 async fn create_key(State(app): State<App>, Path(account): Path<String>, body: Bytes) -> ApiResult {
     check_account(&app, &account)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = form.string("FriendlyName").unwrap_or_default();
     let sid: Sid<ApiKey> = new_sid();
     let secret = new_secret();
@@ -112,7 +112,7 @@ async fn update_key(
 ) -> ApiResult {
     check_account(&app, &account)?;
     let sid = key_sid(&key)?;
-    let friendly_name = Form::parse(&body)
+    let friendly_name = Form::parse(&body)?
         .string("FriendlyName")
         .unwrap_or_default();
     app.core

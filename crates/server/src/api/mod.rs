@@ -51,10 +51,15 @@ pub struct App {
     pub queue_call_timeout: std::time::Duration,
     /// Becomes true when the server shuts down (desktop sessions close then).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Limits on requests (sizes, time).
+    pub limits: crate::Limits,
 }
 
-/// The router: every API route behind authentication, plus the unauthenticated health checks.
+/// The router: every API route behind authentication, plus the unauthenticated health checks;
+/// around it all, our limits on request heads, bodies and time, and Twilio's error body on every
+/// error answer.
 pub fn router(app: App) -> Router {
+    let limits = app.limits.clone();
     let api = Router::new()
         .merge(taskrouter::routes())
         .merge(stats::routes())
@@ -75,6 +80,140 @@ pub fn router(app: App) -> Router {
         .merge(desktop::open_routes(app.demo))
         .merge(api)
         .with_state(app)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            head_limits,
+        ))
+        .layer(axum::middleware::from_fn_with_state(limits, twilio_errors))
+}
+
+/// Refuses request heads beyond our limits, with Twilio's body. hyper's own limits are far
+/// higher (its read buffer, about 400 KiB, and twice our header count) and it answers them
+/// without a body, so ours come first.
+async fn head_limits(
+    State(limits): State<crate::Limits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if target > limits.max_uri_bytes {
+        return ApiError {
+            status: StatusCode::URI_TOO_LONG,
+            code: twilio_code(StatusCode::URI_TOO_LONG),
+            message: format!(
+                "The request URI is {target} bytes long; at most {} are allowed",
+                limits.max_uri_bytes
+            ),
+        }
+        .into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > limits.max_header_count || bytes > limits.max_header_bytes {
+        return ApiError {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            code: twilio_code(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            message: format!(
+                "The request has {} header fields of {bytes} bytes; at most {} fields of {} bytes \
+                 are allowed",
+                headers.len(),
+                limits.max_header_count,
+                limits.max_header_bytes
+            ),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Gives every error answer Twilio's body: ours already have it; those made elsewhere (axum's
+/// extractor rejections, 405 for a wrong method, 413 for a body too large, 408 from the timeout,
+/// the web app's 404) get it here, with their text as the message where they have one.
+async fn twilio_errors(
+    State(limits): State<crate::Limits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // These bodies are short texts; a long one is cut off rather than read whole.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = match status {
+        StatusCode::NOT_FOUND => format!("The requested resource {path} was not found"),
+        StatusCode::METHOD_NOT_ALLOWED => format!("Method {method} is not allowed on {path}"),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "The request body is larger than {} bytes",
+            limits.max_body_bytes
+        ),
+        StatusCode::REQUEST_TIMEOUT => format!(
+            "The request was not complete within {} ms",
+            limits.request_timeout.as_millis()
+        ),
+        _ => text.unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned()),
+    };
+    // Whoever made the answer has logged what needed logging (`/readyz` answers 503 on every
+    // probe while the server cannot store changes).
+    let mut answer = ApiError {
+        status,
+        code: twilio_code(status),
+        message,
+    }
+    .into_body();
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, v.clone());
+        }
+    }
+    answer
+}
+
+/// Twilio's error code for an HTTP status: its own where it has one (20001 bad request, 20003
+/// authentication, 20004 method not allowed, 20413 body too large, ...), else the status itself,
+/// as Twilio's error dictionary does for plain HTTP errors (400, 403, 404, 410, 503).
+pub fn twilio_code(status: StatusCode) -> u32 {
+    match status.as_u16() {
+        400 => 20001,
+        401 => 20003,
+        403 => 20403,
+        404 => 20404,
+        405 => 20004,
+        409 => 20409,
+        410 => 20410,
+        412 => 20412,
+        413 => 20413,
+        422 => 20422,
+        429 => 20429,
+        500 => 20500,
+        503 => 20503,
+        other => u32::from(other),
+    }
 }
 
 async fn ready(State(app): State<App>) -> Response {
@@ -201,11 +340,9 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(code = self.code, message = %self.message, "request failed");
-        }
+impl ApiError {
+    /// The answer, without logging (for errors already reported where they were made).
+    fn into_body(self) -> Response {
         let body = json!({
             "code": self.code,
             "message": self.message,
@@ -213,6 +350,15 @@ impl IntoResponse for ApiError {
             "status": self.status.as_u16(),
         });
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        self.into_body()
     }
 }
 
@@ -236,7 +382,7 @@ impl FromRequestParts<App> for Ctx {
                 account: app.account,
             },
             path: parts.uri.path().to_owned(),
-            query: Form::parse(parts.uri.query().unwrap_or("").as_bytes()),
+            query: Form::parse(parts.uri.query().unwrap_or("").as_bytes())?,
         })
     }
 }
@@ -264,11 +410,36 @@ pub struct Form {
 }
 
 impl Form {
-    /// Parses `a=1&b=2`.
-    pub fn parse(bytes: &[u8]) -> Form {
-        Form {
-            pairs: form_urlencoded::parse(bytes).into_owned().collect(),
+    /// Parses `a=1&b=2` (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte).
+    /// Names and values must be UTF-8 once decoded; a parameter that is not is refused by name
+    /// rather than stored with replacement characters.
+    pub fn parse(bytes: &[u8]) -> Result<Form, ApiError> {
+        fn decode(raw: &[u8]) -> Option<String> {
+            let spaced: Vec<u8> = raw
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
+            String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
         }
+        let mut pairs = Vec::new();
+        for piece in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match piece.iter().position(|&b| b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &[][..]),
+            };
+            let Some(name) = decode(name) else {
+                let shown = String::from_utf8_lossy(name).into_owned();
+                return Err(ApiError::invalid(
+                    &format!("The parameter name {shown:?}"),
+                    "is not valid UTF-8",
+                ));
+            };
+            let Some(value) = decode(value) else {
+                return Err(ApiError::invalid(&name, "is not valid UTF-8"));
+            };
+            pairs.push((name, value));
+        }
+        Ok(Form { pairs })
     }
 
     /// All pairs.
@@ -330,6 +501,32 @@ impl Form {
             })
     }
 
+    /// A URL we are to call (a webhook, a callback, TwiML): `None` when not given, `Some(None)`
+    /// when given empty (which clears it), else the URL. It must be absolute `http` or `https`
+    /// with a host, and hold no whitespace or control characters (which URL parsers would
+    /// silently drop, and which must never reach a request line or a header).
+    pub fn callback_url(&self, name: &str) -> Result<Option<Option<String>>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("") => Ok(Some(None)),
+            Some(v) if is_callback_url(v) => Ok(Some(Some(v.to_owned()))),
+            Some(v) => Err(ApiError::invalid(
+                name,
+                format!(
+                    "must be an absolute http or https URL with a host and no spaces or control \
+                     characters, got {v:?}"
+                ),
+            )),
+        }
+    }
+
+    /// Checks each of these URL parameters that is given (for those stored but not called yet).
+    pub fn check_callback_urls(&self, names: &[&str]) -> Result<(), ApiError> {
+        names
+            .iter()
+            .try_for_each(|name| self.callback_url(name).map(drop))
+    }
+
     /// A SID of kind `K`.
     pub fn sid<K: SidKind>(&self, name: &str) -> Result<Option<Sid<K>>, ApiError> {
         self.get(name)
@@ -340,6 +537,31 @@ impl Form {
             })
             .transpose()
     }
+}
+
+/// Whether `v` is a URL we may call: absolute `http`/`https` with a host, no whitespace or control
+/// characters anywhere.
+pub fn is_callback_url(v: &str) -> bool {
+    if v.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return false;
+    }
+    // The URL standard forgives `http:host` and `http:///host`; a URL we store and sign must
+    // say what it means, so the authority comes right after `//`.
+    let Some(rest) = ["https://", "http://"].iter().find_map(|p| {
+        v.get(..p.len())
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .map(|_| &v[p.len()..])
+    }) else {
+        return false;
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return false;
+    }
+    reqwest::Url::parse(v).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 /// A SID from a path segment; anything else is a 404, as Twilio answers.
@@ -439,4 +661,106 @@ pub fn ok(v: Value) -> Response {
 /// `204 No Content`.
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode_as_urlencoded_and_refuse_invalid_utf8() {
+        let f = Form::parse(b"A=1&B=x+y%2Bz&A=2&C&&D=caf%C3%A9&=e").unwrap();
+        assert_eq!(
+            f.pairs(),
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x y+z".to_owned()),
+                ("A".to_owned(), "2".to_owned()),
+                ("C".to_owned(), String::new()),
+                ("D".to_owned(), "café".to_owned()),
+                (String::new(), "e".to_owned()),
+            ]
+        );
+        assert_eq!(f.get("A"), Some("2"));
+        // A stray `%` is kept, as browsers and form_urlencoded do.
+        assert_eq!(Form::parse(b"P=100%").unwrap().get("P"), Some("100%"));
+        for (input, message) in [
+            (&b"FriendlyName=%FF"[..], "FriendlyName is not valid UTF-8"),
+            (b"A=1&FriendlyName=ok%C3", "FriendlyName is not valid UTF-8"),
+            (b"FriendlyName=\xff", "FriendlyName is not valid UTF-8"),
+            (
+                b"Na%FFme=x",
+                "The parameter name \"Na%FFme\" is not valid UTF-8",
+            ),
+        ] {
+            let e = Form::parse(input).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, 20001));
+            assert_eq!(e.message, message, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn callback_urls_are_absolute_http_without_control_characters() {
+        for good in [
+            "https://example.com/x?y=1",
+            "http://127.0.0.1:8080",
+            "HTTPS://Example.com/Path",
+            "http://user:pass@hooks.example.com/a%20b",
+            "http://[::1]:3000/events",
+        ] {
+            assert!(is_callback_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://example.com",
+            "/relative",
+            "https://",
+            "https:///nohost",
+            "http:example.com",
+            "http:\\\\example.com",
+            "https://exa mple.com",
+            "http://example.com/x\r\nX-Injected: 1",
+            "http://example.com/\t",
+            "http://example.com/\u{7f}",
+            " http://example.com",
+            "javascript:alert(1)",
+            "not a url",
+            "http://:80/x",
+        ] {
+            assert!(!is_callback_url(bad), "{bad:?}");
+        }
+        let form = Form::parse(b"Url=&Good=http%3A%2F%2Fx.test%2F&Bad=javascript%3Ax").unwrap();
+        assert_eq!(form.callback_url("Missing").unwrap(), None);
+        assert_eq!(form.callback_url("Url").unwrap(), Some(None));
+        assert_eq!(
+            form.callback_url("Good").unwrap(),
+            Some(Some("http://x.test/".to_owned()))
+        );
+        let e = form.callback_url("Bad").unwrap_err();
+        assert_eq!(e.code, 20001);
+        assert!(e.message.starts_with("Bad must be"), "{}", e.message);
+        assert!(form.check_callback_urls(&["Good", "Missing"]).is_ok());
+        assert!(form.check_callback_urls(&["Good", "Bad"]).is_err());
+    }
+
+    #[test]
+    fn statuses_map_to_twilio_codes() {
+        for (status, code) in [
+            (400, 20001),
+            (401, 20003),
+            (404, 20404),
+            (405, 20004),
+            (408, 408),
+            (413, 20413),
+            (414, 414),
+            (431, 431),
+            (500, 20500),
+            (503, 20503),
+        ] {
+            assert_eq!(
+                twilio_code(StatusCode::from_u16(status).unwrap()),
+                code,
+                "{status}"
+            );
+        }
+    }
 }

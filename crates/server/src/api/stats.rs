@@ -1585,7 +1585,7 @@ mod tests {
     #[test]
     fn windows() {
         let now = Timestamp(10_000_000);
-        let w = WindowParams::parse(&Form::parse(b"")).map(|p| p.resolve(now));
+        let w = WindowParams::parse(&Form::parse(b"").unwrap()).map(|p| p.resolve(now));
         assert!(matches!(
             w,
             Ok(Window {
@@ -1593,7 +1593,7 @@ mod tests {
                 end: 10_000_000
             })
         ));
-        let w = WindowParams::parse(&Form::parse(b"Minutes=1")).map(|p| p.resolve(now));
+        let w = WindowParams::parse(&Form::parse(b"Minutes=1").unwrap()).map(|p| p.resolve(now));
         assert!(matches!(
             w,
             Ok(Window {
@@ -1601,23 +1601,26 @@ mod tests {
                 end: 10_000_000
             })
         ));
-        assert!(WindowParams::parse(&Form::parse(b"Minutes=0")).is_err());
-        assert!(WindowParams::parse(&Form::parse(b"Minutes=x")).is_err());
-        assert!(WindowParams::parse(&Form::parse(b"Minutes=5&StartDate=2020-01-01")).is_err());
+        assert!(WindowParams::parse(&Form::parse(b"Minutes=0").unwrap()).is_err());
+        assert!(WindowParams::parse(&Form::parse(b"Minutes=x").unwrap()).is_err());
         assert!(
-            WindowParams::parse(&Form::parse(b"StartDate=2020-01-02&EndDate=2020-01-01")).is_err()
+            WindowParams::parse(&Form::parse(b"Minutes=5&StartDate=2020-01-01").unwrap()).is_err()
         );
+        assert!(WindowParams::parse(
+            &Form::parse(b"StartDate=2020-01-02&EndDate=2020-01-01").unwrap()
+        )
+        .is_err());
     }
 
     #[test]
     fn splits_and_durations() {
         assert_eq!(
-            split_param(&Form::parse(b"SplitByWaitTime=30,5,5"))
+            split_param(&Form::parse(b"SplitByWaitTime=30,5,5").unwrap())
                 .ok()
                 .flatten(),
             Some(vec![5, 30])
         );
-        assert!(split_param(&Form::parse(b"SplitByWaitTime=5,x")).is_err());
+        assert!(split_param(&Form::parse(b"SplitByWaitTime=5,x").unwrap()).is_err());
         assert_eq!(
             durations(&[1, 2, 6]),
             json!({"avg": 3, "min": 1, "max": 6, "total": 9})

@@ -154,9 +154,9 @@ fn task_order(form: &Form, param: &str) -> Result<Option<TaskOrder>, ApiError> {
     }
 }
 
-fn nullable_url(form: &Form, param: &str) -> Option<Option<String>> {
-    form.get(param)
-        .map(|v| (!v.is_empty()).then(|| v.to_owned()))
+/// A workflow's callback URL as the engine takes it: empty clears.
+fn workflow_url(form: &Form, param: &str) -> Result<Option<String>, ApiError> {
+    Ok(form.callback_url(param)?.map(Option::unwrap_or_default))
 }
 
 fn events_filter(form: &Form) -> Result<Option<Option<Vec<String>>>, ApiError> {
@@ -192,9 +192,9 @@ fn parse_time(param: &str, v: &str) -> Result<Timestamp, ApiError> {
 // Workspaces
 
 async fn create_workspace(State(app): State<App>, ctx: Ctx, body: Bytes) -> ApiResult {
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, true)?.unwrap_or_default();
-    let event_callback_url = nullable_url(&form, "EventCallbackUrl").flatten();
+    let event_callback_url = form.callback_url("EventCallbackUrl")?.flatten();
     let events_filter = events_filter(&form)?.flatten();
     let multi_task_enabled = form.bool("MultiTaskEnabled").unwrap_or(true);
     let prioritize_queue_order = task_order(&form, "PrioritizeQueueOrder")?.unwrap_or_default();
@@ -334,9 +334,9 @@ async fn update_workspace(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, false)?;
-    let event_callback_url = nullable_url(&form, "EventCallbackUrl");
+    let event_callback_url = form.callback_url("EventCallbackUrl")?;
     let filter = events_filter(&form)?;
     let update = WorkspaceUpdate {
         default_activity_sid: form.sid("DefaultActivitySid")?,
@@ -396,7 +396,7 @@ async fn create_activity(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, true)?.unwrap_or_default();
     let available = form.bool("Available").unwrap_or(false);
     let sid: Sid<Activity> = new_sid();
@@ -470,7 +470,7 @@ async fn update_activity(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<Activity> = path_sid(&sid, "Activity")?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, false)?;
     if form.get("Available").is_some() {
         return Err(ApiError::invalid(
@@ -530,7 +530,7 @@ async fn create_channel(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, true)?.unwrap_or_default();
     let unique_name = form.required("UniqueName")?;
     let optimized = form.bool("ChannelOptimizedRouting").unwrap_or(false);
@@ -595,7 +595,7 @@ async fn update_channel(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let friendly_name = name_param(&form, false)?;
     let optimized = form.bool("ChannelOptimizedRouting");
     app.core
@@ -663,7 +663,7 @@ async fn create_worker(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let new = NewWorker {
         sid: new_sid(),
         friendly_name: name_param(&form, true)?.unwrap_or_default(),
@@ -778,7 +778,7 @@ async fn update_worker(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<Worker> = path_sid(&sid, "Worker")?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let update = WorkerUpdate {
         friendly_name: name_param(&form, false)?,
         attributes: form.string("Attributes"),
@@ -880,7 +880,7 @@ async fn update_worker_channel(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<Worker> = path_sid(&sid, "Worker")?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let capacity = form.uint::<u32>("Capacity")?;
     let available = form.bool("Available");
     app.core
@@ -934,7 +934,7 @@ async fn create_queue(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     form.required("FriendlyName")?;
     let f = queue_fields(&form)?;
     let sid: Sid<TaskQueue> = new_sid();
@@ -1037,7 +1037,7 @@ async fn update_queue(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<TaskQueue> = path_sid(&sid, "TaskQueue")?;
-    let update = queue_fields(&Form::parse(&body))?;
+    let update = queue_fields(&Form::parse(&body)?)?;
     app.core
         .run(move |core| {
             find_queue(&core.workspace(ws)?.engine, sid)?;
@@ -1087,14 +1087,14 @@ async fn create_workflow(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let new = NewWorkflow {
         sid: new_sid(),
         friendly_name: name_param(&form, true)?.unwrap_or_default(),
         configuration: form.required("Configuration")?,
         task_reservation_timeout: form.uint("TaskReservationTimeout")?,
-        assignment_callback_url: form.string("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url: form.string("FallbackAssignmentCallbackUrl"),
+        assignment_callback_url: workflow_url(&form, "AssignmentCallbackUrl")?,
+        fallback_assignment_callback_url: workflow_url(&form, "FallbackAssignmentCallbackUrl")?,
     };
     let sid = new.sid;
     app.core
@@ -1151,13 +1151,13 @@ async fn update_workflow(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<Workflow> = path_sid(&sid, "Workflow")?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let update = WorkflowUpdate {
         friendly_name: name_param(&form, false)?,
         configuration: form.string("Configuration"),
         task_reservation_timeout: form.uint("TaskReservationTimeout")?,
-        assignment_callback_url: form.string("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url: form.string("FallbackAssignmentCallbackUrl"),
+        assignment_callback_url: workflow_url(&form, "AssignmentCallbackUrl")?,
+        fallback_assignment_callback_url: workflow_url(&form, "FallbackAssignmentCallbackUrl")?,
         re_evaluate_tasks: form.bool("ReEvaluateTasks").unwrap_or(false),
     };
     app.core
@@ -1237,7 +1237,7 @@ async fn create_task(
     body: Bytes,
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let routing_target = match form.get("RoutingTarget").filter(|v| !v.is_empty()) {
         None => None,
         Some(v) if v.starts_with("WK") => Some(RoutingTarget::Worker(
@@ -1313,7 +1313,7 @@ async fn update_task(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let sid: Sid<Task> = path_sid(&sid, "Task")?;
-    let form = Form::parse(&body);
+    let form = Form::parse(&body)?;
     let assignment_status = match form.get("AssignmentStatus") {
         None => None,
         Some("canceled") => Some(TaskStatusChange::Canceled),
@@ -1650,7 +1650,22 @@ struct ReservationChange {
     conference: Option<crate::calls::ConferenceOptions>,
 }
 
+/// The URL parameters of reservation instructions (stored with the instruction; TaskRouter
+/// calls them).
+const INSTRUCTION_URLS: &[&str] = &[
+    "ConferenceStatusCallback",
+    "ConferenceRecordingStatusCallback",
+    "RecordingStatusCallback",
+    "StatusCallback",
+    "WaitUrl",
+    "DequeueStatusCallbackUrl",
+    "CallUrl",
+    "CallStatusCallbackUrl",
+    "RedirectUrl",
+];
+
 fn reservation_change(form: &Form) -> Result<ReservationChange, ApiError> {
+    form.check_callback_urls(INSTRUCTION_URLS)?;
     let worker_activity_sid = form.sid("WorkerActivitySid")?;
     let status = form.get("ReservationStatus");
     let instruction = form.get("Instruction").map(str::to_ascii_lowercase);
@@ -1771,7 +1786,7 @@ async fn update_task_reservation(
     let ws = ws_sid(&ws)?;
     let task: Sid<Task> = path_sid(&task, "Task")?;
     let sid: Sid<Reservation> = path_sid(&sid, "Reservation")?;
-    let change = reservation_change(&Form::parse(&body))?;
+    let change = reservation_change(&Form::parse(&body)?)?;
     app.core
         .run(move |core| {
             let live = core
@@ -1893,7 +1908,7 @@ async fn update_worker_reservation(
     let ws = ws_sid(&ws)?;
     let worker: Sid<Worker> = path_sid(&worker, "Worker")?;
     let sid: Sid<Reservation> = path_sid(&sid, "Reservation")?;
-    let change = reservation_change(&Form::parse(&body))?;
+    let change = reservation_change(&Form::parse(&body)?)?;
     app.core
         .run(move |core| {
             let task = core

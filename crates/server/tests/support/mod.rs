@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use switchboard_server::{demo, prepare, Config};
+use switchboard_server::{demo, prepare, Config, Limits};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -30,6 +30,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(Limits::default()).await
+    }
+
+    /// A server with these connection and request limits.
+    pub async fn start_with(limits: Limits) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.db");
         let prepared = prepare(Config {
@@ -44,6 +49,7 @@ impl Server {
             internal_call_workflow_sid: None,
             demo: true,
             queue_call_timeout: Duration::from_secs(QUEUE_TIMEOUT_SECS),
+            limits,
         })
         .await
         .unwrap();
@@ -146,12 +152,14 @@ impl Server {
         agent
     }
 
-    pub async fn stop(mut self) {
+    /// Shuts the server down; whether it finished within `WAIT`.
+    pub async fn stop(mut self) -> bool {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        if let Some(d) = self.done.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), d).await;
+        match self.done.take() {
+            Some(d) => tokio::time::timeout(WAIT, d).await.is_ok(),
+            None => true,
         }
     }
 }
@@ -176,6 +184,16 @@ impl Agent {
             }
             Ok(Some(Ok(_))) => Some(Value::Null),
             _ => None,
+        }
+    }
+
+    /// Waits until the server closes the socket.
+    pub async fn closed(&mut self) {
+        loop {
+            match self.socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
         }
     }
 
