@@ -1,7 +1,7 @@
 //! `taskrouter.*` from Unix milliseconds, in UTC, with integer arithmetic only.
 
 use crate::ast::ClockField;
-use crate::eval::Val;
+use crate::val::Val;
 
 const TWO_DIGITS: [&str; 60] = [
     "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15",

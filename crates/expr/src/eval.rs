@@ -2,71 +2,10 @@
 
 use serde_json::Value;
 
-use crate::ast::{ChannelField, CmpOp, Lit, Node, Operand, Path, Ref, Seg, WorkerField};
-use crate::{clock, Scope, WorkerFacts};
-
-/// Whether a string's numeric value is already known.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum NumHint {
-    Unknown,
-    Known(Option<f64>),
-}
-
-/// A value being compared.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Val<'a> {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(&'a str, NumHint),
-    Array(&'a [Value]),
-    LitArray(&'a [Lit]),
-    Object,
-}
-
-impl<'a> Val<'a> {
-    pub fn str(s: &'a str) -> Val<'a> {
-        Val::Str(s, NumHint::Unknown)
-    }
-
-    fn is_null(&self) -> bool {
-        matches!(self, Val::Null)
-    }
-
-    fn is_container(&self) -> bool {
-        matches!(self, Val::Array(_) | Val::LitArray(_) | Val::Object)
-    }
-
-    /// The number a number or numeric string stands for.
-    fn number(&self) -> Option<f64> {
-        match *self {
-            Val::Num(n) => Some(n),
-            Val::Str(_, NumHint::Known(n)) => n,
-            Val::Str(s, NumHint::Unknown) => crate::ast::parse_number(s),
-            _ => None,
-        }
-    }
-}
-
-pub(crate) fn json(value: &Value) -> Val<'_> {
-    match value {
-        Value::Null => Val::Null,
-        Value::Bool(b) => Val::Bool(*b),
-        Value::Number(n) => n.as_f64().map_or(Val::Null, Val::Num),
-        Value::String(s) => Val::str(s),
-        Value::Array(items) => Val::Array(items),
-        Value::Object(_) => Val::Object,
-    }
-}
-
-fn lit(value: &Lit) -> Val<'_> {
-    match value {
-        Lit::Null => Val::Null,
-        Lit::Bool(b) => Val::Bool(*b),
-        Lit::Num(n) => Val::Num(*n),
-        Lit::Str { value, number } => Val::Str(value, NumHint::Known(*number)),
-    }
-}
+use crate::ast::{ChannelField, CmpOp, Node, Operand, Path, Ref, Seg, WorkerField};
+use crate::clock;
+use crate::scope::{Scope, WorkerFacts};
+use crate::val::{json, lit, Val};
 
 /// Follows `path` from the top of `doc`; anything missing is NULL.
 pub(crate) fn walk<'a>(doc: &'a Value, path: &Path) -> Option<&'a Value> {

@@ -4,7 +4,7 @@
 //! The lexer works on characters so that every column it reports is a 1-based character column.
 
 use crate::ast::{CmpOp, Lit, Seg};
-use crate::ExprError;
+use crate::error::ExprError;
 
 /// Longest source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 65_536;

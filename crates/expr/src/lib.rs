@@ -12,9 +12,10 @@
 //! A tour: `lexer` turns text into tokens (a whole reference such as `a.b[2]` is one token);
 //! `parser` builds the tree, flattening AND/OR chains and limiting nesting to [`MAX_DEPTH`];
 //! `resolve` gives each reference its meaning in the [`Context`] (or refuses it); `ast` holds the
-//! tree; `eval` evaluates it over borrowed values without allocating; `clock` computes
-//! `taskrouter.*`; `order_by` holds [`OrderBy`] and [`TaskReference`]. The rules themselves are
-//! described in `docs/expressions.md`.
+//! tree; `eval` evaluates it over borrowed values (`val`) without allocating; `clock` computes
+//! `taskrouter.*`; `order_by` holds [`OrderBy`] and [`TaskReference`]; `scope` is what the
+//! caller shows an expression and `error` the one error type. The rules themselves are described
+//! in `docs/expressions.md`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use std::cmp::Ordering;
@@ -24,45 +25,23 @@ use serde_json::Value;
 
 mod ast;
 mod clock;
+mod error;
 mod eval;
 mod lexer;
 mod order_by;
 mod parser;
 mod resolve;
+mod scope;
+mod val;
 
 #[cfg(test)]
 mod tests;
 
+pub use error::ExprError;
 pub use lexer::MAX_SOURCE_BYTES;
 pub use parser::MAX_DEPTH;
-
-/// Where an expression is used, which decides how its references resolve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Context {
-    /// A workflow filter's `expression`, or the REST `EvaluateTaskAttributes` parameter: bare
-    /// keys of the task's attributes, plus `taskrouter.*`.
-    Filter,
-    /// A task queue's `target_workers`, or the REST `TargetWorkersExpression` parameter: bare keys
-    /// of the worker's attributes, plus the worker fields `sid`, `friendly_name`, `activity_sid`,
-    /// `activity_name`.
-    TargetWorkers,
-    /// A workflow target's `expression`: every key starts with `task.` or `worker.` (or is
-    /// `taskrouter.*`).
-    Target,
-    /// A workflow target's `skip_if`: `workers.available`, `workers.unavailable`,
-    /// `workers.<ActivitySid>`, and `taskrouter.*`.
-    SkipIf,
-}
-
-/// A parse or validation error: what is wrong, and where (1-based column, counted in characters).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} at column {column}")]
-pub struct ExprError {
-    /// What is wrong, e.g. "expected a value after IN".
-    pub message: String,
-    /// 1-based column, in characters, where the problem was found.
-    pub column: usize,
-}
+pub use resolve::Context;
+pub use scope::{ChannelFacts, Clock, QueueCounts, Scope, TaskScope, WorkerFacts};
 
 /// A parsed, validated expression.
 #[derive(Debug, Clone)]
@@ -132,101 +111,6 @@ impl Expression {
     /// that a workflow naming an activity that does not exist can be refused.
     pub fn activity_sids(&self) -> &BTreeSet<String> {
         &self.activity_sids
-    }
-}
-
-/// What an expression can see. Every field is optional; a missing part reads as NULL.
-#[derive(Clone, Copy, Default)]
-pub struct Scope<'a> {
-    /// The task: its attributes, and its SID when it has one.
-    pub task: Option<TaskScope<'a>>,
-    /// The worker.
-    pub worker: Option<&'a dyn WorkerFacts>,
-    /// The counters of the queue a `skip_if` is evaluated for.
-    pub workers: Option<&'a dyn QueueCounts>,
-    /// The engine's clock, for `taskrouter.*`.
-    pub now: Option<Clock>,
-}
-
-/// A task as an expression sees it.
-#[derive(Clone, Copy)]
-pub struct TaskScope<'a> {
-    /// The task's attributes (a JSON object; anything else reads as having no keys).
-    pub attributes: &'a Value,
-    /// The task's SID, readable as `task.sid` when the attributes have no `sid` key.
-    pub sid: Option<&'a str>,
-}
-
-/// A worker as an expression sees it. The built-in fields, when `Some`, take precedence over
-/// attributes of the same name; when `None`, the attribute of that name is read instead.
-pub trait WorkerFacts {
-    /// The worker's attributes (a JSON object).
-    fn attributes(&self) -> &Value;
-    /// The worker's SID.
-    fn sid(&self) -> Option<&str> {
-        None
-    }
-    /// The worker's friendly name.
-    fn friendly_name(&self) -> Option<&str> {
-        None
-    }
-    /// The SID of the worker's current activity.
-    fn activity_sid(&self) -> Option<&str> {
-        None
-    }
-    /// The name of the worker's current activity.
-    fn activity_name(&self) -> Option<&str> {
-        None
-    }
-    /// The worker's capacity on the task channel with this unique name, for
-    /// `worker.channel.<name>.*`.
-    fn channel(&self, unique_name: &str) -> Option<ChannelFacts> {
-        let _ = unique_name;
-        None
-    }
-}
-
-impl WorkerFacts for Value {
-    fn attributes(&self) -> &Value {
-        self
-    }
-}
-
-/// A worker's standing on one task channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChannelFacts {
-    /// `worker.channel.<name>.configured_capacity`.
-    pub configured_capacity: u32,
-    /// `worker.channel.<name>.assigned_tasks`: tasks accepted on the channel.
-    pub assigned_tasks: u32,
-    /// `worker.channel.<name>.available_capacity_percentage`, 0 to 100.
-    pub available_capacity_percentage: u32,
-}
-
-/// The counters `skip_if` reads: members of the target's queue, by activity.
-pub trait QueueCounts {
-    /// `workers.available`: members in an available activity.
-    fn available(&self) -> u64;
-    /// `workers.unavailable`: members in an unavailable activity.
-    fn unavailable(&self) -> u64;
-    /// `workers.WA…`: members in that activity.
-    fn in_activity(&self, activity_sid: &str) -> u64;
-}
-
-/// The time `taskrouter.*` reads, in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Clock {
-    unix_millis: i64,
-}
-
-impl Clock {
-    /// The clock at this many milliseconds since 1970-01-01T00:00:00Z.
-    pub fn from_unix_millis(unix_millis: i64) -> Clock {
-        Clock { unix_millis }
-    }
-    /// Milliseconds since the Unix epoch.
-    pub fn unix_millis(self) -> i64 {
-        self.unix_millis
     }
 }
 

@@ -5,9 +5,10 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::ast::{Path, Seg};
+use crate::error::ExprError;
 use crate::eval::walk;
 use crate::lexer::{err, lex, Tok, Token};
-use crate::{ExprError, WorkerFacts};
+use crate::scope::WorkerFacts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {

@@ -4,8 +4,8 @@
 //! recurse deeper than that.
 
 use crate::ast::{CmpOp, Lit, Node, Operand, Ref};
+use crate::error::ExprError;
 use crate::lexer::{err, RefSyntax, Tok, Token};
-use crate::ExprError;
 
 /// Deepest nesting of parentheses and NOT accepted.
 pub const MAX_DEPTH: usize = 64;

@@ -3,9 +3,27 @@
 use std::collections::BTreeSet;
 
 use crate::ast::{ChannelField, ClockField, Path, Ref, Seg, WorkerField};
+use crate::error::ExprError;
 use crate::lexer::{err, RefSyntax, Token};
 use crate::parser::Resolver;
-use crate::{Context, ExprError};
+
+/// Where an expression is used, which decides how its references resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// A workflow filter's `expression`, or the REST `EvaluateTaskAttributes` parameter: bare
+    /// keys of the task's attributes, plus `taskrouter.*`.
+    Filter,
+    /// A task queue's `target_workers`, or the REST `TargetWorkersExpression` parameter: bare keys
+    /// of the worker's attributes, plus the worker fields `sid`, `friendly_name`, `activity_sid`,
+    /// `activity_name`.
+    TargetWorkers,
+    /// A workflow target's `expression`: every key starts with `task.` or `worker.` (or is
+    /// `taskrouter.*`).
+    Target,
+    /// A workflow target's `skip_if`: `workers.available`, `workers.unavailable`,
+    /// `workers.<ActivitySid>`, and `taskrouter.*`.
+    SkipIf,
+}
 
 /// Resolves references for one context and records what the expression reads.
 pub(crate) struct ContextResolver {

@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use crate::api::{field, Client};
+use crate::error::{quoted_list, Error};
+use crate::names::APPLICATION_NAME;
 use crate::provision::{find_workspace, unique_by_name};
-use crate::{quoted_list, Error, APPLICATION_NAME};
 
 /// The workspace's SID.
 pub const WORKSPACE_VAR: &str = "TWILIO_FLEX_WORKSPACE_SID";

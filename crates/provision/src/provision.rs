@@ -13,7 +13,8 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 
 use crate::api::{field, Client, Target};
-use crate::{quoted_list, Error, APPLICATION_NAME, ENQUEUE_PATH, QUEUE_NAME, WORKFLOW_NAME};
+use crate::error::{quoted_list, Error};
+use crate::names::{APPLICATION_NAME, ENQUEUE_PATH, QUEUE_NAME, WORKFLOW_NAME};
 
 /// The internal queue's routing settings (the template's Terraform module).
 const QUEUE_TARGET_WORKERS: &str = "1==1";

@@ -11,178 +11,13 @@
 //! would implement the same trait.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod interface;
 mod sqlite;
 
+pub use interface::{
+    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+};
 pub use sqlite::SqliteStore;
-
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database URL is not one we can open.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH (or sqlite::memory:)")]
-    UnsupportedUrl(String),
-    /// The database itself failed.
-    #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
-    /// The database was written by a newer Switchboard.
-    #[error("the database's schema version {found} is newer than this program's ({supported})")]
-    SchemaTooNew {
-        /// In the file.
-        found: i64,
-        /// Known here.
-        supported: i64,
-    },
-    /// A visitor refused a row (replay failed).
-    #[error("{0}")]
-    Visit(String),
-}
-
-/// One log entry: what happened, at what time (milliseconds since the Unix epoch), as JSON text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    /// Position in the log, from 1; assigned by the store on commit.
-    pub seq: i64,
-    /// When it was applied.
-    pub at_ms: i64,
-    /// The entry, as JSON.
-    pub body: String,
-}
-
-/// One stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EventRow {
-    /// `EV…`.
-    pub sid: String,
-    /// `WS…`.
-    pub workspace_sid: String,
-    /// `task.created`, ...
-    pub event_type: String,
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: i64,
-    /// Filter columns (empty when not applicable).
-    pub task_sid: String,
-    /// Filter column.
-    pub worker_sid: String,
-    /// Filter column.
-    pub reservation_sid: String,
-    /// Filter column.
-    pub workflow_sid: String,
-    /// Filter column.
-    pub queue_sid: String,
-    /// Filter column: the task channel's unique name.
-    pub channel: String,
-    /// The whole event, as JSON.
-    pub data: String,
-}
-
-/// One finished (completed or canceled) task.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TaskRow {
-    /// `WT…`.
-    pub sid: String,
-    /// `WS…`.
-    pub workspace_sid: String,
-    /// `completed` or `canceled`.
-    pub status: String,
-    /// Milliseconds since the Unix epoch.
-    pub date_created_ms: i64,
-    /// Milliseconds since the Unix epoch.
-    pub date_updated_ms: i64,
-    /// The task and its reservations, as JSON.
-    pub data: String,
-}
-
-/// What one request (or one firing of deadlines) wrote, committed together.
-#[derive(Debug, Clone, Default)]
-pub struct Batch {
-    /// New log entries (`seq` is ignored; the store numbers them).
-    pub log: Vec<LogEntry>,
-    /// New events.
-    pub events: Vec<EventRow>,
-    /// Tasks that finished.
-    pub finished: Vec<TaskRow>,
-    /// Tasks deleted through the API (removed from the finished tasks too).
-    pub deleted_tasks: Vec<String>,
-    /// Settings to set.
-    pub settings: Vec<(String, String)>,
-}
-
-impl Batch {
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.log.is_empty()
-            && self.events.is_empty()
-            && self.finished.is_empty()
-            && self.deleted_tasks.is_empty()
-            && self.settings.is_empty()
-    }
-}
-
-/// Which events to read. Empty strings and `None` mean "any".
-#[derive(Debug, Clone, Default)]
-pub struct EventQuery {
-    /// The workspace.
-    pub workspace_sid: String,
-    /// Exactly this event.
-    pub sid: String,
-    /// Any of these types.
-    pub event_types: Vec<String>,
-    /// At or after.
-    pub from_ms: Option<i64>,
-    /// At or before.
-    pub to_ms: Option<i64>,
-    /// Filter.
-    pub task_sid: String,
-    /// Filter.
-    pub worker_sid: String,
-    /// Filter.
-    pub reservation_sid: String,
-    /// Filter.
-    pub workflow_sid: String,
-    /// Filter.
-    pub queue_sid: String,
-    /// Filter.
-    pub channel: String,
-}
-
-/// Which finished tasks to read.
-#[derive(Debug, Clone, Default)]
-pub struct TaskQuery {
-    /// The workspace.
-    pub workspace_sid: String,
-    /// Any of these statuses (`completed`, `canceled`); empty = both.
-    pub statuses: Vec<String>,
-}
-
-/// Durable storage for one Switchboard server.
-pub trait Store: Send {
-    /// Writes a batch atomically and durably; returns the `seq` of its first log entry.
-    fn commit(&mut self, batch: &Batch) -> Result<i64, StoreError>;
-    /// Visits the log in order.
-    fn read_log(
-        &mut self,
-        visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
-    ) -> Result<(), StoreError>;
-    /// Events matching the query, oldest first, `limit` from `offset`.
-    fn events(
-        &mut self,
-        query: &EventQuery,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<EventRow>, StoreError>;
-    /// How many events of each type match the query.
-    fn event_counts(&mut self, query: &EventQuery) -> Result<Vec<(String, i64)>, StoreError>;
-    /// A finished task.
-    fn finished_task(
-        &mut self,
-        workspace_sid: &str,
-        sid: &str,
-    ) -> Result<Option<TaskRow>, StoreError>;
-    /// Finished tasks, oldest first.
-    fn finished_tasks(&mut self, query: &TaskQuery) -> Result<Vec<TaskRow>, StoreError>;
-    /// A setting.
-    fn setting(&mut self, key: &str) -> Result<Option<String>, StoreError>;
-}
 
 /// Opens the store a URL names: `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
@@ -195,6 +30,18 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
         .filter(|p| !p.is_empty())
         .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
     Ok(Box::new(SqliteStore::open(std::path::Path::new(path))?))
+}
+
+/// A read-only connection to the database a URL names, for reads beside the writer; `None`
+/// for a database in memory (only its one connection sees it).
+pub fn open_reader(url: &str) -> Result<Option<Box<dyn Reads>>, StoreError> {
+    match sqlite_path(url) {
+        Some(path) => Ok(Some(Box::new(SqliteStore::open_reader(
+            std::path::Path::new(path),
+        )?))),
+        None if url == "sqlite::memory:" => Ok(None),
+        None => Err(StoreError::UnsupportedUrl(url.to_owned())),
+    }
 }
 
 /// The file a `sqlite://` URL names, if it names one.

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
-use crate::{Batch, EventQuery, EventRow, LogEntry, Store, StoreError, TaskQuery, TaskRow};
+use crate::interface::{
+    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -57,6 +59,17 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         SqliteStore::init(Connection::open(path)?)
+    }
+
+    /// A read-only connection to an existing database, for reads beside the writer.
+    pub fn open_reader(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(SqliteStore { conn, next_ord: 0 })
     }
 
     /// A database in memory, gone when dropped (for tests).
@@ -168,7 +181,9 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
+}
 
+impl Reads for SqliteStore {
     fn events(
         &mut self,
         query: &EventQuery,
@@ -330,6 +345,50 @@ mod tests {
             data: "{}".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_reader_sees_each_commit_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let mut w = SqliteStore::open(&path).unwrap();
+        let mut r = SqliteStore::open_reader(&path).unwrap();
+        let all = EventQuery {
+            workspace_sid: "WS1".into(),
+            ..Default::default()
+        };
+        assert!(r.events(&all, 0, 10).unwrap().is_empty());
+        for (i, sid) in ["EV1", "EV2"].iter().enumerate() {
+            w.commit(&Batch {
+                events: vec![event(sid, "task.created", 5, "WT1")],
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(r.events(&all, 0, 10).unwrap().len(), i + 1);
+        }
+        // A reader in the middle of a long read does not stop the writer (WAL), and keeps its
+        // snapshot until the read ends.
+        {
+            let mut stmt = r.conn.prepare("SELECT sid FROM events").unwrap();
+            let mut rows = stmt.query([]).unwrap();
+            assert!(rows.next().unwrap().is_some());
+            w.commit(&Batch {
+                events: vec![event("EV3", "task.created", 6, "WT2")],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        assert_eq!(r.events(&all, 0, 10).unwrap().len(), 3);
+        assert!(r
+            .commit(&Batch {
+                events: vec![event("EV9", "x", 1, "")],
+                ..Default::default()
+            })
+            .is_err());
+        assert_eq!(
+            crate::open_reader("sqlite::memory:").unwrap().map(|_| ()),
+            None
+        );
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use url::Url;
 
-use crate::tree::{self, Element};
-use crate::{
+use crate::error::TwimlError;
+use crate::model::{
     ApplicationNoun, ClientNoun, ConferenceNoun, Dial, DialTarget, Document, Endpoint, Enqueue,
-    Method, NumberNoun, QueueNoun, RejectReason, SipNoun, TaskSpec, TwimlError, Verb,
-    MAX_DIAL_ENDPOINTS,
+    Method, NumberNoun, QueueNoun, RejectReason, SipNoun, TaskSpec, Verb, MAX_DIAL_ENDPOINTS,
 };
+use crate::tree::{self, Element};
 
 /// Longest queue name `<Enqueue>` accepts, in characters.
 const MAX_QUEUE_NAME_CHARS: usize = 64;

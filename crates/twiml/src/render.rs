@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{
+use crate::model::{
     ApplicationNoun, ClientNoun, ConferenceNoun, Dial, DialTarget, Document, Endpoint, Enqueue,
     Method, NumberNoun, QueueNoun, RejectReason, SipNoun, TaskSpec, Verb,
 };

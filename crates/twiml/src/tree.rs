@@ -7,7 +7,14 @@
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::{TwimlError, MAX_DEPTH, MAX_DOCUMENT_BYTES};
+use crate::error::TwimlError;
+
+/// Largest document [`parse`](crate::parse()) accepts, in bytes (64 KiB).
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// Deepest element nesting [`parse`](crate::parse()) accepts: `Response > verb > noun > child`
+/// (e.g. `Response > Dial > Client > Parameter`).
+pub const MAX_DEPTH: usize = 4;
 
 /// One element: its name, attributes (unescaped), child elements and direct text.
 #[derive(Debug)]
