@@ -1,0 +1,954 @@
+//! The sans-IO relay: one str0m `Rtc` per peer behind one UDP address, routing as a [`Graph`]
+//! says. See the crate documentation for the drain contract.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::format::{Codec, CodecConfig, FormatParams};
+use str0m::media::{Frequency, MediaData, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tracing::{debug, info};
+
+use crate::audio::{self, HoldMusic, MixEncoder, SourceDecoder, FRAME_SAMPLES};
+use crate::error::{MediaError, MAX_SDP_BYTES};
+use crate::graph::{Graph, PeerId, Source};
+
+/// One mix tick: the length of a frame.
+pub const FRAME: Duration = Duration::from_millis(20);
+/// Datagrams waiting to be sent to one peer; beyond this the oldest are dropped (1.28 s of
+/// audio at 50 packets/s plus control traffic: only reached when the shell stops draining).
+pub const PEER_TRANSMIT_QUEUE: usize = 64;
+/// Events waiting for [`Engine::poll_event`]; beyond this the oldest are dropped.
+pub const EVENT_QUEUE: usize = 4_096;
+/// Socket addresses remembered per peer for routing datagrams without a scan.
+const ADDRESSES_PER_PEER: usize = 4;
+/// When the mix clock is late by more than this, it skips ahead instead of bursting.
+const MAX_TICK_LAG: Duration = Duration::from_millis(100);
+
+/// How the engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The address peers send to: the single host candidate in every answer. Datagrams must be
+    /// given to [`Engine::handle_datagram`] with this as their destination.
+    pub advertised: SocketAddr,
+    /// A connected peer from which no media arrived for this long is reported as
+    /// [`MediaEvent::StoppedSending`].
+    pub silence_after: Duration,
+    /// A peer that has not connected (ICE and DTLS) this long after it was added is dropped
+    /// and reported [`Disconnect::NeverConnected`].
+    pub connect_timeout: Duration,
+    /// At most this many peers at once.
+    pub max_peers: usize,
+}
+
+impl EngineConfig {
+    /// Defaults: silence after 2 s, connect within 30 s, 10,000 peers.
+    pub fn new(advertised: SocketAddr) -> EngineConfig {
+        EngineConfig {
+            advertised,
+            silence_after: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(30),
+            max_peers: 10_000,
+        }
+    }
+}
+
+/// A datagram to send from the engine's socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The datagram.
+    pub contents: Vec<u8>,
+}
+
+/// Why a peer is disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disconnect {
+    /// ICE lost the path (consent checks stopped arriving). The peer is kept: an ICE restart
+    /// ([`Engine::restart_peer`]) or the browser's checks coming back reconnect it, which is
+    /// reported as [`MediaEvent::Connected`] again.
+    IceLost,
+    /// DTLS was closed (by the browser, or by str0m on a fingerprint mismatch). The peer is
+    /// gone.
+    Closed,
+    /// It never connected within [`EngineConfig::connect_timeout`]. The peer is gone.
+    NeverConnected,
+    /// A protocol error. The peer is gone.
+    Failed(String),
+}
+
+impl Disconnect {
+    /// Whether the engine dropped the peer (every variant but [`Disconnect::IceLost`]).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Disconnect::IceLost)
+    }
+}
+
+/// Something the glue should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// DTLS is up (with ICE-lite, this is the moment media can flow), or ICE came back after
+    /// [`Disconnect::IceLost`].
+    Connected(PeerId),
+    /// The peer lost its path or is gone; see [`Disconnect::is_final`].
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        why: Disconnect,
+    },
+    /// No media from this connected peer for [`EngineConfig::silence_after`] (its microphone
+    /// or network went away; browsers send Opus packets even during silence).
+    StoppedSending(PeerId),
+    /// Media arrives again after [`MediaEvent::StoppedSending`].
+    ResumedSending(PeerId),
+}
+
+/// What happened to datagrams and frames, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams given to [`Engine::handle_datagram`].
+    pub datagrams: u64,
+    /// Datagrams that are not STUN, DTLS or RTP/RTCP.
+    pub unparsable: u64,
+    /// Datagrams no peer accepted.
+    pub unrouted: u64,
+    /// Datagrams a peer accepted but str0m refused.
+    pub rejected: u64,
+    /// Opus frames forwarded as they came.
+    pub forwarded: u64,
+    /// Mixes encoded.
+    pub mixed: u64,
+    /// Hold music frames sent forwarded.
+    pub music: u64,
+    /// Frames str0m would not take, or Opus that would not decode or encode.
+    pub media_errors: u64,
+    /// Transmits dropped because a peer's queue was full.
+    pub dropped_transmits: u64,
+    /// Events dropped because the event queue was full.
+    pub dropped_events: u64,
+}
+
+/// What the engine holds right now, for tests of "removing frees everything".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Peers.
+    pub peers: usize,
+    /// Opus decoders (one per source that some receiver mixes).
+    pub decoders: usize,
+    /// Opus encoders (one per receiver that hears a mix).
+    pub encoders: usize,
+    /// Receivers forwarded a single source.
+    pub forwarding: usize,
+    /// Datagrams waiting in the peers' queues.
+    pub queued_transmits: usize,
+    /// Remembered peer addresses.
+    pub addresses: usize,
+}
+
+/// What a receiver's stream carries, for timestamp continuity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Peer(PeerId),
+    Music,
+    Mix,
+}
+
+/// One input of a receiver's route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    Peer(PeerId),
+    Music,
+}
+
+enum Route {
+    Silent,
+    Forward(Feed),
+    Mix {
+        feeds: Vec<Feed>,
+        encoder: Box<MixEncoder>,
+    },
+}
+
+/// Rewrites a receiver's RTP timestamps so that its stream is continuous whatever it carries:
+/// a new origin (or a jump) continues from the last timestamp plus the wall time elapsed.
+#[derive(Debug, Default)]
+struct OutClock {
+    origin: Option<Origin>,
+    offset: u64,
+    last: Option<(u64, Instant)>,
+}
+
+impl OutClock {
+    /// The timestamp to send for `src` (in 48 kHz units) from `origin`, or `None` for a late
+    /// duplicate that would go backwards.
+    fn stamp(&mut self, origin: Origin, src: u64, now: Instant) -> Option<u64> {
+        const MAX_STEP: u64 = 10 * audio::SAMPLE_RATE as u64;
+        if self.origin == Some(origin) {
+            let ts = src.wrapping_add(self.offset);
+            match self.last {
+                Some((last, _)) if ts <= last && last - ts < MAX_STEP => return None,
+                Some((last, _)) if ts > last && ts - last < MAX_STEP => {
+                    self.last = Some((ts, now));
+                    return Some(ts);
+                }
+                _ => {}
+            }
+        }
+        let next = match self.last {
+            Some((last, at)) => {
+                let elapsed = now.saturating_duration_since(at).as_micros() as u64
+                    * u64::from(audio::SAMPLE_RATE)
+                    / 1_000_000;
+                last + elapsed.max(FRAME_SAMPLES as u64)
+            }
+            None => 0,
+        };
+        self.origin = Some(origin);
+        self.offset = next.wrapping_sub(src);
+        self.last = Some((next, now));
+        Some(next)
+    }
+}
+
+struct Peer {
+    rtc: Rtc,
+    mid: Option<Mid>,
+    /// The negotiated Opus payload type.
+    pt: Pt,
+    added: Instant,
+    /// DTLS came up (once).
+    connected: bool,
+    /// ICE has a path now.
+    ice_up: bool,
+    /// str0m wants `handle_input(Timeout)` at this time.
+    deadline: Instant,
+    last_media: Instant,
+    sending: bool,
+    /// The peer is over (closed or failed): removed after the current input.
+    dead: bool,
+    out: VecDeque<Transmit>,
+    addrs: VecDeque<SocketAddr>,
+    route: Route,
+    clock: OutClock,
+    /// Present while some receiver mixes this peer.
+    decoder: Option<Box<SourceDecoder>>,
+}
+
+/// What draining a peer produces for the rest of the engine.
+#[derive(Default)]
+struct Sink {
+    events: VecDeque<MediaEvent>,
+    media: VecDeque<(PeerId, MediaData)>,
+    ready: VecDeque<PeerId>,
+    counters: Counters,
+}
+
+impl Sink {
+    fn event(&mut self, e: MediaEvent) {
+        if self.events.len() >= EVENT_QUEUE {
+            self.events.pop_front();
+            self.counters.dropped_events += 1;
+        }
+        self.events.push_back(e);
+    }
+}
+
+/// The relay. See the crate documentation.
+pub struct Engine {
+    config: EngineConfig,
+    crypto: Arc<CryptoProvider>,
+    cert: DtlsCert,
+    peers: BTreeMap<PeerId, Peer>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    graph: Graph,
+    /// Source peer → receivers forwarded its frames.
+    forward_to: HashMap<PeerId, Vec<PeerId>>,
+    /// Receivers forwarded the music.
+    music_to: Vec<PeerId>,
+    /// Receivers that hear a mix.
+    mixers: Vec<PeerId>,
+    music: HoldMusic,
+    music_opus: Vec<Arc<[u8]>>,
+    next_tick: Option<Instant>,
+    ticks: u64,
+    now: Option<Instant>,
+    sink: Sink,
+    frames: Vec<(PeerId, audio::Frame)>,
+}
+
+impl Engine {
+    /// A relay answering for `config.advertised`. Generates the DTLS certificate every peer
+    /// uses and encodes the hold music.
+    pub fn new(config: EngineConfig) -> Result<Engine, MediaError> {
+        Candidate::host(config.advertised, "udp")
+            .map_err(|e| MediaError::Candidate(config.advertised, e.to_string()))?;
+        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        let cert = crypto
+            .dtls_provider
+            .generate_certificate()
+            .ok_or(MediaError::Certificate)?;
+        let music = HoldMusic::new()?;
+        let music_opus = music.opus.iter().map(|f| Arc::from(f.as_slice())).collect();
+        Ok(Engine {
+            config,
+            crypto,
+            cert,
+            peers: BTreeMap::new(),
+            by_addr: HashMap::new(),
+            graph: Graph::new(),
+            forward_to: HashMap::new(),
+            music_to: Vec::new(),
+            mixers: Vec::new(),
+            music,
+            music_opus,
+            next_tick: None,
+            ticks: 0,
+            now: None,
+            sink: Sink::default(),
+            frames: Vec::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    fn clock(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |t| t.max(now));
+        self.now = Some(now);
+        now
+    }
+
+    /// Audio only: Opus, and telephone-event at both clock rates browsers offer (kept so that
+    /// the answer does not refuse DTMF).
+    fn codecs() -> CodecConfig {
+        let mut c = CodecConfig::new_with_defaults();
+        c.clear();
+        c.enable_opus(true, false);
+        for (pt, rate) in [(110, 48_000), (126, 8_000)] {
+            if let Some(rate) = Frequency::new(rate) {
+                c.add_config(
+                    Pt::new_with_value(pt),
+                    None,
+                    Codec::Tele,
+                    rate,
+                    None,
+                    FormatParams {
+                        telephone_event_max: Some(15),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        c
+    }
+
+    fn rtc(&self, now: Instant) -> Rtc {
+        let mut config = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_crypto_provider(self.crypto.clone())
+            .set_dtls_cert(self.cert.clone());
+        *config.codec_config() = Engine::codecs();
+        config.build(now)
+    }
+
+    /// Accepts a browser's offer (one `sendrecv` audio transceiver) and returns the answer:
+    /// ICE-lite, one host candidate (the advertised address), Opus and telephone-event.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let now = self.clock(now);
+        if self.peers.contains_key(&id) {
+            return Err(MediaError::PeerExists(id));
+        }
+        if self.peers.len() >= self.config.max_peers {
+            return Err(MediaError::TooManyPeers(self.config.max_peers));
+        }
+        let offer = parse_offer(offer_sdp)?;
+        let mut rtc = self.rtc(now);
+        let candidate = Candidate::host(self.config.advertised, "udp")
+            .map_err(|e| MediaError::Candidate(self.config.advertised, e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::Offer(e.to_string()))?;
+        let pt = rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|p| p.spec().codec == Codec::Opus)
+            .map(|p| p.pt())
+            .ok_or(MediaError::NoOpus)?;
+        let answer = answer.to_sdp_string();
+        let mid = audio_mid(&rtc, &answer).ok_or(MediaError::NoAudio)?;
+        let mut peer = Peer {
+            rtc,
+            mid: Some(mid),
+            pt,
+            added: now,
+            connected: false,
+            ice_up: false,
+            deadline: now,
+            last_media: now,
+            sending: false,
+            dead: false,
+            out: VecDeque::new(),
+            addrs: VecDeque::new(),
+            route: Route::Silent,
+            clock: OutClock::default(),
+            decoder: None,
+        };
+        drain(now, id, &mut peer, &mut self.sink);
+        info!(%id, "peer added");
+        self.peers.insert(id, peer);
+        self.recompute();
+        Ok(answer)
+    }
+
+    /// Accepts a new offer from an existing peer, typically an ICE restart after the desktop
+    /// reconnected from another address. DTLS, streams and routes are kept, so media goes on as
+    /// soon as the new path is checked.
+    pub fn restart_peer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let now = self.clock(now);
+        let offer = parse_offer(offer_sdp)?;
+        let peer = self.peers.get_mut(&id).ok_or(MediaError::NoPeer(id))?;
+        let answer = peer
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::Offer(e.to_string()))?;
+        drain(now, id, peer, &mut self.sink);
+        info!(%id, "peer restarted");
+        self.reap();
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Drops a peer and everything it holds (queues, codecs, routes, addresses) at once. Its
+    /// browser learns of the end through signalling. Returns whether it existed.
+    pub fn remove_peer(&mut self, id: PeerId) -> bool {
+        let Some(peer) = self.peers.remove(&id) else {
+            return false;
+        };
+        for a in &peer.addrs {
+            if self.by_addr.get(a) == Some(&id) {
+                self.by_addr.remove(a);
+            }
+        }
+        self.sink.media.retain(|(p, _)| *p != id);
+        info!(%id, "peer removed");
+        self.recompute();
+        true
+    }
+
+    /// Replaces who hears whom.
+    pub fn set_graph(&mut self, graph: &Graph) {
+        self.graph = graph.clone();
+        self.recompute();
+    }
+
+    /// The graph in force.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// A datagram that arrived on the socket at `now`, from `from`, sent to `to` (the
+    /// advertised address). Anything that is not STUN, DTLS or RTP of a known peer is counted
+    /// and dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let now = self.clock(now);
+        self.sink.counters.datagrams += 1;
+        let Ok(receive) = Receive::new(Protocol::Udp, from, to, data) else {
+            self.sink.counters.unparsable += 1;
+            return;
+        };
+        let input = Input::Receive(now, receive);
+        let hinted = self
+            .by_addr
+            .get(&from)
+            .copied()
+            .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        let id = hinted.or_else(|| {
+            self.peers
+                .iter()
+                .find(|(_, p)| !p.dead && p.rtc.accepts(&input))
+                .map(|(id, _)| *id)
+        });
+        let Some(id) = id else {
+            self.sink.counters.unrouted += 1;
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if let Err(e) = peer.rtc.handle_input(input) {
+            self.sink.counters.rejected += 1;
+            debug!(%id, %from, error = %e, "datagram refused");
+        }
+        if hinted.is_none() {
+            if peer.addrs.len() >= ADDRESSES_PER_PEER {
+                if let Some(old) = peer.addrs.pop_front() {
+                    if self.by_addr.get(&old) == Some(&id) {
+                        self.by_addr.remove(&old);
+                    }
+                }
+            }
+            peer.addrs.push_back(from);
+            self.by_addr.insert(from, id);
+        }
+        drain(now, id, peer, &mut self.sink);
+        self.route_media(now);
+        self.reap();
+    }
+
+    /// Time passed: feeds the peers whose deadline is due, reports silent peers, runs the mix
+    /// clock.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clock(now);
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    debug!(%id, error = %e, "timeout refused");
+                }
+                drain(now, id, peer, &mut self.sink);
+            }
+        }
+        for (id, peer) in self.peers.iter_mut() {
+            if peer.connected && peer.sending && peer.last_media + self.config.silence_after <= now
+            {
+                peer.sending = false;
+                info!(%id, "stopped sending");
+                self.sink.event(MediaEvent::StoppedSending(*id));
+            }
+            if !peer.connected && !peer.dead && peer.added + self.config.connect_timeout <= now {
+                peer.dead = true;
+                self.sink.event(MediaEvent::Disconnected {
+                    peer: *id,
+                    why: Disconnect::NeverConnected,
+                });
+            }
+        }
+        self.route_media(now);
+        while let Some(at) = self.next_tick.filter(|t| *t <= now) {
+            let at = if now.saturating_duration_since(at) > MAX_TICK_LAG {
+                now
+            } else {
+                at
+            };
+            self.tick(now);
+            self.next_tick = self.next_tick.map(|_| at + FRAME);
+        }
+        self.reap();
+    }
+
+    /// The next datagram to send. Peers take turns, one datagram each.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        while let Some(id) = self.sink.ready.pop_front() {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            let Some(t) = peer.out.pop_front() else {
+                continue;
+            };
+            if !peer.out.is_empty() {
+                self.sink.ready.push_back(id);
+            }
+            return Some(t);
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.sink.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().flat_map(|p| {
+            let liveness = if p.connected {
+                p.sending.then(|| p.last_media + self.config.silence_after)
+            } else {
+                Some(p.added + self.config.connect_timeout)
+            };
+            [Some(p.deadline), liveness]
+        });
+        peers.chain([self.next_tick]).flatten().min()
+    }
+
+    /// What happened so far.
+    pub fn counters(&self) -> Counters {
+        self.sink.counters
+    }
+
+    /// What is held now.
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            peers: self.peers.len(),
+            addresses: self.by_addr.len(),
+            ..Footprint::default()
+        };
+        for p in self.peers.values() {
+            f.decoders += usize::from(p.decoder.is_some());
+            f.queued_transmits += p.out.len();
+            match p.route {
+                Route::Mix { .. } => f.encoders += 1,
+                Route::Forward(_) => f.forwarding += 1,
+                Route::Silent => {}
+            }
+        }
+        f
+    }
+
+    /// Whether `id` is a peer with DTLS up.
+    pub fn is_connected(&self, id: PeerId) -> bool {
+        self.peers.get(&id).is_some_and(|p| p.connected && p.ice_up)
+    }
+
+    /// Removes peers that closed or failed.
+    fn reap(&mut self) {
+        let dead: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.dead)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            self.remove_peer(id);
+        }
+    }
+
+    /// Derives every receiver's route, the indexes and the codecs from the graph and the peers.
+    fn recompute(&mut self) {
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        let mut needs_decoder = BTreeSet::new();
+        self.forward_to.clear();
+        self.music_to.clear();
+        self.mixers.clear();
+        for &r in &ids {
+            let feeds: Vec<Feed> = self
+                .graph
+                .hears(r)
+                .filter_map(|s| match s {
+                    Source::Peer(p) if p != r && self.peers.contains_key(&p) => Some(Feed::Peer(p)),
+                    Source::HoldMusic => Some(Feed::Music),
+                    Source::Peer(_) => None,
+                })
+                .collect();
+            let Some(peer) = self.peers.get_mut(&r) else {
+                continue;
+            };
+            let old = std::mem::replace(&mut peer.route, Route::Silent);
+            peer.route = match (feeds.as_slice(), old) {
+                ([], _) => Route::Silent,
+                ([one], _) => Route::Forward(*one),
+                (_, Route::Mix { encoder, .. }) => Route::Mix { feeds, encoder },
+                (_, _) => match MixEncoder::new() {
+                    Ok(encoder) => Route::Mix {
+                        feeds,
+                        encoder: Box::new(encoder),
+                    },
+                    Err(e) => {
+                        self.sink.counters.media_errors += 1;
+                        debug!(%r, error = %e, "no encoder for a mix");
+                        Route::Silent
+                    }
+                },
+            };
+            match &peer.route {
+                Route::Silent => {}
+                Route::Forward(Feed::Peer(s)) => self.forward_to.entry(*s).or_default().push(r),
+                Route::Forward(Feed::Music) => self.music_to.push(r),
+                Route::Mix { feeds, .. } => {
+                    self.mixers.push(r);
+                    for f in feeds {
+                        if let Feed::Peer(s) = f {
+                            needs_decoder.insert(*s);
+                        }
+                    }
+                }
+            }
+        }
+        for (id, peer) in self.peers.iter_mut() {
+            if !needs_decoder.contains(id) {
+                peer.decoder = None;
+            } else if peer.decoder.is_none() {
+                match SourceDecoder::new() {
+                    Ok(d) => peer.decoder = Some(Box::new(d)),
+                    Err(e) => {
+                        self.sink.counters.media_errors += 1;
+                        debug!(%id, error = %e, "no decoder");
+                    }
+                }
+            }
+        }
+        let clocked = !self.mixers.is_empty() || !self.music_to.is_empty();
+        match (clocked, self.next_tick) {
+            (false, _) => self.next_tick = None,
+            (true, None) => self.next_tick = self.now.map(|t| t + FRAME),
+            (true, Some(_)) => {}
+        }
+    }
+
+    /// Routes the media frames that draining produced.
+    fn route_media(&mut self, now: Instant) {
+        while let Some((src, data)) = self.sink.media.pop_front() {
+            let Some(peer) = self.peers.get_mut(&src) else {
+                continue;
+            };
+            peer.last_media = now;
+            if !peer.sending {
+                peer.sending = true;
+                if peer.connected {
+                    info!(id = %src, "resumed sending");
+                    self.sink.event(MediaEvent::ResumedSending(src));
+                }
+            }
+            if data.params.spec().codec != Codec::Opus {
+                // DTMF is negotiated but not relayed.
+                continue;
+            }
+            if let Some(d) = peer.decoder.as_mut() {
+                if !d.push(&data.data) {
+                    self.sink.counters.media_errors += 1;
+                }
+            }
+            let ts = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+            let receivers = self.forward_to.get(&src).cloned().unwrap_or_default();
+            for r in receivers {
+                if self.write(now, r, Origin::Peer(src), ts, data.data.clone()) {
+                    self.sink.counters.forwarded += 1;
+                }
+            }
+        }
+    }
+
+    /// One 20 ms step of the mix clock: music to those forwarded it, a mix to each mixer.
+    fn tick(&mut self, now: Instant) {
+        self.ticks += 1;
+        let ts = self.ticks * FRAME_SAMPLES as u64;
+        let n = self.music.len().max(1);
+        let index = (self.ticks % n as u64) as usize;
+        if let Some(frame) = self.music_opus.get(index).cloned() {
+            for r in self.music_to.clone() {
+                if self.write(now, r, Origin::Music, ts, frame.clone()) {
+                    self.sink.counters.music += 1;
+                }
+            }
+        }
+        if self.mixers.is_empty() {
+            return;
+        }
+        self.frames.clear();
+        for (id, peer) in self.peers.iter_mut() {
+            if let Some(f) = peer.decoder.as_mut().and_then(|d| d.take()) {
+                self.frames.push((*id, f));
+            }
+        }
+        for r in self.mixers.clone() {
+            let Some(peer) = self.peers.get_mut(&r) else {
+                continue;
+            };
+            if !peer.connected {
+                continue;
+            }
+            let Route::Mix { feeds, encoder } = &mut peer.route else {
+                continue;
+            };
+            let mut acc = [0i32; FRAME_SAMPLES];
+            for feed in feeds.iter() {
+                match feed {
+                    Feed::Peer(s) => {
+                        if let Some((_, f)) = self.frames.iter().find(|(id, _)| id == s) {
+                            audio::accumulate(&mut acc, f);
+                        }
+                    }
+                    Feed::Music => {
+                        if let Some(f) = self.music.pcm.get(index) {
+                            audio::accumulate(&mut acc, f);
+                        }
+                    }
+                }
+            }
+            match encoder.encode(&audio::clamp(&acc)) {
+                Ok(packet) => {
+                    if self.write(now, r, Origin::Mix, ts, Arc::from(packet)) {
+                        self.sink.counters.mixed += 1;
+                    }
+                }
+                Err(e) => {
+                    self.sink.counters.media_errors += 1;
+                    debug!(%r, error = %e, "mix not encoded");
+                }
+            }
+        }
+    }
+
+    /// Writes one Opus frame to a receiver (if it is connected) and drains it. Returns whether
+    /// str0m took it.
+    fn write(
+        &mut self,
+        now: Instant,
+        r: PeerId,
+        origin: Origin,
+        src_ts: u64,
+        data: Arc<[u8]>,
+    ) -> bool {
+        let Some(peer) = self.peers.get_mut(&r) else {
+            return false;
+        };
+        let Some(mid) = peer
+            .mid
+            .filter(|_| peer.connected && peer.ice_up && !peer.dead)
+        else {
+            return false;
+        };
+        let Some(ts) = peer.clock.stamp(origin, src_ts, now) else {
+            return false;
+        };
+        let pt = peer.pt;
+        let written = match peer.rtc.writer(mid) {
+            Some(w) => w
+                .write(
+                    pt,
+                    now,
+                    MediaTime::new(ts, Frequency::FORTY_EIGHT_KHZ),
+                    data,
+                )
+                .is_ok(),
+            None => false,
+        };
+        if !written {
+            self.sink.counters.media_errors += 1;
+        }
+        drain(now, r, peer, &mut self.sink);
+        written
+    }
+}
+
+/// The first audio media the answer accepts (str0m announces media with events only once
+/// DTLS is up, so the answer is where to look at offer time).
+fn audio_mid(rtc: &Rtc, answer: &str) -> Option<Mid> {
+    let mut in_audio = false;
+    for line in answer.lines() {
+        if let Some(m) = line.strip_prefix("m=") {
+            // A rejected m-line has port 0.
+            in_audio = m.starts_with("audio ") && !m.starts_with("audio 0 ");
+        } else if let Some(mid) = line.strip_prefix("a=mid:").filter(|_| in_audio) {
+            let mid = Mid::from(mid.trim());
+            if rtc.media(mid).is_some_and(|m| m.kind() == MediaKind::Audio) {
+                return Some(mid);
+            }
+        }
+    }
+    None
+}
+
+fn parse_offer(sdp: &str) -> Result<SdpOffer, MediaError> {
+    if sdp.len() > MAX_SDP_BYTES {
+        return Err(MediaError::OfferTooLarge(sdp.len()));
+    }
+    SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))
+}
+
+/// Polls a peer's `Rtc` until it reports its next timeout: queues its datagrams, handles its
+/// events, and hands media frames to the sink for routing.
+fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
+    loop {
+        match peer.rtc.poll_output() {
+            Ok(Output::Timeout(t)) => {
+                peer.deadline = t;
+                return;
+            }
+            Ok(Output::Transmit(t)) => {
+                if peer.out.is_empty() {
+                    sink.ready.push_back(id);
+                }
+                if peer.out.len() >= PEER_TRANSMIT_QUEUE {
+                    peer.out.pop_front();
+                    sink.counters.dropped_transmits += 1;
+                }
+                peer.out.push_back(Transmit {
+                    destination: t.destination,
+                    contents: t.contents.into(),
+                });
+            }
+            Ok(Output::Event(e)) => on_event(now, id, peer, sink, e),
+            Err(e) => {
+                info!(%id, error = %e, "peer failed");
+                fail(id, peer, sink, Disconnect::Failed(e.to_string()));
+                return;
+            }
+        }
+        if !peer.rtc.is_alive() {
+            fail(id, peer, sink, Disconnect::Closed);
+            return;
+        }
+    }
+}
+
+fn fail(id: PeerId, peer: &mut Peer, sink: &mut Sink, why: Disconnect) {
+    if !peer.dead {
+        peer.dead = true;
+        sink.event(MediaEvent::Disconnected { peer: id, why });
+    }
+}
+
+fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event) {
+    match e {
+        Event::Connected => {
+            info!(%id, "connected");
+            peer.connected = true;
+            peer.ice_up = true;
+            peer.last_media = now;
+            peer.sending = true;
+            sink.event(MediaEvent::Connected(id));
+        }
+        Event::IceConnectionStateChange(s) => {
+            debug!(%id, state = ?s, "ice");
+            match s {
+                IceConnectionState::Disconnected if peer.ice_up => {
+                    peer.ice_up = false;
+                    if peer.connected {
+                        sink.event(MediaEvent::Disconnected {
+                            peer: id,
+                            why: Disconnect::IceLost,
+                        });
+                    }
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed if !peer.ice_up => {
+                    peer.ice_up = true;
+                    if peer.connected {
+                        sink.event(MediaEvent::Connected(id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Event::MediaData(d) if Some(d.mid) == peer.mid => sink.media.push_back((id, d)),
+        Event::Closed => fail(id, peer, sink, Disconnect::Closed),
+        _ => {}
+    }
+}

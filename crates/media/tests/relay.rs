@@ -1,0 +1,781 @@
+//! The relay as audio: str0m client peers play browsers (offers, Opus sine tones at 50
+//! packets/s) on a simulated network with simulated time, through the engine; what each peer
+//! decodes is measured (Goertzel) to tell whom it hears.
+
+mod common;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{amplitude, loudest, rms, Client, TONES};
+use switchboard_media::{
+    Disconnect, Engine, EngineConfig, Graph, MediaError, MediaEvent, PeerId, Source,
+    HOLD_MUSIC_NOTES_HZ,
+};
+
+const LATENCY: Duration = Duration::from_millis(5);
+
+struct Packet {
+    from: SocketAddr,
+    to: SocketAddr,
+    data: Vec<u8>,
+}
+
+/// The engine, the clients and the wire between them, on simulated time.
+struct Sim {
+    engine: Engine,
+    server: SocketAddr,
+    clients: BTreeMap<u64, Client>,
+    base: Instant,
+    now: Instant,
+    wire: BinaryHeap<Reverse<(Instant, u64)>>,
+    packets: BTreeMap<u64, Packet>,
+    seq: u64,
+    /// Addresses whose datagrams are lost (a desktop that moved away).
+    dead: HashSet<SocketAddr>,
+    events: Vec<(Duration, MediaEvent)>,
+    /// Datagrams the engine sent, by destination.
+    sent_to: BTreeMap<SocketAddr, u64>,
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let server = addr(40_000);
+        let base = Instant::now();
+        Sim {
+            engine: Engine::new(EngineConfig::new(server)).expect("engine"),
+            server,
+            clients: BTreeMap::new(),
+            base,
+            now: base,
+            wire: BinaryHeap::new(),
+            packets: BTreeMap::new(),
+            seq: 0,
+            dead: HashSet::new(),
+            events: Vec::new(),
+            sent_to: BTreeMap::new(),
+        }
+    }
+
+    fn at(&self, secs: f64) -> Instant {
+        self.base + Duration::from_secs_f64(secs)
+    }
+
+    fn client(&self, id: u64) -> &Client {
+        self.clients.get(&id).expect("client")
+    }
+
+    /// A browser `id` sending `tone`, offered, answered and connected.
+    fn join(&mut self, id: u64, tone: f32) {
+        let (mut client, offer) = Client::new(self.now, addr(50_000 + id as u16), tone);
+        let answer = self
+            .engine
+            .add_peer(self.now, PeerId(id), &offer)
+            .expect("answer");
+        client.accept_answer(self.now, &answer);
+        self.clients.insert(id, client);
+        self.flush();
+        let deadline = self.now + Duration::from_secs(5);
+        while !(self.engine.is_connected(PeerId(id)) && self.client(id).connected) {
+            assert!(self.now < deadline, "peer {id} did not connect");
+            let next = self.next_time().min(deadline);
+            self.advance_to(next);
+        }
+    }
+
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        self.seq += 1;
+        self.wire.push(Reverse((self.now + LATENCY, self.seq)));
+        self.packets.insert(self.seq, Packet { from, to, data });
+    }
+
+    /// Moves every pending datagram onto the wire and collects events.
+    fn flush(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            *self.sent_to.entry(t.destination).or_default() += 1;
+            self.send(self.server, t.destination, t.contents);
+        }
+        let outs: Vec<_> = self
+            .clients
+            .values_mut()
+            .flat_map(|c| std::mem::take(&mut c.outbox))
+            .collect();
+        for (from, to, data) in outs {
+            self.send(from, to, data);
+        }
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push((self.now - self.base, e));
+        }
+    }
+
+    fn next_time(&self) -> Instant {
+        let wire = self.wire.peek().map(|Reverse((t, _))| *t);
+        let clients = self.clients.values().map(|c| c.next_time());
+        [wire, self.engine.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .chain(clients)
+            .min()
+            .unwrap_or(self.now + Duration::from_secs(1))
+    }
+
+    /// Advances time to `t`, delivering and processing everything due on the way.
+    fn advance_to(&mut self, t: Instant) {
+        self.now = self.now.max(t);
+        while let Some(Reverse((at, seq))) = self.wire.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.wire.pop();
+            let Some(p) = self.packets.remove(&seq) else {
+                continue;
+            };
+            if self.dead.contains(&p.to) || self.dead.contains(&p.from) {
+                continue;
+            }
+            if p.to == self.server {
+                self.engine.handle_datagram(at, p.from, p.to, &p.data);
+            } else if let Some(c) = self.clients.values_mut().find(|c| c.addr == p.to) {
+                c.receive(at, p.from, &p.data);
+            }
+            self.flush();
+        }
+        if self.engine.poll_timeout().is_some_and(|d| d <= self.now) {
+            self.engine.handle_timeout(self.now);
+        }
+        for c in self.clients.values_mut() {
+            c.timeout(self.now);
+        }
+        self.flush();
+    }
+
+    /// Runs the world until `secs` after the start.
+    fn run_until(&mut self, secs: f64) {
+        let end = self.at(secs);
+        let mut steps = 0u64;
+        while self.now < end {
+            let next = self.next_time().min(end).max(self.now);
+            self.advance_to(next);
+            steps += 1;
+            assert!(steps < 10_000_000, "the simulation does not advance");
+        }
+    }
+
+    fn graph(&mut self, g: Graph) {
+        self.engine.set_graph(&g);
+        self.flush();
+    }
+
+    /// What client `id` heard between `from` and `to` seconds.
+    fn heard(&self, id: u64, from: f64, to: f64) -> Vec<i16> {
+        self.client(id).heard_between(self.at(from), self.at(to))
+    }
+
+    fn events_of(&self, id: u64) -> Vec<(Duration, MediaEvent)> {
+        self.events
+            .iter()
+            .filter(|(_, e)| match e {
+                MediaEvent::Connected(p)
+                | MediaEvent::StoppedSending(p)
+                | MediaEvent::ResumedSending(p) => p.0 == id,
+                MediaEvent::Disconnected { peer, .. } => peer.0 == id,
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn p(id: u64) -> Source {
+    Source::Peer(PeerId(id))
+}
+
+/// The heard audio is dominated by `tone`: it is loud, and every other agent tone is at most
+/// a tenth of it.
+fn assert_hears_only(samples: &[i16], tone: f32, what: &str) {
+    let (best, amps) = loudest(samples, &TONES);
+    assert_eq!(best, tone, "{what}: loudest tone (amplitudes {amps:?})");
+    let a = amplitude(samples, tone);
+    assert!(a > 2_000.0, "{what}: {tone} Hz is too quiet: {a:.0}");
+    for other in TONES.iter().filter(|t| **t != tone) {
+        let o = amplitude(samples, *other);
+        assert!(
+            o < a / 10.0,
+            "{what}: {other} Hz is audible: {o:.0} vs {a:.0}"
+        );
+    }
+}
+
+fn assert_silent(samples: &[i16], what: &str) {
+    let r = rms(samples);
+    assert!(
+        r < 50.0,
+        "{what}: energy {r:.0} (of {} samples)",
+        samples.len()
+    );
+}
+
+fn music_amplitude(samples: &[i16]) -> f64 {
+    HOLD_MUSIC_NOTES_HZ
+        .iter()
+        .map(|&f| amplitude(samples, f))
+        .sum()
+}
+
+#[test]
+fn two_parties_hear_each_other_forwarded() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 2.0);
+    assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 2.0), 880.0, "A");
+    assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 2.0), 440.0, "B");
+    let c = s.engine.counters();
+    assert!(c.forwarded > 180, "{c:?}");
+    assert_eq!((c.mixed, c.music), (0, 0), "{c:?}");
+    let f = s.engine.footprint();
+    assert_eq!((f.forwarding, f.encoders, f.decoders), (2, 0, 0), "{f:?}");
+    // About 50 frames a second arrive, in order, without gaps in sequence numbers.
+    let heard = &s.client(1).heard;
+    let recent = s.client(1).frames_since(s.at(t0 + 1.0));
+    assert!((45..=55).contains(&recent), "{recent} frames in a second");
+    assert!(heard.windows(2).all(|w| w[1].rtp_time > w[0].rtp_time));
+    assert!(heard.iter().skip(1).all(|h| h.contiguous));
+}
+
+#[test]
+fn the_answer_is_ice_lite_with_one_host_candidate_and_keeps_telephone_event() {
+    let mut s = Sim::new();
+    let (_client, offer) = Client::new(s.now, addr(50_001), 440.0);
+    let answer = s.engine.add_peer(s.now, PeerId(1), &offer).expect("answer");
+    assert!(answer.contains("a=ice-lite"), "{answer}");
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .collect();
+    assert_eq!(candidates.len(), 1, "{answer}");
+    assert!(
+        candidates[0].contains("127.0.0.1 40000 typ host"),
+        "{answer}"
+    );
+    assert!(answer.contains("opus/48000"), "{answer}");
+    assert!(answer.contains("telephone-event/8000"), "{answer}");
+    assert!(!answer.contains("VP8"), "{answer}");
+}
+
+#[test]
+fn bad_offers_and_unknown_peers_are_refused() {
+    let mut s = Sim::new();
+    let (_c, offer) = Client::new(s.now, addr(50_001), 440.0);
+    s.engine.add_peer(s.now, PeerId(1), &offer).expect("answer");
+    assert_eq!(
+        s.engine.add_peer(s.now, PeerId(1), &offer),
+        Err(MediaError::PeerExists(PeerId(1)))
+    );
+    assert!(matches!(
+        s.engine.add_peer(s.now, PeerId(2), "v=0\r\nnonsense"),
+        Err(MediaError::Sdp(_))
+    ));
+    let huge = "a".repeat(switchboard_media::MAX_SDP_BYTES + 1);
+    assert!(matches!(
+        s.engine.add_peer(s.now, PeerId(2), &huge),
+        Err(MediaError::OfferTooLarge(_))
+    ));
+    assert_eq!(
+        s.engine.restart_peer(s.now, PeerId(9), &offer),
+        Err(MediaError::NoPeer(PeerId(9)))
+    );
+    // A data channel but no audio.
+    let mut rtc = str0m::RtcConfig::new()
+        .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()))
+        .build(s.now);
+    let mut api = rtc.sdp_api();
+    api.add_channel("chat".into());
+    let (offer, _) = api.apply().expect("offer");
+    assert_eq!(
+        s.engine.add_peer(s.now, PeerId(3), &offer.to_sdp_string()),
+        Err(MediaError::NoAudio)
+    );
+    assert_eq!(s.engine.footprint().peers, 1);
+    assert!(!s.engine.remove_peer(PeerId(3)));
+}
+
+#[test]
+fn three_parties_each_hear_a_mix_of_the_other_two() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 660.0);
+    s.join(3, 880.0);
+    s.graph(
+        Graph::new()
+            .with(PeerId(1), [p(2), p(3)])
+            .with(PeerId(2), [p(1), p(3)])
+            .with(PeerId(3), [p(1), p(2)]),
+    );
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 2.0);
+    for (id, own) in [(1, 440.0), (2, 660.0), (3, 880.0)] {
+        let heard = s.heard(id, t0 + 1.0, t0 + 2.0);
+        let own_amp = amplitude(&heard, own);
+        for other in TONES.iter().filter(|t| **t != own) {
+            let a = amplitude(&heard, *other);
+            assert!(a > 2_000.0, "peer {id} does not hear {other} Hz: {a:.0}");
+            assert!(
+                own_amp < a / 10.0,
+                "peer {id} hears itself: {own_amp:.0} vs {a:.0}"
+            );
+        }
+    }
+    let f = s.engine.footprint();
+    assert_eq!((f.encoders, f.decoders, f.forwarding), (3, 3, 0), "{f:?}");
+    assert!(s.engine.counters().mixed > 250);
+    // A mixed stream is as continuous as a forwarded one.
+    let heard = &s.client(2).heard;
+    assert!(heard.windows(2).all(|w| w[1].rtp_time > w[0].rtp_time));
+}
+
+#[test]
+fn a_held_peer_hears_the_music_and_the_holder_hears_nothing() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    // 2 holds 1: 1 hears music, 2 hears nothing of 1.
+    s.graph(Graph::new().with(PeerId(1), [Source::HoldMusic]));
+    s.run_until(t0 + 3.5);
+    let held = s.heard(1, t0 + 1.5, t0 + 3.5);
+    let music = music_amplitude(&held);
+    let agents: f64 = TONES.iter().map(|&t| amplitude(&held, t)).sum();
+    assert!(music > 1_000.0, "music {music:.0}");
+    assert!(
+        agents < music / 5.0,
+        "agents {agents:.0} vs music {music:.0}"
+    );
+    // Each note of the loop is heard in turn.
+    for (i, &note) in HOLD_MUSIC_NOTES_HZ.iter().enumerate() {
+        let loudest_note = (0..4)
+            .map(|k| {
+                let from = t0 + 1.5 + 0.5 * k as f64 + 0.1;
+                let a = amplitude(&s.heard(1, from, from + 0.3), note);
+                (a, k)
+            })
+            .fold((0.0, 0), |acc, x| if x.0 > acc.0 { x } else { acc });
+        assert!(
+            loudest_note.0 > 1_000.0,
+            "note {i} ({note} Hz): {loudest_note:?}"
+        );
+    }
+    assert_silent(&s.heard(2, t0 + 1.5, t0 + 3.5), "the holder");
+    assert!(s.engine.counters().music > 90);
+    // Music with a voice: a mix of both.
+    s.graph(Graph::new().with(PeerId(1), [Source::HoldMusic, p(2)]));
+    s.run_until(t0 + 5.5);
+    let both = s.heard(1, t0 + 4.0, t0 + 5.5);
+    assert!(music_amplitude(&both) > 1_000.0);
+    assert!(amplitude(&both, 880.0) > 2_000.0);
+    assert_eq!(s.engine.footprint().encoders, 1);
+}
+
+#[test]
+fn a_muted_source_falls_silent_without_looking_like_loss() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    // 2 is muted: 1 no longer hears it; 2 still hears 1.
+    s.graph(Graph::new().with(PeerId(2), [p(1)]));
+    let muted_at = s.now;
+    s.run_until(t0 + 2.0);
+    assert_silent(&s.heard(1, t0 + 1.1, t0 + 2.0), "1 while 2 is muted");
+    assert_hears_only(&s.heard(2, t0 + 1.1, t0 + 2.0), 440.0, "2 while muted");
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    s.run_until(t0 + 3.0);
+    assert_hears_only(&s.heard(1, t0 + 2.2, t0 + 3.0), 880.0, "1 after unmute");
+    // The stream paused: sequence numbers go on without a gap, timestamps jump by the pause.
+    let heard = &s.client(1).heard;
+    assert!(
+        heard.iter().skip(1).all(|h| h.contiguous),
+        "a gap in sequence numbers"
+    );
+    let gap = heard
+        .windows(2)
+        .find(|w| {
+            w[0].at < muted_at + Duration::from_millis(100)
+                && w[1].at > muted_at + Duration::from_millis(500)
+        })
+        .map(|w| w[1].rtp_time - w[0].rtp_time)
+        .expect("a pause");
+    assert!(
+        (45_000..=51_000).contains(&gap),
+        "timestamp step over the pause: {gap}"
+    );
+}
+
+#[test]
+fn switching_the_forwarded_source_is_seamless() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 660.0);
+    s.join(3, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    s.graph(Graph::new().with(PeerId(1), [p(3)]));
+    s.run_until(t0 + 2.0);
+    assert_hears_only(&s.heard(1, t0 + 0.3, t0 + 1.0), 660.0, "before");
+    assert_hears_only(&s.heard(1, t0 + 1.2, t0 + 2.0), 880.0, "after");
+    let heard = &s.client(1).heard;
+    assert!(heard.iter().skip(1).all(|h| h.contiguous));
+    let steps: Vec<u64> = heard
+        .windows(2)
+        .map(|w| w[1].rtp_time - w[0].rtp_time)
+        .collect();
+    assert!(
+        steps.iter().all(|d| (960..=3 * 960).contains(d)),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn a_removed_peer_gets_nothing_more_and_its_state_is_freed() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 660.0);
+    s.join(3, 880.0);
+    s.graph(
+        Graph::new()
+            .with(PeerId(1), [p(2), p(3)])
+            .with(PeerId(2), [p(1), p(3)])
+            .with(PeerId(3), [p(1), p(2)]),
+    );
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    assert!(s.engine.remove_peer(PeerId(3)));
+    let removed_at = s.now;
+    let sent_before = s.sent_to.get(&addr(50_003)).copied().unwrap_or(0);
+    s.run_until(t0 + 3.0);
+    // Nothing more is sent to it (a datagram already on the wire may still arrive).
+    assert_eq!(
+        s.sent_to.get(&addr(50_003)).copied().unwrap_or(0),
+        sent_before
+    );
+    assert!(
+        s.client(3)
+            .frames_since(removed_at + Duration::from_millis(50))
+            == 0,
+        "the removed peer still receives"
+    );
+    // The others fall back to forwarding each other; the mixers' codecs are gone.
+    assert_hears_only(&s.heard(1, t0 + 2.0, t0 + 3.0), 660.0, "1");
+    assert_hears_only(&s.heard(2, t0 + 2.0, t0 + 3.0), 440.0, "2");
+    let f = s.engine.footprint();
+    assert_eq!(
+        (f.peers, f.encoders, f.decoders, f.forwarding),
+        (2, 0, 0, 2),
+        "{f:?}"
+    );
+    assert_eq!(f.addresses, 2, "{f:?}");
+    // Its datagrams are now unrouted.
+    let unrouted = s.engine.counters().unrouted;
+    assert!(
+        unrouted > 0,
+        "the removed client's datagrams should be unrouted"
+    );
+    // Dropping every edge frees the routes too.
+    s.graph(Graph::new());
+    let f = s.engine.footprint();
+    assert_eq!((f.encoders, f.decoders, f.forwarding), (0, 0, 0), "{f:?}");
+}
+
+#[test]
+fn an_ice_restart_from_a_new_address_keeps_the_audio_flowing() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    // The desktop moves: its old address is gone, it restarts ICE from a new one.
+    let old = s.client(1).addr;
+    s.dead.insert(old);
+    let now = s.now;
+    let offer = s
+        .clients
+        .get_mut(&1)
+        .expect("client")
+        .restart(now, addr(51_001));
+    let answer = s
+        .engine
+        .restart_peer(now, PeerId(1), &offer)
+        .expect("restart answer");
+    s.clients
+        .get_mut(&1)
+        .expect("client")
+        .accept_answer(now, &answer);
+    s.flush();
+    s.run_until(t0 + 3.0);
+    // The new path is checked within a few round trips: hardly a frame is missed.
+    let (a, b) = (s.at(t0 + 1.0), s.at(t0 + 1.5));
+    let during = s
+        .client(1)
+        .heard
+        .iter()
+        .filter(|h| h.at >= a && h.at < b)
+        .count();
+    assert!(
+        during >= 20,
+        "{during} frames in the 0.5 s after the restart"
+    );
+    assert_hears_only(
+        &s.heard(1, t0 + 2.0, t0 + 3.0),
+        880.0,
+        "1 after the restart",
+    );
+    assert_hears_only(
+        &s.heard(2, t0 + 2.0, t0 + 3.0),
+        440.0,
+        "2 after the restart",
+    );
+    assert!(
+        !s.events_of(1)
+            .iter()
+            .any(|(_, e)| matches!(e, MediaEvent::Disconnected { why, .. } if why.is_final())),
+        "{:?}",
+        s.events_of(1)
+    );
+}
+
+#[test]
+fn garbage_and_hostile_datagrams_are_counted_and_dropped() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 0.5);
+    let before = s.engine.counters();
+    let a = s.client(1).addr;
+    let stranger = addr(60_000);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let mut hostile: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+    for n in [0, 1, 2, 3, 12, 20, 100, 1500, 3000] {
+        hostile.push((stranger, random(n)));
+        hostile.push((a, random(n)));
+    }
+    // A STUN binding request header with garbage attributes, from a stranger and from A.
+    let mut stun = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend(random(12));
+    stun.extend([0x00, 0x06, 0x00, 0x04, b'x', b'y', b'z', b'w']);
+    hostile.push((stranger, stun.clone()));
+    hostile.push((a, stun));
+    // DTLS records and RTP/RTCP headers with random bodies, from A's own address.
+    for first in [20u8, 22, 23, 0x80, 0x81, 0x90] {
+        let mut d = vec![first, 0xfe, 0xfd];
+        d.extend(random(60));
+        hostile.push((a, d.clone()));
+        hostile.push((stranger, d));
+        let mut rtcp = vec![first, 200, 0, 6];
+        rtcp.extend(random(24));
+        hostile.push((a, rtcp));
+    }
+    let server = s.server;
+    for (from, data) in &hostile {
+        s.engine.handle_datagram(s.now, *from, server, data);
+        s.flush();
+    }
+    let after = s.engine.counters();
+    assert_eq!(after.datagrams - before.datagrams, hostile.len() as u64);
+    let dropped = (after.unparsable - before.unparsable)
+        + (after.unrouted - before.unrouted)
+        + (after.rejected - before.rejected);
+    assert!(dropped > 0, "{after:?}");
+    assert!(after.unrouted > before.unrouted, "{after:?}");
+    // Nothing was sent to the stranger, and the call goes on.
+    assert_eq!(s.sent_to.get(&stranger), None);
+    s.run_until(t0 + 2.0);
+    assert_hears_only(
+        &s.heard(1, t0 + 1.0, t0 + 2.0),
+        880.0,
+        "1 after the garbage",
+    );
+    assert_hears_only(
+        &s.heard(2, t0 + 1.0, t0 + 2.0),
+        440.0,
+        "2 after the garbage",
+    );
+    assert!(s.engine.is_connected(PeerId(1)));
+}
+
+#[test]
+fn a_peer_that_stops_sending_is_reported_and_so_is_its_return() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 1.0);
+    s.clients.get_mut(&2).expect("client").sending = false;
+    let stopped = s.now - s.base;
+    s.run_until(t0 + 4.0);
+    let events = s.events_of(2);
+    let at = events
+        .iter()
+        .find(|(_, e)| *e == MediaEvent::StoppedSending(PeerId(2)))
+        .map(|(t, _)| *t - stopped)
+        .unwrap_or_else(|| panic!("not reported: {events:?}"));
+    assert!(
+        at >= Duration::from_millis(1_950) && at <= Duration::from_millis(2_100),
+        "reported {at:?} after it stopped"
+    );
+    assert!(!s
+        .events_of(1)
+        .iter()
+        .any(|(_, e)| matches!(e, MediaEvent::StoppedSending(_))));
+    s.clients.get_mut(&2).expect("client").sending = true;
+    s.run_until(t0 + 5.0);
+    assert!(s
+        .events_of(2)
+        .iter()
+        .any(|(_, e)| *e == MediaEvent::ResumedSending(PeerId(2))));
+    assert_hears_only(
+        &s.heard(1, t0 + 4.5, t0 + 5.0),
+        880.0,
+        "1 after 2 came back",
+    );
+}
+
+#[test]
+fn a_peer_that_never_connects_is_dropped() {
+    let mut s = Sim::new();
+    let (_client, offer) = Client::new(s.now, addr(50_001), 440.0);
+    s.engine.add_peer(s.now, PeerId(1), &offer).expect("answer");
+    s.graph(Graph::new().with(PeerId(1), [Source::HoldMusic]));
+    // The browser never sends a check: nothing on the wire, only time passes.
+    s.run_until(31.0);
+    // It was never sent anything, music included: no ICE check, no media.
+    assert_eq!(s.sent_to.get(&addr(50_001)), None);
+    assert_eq!(
+        s.events_of(1),
+        vec![(
+            Duration::from_secs(30),
+            MediaEvent::Disconnected {
+                peer: PeerId(1),
+                why: Disconnect::NeverConnected
+            }
+        )]
+    );
+    assert_eq!(s.engine.footprint().peers, 0);
+}
+
+/// Not an assertion of speed: prints what forwarding and mixing cost per packet here.
+#[test]
+fn per_packet_cost() {
+    for mixed in [false, true] {
+        let mut s = Sim::new();
+        s.join(1, 440.0);
+        s.join(2, 660.0);
+        s.join(3, 880.0);
+        let g = if mixed {
+            Graph::new()
+                .with(PeerId(1), [p(2), p(3)])
+                .with(PeerId(2), [p(1), p(3)])
+                .with(PeerId(3), [p(1), p(2)])
+        } else {
+            Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)])
+        };
+        s.graph(g);
+        let t0 = (s.now - s.base).as_secs_f64();
+        // Time only the engine: feed it what the clients send and drain it.
+        let mut engine_time = Duration::ZERO;
+        let mut packets = 0u64;
+        let end = s.at(t0 + 2.0);
+        while s.now < end {
+            let next = s.next_time().min(end).max(s.now);
+            s.now = next;
+            while let Some(Reverse((at, seq))) = s.wire.peek().copied() {
+                if at > s.now {
+                    break;
+                }
+                s.wire.pop();
+                let Some(pk) = s.packets.remove(&seq) else {
+                    continue;
+                };
+                if pk.to == s.server {
+                    let start = Instant::now();
+                    s.engine.handle_datagram(at, pk.from, pk.to, &pk.data);
+                    while let Some(t) = s.engine.poll_transmit() {
+                        packets += 1;
+                        s.seq += 1;
+                        s.wire.push(Reverse((s.now + LATENCY, s.seq)));
+                        s.packets.insert(
+                            s.seq,
+                            Packet {
+                                from: s.server,
+                                to: t.destination,
+                                data: t.contents,
+                            },
+                        );
+                    }
+                    engine_time += start.elapsed();
+                    packets += 1;
+                } else if let Some(c) = s.clients.values_mut().find(|c| c.addr == pk.to) {
+                    c.receive(at, pk.from, &pk.data);
+                }
+                s.flush();
+            }
+            let start = Instant::now();
+            if s.engine.poll_timeout().is_some_and(|d| d <= s.now) {
+                s.engine.handle_timeout(s.now);
+            }
+            while let Some(t) = s.engine.poll_transmit() {
+                packets += 1;
+                s.seq += 1;
+                s.wire.push(Reverse((s.now + LATENCY, s.seq)));
+                s.packets.insert(
+                    s.seq,
+                    Packet {
+                        from: s.server,
+                        to: t.destination,
+                        data: t.contents,
+                    },
+                );
+            }
+            engine_time += start.elapsed();
+            for c in s.clients.values_mut() {
+                c.timeout(s.now);
+            }
+            s.flush();
+        }
+        assert!(packets > 0);
+        println!(
+            "{}: {packets} packets in and out in 2 s of audio, engine {:.1} µs per packet",
+            if mixed {
+                "3-party mix"
+            } else {
+                "2-party forwarding"
+            },
+            engine_time.as_secs_f64() * 1e6 / packets as f64
+        );
+    }
+}
