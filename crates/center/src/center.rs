@@ -1,0 +1,533 @@
+//! [`Center`]: the one state machine that joins routing, voice, the call rules and desktop
+//! sessions. See the crate documentation for how to drive it.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use switchboard_routing::{Command, Timestamp, WorkerUpdate};
+use switchboard_sid::{Account, Sid, SidKind};
+use switchboard_voice::{Output as VoiceOutput, Voice};
+
+use crate::actions;
+use crate::calls::Calls;
+use crate::cx::Cx;
+use crate::dirty::Dirty;
+use crate::entry::{Entry, LOG_FORMAT};
+use crate::error::CenterError;
+use crate::ids::SidGen;
+use crate::io::{Input, Output, Reply, SessionId, VoiceRequest};
+use crate::model::Model;
+use crate::protocol::{CloseReason, DesktopState, ServerMessage};
+use crate::sessions::{Agent, Due, Sessions, MAX_SESSIONS_PER_AGENT};
+use crate::view;
+
+/// How long an ended call or conference stays visible through the Voice API.
+pub const CALL_RETENTION_MS: i64 = 15 * 60 * 1000;
+/// How often ended calls are looked for.
+const PRUNE_EVERY_MS: i64 = 60 * 1000;
+/// A bound on one input's chain of consequences (reservation → conference → enqueue → task →
+/// ...); real chains are a few steps long.
+const MAX_SETTLE_ROUNDS: usize = 10_000;
+
+/// What a center is made for.
+#[derive(Debug, Clone)]
+pub struct CenterConfig {
+    /// The account.
+    pub account: Sid<Account>,
+    /// Seeds every SID the center makes (calls, conferences, tasks, sessions' SIDs): a fixed
+    /// seed makes a run exactly repeatable.
+    pub seed: u128,
+}
+
+/// Switchboard's state and rules, with no I/O, no clock and no threads.
+#[derive(Debug)]
+pub struct Center {
+    model: Model,
+    voice: Voice,
+    calls: Calls,
+    sessions: Sessions,
+    ids: SidGen,
+    dirty: Dirty,
+    effects: Vec<Output>,
+    outputs: VecDeque<Output>,
+    now: Timestamp,
+    next_prune: Timestamp,
+    live: bool,
+}
+
+impl Center {
+    /// An empty center, ready to replay a log ([`Center::replay`]) and then [`Center::start`].
+    pub fn new(config: CenterConfig) -> Center {
+        let mut ids = SidGen::new(config.seed);
+        let voice = Voice::new(config.account.to_string(), ids.next_u128());
+        Center {
+            model: Model::new(config.account),
+            voice,
+            calls: Calls::default(),
+            sessions: Sessions::default(),
+            ids,
+            dirty: Dirty::default(),
+            effects: Vec::new(),
+            outputs: VecDeque::new(),
+            now: Timestamp(i64::MIN),
+            next_prune: Timestamp(i64::MIN),
+            live: false,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Driving
+
+    /// Applies one entry of the log at the time it was first applied. Only before
+    /// [`Center::start`]; nothing comes out.
+    pub fn replay(&mut self, at: Timestamp, entry: &Entry) -> Result<(), CenterError> {
+        if self.live {
+            return Err(CenterError::internal(
+                "the log is replayed only before start",
+            ));
+        }
+        self.now = self.now.max(at);
+        self.model.apply(at, entry)
+    }
+
+    /// Ends replay: marks the log format, ends the tasks of calls that did not survive the
+    /// restart, and fires what fell due while the server was down.
+    pub fn start(&mut self, now: Timestamp) {
+        if self.live {
+            return;
+        }
+        self.live = true;
+        self.model.go_live();
+        let now = self.advance(now);
+        self.next_prune = Timestamp(now.0.saturating_add(PRUNE_EVERY_MS));
+        if self.model.format() < LOG_FORMAT {
+            // Cannot be refused.
+            let _ = self.model.execute(
+                now,
+                Entry::Format {
+                    version: LOG_FORMAT,
+                },
+            );
+        }
+        let mut cx = Cx {
+            now,
+            model: &mut self.model,
+            voice: &mut self.voice,
+            ids: &mut self.ids,
+        };
+        self.calls.end_orphans(&mut cx);
+        self.fire(now);
+        self.finish();
+    }
+
+    /// Carries out one input at `now` (a time earlier than one already seen counts as that
+    /// one). Whatever it changed is then in [`Center::poll_output`], even when it was refused
+    /// part-way (changes applied before the refusal stay applied).
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<Reply, CenterError> {
+        let now = self.advance(now);
+        if !self.live {
+            return Err(CenterError::unavailable("the log is still being read"));
+        }
+        let result = self.dispatch(now, input);
+        self.settle(now);
+        self.finish();
+        result
+    }
+
+    /// Lets time pass: fires every deadline up to `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        let now = self.advance(now);
+        if !self.live {
+            return;
+        }
+        self.fire(now);
+        self.finish();
+    }
+
+    /// The next time [`Center::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let routing = self.model.next_deadline().map(|(t, _)| t);
+        let voice = self.voice.poll_timeout().map(Timestamp);
+        let prune = self.voice.calls().next().map(|_| self.next_prune);
+        [routing, voice, self.sessions.next_deadline(), prune]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reading
+
+    /// The durable state.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Calls and conferences.
+    pub fn voice(&self) -> &Voice {
+        &self.voice
+    }
+
+    /// The links between tasks and calls.
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// Connected desktops.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The latest time the center has seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// A new SID from the center's generator (for resources the API creates).
+    pub fn new_sid<K: SidKind>(&mut self) -> Sid<K> {
+        self.ids.sid()
+    }
+
+    /// What a session's agent sees now, worked out afresh.
+    pub fn desktop_state(&self, session: SessionId) -> Option<DesktopState> {
+        let (ws, worker) = self.sessions.get(session)?.agent;
+        view::desktop_state(&self.model, &self.calls, &self.voice, ws, worker)
+    }
+
+    /// Sessions whose last pushed state differs from what they would be shown now. Always
+    /// empty after an input was handled: tests check it after every step.
+    pub fn stale_sessions(&self) -> Vec<SessionId> {
+        self.sessions
+            .ids()
+            .filter(|id| {
+                let fresh = self.desktop_state(*id);
+                let sent = self.sessions.get(*id).and_then(|s| s.last.as_deref());
+                fresh.as_ref() != sent
+            })
+            .collect()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Internals
+
+    fn advance(&mut self, now: Timestamp) -> Timestamp {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    fn dispatch(&mut self, now: Timestamp, input: Input) -> Result<Reply, CenterError> {
+        let mut cx = Cx {
+            now,
+            model: &mut self.model,
+            voice: &mut self.voice,
+            ids: &mut self.ids,
+        };
+        match input {
+            Input::Changes(entries) => {
+                for entry in entries {
+                    cx.execute(entry)?;
+                }
+                Ok(Reply::Done)
+            }
+            Input::ConferenceInstruction {
+                workspace,
+                reservation,
+                options,
+            } => {
+                self.calls
+                    .conference_instruction(&mut cx, workspace, reservation, options)?;
+                Ok(Reply::Done)
+            }
+            Input::Voice(request) => {
+                let ms = now.0;
+                match request {
+                    VoiceRequest::Hangup { call } => {
+                        cx.voice.hangup(ms, call, "completed via the API")?
+                    }
+                    VoiceRequest::EndConference { conference } => {
+                        cx.voice.end_conference_now(ms, conference)?
+                    }
+                    VoiceRequest::UpdateParticipant {
+                        conference,
+                        call,
+                        hold,
+                        muted,
+                    } => cx
+                        .voice
+                        .update_participant(ms, conference, call, hold, muted)?,
+                    VoiceRequest::RemoveParticipant { conference, call } => {
+                        cx.voice.remove_participant(ms, conference, call)?
+                    }
+                }
+                Ok(Reply::Done)
+            }
+            Input::Fetched { id, result } => {
+                cx.voice.fetched(now.0, id, result);
+                Ok(Reply::Done)
+            }
+            Input::Connect {
+                workspace,
+                worker,
+                expires_at,
+            } => {
+                let exists = cx
+                    .model
+                    .workspace(workspace)
+                    .is_some_and(|w| w.engine.worker(worker).is_some());
+                if !exists {
+                    return Err(CenterError::not_found(format!("Worker {worker}")));
+                }
+                let agent = (workspace, worker);
+                let open = self.sessions.count(agent);
+                if open >= MAX_SESSIONS_PER_AGENT {
+                    return Err(CenterError::invalid(
+                        "token",
+                        format!("already has {open} desktop sessions open; the limit is {MAX_SESSIONS_PER_AGENT}"),
+                    ));
+                }
+                let id = self.sessions.open(agent, expires_at);
+                self.dirty.workers.insert(agent);
+                Ok(Reply::Session(id))
+            }
+            Input::Disconnect { session } => {
+                self.sessions.close(session, now, true);
+                Ok(Reply::Done)
+            }
+            Input::RenewToken {
+                session,
+                worker,
+                expires_at,
+            } => {
+                let s = self
+                    .sessions
+                    .get(session)
+                    .ok_or_else(|| CenterError::not_found("desktop session"))?;
+                if s.agent.1 != worker {
+                    return Err(CenterError::invalid(
+                        "token",
+                        format!("is for worker {worker}, not this session's {}", s.agent.1),
+                    ));
+                }
+                self.sessions.renew(session, expires_at);
+                Ok(Reply::Done)
+            }
+            Input::Desktop { session, action } => {
+                let agent = self
+                    .sessions
+                    .get(session)
+                    .map(|s| s.agent)
+                    .ok_or_else(|| CenterError::not_found("desktop session"))?;
+                actions::act(&mut self.calls, &mut cx, agent, action).map(Reply::Desktop)
+            }
+        }
+    }
+
+    /// Fires every deadline up to `now`, then lets their consequences settle.
+    fn fire(&mut self, now: Timestamp) {
+        let due: Vec<_> = self
+            .model
+            .workspaces()
+            .filter(|(_, w)| w.engine.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(s, _)| s)
+            .collect();
+        for ws in due {
+            self.model.fire_workspace(ws, now);
+        }
+        if self.voice.poll_timeout().is_some_and(|t| t <= now.0) {
+            self.voice.handle_timeout(now.0);
+        }
+        for due in self.sessions.take_due(now) {
+            match due {
+                Due::Warn(session, expires_at) => self.effects.push(Output::Send {
+                    session,
+                    message: ServerMessage::TokenExpiring {
+                        expires_at: expires_at.0,
+                    },
+                }),
+                Due::Expire(session) => {
+                    self.sessions.close(session, now, true);
+                    self.effects.push(Output::Close {
+                        session,
+                        reason: CloseReason::TokenExpired,
+                    });
+                }
+                Due::Grace(agent) => self.make_offline(now, agent),
+            }
+        }
+        if now >= self.next_prune {
+            self.next_prune = Timestamp(now.0.saturating_add(PRUNE_EVERY_MS));
+            self.voice.prune(now.0 - CALL_RETENTION_MS);
+        }
+        self.settle(now);
+    }
+
+    /// An agent whose browsers did not come back is moved to the offline activity.
+    fn make_offline(&mut self, now: Timestamp, (ws, worker): Agent) {
+        let Some(offline) = self.model.offline_activity(ws) else {
+            return;
+        };
+        let current = self
+            .model
+            .workspace(ws)
+            .and_then(|w| w.engine.worker(worker))
+            .map(|w| w.activity_sid);
+        if current.is_none() || current == Some(offline) {
+            return;
+        }
+        // Refused only if the worker changed meanwhile; then there is nothing to do.
+        let _ = self.model.execute(
+            now,
+            Entry::engine(
+                ws,
+                Command::UpdateWorker {
+                    sid: worker,
+                    update: WorkerUpdate {
+                        activity_sid: Some(offline),
+                        ..Default::default()
+                    },
+                },
+            ),
+        );
+    }
+
+    /// Lets routing events and voice outputs act on each other until nothing is left.
+    fn settle(&mut self, now: Timestamp) {
+        for _ in 0..MAX_SETTLE_ROUNDS {
+            let outputs: Vec<VoiceOutput> = self.voice.take_outputs();
+            let reactions = std::mem::take(&mut self.model.staged().reactions);
+            if outputs.is_empty() && reactions.is_empty() {
+                return;
+            }
+            for o in &outputs {
+                self.calls
+                    .mark(&self.model, &self.voice, o, &mut self.dirty);
+            }
+            let mut cx = Cx {
+                now,
+                model: &mut self.model,
+                voice: &mut self.voice,
+                ids: &mut self.ids,
+            };
+            for o in outputs {
+                match o {
+                    VoiceOutput::Fetch {
+                        id,
+                        url,
+                        method,
+                        params,
+                        ..
+                    } => self.effects.push(Output::Fetch {
+                        id,
+                        url,
+                        method,
+                        params,
+                    }),
+                    other => self.calls.on_voice_output(&mut cx, &other),
+                }
+            }
+            for (ws, e) in reactions {
+                self.calls.on_routing_event(&mut cx, ws, &e);
+            }
+        }
+    }
+
+    /// Hands out what the input caused: the commit first, then everything else in order, then
+    /// the new states of the desktops it changed.
+    fn finish(&mut self) {
+        let staged = std::mem::take(self.model.staged());
+        let mut dirty = std::mem::take(&mut self.dirty);
+        merge(&mut dirty, staged.dirty);
+        if !staged.commit.is_empty() {
+            self.outputs.push_back(Output::Persist(staged.commit));
+        }
+        if staged.keys_changed {
+            self.outputs.push_back(Output::ApiKeysChanged);
+        }
+        for (ws, worker) in staged.gone {
+            let agents: Vec<Agent> = match worker {
+                Some(w) => vec![(ws, w)],
+                None => self.sessions.agents_in(ws).collect(),
+            };
+            let reason = if worker.is_some() {
+                CloseReason::WorkerDeleted
+            } else {
+                CloseReason::WorkspaceDeleted
+            };
+            for agent in agents {
+                let ids: Vec<SessionId> = self.sessions.of(agent).collect();
+                for session in ids {
+                    self.sessions.close(session, self.now, false);
+                    self.effects.push(Output::Close { session, reason });
+                }
+            }
+        }
+        self.outputs.extend(self.effects.drain(..));
+        for (url, event) in staged.webhooks {
+            self.outputs.push_back(Output::Webhook {
+                url,
+                event: Box::new(event),
+            });
+        }
+        self.push(dirty);
+    }
+
+    /// Renders the desktops `dirty` names, and pushes those whose state changed.
+    fn push(&mut self, dirty: Dirty) {
+        if dirty.is_empty() {
+            return;
+        }
+        let agents: BTreeSet<Agent> = if dirty.all {
+            self.sessions.agents().collect()
+        } else {
+            let mut set: BTreeSet<Agent> = dirty
+                .workers
+                .iter()
+                .copied()
+                .filter(|a| self.sessions.count(*a) > 0)
+                .collect();
+            for ws in &dirty.workspaces {
+                set.extend(self.sessions.agents_in(*ws));
+            }
+            for identity in &dirty.identities {
+                set.extend(self.sessions.by_identity(identity));
+            }
+            set
+        };
+        for agent in agents {
+            let (ws, worker) = agent;
+            let Some(state) =
+                view::desktop_state(&self.model, &self.calls, &self.voice, ws, worker)
+            else {
+                continue; // gone: its sessions were closed in `finish`
+            };
+            self.sessions
+                .set_identity(agent, view::identity(&self.model, ws, worker));
+            let state = Arc::new(state);
+            let ids: Vec<SessionId> = self.sessions.of(agent).collect();
+            for session in ids {
+                let Some(s) = self.sessions.get_mut(session) else {
+                    continue;
+                };
+                if s.last.as_deref() != Some(&*state) {
+                    s.last = Some(state.clone());
+                    self.outputs.push_back(Output::Push {
+                        session,
+                        state: state.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn merge(into: &mut Dirty, from: Dirty) {
+    into.all |= from.all;
+    into.workspaces.extend(from.workspaces);
+    into.workers.extend(from.workers);
+    into.identities.extend(from.identities);
+}

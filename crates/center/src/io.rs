@@ -1,0 +1,217 @@
+//! What goes into the center and what comes out: [`Input`], [`Reply`] and [`Output`].
+
+use std::sync::Arc;
+
+use switchboard_routing::{Event, FinishedTask, Timestamp};
+use switchboard_sid::{
+    Call, Conference, Event as EventKind, Reservation, Sid, Task, Worker,
+    Workspace as WorkspaceKind,
+};
+use switchboard_twiml::Method;
+use switchboard_voice::{FetchFailure, FetchResponse};
+
+use crate::entry::Entry;
+use crate::protocol::{Action, ActionData, CloseReason, DesktopState, ServerMessage};
+
+/// A desktop session, as the center numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+/// Options of TaskRouter's conference instruction (`Instruction=conference`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConferenceOptions {
+    /// Caller ID of the worker's leg.
+    pub from: Option<String>,
+    /// Where to reach the worker (default: its `contact_uri`).
+    pub to: Option<String>,
+    /// Seconds to ring the worker.
+    pub timeout: Option<u64>,
+    /// The agent already said yes (desktop accept): connect without ringing.
+    pub auto_answer: bool,
+}
+
+/// Changes to calls through the Voice API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceRequest {
+    /// `Status=completed` (or `canceled`) on a call.
+    Hangup {
+        /// The call.
+        call: Sid<Call>,
+    },
+    /// `Status=completed` on a conference.
+    EndConference {
+        /// The conference.
+        conference: Sid<Conference>,
+    },
+    /// Hold or mute a participant.
+    UpdateParticipant {
+        /// The conference.
+        conference: Sid<Conference>,
+        /// The participant's call.
+        call: Sid<Call>,
+        /// New hold.
+        hold: Option<bool>,
+        /// New mute.
+        muted: Option<bool>,
+    },
+    /// Remove a participant (its call is hung up).
+    RemoveParticipant {
+        /// The conference.
+        conference: Sid<Conference>,
+        /// The participant's call.
+        call: Sid<Call>,
+    },
+}
+
+/// Something that happened, for the center to act on.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Durable changes decided outside (the REST API), applied in order until one is refused;
+    /// those applied before stay applied.
+    Changes(Vec<Entry>),
+    /// TaskRouter's conference instruction on a reservation (REST).
+    ConferenceInstruction {
+        /// The workspace.
+        workspace: Sid<WorkspaceKind>,
+        /// The reservation.
+        reservation: Sid<Reservation>,
+        /// Its options.
+        options: ConferenceOptions,
+    },
+    /// A Voice API change.
+    Voice(VoiceRequest),
+    /// A webhook the center asked for ([`Output::Fetch`]) answered, or failed.
+    Fetched {
+        /// The fetch's id.
+        id: u64,
+        /// What came back.
+        result: Result<FetchResponse, FetchFailure>,
+    },
+    /// A desktop connected with a valid token for this worker.
+    Connect {
+        /// The workspace.
+        workspace: Sid<WorkspaceKind>,
+        /// The worker.
+        worker: Sid<Worker>,
+        /// When its token expires.
+        expires_at: Timestamp,
+    },
+    /// A desktop's connection closed.
+    Disconnect {
+        /// The session.
+        session: SessionId,
+    },
+    /// A desktop sent a refreshed, valid token.
+    RenewToken {
+        /// The session.
+        session: SessionId,
+        /// The token's worker (must be the session's).
+        worker: Sid<Worker>,
+        /// When the new token expires.
+        expires_at: Timestamp,
+    },
+    /// A desktop asked for something.
+    Desktop {
+        /// The session.
+        session: SessionId,
+        /// What.
+        action: Action,
+    },
+}
+
+/// What an input gave back to its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Carried out.
+    Done,
+    /// A session was opened.
+    Session(SessionId),
+    /// A desktop action's result.
+    Desktop(ActionData),
+}
+
+/// A TaskRouter event with the SID and workspace name it is stored and posted with.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The workspace.
+    pub workspace: Sid<WorkspaceKind>,
+    /// The workspace's name when it happened.
+    pub workspace_name: Arc<str>,
+    /// `EV…`.
+    pub sid: Sid<EventKind>,
+    /// The event.
+    pub event: Event,
+}
+
+/// Everything one input made durable: write it in one transaction before acting on any other
+/// output of that input.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Log entries, in order, each with the time it was applied at.
+    pub log: Vec<(Timestamp, Entry)>,
+    /// Events for the Events resource.
+    pub events: Vec<StoredEvent>,
+    /// Tasks that finished (kept as history), with their workspace.
+    pub finished: Vec<(Sid<WorkspaceKind>, FinishedTask)>,
+    /// Finished tasks to forget.
+    pub deleted_tasks: Vec<Sid<Task>>,
+}
+
+impl Commit {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+            && self.events.is_empty()
+            && self.finished.is_empty()
+            && self.deleted_tasks.is_empty()
+    }
+}
+
+/// Something for the driver to do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Write this to the store, in one transaction, before acting on the outputs after it.
+    /// It is always the first output of an input that changed anything durable.
+    Persist(Commit),
+    /// Request a webhook for the voice layer and report with [`Input::Fetched`].
+    Fetch {
+        /// Identifies the request.
+        id: u64,
+        /// Where.
+        url: String,
+        /// How.
+        method: Method,
+        /// Form parameters (Twilio's, signed by the driver).
+        params: Vec<(String, String)>,
+    },
+    /// Post a workspace's event to its `EventCallbackUrl`.
+    Webhook {
+        /// Where.
+        url: String,
+        /// What.
+        event: Box<StoredEvent>,
+    },
+    /// Send a session its new state.
+    Push {
+        /// The session.
+        session: SessionId,
+        /// Its state (shared by the sessions of one agent).
+        state: Arc<DesktopState>,
+    },
+    /// Send a session a message.
+    Send {
+        /// The session.
+        session: SessionId,
+        /// The message.
+        message: ServerMessage,
+    },
+    /// Close a session; it is already forgotten by the center.
+    Close {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The API keys changed: refresh what authenticates requests.
+    ApiKeysChanged,
+}

@@ -1,0 +1,217 @@
+//! What an agent's desktop shows, worked out from the model, the calls and the voice engine: its
+//! state, and the directory of agents and queues the dialpad searches.
+
+use switchboard_routing::{ReservationStatus, TaskStatus};
+use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
+use switchboard_voice::{End, Voice};
+
+use crate::calls::Calls;
+use crate::model::Model;
+use crate::protocol::{
+    ActivityView, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, ReservationState,
+    TaskState, TaskView, WorkerView,
+};
+
+/// The most agents a directory search answers with.
+pub const DIRECTORY_LIMIT: usize = 50;
+
+/// A live reservation's state; `None` for one that is over.
+fn reservation_state(s: ReservationStatus) -> Option<ReservationState> {
+    match s {
+        ReservationStatus::Pending => Some(ReservationState::Pending),
+        ReservationStatus::Accepted => Some(ReservationState::Accepted),
+        ReservationStatus::Wrapping => Some(ReservationState::Wrapping),
+        _ => None,
+    }
+}
+
+fn task_state(s: TaskStatus) -> TaskState {
+    match s {
+        TaskStatus::Pending => TaskState::Pending,
+        TaskStatus::Reserved => TaskState::Reserved,
+        TaskStatus::Assigned => TaskState::Assigned,
+        TaskStatus::Wrapping => TaskState::Wrapping,
+        TaskStatus::Completed => TaskState::Completed,
+        TaskStatus::Canceled => TaskState::Canceled,
+    }
+}
+
+/// The `client:` identity a worker is reached at, from its `contact_uri`.
+pub fn identity(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> Option<String> {
+    let w = model.workspace(ws)?.engine.worker(worker)?;
+    w.attributes
+        .value()
+        .get("contact_uri")
+        .and_then(|v| v.as_str())
+        .and_then(|c| c.strip_prefix("client:"))
+        .map(str::to_owned)
+}
+
+/// Everything an agent's desktop shows; `None` when the agent or its workspace is gone.
+pub fn desktop_state(
+    model: &Model,
+    calls: &Calls,
+    voice: &Voice,
+    ws: Sid<WorkspaceKind>,
+    worker: Sid<Worker>,
+) -> Option<DesktopState> {
+    let state = model.workspace(ws)?;
+    let e = &state.engine;
+    let w = e.worker(worker)?;
+    let attrs = w.attributes.value();
+    let string = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let activities = e
+        .activities()
+        .map(|a| ActivityView {
+            sid: a.sid,
+            friendly_name: a.friendly_name.to_string(),
+            available: a.available,
+        })
+        .collect();
+    let mut reservations: Vec<_> = w
+        .live_reservations()
+        .iter()
+        .filter_map(|r| e.reservation(*r))
+        .collect();
+    reservations.sort_by_key(|r| (r.date_created, r.sid));
+    let tasks = reservations
+        .into_iter()
+        .filter_map(|r| {
+            let t = e.task(r.task_sid)?;
+            Some(TaskView {
+                reservation_sid: r.sid,
+                reservation_status: reservation_state(r.status)?,
+                task_sid: t.sid,
+                task_status: task_state(t.status),
+                channel: e.channel(t.channel_sid).map(|c| c.unique_name.to_string()),
+                queue: t
+                    .queue_sid
+                    .and_then(|q| e.queue(q))
+                    .map(|q| q.friendly_name.to_string()),
+                attributes: t.attributes.value().clone(),
+                date_created: t.date_created.0,
+                call: calls.call_view(model, voice, ws, t.sid, r.status),
+            })
+        })
+        .collect();
+    let incoming_calls = identity(model, ws, worker)
+        .map(|id| {
+            calls
+                .rings(&id)
+                .filter_map(|c| voice.call(c))
+                .filter(|c| !c.status.is_final())
+                .filter(|c| {
+                    matches!(
+                        &c.callee,
+                        End::Agent {
+                            answered: false,
+                            ..
+                        }
+                    )
+                })
+                .map(|c| IncomingCall {
+                    call_sid: c.sid,
+                    from: c.from.clone(),
+                    status: c.status.as_str().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(DesktopState {
+        worker: WorkerView {
+            sid: w.sid,
+            friendly_name: w.friendly_name.to_string(),
+            full_name: string("full_name"),
+            contact_uri: string("contact_uri"),
+            activity_sid: w.activity_sid,
+            activity_name: e.activity_name(w.activity_sid).to_string(),
+            available: e.worker_available(w),
+        },
+        workspace_sid: ws,
+        internal_call: model.flex().settings().internal_call.clone(),
+        offline_activity_sid: model.offline_activity(ws),
+        activities,
+        tasks,
+        incoming_calls,
+    })
+}
+
+/// Other agents who are not offline, whose full name or friendly name contains `query`
+/// (case-insensitive), sorted by the name the dialpad shows, at most [`DIRECTORY_LIMIT`].
+pub fn directory_agents(
+    model: &Model,
+    ws: Sid<WorkspaceKind>,
+    me: Sid<Worker>,
+    query: &str,
+) -> Vec<DirectoryAgent> {
+    let Some(state) = model.workspace(ws) else {
+        return Vec::new();
+    };
+    let e = &state.engine;
+    let offline = model.offline_activity(ws);
+    let q = query.trim().to_lowercase();
+    let mut out: Vec<(String, DirectoryAgent)> = e
+        .workers()
+        .filter(|w| w.sid != me && Some(w.activity_sid) != offline)
+        .filter_map(|w| {
+            let full = w
+                .attributes
+                .value()
+                .get("full_name")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            let matches = q.is_empty()
+                || w.friendly_name.to_lowercase().contains(&q)
+                || full.as_ref().is_some_and(|f| f.to_lowercase().contains(&q));
+            matches.then(|| {
+                let label = full.clone().unwrap_or_else(|| w.friendly_name.to_string());
+                (
+                    label.to_lowercase(),
+                    DirectoryAgent {
+                        sid: w.sid,
+                        friendly_name: w.friendly_name.to_string(),
+                        full_name: full,
+                        activity_name: e.activity_name(w.activity_sid).to_string(),
+                        available: e.worker_available(w),
+                    },
+                )
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter()
+        .map(|(_, v)| v)
+        .take(DIRECTORY_LIMIT)
+        .collect()
+}
+
+/// Queues whose name starts with `prefix` (case-insensitive), sorted by name; the internal
+/// calls queue itself is left out.
+pub fn directory_queues(
+    model: &Model,
+    ws: Sid<WorkspaceKind>,
+    prefix: &str,
+) -> Vec<DirectoryQueue> {
+    let Some(state) = model.workspace(ws) else {
+        return Vec::new();
+    };
+    let internal = model.flex().settings().internal_call.outbound_queue_sid;
+    let p = prefix.trim().to_lowercase();
+    let mut out: Vec<(String, DirectoryQueue)> = state
+        .engine
+        .queues()
+        .filter(|q| Some(q.sid) != internal)
+        .filter(|q| q.friendly_name.to_lowercase().starts_with(&p))
+        .map(|q| {
+            (
+                q.friendly_name.to_lowercase(),
+                DirectoryQueue {
+                    sid: q.sid,
+                    friendly_name: q.friendly_name.to_string(),
+                },
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, v)| v).collect()
+}

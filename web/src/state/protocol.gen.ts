@@ -1,0 +1,467 @@
+// Generated from crates/center/src/protocol.rs by its `protocol_typescript` test.
+// Do not edit: change the Rust types, then run
+// UPDATE_PROTOCOL=1 cargo test -p switchboard-center protocol_typescript
+
+export type Request = { 
+/**
+ * Echoed in the `result`.
+ */
+id?: number | undefined, } & ({ "type": "set_activity", 
+/**
+ * The new activity.
+ */
+activity_sid: string, } | { "type": "start_outbound_call", 
+/**
+ * `app:AP…?worker_sid=…` or `app:AP…?callToQueue=…`, or `client:NAME`.
+ */
+destination: string, 
+/**
+ * The queue the agent's own task is counted in (default: the outbound flow's).
+ */
+queue_sid?: string | undefined, 
+/**
+ * Caller ID (default: the outbound flow's).
+ */
+caller_id?: string, 
+/**
+ * Attributes for the agent's own task; names the server relies on are refused
+ * ([`RESERVED_TASK_ATTRIBUTES`]).
+ */
+task_attributes?: Record<string, unknown> | undefined, } | { "type": "accept", 
+/**
+ * The reservation.
+ */
+reservation_sid: string, } | { "type": "reject", 
+/**
+ * The reservation.
+ */
+reservation_sid: string, } | { "type": "hangup", 
+/**
+ * The task.
+ */
+task_sid: string, } | { "type": "hold", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * On or off.
+ */
+hold: boolean, } | { "type": "mute", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * On or off.
+ */
+muted: boolean, } | { "type": "wrap", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * Why.
+ */
+reason?: string, } | { "type": "complete", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * Why.
+ */
+reason?: string, } | { "type": "answer_call", 
+/**
+ * The call.
+ */
+call_sid: string, } | { "type": "decline_call", 
+/**
+ * The call.
+ */
+call_sid: string, } | { "type": "directory_agents", 
+/**
+ * Part of a name; empty lists everyone.
+ */
+query: string, } | { "type": "directory_queues", 
+/**
+ * The start of a name; empty lists every queue.
+ */
+prefix: string, } | { "type": "update_token", 
+/**
+ * The new token; it must be for the same worker.
+ */
+token: string, });
+
+export type Action = { "type": "set_activity", 
+/**
+ * The new activity.
+ */
+activity_sid: string, } | { "type": "start_outbound_call", 
+/**
+ * `app:AP…?worker_sid=…` or `app:AP…?callToQueue=…`, or `client:NAME`.
+ */
+destination: string, 
+/**
+ * The queue the agent's own task is counted in (default: the outbound flow's).
+ */
+queue_sid?: string | undefined, 
+/**
+ * Caller ID (default: the outbound flow's).
+ */
+caller_id?: string, 
+/**
+ * Attributes for the agent's own task; names the server relies on are refused
+ * ([`RESERVED_TASK_ATTRIBUTES`]).
+ */
+task_attributes?: Record<string, unknown> | undefined, } | { "type": "accept", 
+/**
+ * The reservation.
+ */
+reservation_sid: string, } | { "type": "reject", 
+/**
+ * The reservation.
+ */
+reservation_sid: string, } | { "type": "hangup", 
+/**
+ * The task.
+ */
+task_sid: string, } | { "type": "hold", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * On or off.
+ */
+hold: boolean, } | { "type": "mute", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * On or off.
+ */
+muted: boolean, } | { "type": "wrap", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * Why.
+ */
+reason?: string, } | { "type": "complete", 
+/**
+ * The task.
+ */
+task_sid: string, 
+/**
+ * Why.
+ */
+reason?: string, } | { "type": "answer_call", 
+/**
+ * The call.
+ */
+call_sid: string, } | { "type": "decline_call", 
+/**
+ * The call.
+ */
+call_sid: string, } | { "type": "directory_agents", 
+/**
+ * Part of a name; empty lists everyone.
+ */
+query: string, } | { "type": "directory_queues", 
+/**
+ * The start of a name; empty lists every queue.
+ */
+prefix: string, } | { "type": "update_token", 
+/**
+ * The new token; it must be for the same worker.
+ */
+token: string, };
+
+export type ServerMessage = { "type": "state" } & DesktopState | { "type": "result" } & ActionResult | { "type": "error", 
+/**
+ * Why.
+ */
+error: ErrorBody, } | { "type": "token_expiring", 
+/**
+ * When it expires (ms since the Unix epoch).
+ */
+expires_at: number, } | { "type": "closed", 
+/**
+ * Why.
+ */
+reason: CloseReason, };
+
+export type CloseReason = "token_expired" | "worker_deleted" | "workspace_deleted" | "shutdown";
+
+export type ErrorBody = { 
+/**
+ * Twilio's error code.
+ */
+code: number, 
+/**
+ * What was wrong and where.
+ */
+message: string, };
+
+export type ActionResult = { 
+/**
+ * The action's `id`.
+ */
+id: number | null, 
+/**
+ * Whether it was carried out.
+ */
+ok: boolean, 
+/**
+ * What it gave, when it was.
+ */
+data?: ActionData, 
+/**
+ * Why not, when it was not.
+ */
+error?: ErrorBody, };
+
+export type ActionData = { 
+/**
+ * The task.
+ */
+task_sid: string, } | { 
+/**
+ * The agents, by name.
+ */
+agents: Array<DirectoryAgent>, } | { 
+/**
+ * When the session now ends unless renewed again.
+ */
+expires_at: number, } | { 
+/**
+ * The queues, by name.
+ */
+queues: Array<DirectoryQueue>, } | Record<string, never>;
+
+export type DesktopState = { 
+/**
+ * The agent.
+ */
+worker: WorkerView, 
+/**
+ * The workspace.
+ */
+workspace_sid: string, 
+/**
+ * The internal-call feature flags (Flex's defaults applied).
+ */
+internal_call: InternalCallFeature, 
+/**
+ * The activity the agent is moved to when its connection drops, if any.
+ */
+offline_activity_sid: string | null, 
+/**
+ * Every activity of the workspace.
+ */
+activities: Array<ActivityView>, 
+/**
+ * The agent's live reservations, oldest first.
+ */
+tasks: Array<TaskView>, 
+/**
+ * Calls ringing the agent directly (not through a reservation).
+ */
+incoming_calls: Array<IncomingCall>, };
+
+export type InternalCallFeature = { 
+/**
+ * `enabled` (default false); false without an `application_sid`.
+ */
+enabled: boolean, 
+/**
+ * `enable_call_agent` (default true).
+ */
+enable_call_agent: boolean, 
+/**
+ * `enable_call_queue` (default false).
+ */
+enable_call_queue: boolean, 
+/**
+ * `application_sid`: the "Internal Call" TwiML application.
+ */
+application_sid: string | null, 
+/**
+ * `outbound_queue_sid`: the queue of internal calls (left out of the queue directory).
+ */
+outbound_queue_sid: string | null, };
+
+export type WorkerView = { 
+/**
+ * `WK…`.
+ */
+sid: string, 
+/**
+ * Its friendly name.
+ */
+friendly_name: string, 
+/**
+ * `full_name` from its attributes.
+ */
+full_name: string | null, 
+/**
+ * `contact_uri` from its attributes.
+ */
+contact_uri: string | null, 
+/**
+ * Its activity.
+ */
+activity_sid: string, 
+/**
+ * Its activity's name.
+ */
+activity_name: string, 
+/**
+ * Whether that activity is available.
+ */
+available: boolean, };
+
+export type ActivityView = { 
+/**
+ * `WA…`.
+ */
+sid: string, 
+/**
+ * Its name.
+ */
+friendly_name: string, 
+/**
+ * Whether workers in it get tasks.
+ */
+available: boolean, };
+
+export type ReservationState = "pending" | "accepted" | "wrapping";
+
+export type TaskState = "pending" | "reserved" | "assigned" | "wrapping" | "completed" | "canceled";
+
+export type TaskView = { 
+/**
+ * `WR…`.
+ */
+reservation_sid: string, 
+/**
+ * The reservation's status.
+ */
+reservation_status: ReservationState, 
+/**
+ * `WT…`.
+ */
+task_sid: string, 
+/**
+ * The task's status.
+ */
+task_status: TaskState, 
+/**
+ * The task channel's unique name (`voice`, `default`, ...).
+ */
+channel: string | null, 
+/**
+ * The task queue's name.
+ */
+queue: string | null, 
+/**
+ * The task's attributes.
+ */
+attributes: Record<string, unknown>, 
+/**
+ * Created at (ms since the Unix epoch).
+ */
+date_created: number, 
+/**
+ * The task's call, when the task is one the call path created.
+ */
+call: CallView | null, };
+
+export type CallDirection = "outbound" | "inbound";
+
+export type CallState = "dialing" | "ringing" | "connected" | "ended";
+
+export type CallOutcome = { "code": "completed" } | { "code": "canceled" } | { "code": "declined" } | { "code": "no-answer" } | { "code": "busy" } | { "code": "unavailable" } | { "code": "failed", 
+/**
+ * Twilio's error code, when there is one (11200, 11205, 13227, ...).
+ */
+error_code: number | null, 
+/**
+ * What happened.
+ */
+message: string, };
+
+export type CallView = { 
+/**
+ * Placed or offered.
+ */
+direction: CallDirection, 
+/**
+ * How it stands.
+ */
+state: CallState, 
+/**
+ * How it ended (outbound calls), once known.
+ */
+outcome: CallOutcome | null, 
+/**
+ * The agent's own leg, once it exists.
+ */
+call_sid: string | null, 
+/**
+ * The agent is muted.
+ */
+muted: boolean, 
+/**
+ * The other party is on hold.
+ */
+held: boolean, };
+
+export type IncomingCall = { 
+/**
+ * `CA…`.
+ */
+call_sid: string, 
+/**
+ * Caller ID.
+ */
+from: string, 
+/**
+ * Twilio's call status (`ringing`).
+ */
+status: string, };
+
+export type DirectoryAgent = { 
+/**
+ * `WK…`.
+ */
+sid: string, 
+/**
+ * Its friendly name.
+ */
+friendly_name: string, 
+/**
+ * `full_name` from its attributes.
+ */
+full_name: string | null, 
+/**
+ * Its activity's name.
+ */
+activity_name: string, 
+/**
+ * Whether it can take calls now.
+ */
+available: boolean, };
+
+export type DirectoryQueue = { 
+/**
+ * `WQ…`.
+ */
+sid: string, 
+/**
+ * Its name.
+ */
+friendly_name: string, };
