@@ -1,0 +1,146 @@
+//! REST helpers over the server's TaskRouter API, and load loops that measure it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::server::{ACCOUNT, TOKEN};
+
+/// An authenticated client of one server.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    /// The server's base URL.
+    pub base: String,
+}
+
+impl Api {
+    /// A client of the server at `base`.
+    pub fn new(base: &str) -> anyhow::Result<Api> {
+        Ok(Api {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
+            base: base.to_owned(),
+        })
+    }
+
+    /// `POST` a form; the JSON answer, or an error naming the status.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(ACCOUNT, Some(TOKEN))
+            .form(form)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = r.status();
+        let body: Value = serde_json::from_str(&r.text().await?).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// `GET`; the JSON answer.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .basic_auth(ACCOUNT, Some(TOKEN))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = r.status();
+        let body: Value = serde_json::from_str(&r.text().await?).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("GET {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// `GET` answered with a success status, timed.
+    pub async fn timed_get(&self, path: &str) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .basic_auth(ACCOUNT, Some(TOKEN))
+            .send()
+            .await?;
+        let ok = r.status().is_success();
+        let _ = r.bytes().await?;
+        if !ok {
+            bail!("GET {path} failed");
+        }
+        Ok(start.elapsed())
+    }
+
+    /// A `POST` answered with a success status, timed.
+    pub async fn timed_post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        self.post(path, form).await?;
+        Ok(start.elapsed())
+    }
+}
+
+/// The `sid` of a JSON answer.
+pub fn sid(v: &Value) -> anyhow::Result<String> {
+    v["sid"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no sid in {v}"))
+}
+
+/// `clients` loops GET `path` for `seconds`; requests answered per second.
+pub async fn get_throughput(
+    api: &Api,
+    path: &str,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<f64> {
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let api = api.clone();
+        let path = path.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < until {
+                api.timed_get(&path).await?;
+                n += 1;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let start = Instant::now();
+    let mut total = 0u64;
+    for t in tasks {
+        total += t.await??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// Percentiles of a set of durations.
+pub fn latency(mut samples: Vec<Duration>) -> Latency {
+    samples.sort();
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Latency {
+        p50: at(0.5),
+        p99: at(0.99),
+    }
+}

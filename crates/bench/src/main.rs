@@ -1,0 +1,48 @@
+//! `switchboard-bench`: measures a real Switchboard server over loopback and prints what it
+//! measured (and, with `--plot`, draws it). Not a test: its numbers go to docs/benchmarks.md.
+//!
+//! - `desktops`: GET throughput and the latency of an unrelated write with N connected agent
+//!   desktops and R live reservations, against the same workspace with none.
+//! - `reads`: the latency of an unrelated GET while clients loop on 30-day statistics.
+//!
+//! Every run starts its own server (`--bin`, default the release build) on 127.0.0.1 with a
+//! fresh database in a temporary folder, and stops it at the end.
+
+mod client;
+mod desktops;
+mod plot;
+mod reads;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard-bench",
+    about = "Load benchmarks for Switchboard (loopback only)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Requests and writes with many connected desktops and live reservations.
+    Desktops(desktops::Args),
+    /// Unrelated GETs while clients loop on heavy statistics.
+    Reads(reads::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Desktops(a) => desktops::run(a).await,
+            Command::Reads(a) => reads::run(a).await,
+        }
+    })
+}
