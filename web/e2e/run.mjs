@@ -359,9 +359,24 @@ async function main() {
       keyboardAgents = await keyboardOnlyInternalCall({ browser, base, newPage, visible, gone, task, rest, ws, sidOf, out: OUT });
     });
 
+    // The server ends the session with {"type":"closed","reason":"worker_deleted"} (the old
+    // protocol's {"type":"state","error":"worker gone"} is gone); the desktop returns to sign-in
+    // and says why. Dmitri takes part in no other scenario.
+    let dmitri;
+    await scenario('deleting a signed-in agent returns its desktop to sign-in, saying why', async () => {
+      dmitri = await agent(browser, base, 'Dmitri Dorsey');
+      await rest(base, 'DELETE', `/v1/Workspaces/${ws}/Workers/${sidOf('dmitri')}`);
+      const d = dmitri.page;
+      await visible(d.getByText('You were signed out: your agent was removed from the workspace.'));
+      await visible(d.getByRole('heading', { name: 'Sign in' }));
+      await gone(d.getByRole('heading', { name: 'Dialpad' }));
+      await screenshot(d, 'dmitri-signed-out-worker-deleted');
+      await axe(d, 'sign-in after the worker was deleted');
+    });
+
     await scenario('the desktop loaded nothing from outside its origin, with no page errors', async () => {
       if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob, ...keyboardAgents].flatMap((x) => x?.errors ?? []);
+      const errs = [alice, bob, dmitri, ...keyboardAgents].flatMap((x) => x?.errors ?? []);
       if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
     });
   } finally {

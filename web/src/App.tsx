@@ -1,6 +1,7 @@
 import { CustomizationProvider } from '@twilio-paste/core/customization';
-import { DesktopProvider, useDesktop } from './state/DesktopContext';
+import { DesktopProvider, useDesktop, type OpenSocket } from './state/DesktopContext';
 import { I18nProvider } from './i18n/I18n';
+import type { Locale } from './i18n/strings';
 import { SignIn } from './components/SignIn';
 import { Desktop } from './components/Desktop';
 
@@ -23,11 +24,12 @@ function Screen() {
   return state.session ? <Desktop /> : <SignIn />;
 }
 
-export function App() {
+/** The desktop. `open` and `locale` are for tests (a fake socket, a fixed language). */
+export function App({ open, locale }: { open?: OpenSocket; locale?: Locale } = {}) {
   return (
     <CustomizationProvider baseTheme="default" theme={THEME_OVERRIDES}>
-      <I18nProvider>
-        <DesktopProvider>
+      <I18nProvider locale={locale}>
+        <DesktopProvider open={open}>
           <Screen />
         </DesktopProvider>
       </I18nProvider>

@@ -4,17 +4,18 @@ import { vi } from 'vitest';
 import { CustomizationProvider } from '@twilio-paste/core/customization';
 import { DesktopContextProvider, type DesktopApi } from '../src/state/DesktopContext';
 import { I18nProvider } from '../src/i18n/I18n';
-import { initialState, type AppState } from '../src/state/reducer';
-import type { DesktopState, Task } from '../src/state/protocol';
+import { initialState, type AppState, type Session } from '../src/state/reducer';
+import type { CallView, DesktopState, TaskView } from '../src/state/protocol';
 import type { Locale } from '../src/i18n/strings';
 
 export const ALICE = 'WKa11ce000000000000000000000000000';
 export const OFFLINE = 'WA0ff00000000000000000000000000000';
 export const AVAILABLE = 'WAa7a00000000000000000000000000000';
 
+export const SESSION: Session = { token: 't', identity: 'alice', workerSid: ALICE, demo: true };
+
 export function desktopState(over: Partial<DesktopState> = {}): DesktopState {
   return {
-    type: 'state',
     worker: {
       sid: ALICE,
       friendly_name: 'alice',
@@ -44,7 +45,21 @@ export function desktopState(over: Partial<DesktopState> = {}): DesktopState {
   };
 }
 
-export function task(over: Partial<Task> & { attributes?: Record<string, unknown> }): Task {
+/** A task's call; inbound and ringing unless told otherwise. */
+export function call(state: CallView['state'], over: Partial<CallView> = {}): CallView {
+  return { direction: 'inbound', state, outcome: null, call_sid: 'CA1', muted: false, held: false, ...over };
+}
+
+/** An internal call the agent placed to Bob Brown. */
+export function outboundTask(c: CallView | null, over: Partial<TaskView> = {}): TaskView {
+  return task({
+    attributes: { name: 'Bob Brown', internal_outbound_to: 'Bob Brown', outbound_to: 'app:AP1?worker_sid=WKb0b&from=Alice', direction: 'outbound' },
+    call: c && { ...c, direction: 'outbound' },
+    ...over,
+  });
+}
+
+export function task(over: Partial<TaskView> & { attributes?: Record<string, unknown> }): TaskView {
   return {
     reservation_sid: 'WR1',
     reservation_status: 'accepted',
@@ -54,7 +69,7 @@ export function task(over: Partial<Task> & { attributes?: Record<string, unknown
     queue: 'Internal Calls',
     attributes: {},
     date_created: 1,
-    call: { state: 'ringing', reason: null, call_sid: 'CA1', muted: false, held: false },
+    call: call('ringing'),
     ...over,
   };
 }
@@ -67,7 +82,7 @@ export function renderDesktop(
   const api: DesktopApi = {
     state: {
       ...initialState,
-      session: { token: 't', identity: 'alice' },
+      session: SESSION,
       connection: 'open',
       desktop: opts.desktop ?? desktopState(),
       ...opts.state,
@@ -76,6 +91,7 @@ export function renderDesktop(
     send,
     signIn: vi.fn(),
     signOut: vi.fn(),
+    updateToken: vi.fn(async () => {}),
   };
   const result = render(
     <CustomizationProvider baseTheme="default">

@@ -4,6 +4,9 @@ import { cleanup } from '@testing-library/react';
 
 afterEach(() => cleanup());
 
+// Tests drive React through act() (Testing Library's, and directly when a fake socket pushes).
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
 // jsdom lacks these; Paste's components ask for them.
 if (!window.matchMedia) {
   window.matchMedia = (query: string) =>

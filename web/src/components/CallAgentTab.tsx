@@ -18,7 +18,7 @@ export function CallAgentTab({ onCall, busy }: { onCall(agent: DirectoryAgent): 
   const [selected, setSelected] = useState<DirectoryAgent | null>(null);
   const [input, setInput] = useState('');
   const dir = useDirectorySearch((query) =>
-    send<{ agents: DirectoryAgent[] }>({ type: 'directory_agents', query }, { quiet: true }).then((d) => d.agents),
+    send({ type: 'directory_agents', query }, { quiet: true }).then((d) => d.agents),
   );
 
   return (

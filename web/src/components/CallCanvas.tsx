@@ -9,7 +9,7 @@ import { CallHoldIcon } from '@twilio-paste/icons/esm/CallHoldIcon';
 import { CallFailedIcon } from '@twilio-paste/icons/esm/CallFailedIcon';
 import { useDesktop } from '../state/DesktopContext';
 import { useI18n } from '../i18n/I18n';
-import type { Task } from '../state/protocol';
+import type { TaskView } from '../state/protocol';
 import { taskHeader, taskStage } from '../lib/taskView';
 import type { StringKey } from '../i18n/strings';
 import { CallTimer } from './CallTimer';
@@ -20,10 +20,11 @@ const STAGE: Record<string, StringKey> = {
   ringing: 'StageRinging',
   connected: 'StageConnected',
   ended: 'StageEnded',
+  over: 'StageEnded',
 };
 
 /** A call in progress: who, its stage, the timer, mute, hold and hang up. */
-export function CallCanvas({ task }: { task: Task }) {
+export function CallCanvas({ task }: { task: TaskView }) {
   const { state, send } = useDesktop();
   const { t } = useI18n();
   const stage = taskStage(task);
@@ -79,7 +80,7 @@ export function CallCanvas({ task }: { task: Task }) {
             {t('HangUp')}
           </Button>
         )}
-        {!live && (
+        {stage === 'ended' && (
           <Button variant="primary" data-primary-action onClick={() => act(send({ type: 'wrap', task_sid: task.task_sid }))}>
             {t('WrapUp')}
           </Button>

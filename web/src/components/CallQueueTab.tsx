@@ -17,7 +17,7 @@ export function CallQueueTab({ onCall, busy }: { onCall(queue: DirectoryQueue): 
   const [selected, setSelected] = useState<DirectoryQueue | null>(null);
   const [input, setInput] = useState('');
   const dir = useDirectorySearch((prefix) =>
-    send<{ queues: DirectoryQueue[] }>({ type: 'directory_queues', prefix }, { quiet: true }).then((d) =>
+    send({ type: 'directory_queues', prefix }, { quiet: true }).then((d) =>
       filterQueues(d.queues, prefix),
     ),
   );

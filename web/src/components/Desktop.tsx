@@ -11,6 +11,7 @@ import { ActivitySelector } from './ActivitySelector';
 import { LanguageSwitcher } from './LanguageSwitcher';
 import { Dialpad } from './Dialpad';
 import { TaskList } from './TaskList';
+import { SessionEndingWarning } from './SessionEndingWarning';
 
 /** The signed-in agent's desktop: header bar, dialpad, tasks. */
 export function Desktop() {
@@ -60,6 +61,7 @@ export function Desktop() {
             </Alert>
           </Box>
         )}
+        <SessionEndingWarning />
         {state.notice && (
           <Box role="alert" marginBottom="space50">
             <Alert variant="error" onDismiss={() => dispatch({ type: 'dismiss-notice' })} i18nDismissLabel={t("Dismiss")}>

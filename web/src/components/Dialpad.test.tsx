@@ -3,7 +3,7 @@ import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Dialpad } from './Dialpad';
 import { ALICE, OFFLINE, desktopState, renderDesktop } from '../../test/render';
-import type { DesktopAction } from '../state/protocol';
+import type { Action, InternalCallFeature } from '../state/protocol';
 
 const AGENTS = [
   { sid: 'WKb0b', friendly_name: 'bob', full_name: 'Bob Brown', activity_name: 'Available', available: true },
@@ -16,7 +16,7 @@ const QUEUES = [
 ];
 
 function server() {
-  return vi.fn(async (a: DesktopAction): Promise<unknown> => {
+  return vi.fn(async (a: Action): Promise<unknown> => {
     if (a.type === 'directory_agents') {
       const q = a.query.toLowerCase();
       return { agents: AGENTS.filter((x) => x.full_name.toLowerCase().includes(q) || x.friendly_name.includes(q)) };
@@ -29,7 +29,11 @@ function server() {
   });
 }
 
-const flags = (f: Record<string, unknown> | null) => desktopState({ internal_call: f as never });
+// The feature as the server sends it: every flag given (Flex's defaults applied by the server).
+const flags = (over: Partial<InternalCallFeature>) =>
+  desktopState({
+    internal_call: { enabled: true, enable_call_agent: true, enable_call_queue: true, application_sid: 'AP1c1', outbound_queue_sid: 'WQ1c1', ...over },
+  });
 
 describe('Dialpad tabs', () => {
   it('shows Call Agent and Call Queue when both flags are on', () => {
@@ -39,20 +43,23 @@ describe('Dialpad tabs', () => {
   });
 
   it('hides a tab whose flag is off', () => {
-    renderDesktop(<Dialpad />, { desktop: flags({ enabled: true, enable_call_agent: true, enable_call_queue: false }) });
+    renderDesktop(<Dialpad />, { desktop: flags({ enable_call_queue: false }) });
     expect(screen.getByRole('tab', { name: 'Call Agent' })).toBeTruthy();
     expect(screen.queryByRole('tab', { name: 'Call Queue' })).toBeNull();
   });
 
-  it("applies Flex's defaults: agent tab only when just enabled", () => {
-    renderDesktop(<Dialpad />, { desktop: flags({ enabled: true }) });
-    expect(screen.getAllByRole('tab').map((t) => t.textContent)).toEqual(['Call Agent']);
+  it('hides the section when the feature is off or both tabs are off', () => {
+    renderDesktop(<Dialpad />, { desktop: flags({ enabled: false }) });
+    expect(screen.queryByRole('tablist')).toBeNull();
+    renderDesktop(<Dialpad />, { desktop: flags({ enable_call_agent: false, enable_call_queue: false }) });
+    expect(screen.queryByRole('tablist')).toBeNull();
   });
 
-  it('hides the section when the feature is off or both tabs are off', () => {
-    renderDesktop(<Dialpad />, { desktop: flags(null) });
-    expect(screen.queryByRole('tablist')).toBeNull();
-    renderDesktop(<Dialpad />, { desktop: flags({ enabled: true, enable_call_agent: false, enable_call_queue: false }) });
+  it('fills in no defaults of its own: the server’s defaults arrive as values', () => {
+    // What the server sends for a configuration without internal_call: enabled false.
+    renderDesktop(<Dialpad />, {
+      desktop: flags({ enabled: false, enable_call_agent: true, enable_call_queue: false, application_sid: null, outbound_queue_sid: null }),
+    });
     expect(screen.queryByRole('tablist')).toBeNull();
   });
 
@@ -110,7 +117,7 @@ describe('Call Agent', () => {
     fireEvent.click(option);
     await waitFor(() => expect(callButton().disabled).toBe(false));
     await userEvent.click(callButton());
-    const call = send.mock.calls.find(([a]) => a.type === 'start_outbound_call')![0] as Extract<DesktopAction, { type: 'start_outbound_call' }>;
+    const call = send.mock.calls.find(([a]) => a.type === 'start_outbound_call')![0] as Extract<Action, { type: 'start_outbound_call' }>;
     const m = /^app:AP1c1\?worker_sid=WKb0b&from=Alice%20Anders&conversation_id=([0-9a-f-]{36})$/.exec(call.destination);
     expect(m).not.toBeNull();
     expect(call.queue_sid).toBe('WQ1c1');
@@ -134,8 +141,23 @@ describe('Call Queue', () => {
     const button = panel.querySelector('button')!;
     await waitFor(() => expect(button.disabled).toBe(false));
     await userEvent.click(button);
-    const call = send.mock.calls.find(([a]) => a.type === 'start_outbound_call')![0] as Extract<DesktopAction, { type: 'start_outbound_call' }>;
+    const call = send.mock.calls.find(([a]) => a.type === 'start_outbound_call')![0] as Extract<Action, { type: 'start_outbound_call' }>;
     expect(call.destination).toMatch(/^app:AP1c1\?callToQueue=Support&from=Alice%20Anders&conversation_id=[0-9a-f-]{36}$/);
     expect(call.task_attributes?.name).toBe("Support");
+  });
+});
+
+describe('without an Internal Call application', () => {
+  it('says internal calls are not set up instead of dialing nowhere', async () => {
+    const send = server();
+    renderDesktop(<Dialpad />, { desktop: flags({ application_sid: null }), send: send as never });
+    const input = screen.getByLabelText('Select an agent', { selector: 'input' });
+    await userEvent.type(input, 'bro');
+    fireEvent.click(await screen.findByRole('option', { name: /Bob Brown/ }));
+    const callButton = screen.getByRole('tabpanel').querySelector('button')!;
+    await waitFor(() => expect(callButton.disabled).toBe(false));
+    await userEvent.click(callButton);
+    expect(screen.getByText(/Internal calls are not set up/)).toBeTruthy();
+    expect(send.mock.calls.some(([a]) => a.type === 'start_outbound_call')).toBe(false);
   });
 });

@@ -10,14 +10,7 @@ import { Separator } from '@twilio-paste/core/separator';
 import { CallIcon } from '@twilio-paste/icons/esm/CallIcon';
 import { useDesktop } from '../state/DesktopContext';
 import { useI18n } from '../i18n/I18n';
-import {
-  TELEPHONE_TRUNK_CONFIGURED,
-  internalCallAction,
-  internalCallFlags,
-  uuidv4,
-  visibleTabs,
-  type CallTarget,
-} from '../lib/internalCall';
+import { TELEPHONE_TRUNK_CONFIGURED, internalCallAction, uuidv4, visibleTabs, type CallTarget } from '../lib/internalCall';
 import { CallAgentTab } from './CallAgentTab';
 import { CallQueueTab } from './CallQueueTab';
 import { Message } from './Message';
@@ -28,18 +21,21 @@ export function Dialpad() {
   const { t } = useI18n();
   const [number, setNumber] = useState('');
   const [noTrunk, setNoTrunk] = useState(false);
+  const [noApplication, setNoApplication] = useState(false);
   const [busy, setBusy] = useState(false);
   const d = state.desktop;
   if (!d) return null;
 
   const offline = d.offline_activity_sid !== null && d.worker.activity_sid === d.offline_activity_sid;
-  const flags = internalCallFlags(d.internal_call);
-  const tabs = visibleTabs(flags, offline);
+  const tabs = visibleTabs(d.internal_call, offline);
 
   const call = async (target: CallTarget) => {
+    const action = internalCallAction(d.internal_call, d.worker, target, uuidv4());
+    setNoApplication(action === null);
+    if (!action) return;
     setBusy(true);
     try {
-      await send(internalCallAction(flags, d.worker, target, uuidv4()));
+      await send(action);
     } catch {
       // shown as a notice
     } finally {
@@ -109,6 +105,7 @@ export function Dialpad() {
                   ))}
                 </TabPanels>
               </Tabs>
+              {noApplication && <Message tone="warning">{t('DialpadNoApplication')}</Message>}
             </Box>
           )}
         </>

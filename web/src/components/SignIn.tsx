@@ -9,7 +9,7 @@ import { Card } from '@twilio-paste/core/card';
 import { Stack } from '@twilio-paste/core/stack';
 import { Text } from '@twilio-paste/core/text';
 import { useDesktop } from '../state/DesktopContext';
-import { demoSignIn, fetchDemoAgents, readToken, type DemoDirectory } from '../state/api';
+import { demoSignIn, fetchDemoAgents, readPastedToken, type DemoDirectory } from '../state/api';
 import { useI18n } from '../i18n/I18n';
 import { agentLabel } from '../lib/internalCall';
 import { Message } from './Message';
@@ -36,7 +36,7 @@ export function SignIn() {
     setError(null);
     try {
       const r = await demoSignIn(sid);
-      signIn({ token: r.token, identity: r.identity });
+      signIn({ token: r.token, identity: r.identity, workerSid: r.worker_sid, demo: true });
     } catch (e) {
       setError(t('SignInFailed', { message: (e as Error).message }));
     }
@@ -44,10 +44,9 @@ export function SignIn() {
 
   const submitToken = (e: FormEvent) => {
     e.preventDefault();
-    const info = readToken(token);
-    if (!info) return setError(t('SignInTokenInvalid'));
-    if (info.exp * 1000 <= Date.now()) return setError(t('SignInTokenExpired'));
-    signIn({ token: token.trim(), identity: info.identity });
+    const pasted = readPastedToken(token, Date.now());
+    if ('problem' in pasted) return setError(t(pasted.problem));
+    signIn({ token: pasted.token, identity: pasted.info.identity, workerSid: pasted.info.workerSid, demo: false });
   };
 
   return (

@@ -7,16 +7,9 @@ import { initialState } from '../state/reducer';
 import type { DesktopState } from '../state/protocol';
 import userEvent from '@testing-library/user-event';
 import { TaskList } from './TaskList';
-import { desktopState, renderDesktop, task } from '../../test/render';
-import type { TaskCall } from '../state/protocol';
-
-const call = (state: TaskCall['state'], over: Partial<TaskCall> = {}): TaskCall => ({ state, reason: null, call_sid: 'CA1', muted: false, held: false, ...over });
-const outbound = (c: TaskCall, over = {}) =>
-  task({
-    attributes: { name: 'Bob Brown', internal_outbound_to: 'Bob Brown', outbound_to: 'app:AP1?worker_sid=WKb0b&from=Alice', direction: 'outbound' },
-    call: c,
-    ...over,
-  });
+import { LOCALES } from '../i18n/strings';
+import type { CallOutcome } from '../state/protocol';
+import { SESSION, call, desktopState, outboundTask as outbound, renderDesktop, task } from '../../test/render';
 
 describe('TaskList', () => {
   it('shows an empty list', () => {
@@ -66,10 +59,11 @@ describe('TaskList', () => {
     ['no-answer', 'Bob Brown did not answer.'],
     ['busy', 'Bob Brown is busy.'],
     ['unavailable', 'Bob Brown is unavailable.'],
-  ])('says why a call failed (%s) and offers Complete after wrap-up', async (reason, text) => {
+    ['canceled', 'You hung up before anyone answered.'],
+  ] as const)('says why a call failed (%s) and offers Complete after wrap-up', async (code, text) => {
     const send = vi.fn(async () => ({}));
     renderDesktop(<TaskList />, {
-      desktop: desktopState({ tasks: [outbound(call('ended', { reason }), { reservation_status: 'wrapping', task_status: 'wrapping' })] }),
+      desktop: desktopState({ tasks: [outbound(call('ended', { outcome: { code } }), { reservation_status: 'wrapping', task_status: 'wrapping' })] }),
       send: send as never,
     });
     expect(screen.getByRole('alert').textContent).toContain(text);
@@ -77,9 +71,39 @@ describe('TaskList', () => {
     expect(send).toHaveBeenCalledWith({ type: 'complete', task_sid: 'WT1' });
   });
 
+  it("shows a failed call's sentence with the server's message and Twilio's error code", () => {
+    const outcome: CallOutcome = { code: 'failed', error_code: 11200, message: 'the Internal Call application answered HTTP 500' };
+    renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [outbound(call('ended', { outcome }), { reservation_status: 'wrapping' })] }) });
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toContain('The call to Bob Brown failed.');
+    expect(screen.getByTestId('call-outcome-detail').textContent).toBe('the Internal Call application answered HTTP 500 (error 11200)');
+  });
+
+  it.each(LOCALES)('translates a failed call in %s, keeping the server’s message as it is', (locale) => {
+    const outcome: CallOutcome = { code: 'failed', error_code: null, message: 'no telephone trunk' };
+    renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [outbound(call('ended', { outcome }))] }), locale });
+    expect(screen.getByRole('alert').textContent).toContain('Bob Brown');
+    expect(screen.getByTestId('call-outcome-detail').textContent).toBe('no telephone trunk');
+  });
+
+  it('says an offered call that ended just ended (it has no outcome)', () => {
+    renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [task({ attributes: { name: 'Alice Anders' }, call: call('ended') })] }) });
+    expect(screen.getByText('The call has ended.')).toBeTruthy();
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('offers nothing for a reservation that has ended', () => {
+    renderDesktop(<TaskList />, {
+      desktop: desktopState({ tasks: [task({ reservation_status: 'ended', task_status: 'canceled', attributes: { name: 'Alice Anders' }, call: call('ended') })] }),
+    });
+    expect(screen.getByRole('heading', { name: 'Alice Anders' })).toBeTruthy();
+    expect(screen.getByText('Call ended')).toBeTruthy();
+    expect(screen.queryByRole('button')).toBeNull();
+  });
+
   it('offers Wrap up for an ended call not yet wrapping', async () => {
     const send = vi.fn(async () => ({}));
-    renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [outbound(call('ended', { reason: 'completed' }))] }), send: send as never });
+    renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [outbound(call('ended', { outcome: { code: 'completed' } }))] }), send: send as never });
     await userEvent.click(screen.getByRole('button', { name: 'Wrap up' }));
     expect(send).toHaveBeenCalledWith({ type: 'wrap', task_sid: 'WT1' });
   });
@@ -96,11 +120,12 @@ describe('TaskList', () => {
   describe('keeps keyboard focus in the list when the focused control goes away', () => {
     const tree = (desktop: DesktopState) => {
       const api: DesktopApi = {
-        state: { ...initialState, session: { token: 't', identity: 'alice' }, connection: 'open', desktop },
+        state: { ...initialState, session: SESSION, connection: 'open', desktop },
         dispatch: vi.fn(),
         send: vi.fn(async () => ({})) as never,
         signIn: vi.fn(),
         signOut: vi.fn(),
+        updateToken: vi.fn(async () => {}),
       };
       return (
         <CustomizationProvider baseTheme="default">
@@ -114,7 +139,7 @@ describe('TaskList', () => {
     };
     const incoming = task({ reservation_status: 'pending', task_status: 'reserved', attributes: { name: 'Alice Anders' }, call: call('ringing') });
     const live = task({ attributes: { name: 'Alice Anders' }, call: call('connected') });
-    const wrapping = task({ reservation_status: 'wrapping', task_status: 'wrapping', attributes: { name: 'Alice Anders' }, call: call('ended', { reason: 'completed' }) });
+    const wrapping = task({ reservation_status: 'wrapping', task_status: 'wrapping', attributes: { name: 'Alice Anders' }, call: call('ended') });
 
     it('Accept → Hang up → Complete → the Tasks heading', async () => {
       const user = userEvent.setup();

@@ -6,12 +6,12 @@ import { Paragraph } from '@twilio-paste/core/paragraph';
 import { useDesktop } from '../state/DesktopContext';
 import { useI18n } from '../i18n/I18n';
 import { taskHeader, taskStage } from '../lib/taskView';
-import type { Task } from '../state/protocol';
+import type { TaskView } from '../state/protocol';
 import { IncomingCallCard } from './IncomingCallCard';
 import { CallCanvas } from './CallCanvas';
 import { WrapUp } from './WrapUp';
 
-function TaskEntry({ task }: { task: Task }) {
+function TaskEntry({ task }: { task: TaskView }) {
   const stage = taskStage(task);
   if (stage === 'incoming') {
     return <IncomingCallCard reservationSid={task.reservation_sid} name={taskHeader(task)} queue={task.queue} />;

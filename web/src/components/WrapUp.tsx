@@ -4,12 +4,12 @@ import { Heading } from '@twilio-paste/core/heading';
 import { Text } from '@twilio-paste/core/text';
 import { useDesktop } from '../state/DesktopContext';
 import { useI18n } from '../i18n/I18n';
-import type { Task } from '../state/protocol';
+import type { TaskView } from '../state/protocol';
 import { taskHeader } from '../lib/taskView';
 import { CallOutcome } from './CallOutcome';
 
 /** After the call: how it ended, then Complete. */
-export function WrapUp({ task }: { task: Task }) {
+export function WrapUp({ task }: { task: TaskView }) {
   const { send } = useDesktop();
   const { t } = useI18n();
   return (

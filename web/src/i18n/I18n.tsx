@@ -1,4 +1,4 @@
-// The one i18n layer: the chosen locale and t(key, params).
+// The one i18n layer: the chosen locale, t(key, params), and times in the locale's format.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { LOCALES, STRINGS, format, pickLocale, type Locale, type StringKey } from './strings';
 
@@ -6,6 +6,8 @@ interface I18nApi {
   locale: Locale;
   setLocale(l: Locale): void;
   t(key: StringKey, params?: Record<string, string>): string;
+  /** A time of day (ms since the epoch), as the locale writes it: `2:05:09 PM`, `14:05:09`. */
+  time(ms: number): string;
 }
 
 const Ctx = createContext<I18nApi | null>(null);
@@ -35,10 +37,15 @@ export function I18nProvider({ children, locale: fixed }: { children: ReactNode;
       // not persisted
     }
   }, []);
-  const api = useMemo<I18nApi>(
-    () => ({ locale, setLocale, t: (key, params) => format(STRINGS[locale][key] ?? STRINGS['en-US'][key], params) }),
-    [locale, setLocale],
-  );
+  const api = useMemo<I18nApi>(() => {
+    const times = new Intl.DateTimeFormat(locale, { timeStyle: 'medium' });
+    return {
+      locale,
+      setLocale,
+      t: (key, params) => format(STRINGS[locale][key] ?? STRINGS['en-US'][key], params),
+      time: (ms) => times.format(ms),
+    };
+  }, [locale, setLocale]);
   return <Ctx.Provider value={api}>{children}</Ctx.Provider>;
 }
 

@@ -1,40 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { agentLabel, filterQueues, internalCallAction, internalCallFlags, uuidv4, visibleTabs } from './internalCall';
+import { agentLabel, filterQueues, internalCallAction, uuidv4, visibleTabs } from './internalCall';
+import type { InternalCallFeature } from '../state/protocol';
 
-describe('internalCallFlags', () => {
-  it("uses Flex's defaults when keys are absent", () => {
-    expect(internalCallFlags(null)).toEqual({
-      enabled: false,
-      enableCallAgent: true,
-      enableCallQueue: false,
-      applicationSid: '',
-      outboundQueueSid: '',
-    });
-    expect(internalCallFlags({ enabled: true })).toMatchObject({ enabled: true, enableCallAgent: true, enableCallQueue: false });
-  });
-
-  it('keeps given values', () => {
-    const f = internalCallFlags({ enabled: true, enable_call_agent: false, enable_call_queue: true, application_sid: 'AP1', outbound_queue_sid: 'WQ1' });
-    expect(f).toEqual({ enabled: true, enableCallAgent: false, enableCallQueue: true, applicationSid: 'AP1', outboundQueueSid: 'WQ1' });
-  });
+// As the server sends it: Flex's defaults already applied.
+const feature = (over: Partial<InternalCallFeature> = {}): InternalCallFeature => ({
+  enabled: true,
+  enable_call_agent: true,
+  enable_call_queue: true,
+  application_sid: 'AP1c1',
+  outbound_queue_sid: 'WQ1c1',
+  ...over,
 });
 
 describe('visibleTabs', () => {
-  const on = internalCallFlags({ enabled: true, enable_call_agent: true, enable_call_queue: true });
+  const on = feature();
   it('shows Call Agent then Call Queue', () => expect(visibleTabs(on, false)).toEqual(['agent', 'queue']));
   it('hides a tab whose flag is off', () => {
-    expect(visibleTabs({ ...on, enableCallQueue: false }, false)).toEqual(['agent']);
-    expect(visibleTabs({ ...on, enableCallAgent: false }, false)).toEqual(['queue']);
+    expect(visibleTabs({ ...on, enable_call_queue: false }, false)).toEqual(['agent']);
+    expect(visibleTabs({ ...on, enable_call_agent: false }, false)).toEqual(['queue']);
   });
   it('hides the section when both are off, when disabled, or when offline', () => {
-    expect(visibleTabs({ ...on, enableCallAgent: false, enableCallQueue: false }, false)).toEqual([]);
+    expect(visibleTabs({ ...on, enable_call_agent: false, enable_call_queue: false }, false)).toEqual([]);
     expect(visibleTabs({ ...on, enabled: false }, false)).toEqual([]);
     expect(visibleTabs(on, true)).toEqual([]);
+  });
+  it('takes the flags as the server sends them, filling in nothing', () => {
+    // The server's defaults (enabled false, agent true, queue false) arrive as values.
+    expect(visibleTabs(feature({ enabled: false, enable_call_queue: false }), false)).toEqual([]);
+    expect(visibleTabs(feature({ enable_call_queue: false }), false)).toEqual(['agent']);
   });
 });
 
 describe('internalCallAction', () => {
-  const flags = internalCallFlags({ enabled: true, application_sid: 'AP1c1', outbound_queue_sid: 'WQ1c1' });
+  const flags = feature();
 
   it('calls an agent as Flex does', () => {
     const action = internalCallAction(
@@ -52,7 +50,7 @@ describe('internalCallAction', () => {
   });
 
   it('calls a queue with callToQueue', () => {
-    const action = internalCallAction(flags, { full_name: null, friendly_name: 'alice' }, { kind: 'queue', queue: { sid: 'WQs', friendly_name: 'Support & Sales' } }, 'c-2');
+    const action = internalCallAction(flags, { full_name: null, friendly_name: 'alice' }, { kind: 'queue', queue: { sid: 'WQs', friendly_name: 'Support & Sales' } }, 'c-2')!;
     expect(action.destination).toBe('app:AP1c1?callToQueue=Support%20%26%20Sales&from=alice&conversation_id=c-2');
     expect(action.task_attributes.name).toBe('Support & Sales');
     expect(action.task_attributes.internal_outbound_to).toBe('Support & Sales');
@@ -64,13 +62,26 @@ describe('internalCallAction', () => {
       { full_name: 'Zoë "Z" O=rtega&co', friendly_name: 'zoe' },
       { kind: 'agent', agent: { sid: 'WK?1', friendly_name: 'x', full_name: null, activity_name: 'Available', available: true } },
       'id&=',
-    );
+    )!;
     const query = action.destination.split('?').slice(1).join('?');
     const params = new URLSearchParams(query);
     expect(params.get('worker_sid')).toBe('WK?1');
     expect(params.get('from')).toBe('Zoë "Z" O=rtega&co');
     expect(params.get('conversation_id')).toBe('id&=');
     expect(action.task_attributes.name).toBe('x');
+  });
+
+  const bob = { kind: 'agent' as const, agent: { sid: 'WKb0b', friendly_name: 'bob', full_name: 'Bob Brown', activity_name: 'Available', available: true } };
+  const me = { full_name: 'Alice Anders', friendly_name: 'alice' };
+
+  it('leaves queue_sid out when the configuration names no queue (the server uses the flow’s)', () => {
+    const action = internalCallAction(feature({ outbound_queue_sid: null }), me, bob, 'c-3')!;
+    expect(action).not.toHaveProperty('queue_sid');
+    expect(action.destination).toBe('app:AP1c1?worker_sid=WKb0b&from=Alice%20Anders&conversation_id=c-3');
+  });
+
+  it('is null when there is no Internal Call application to dial through', () => {
+    expect(internalCallAction(feature({ application_sid: null }), me, bob, 'c-4')).toBeNull();
   });
 });
 

@@ -1,34 +1,15 @@
-// What Flex's internal-call dialpad computes (voice-flex.md §5.2, §5.4), in one place.
-import type { DirectoryAgent, DirectoryQueue, InternalCallConfig, Worker } from '../state/protocol';
-
-export interface InternalCallFlags {
-  enabled: boolean;
-  enableCallAgent: boolean;
-  enableCallQueue: boolean;
-  applicationSid: string;
-  outboundQueueSid: string;
-}
-
-/** The feature flags with Flex's defaults for absent keys. */
-export function internalCallFlags(config: InternalCallConfig | null | undefined): InternalCallFlags {
-  const c = config ?? {};
-  return {
-    enabled: typeof c.enabled === 'boolean' ? c.enabled : false,
-    enableCallAgent: typeof c.enable_call_agent === 'boolean' ? c.enable_call_agent : true,
-    enableCallQueue: typeof c.enable_call_queue === 'boolean' ? c.enable_call_queue : false,
-    applicationSid: typeof c.application_sid === 'string' ? c.application_sid : '',
-    outboundQueueSid: typeof c.outbound_queue_sid === 'string' ? c.outbound_queue_sid : '',
-  };
-}
+// What Flex's internal-call dialpad computes (voice-flex.md §5.2, §5.4), in one place. The feature
+// flags come from the server with Flex's defaults already applied (`DesktopState.internal_call`).
+import type { DirectoryAgent, DirectoryQueue, InternalCallFeature, WorkerView } from '../state/protocol';
 
 export type InternalCallTab = 'agent' | 'queue';
 
 /** The tabs the dialpad shows, in Flex's order; empty when the section is hidden. */
-export function visibleTabs(flags: InternalCallFlags, offline: boolean): InternalCallTab[] {
-  if (!flags.enabled || offline) return [];
+export function visibleTabs(feature: InternalCallFeature, offline: boolean): InternalCallTab[] {
+  if (!feature.enabled || offline) return [];
   const tabs: InternalCallTab[] = [];
-  if (flags.enableCallAgent) tabs.push('agent');
-  if (flags.enableCallQueue) tabs.push('queue');
+  if (feature.enable_call_agent) tabs.push('agent');
+  if (feature.enable_call_queue) tabs.push('queue');
   return tabs;
 }
 
@@ -51,7 +32,8 @@ export type CallTarget = { kind: 'agent'; agent: DirectoryAgent } | { kind: 'que
 export interface StartOutboundCall {
   type: 'start_outbound_call';
   destination: string;
-  queue_sid: string;
+  /** Left out when the configuration names no queue: the server uses the outbound flow's. */
+  queue_sid?: string;
   task_attributes: {
     name: string;
     internal_outbound_to: string;
@@ -59,13 +41,17 @@ export interface StartOutboundCall {
   };
 }
 
-/** The StartOutboundCall payload Flex's dialpad sends, with every parameter value URL-encoded. */
+/**
+ * The StartOutboundCall payload Flex's dialpad sends, with every parameter value URL-encoded; null
+ * when the configuration names no Internal Call application (there is nothing to dial through).
+ */
 export function internalCallAction(
-  flags: InternalCallFlags,
-  me: Pick<Worker, 'full_name' | 'friendly_name'>,
+  feature: Pick<InternalCallFeature, 'application_sid' | 'outbound_queue_sid'>,
+  me: Pick<WorkerView, 'full_name' | 'friendly_name'>,
   target: CallTarget,
   conversationId: string,
-): StartOutboundCall {
+): StartOutboundCall | null {
+  if (!feature.application_sid) return null;
   const from = agentLabel(me);
   const enc = encodeURIComponent;
   const [key, value, name] =
@@ -74,8 +60,8 @@ export function internalCallAction(
       : ['callToQueue', target.queue.friendly_name, target.queue.friendly_name];
   return {
     type: 'start_outbound_call',
-    destination: `app:${flags.applicationSid}?${key}=${enc(value)}&from=${enc(from)}&conversation_id=${enc(conversationId)}`,
-    queue_sid: flags.outboundQueueSid,
+    destination: `app:${feature.application_sid}?${key}=${enc(value)}&from=${enc(from)}&conversation_id=${enc(conversationId)}`,
+    ...(feature.outbound_queue_sid ? { queue_sid: feature.outbound_queue_sid } : {}),
     task_attributes: {
       name,
       internal_outbound_to: name,

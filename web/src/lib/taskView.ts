@@ -1,6 +1,7 @@
-// How a task reads on screen: who it is with and which stage it is in. Pure: derived from the
-// pushed state only.
-import type { Task } from '../state/protocol';
+// How a task reads on screen: who it is with, which stage it is in, and how its call ended. Pure:
+// derived from the pushed state only.
+import type { CallOutcome, TaskView } from '../state/protocol';
+import type { StringKey } from '../i18n/strings';
 
 export type Stage =
   | 'incoming' // a reservation offered to this agent: Accept / Reject
@@ -8,14 +9,16 @@ export type Stage =
   | 'ringing' // an outbound call ringing the far end
   | 'connected'
   | 'ended' // the call is over but the task is not wrapping yet
-  | 'wrapping';
+  | 'wrapping'
+  | 'over'; // the reservation itself ended (nothing left to do with it)
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
 }
 
-export function isOutbound(task: Task): boolean {
-  return str(task.attributes.outbound_to) !== null;
+/** The agent placed the task's call (the server says so: `call.direction`). */
+export function isOutbound(task: TaskView): boolean {
+  return task.call?.direction === 'outbound';
 }
 
 /**
@@ -23,13 +26,14 @@ export function isOutbound(task: Task): boolean {
  * (the seed's TaskLineOutboundCallHeader override); otherwise Flex's defaultFrom (`name`, else
  * `from`).
  */
-export function taskHeader(task: Task): string {
+export function taskHeader(task: TaskView): string {
   const a = task.attributes;
   if (isOutbound(task)) return str(a.internal_outbound_to) ?? str(a.outbound_to) ?? '';
   return str(a.name) ?? str(a.from) ?? task.task_sid;
 }
 
-export function taskStage(task: Task): Stage {
+export function taskStage(task: TaskView): Stage {
+  if (task.reservation_status === 'ended') return 'over';
   if (task.reservation_status === 'wrapping') return 'wrapping';
   if (task.reservation_status === 'pending') return isOutbound(task) ? 'dialing' : 'incoming';
   const call = task.call;
@@ -39,17 +43,45 @@ export function taskStage(task: Task): Stage {
   return call.state === 'ringing' ? 'incoming' : call.state === 'dialing' ? 'dialing' : 'connected';
 }
 
-export type FailureKey = 'declined' | 'no-answer' | 'busy' | 'unavailable' | 'canceled' | 'failed';
+/** The sentence for each way a call ends (`{name}` is the other party). */
+export const OUTCOME_STRINGS: Record<CallOutcome['code'], StringKey> = {
+  completed: 'OutcomeCompleted',
+  canceled: 'OutcomeCanceled',
+  declined: 'OutcomeDeclined',
+  'no-answer': 'OutcomeNoAnswer',
+  busy: 'OutcomeBusy',
+  unavailable: 'OutcomeUnavailable',
+  failed: 'OutcomeFailed',
+};
 
-/** Why an outbound call ended without a conversation, or null when it ended normally. */
-export function callFailure(task: Task): { key: FailureKey; detail: string | null } | null {
-  const reason = task.call?.reason;
-  if (!reason || reason === 'completed') return null;
-  if (reason === 'declined' || reason === 'no-answer' || reason === 'busy' || reason === 'unavailable' || reason === 'canceled') {
-    return { key: reason, detail: null };
-  }
-  const m = /^failed:\s*(.*)$/.exec(reason);
-  return { key: 'failed', detail: m ? m[1] : reason };
+export interface OutcomeText {
+  /** `error` unless the call ended normally. */
+  tone: 'neutral' | 'error';
+  sentence: string;
+  /** For `failed`: what the server said, with Twilio's error code when there is one. */
+  detail: string | null;
+}
+
+type Translate = (key: StringKey, params?: Record<string, string>) => string;
+
+/**
+ * How an ended call ended, in the agent's language. A call without an outcome (one offered to the
+ * agent, or one whose outcome is not known yet) just ended; a code this desktop does not know yet
+ * reads as a failure.
+ */
+export function describeOutcome(outcome: CallOutcome | null, name: string, t: Translate): OutcomeText {
+  if (!outcome || outcome.code === 'completed') return { tone: 'neutral', sentence: t('OutcomeCompleted', { name }), detail: null };
+  const key = OUTCOME_STRINGS[outcome.code] ?? 'OutcomeFailed';
+  const sentence = t(key, { name });
+  if (outcome.code !== 'failed') return { tone: 'error', sentence, detail: null };
+  const message = outcome.message ?? '';
+  const detail =
+    outcome.error_code != null
+      ? t('OutcomeFailedDetailWithCode', { message, code: String(outcome.error_code) }).trim()
+      : message !== ''
+        ? message
+        : null;
+  return { tone: 'error', sentence, detail };
 }
 
 /** mm:ss (or h:mm:ss) for a duration in milliseconds. */
