@@ -73,7 +73,8 @@ def test_demo_restart_keeps_seeded_workspace(make_server):
     ctx = tr.workspaces(wss[0].sid)
     workers = {w.friendly_name: w for w in ctx.workers.list()}
     assert set(workers) == {"alice", "bob", "carol", "dmitri", "eva", "zoe"}
-    assert all(w.activity_name == "Available" for w in workers.values())
+    # Demo agents start Offline: no call rings an agent nobody has signed in as.
+    assert all(w.activity_name == "Offline" for w in workers.values())
     assert {q.friendly_name for q in ctx.task_queues.list()} == {"Everyone", "Sales", "Support", "Internal Calls"}
     assert {w.friendly_name for w in ctx.workflows.list()} == {"Assign to Anyone", "Internal Call"}
     assert {a.friendly_name for a in ctx.activities.list()} == {"Offline", "Available", "Unavailable", "Break"}

@@ -4,25 +4,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use switchboard_routing::Timestamp;
 use switchboard_sid::{Account, ApiKey, Sid};
 
 use crate::signature::constant_time_eq;
 
-/// An API key. Only a hash of its secret is kept.
-#[derive(Debug, Clone)]
-pub struct ApiKeyRecord {
-    /// `SK…`.
-    pub sid: Sid<ApiKey>,
-    /// Its name.
-    pub friendly_name: String,
-    /// Hex SHA-256 of the secret.
-    pub secret_sha256: String,
-    /// Created at.
-    pub date_created: Timestamp,
-    /// Last changed at.
-    pub date_updated: Timestamp,
-}
+pub use switchboard_center::records::ApiKeyRecord;
 
 /// The account's credentials.
 #[derive(Debug, Clone)]
@@ -101,8 +87,8 @@ mod tests {
                 sid: key,
                 friendly_name: "k".into(),
                 secret_sha256: sha256_hex("secret"),
-                date_created: Timestamp(0),
-                date_updated: Timestamp(0),
+                date_created: switchboard_routing::Timestamp(0),
+                date_updated: switchboard_routing::Timestamp(0),
             },
         );
         assert!(creds.check(Some(&basic(&account.to_string(), "token"))));

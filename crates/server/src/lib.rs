@@ -1,28 +1,33 @@
-//! Switchboard's server: one process that serves Twilio-compatible REST APIs over the routing
-//! engine, keeps everything durable, and posts event webhooks.
+//! Switchboard's server: the driver of the contact-center core (`switchboard-center`) and
+//! everything that touches the world for it: HTTP and WebSocket, the store, the clock, webhooks
+//! and TwiML fetches.
 //!
 //! Layout:
-//! - `core`: the thread that owns all state (engines, Flex configuration, credentials), applies
-//!   changes one at a time, writes them to the store before answering, replays them at start, and
-//!   fires routing deadlines.
-//! - `api`: HTTP routes (TaskRouter v1, Flex Configuration, API keys), Twilio's error body, form
-//!   parameters, paging, authentication.
-//! - `render`: resources as Twilio's JSON shapes.
-//! - `events`: events as stored rows and webhook parameters; the webhook sender.
-//! - `conn`: accepting connections (the cap, timeouts, graceful shutdown).
-//! - `signature`: `X-Twilio-Signature`.
-//! - `demo`: the seeded demo workspace.
+//! - `driver`: the one thread that owns the center and the store, feeds the center its inputs
+//!   with the time, commits what it makes durable, and carries out the rest.
+//! - `api`: the routes (TaskRouter v1, Flex Configuration, API keys, Voice, access tokens, the
+//!   desktop WebSocket, built-in functions, the desktop app); `http`: the wire they share
+//!   (Twilio's error body, form parameters, paging); `app`: what every handler can reach.
+//! - `render`: resources as Twilio's JSON shapes; `events`: events as stored rows and webhook
+//!   parameters, and the webhook sender; `fetcher`: TwiML requests for the voice layer.
+//! - `reader`: slow reads off the core thread; `conn`: accepting connections (the cap,
+//!   timeouts, graceful shutdown); `config`: how a server is set up.
+//! - `credentials`, `tokens`, `signature`, `ids`: authentication, desktop access tokens,
+//!   `X-Twilio-Signature`, random identifiers. `demo`: seeding the demo workspace.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
-pub mod calls;
+pub mod app;
+pub mod config;
 mod conn;
-pub mod core;
 pub mod credentials;
 pub mod demo;
-pub mod desktop;
+pub mod driver;
 pub mod events;
+pub mod fetcher;
+pub mod http;
 pub mod ids;
+pub mod reader;
 pub mod render;
 pub mod signature;
 pub mod tokens;
@@ -31,84 +36,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use switchboard_sid::{Account, Sid};
 use switchboard_store::Batch;
 
-use crate::core::{Core, CoreHandle};
+pub use crate::config::{Config, Limits};
 use crate::credentials::Credentials;
-
-/// How to run the server.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where to listen.
-    pub listen: SocketAddr,
-    /// `sqlite://PATH` or `sqlite::memory:`.
-    pub database: String,
-    /// The URL clients use to reach us (for links and signatures behind a proxy).
-    pub public_url: Option<String>,
-    /// The account SID, when given (`TWILIO_ACCOUNT_SID`).
-    pub account_sid: Option<String>,
-    /// The auth token, when given (`TWILIO_AUTH_TOKEN`).
-    pub auth_token: Option<String>,
-    /// How many times an event webhook is tried.
-    pub webhook_attempts: u32,
-    /// The wait before the first retry (doubling after).
-    pub webhook_backoff: Duration,
-    /// How long a TwiML webhook may take to answer.
-    pub fetch_timeout: Duration,
-    /// The workflow of the built-in internal-call enqueue function
-    /// (`TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID`; default: the workflow named "Internal Call").
-    pub internal_call_workflow_sid: Option<String>,
-    /// Demo mode: agents of the demo workspace may sign in without credentials.
-    pub demo: bool,
-    /// How long an internal call to a queue waits for an agent before the caller is told nobody
-    /// answered (the `<Task timeout>` the built-in enqueue function sets).
-    pub queue_call_timeout: Duration,
-    /// Limits on connections and requests.
-    pub limits: Limits,
-}
-
-/// Limits on connections and requests; `Limits::default()` holds the production values.
-///
-/// Each accepted connection holds one of `max_connections` places until it closes, an upgraded
-/// desktop WebSocket included; a connection beyond the cap is closed at once, unanswered.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Open connections at most (10,000).
-    pub max_connections: usize,
-    /// How long a client may take to send a whole request head (request line and headers),
-    /// counted from when the connection opens or from the end of the previous response; this is
-    /// also how long an idle keep-alive connection stays open, since hyper has one timer for
-    /// both (10 s).
-    pub header_read_timeout: Duration,
-    /// How long a request may take from its head until the answer is ready, reading the body
-    /// included (30 s); a request that takes longer is answered `408`.
-    pub request_timeout: Duration,
-    /// The longest request target (path and query) in bytes (8 KiB); longer is `414`.
-    pub max_uri_bytes: usize,
-    /// The most bytes of request headers, names and values (32 KiB); more is `431`.
-    pub max_header_bytes: usize,
-    /// The most request header fields (100); more is `431`.
-    pub max_header_count: usize,
-    /// The largest request body in bytes (2 MiB); larger is `413`.
-    pub max_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_connections: 10_000,
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_uri_bytes: 8 * 1024,
-            max_header_bytes: 32 * 1024,
-            max_header_count: 100,
-            max_body_bytes: 2 * 1024 * 1024,
-        }
-    }
-}
+use crate::driver::{CoreHandle, Driver, Outlets};
+use crate::reader::Readers;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -141,8 +76,9 @@ pub struct Prepared {
     thread: std::thread::JoinHandle<()>,
     listener: tokio::net::TcpListener,
     public_url: Option<String>,
+    readers: Option<Readers>,
     webhooks: tokio::sync::mpsc::Receiver<events::Delivery>,
-    fetches: tokio::sync::mpsc::UnboundedReceiver<calls::FetchJob>,
+    fetches: tokio::sync::mpsc::UnboundedReceiver<fetcher::FetchJob>,
     token_key: Arc<[u8]>,
     config: Config,
 }
@@ -161,7 +97,7 @@ impl Prepared {
         // Long-lived connections (desktop WebSockets) close when this turns true; without it a
         // graceful shutdown would wait for every agent to leave.
         let (down_tx, down_rx) = tokio::sync::watch::channel(false);
-        let app = api::App {
+        let app = app::App {
             core: self.core.clone(),
             credentials: self.credentials.clone(),
             account: self.account_sid,
@@ -172,8 +108,10 @@ impl Prepared {
             queue_call_timeout: self.config.queue_call_timeout,
             shutdown: down_rx,
             limits: self.config.limits.clone(),
+            readers: self.readers.clone(),
+            clock: self.config.clock.clone(),
         };
-        let fetcher = tokio::spawn(calls::fetcher(
+        let fetcher = tokio::spawn(fetcher::fetcher(
             self.fetches,
             self.core.clone(),
             self.auth_token.clone(),
@@ -191,6 +129,7 @@ impl Prepared {
             let _ = down_tx.send(true);
         })
         .await;
+        let _ = self.core.run(|d| d.stop()).await;
         drop(self.core);
         sender.abort();
         fetcher.abort();
@@ -269,11 +208,17 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         });
     let (tx, rx) = tokio::sync::mpsc::channel(events::WEBHOOK_QUEUE);
     let (fetch_tx, fetch_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut core = tokio::task::block_in_place(|| Core::open(store, credentials.clone(), Some(tx)))
-        .map_err(StartError::Replay)?;
-    core.fetches = Some(fetch_tx);
-    core.public_url = base;
-    let (handle, thread) = core::spawn(core)?;
+    let outlets = Outlets {
+        webhooks: Some(tx),
+        fetches: Some(fetch_tx),
+    };
+    let clock = config.clock.clone();
+    let driver = tokio::task::block_in_place(|| {
+        Driver::open(store, credentials.clone(), clock, ids::random_u128(), outlets, base)
+    })
+    .map_err(StartError::Replay)?;
+    let readers = Readers::open(&config.database)?;
+    let (handle, thread) = driver::spawn(driver)?;
     Ok(Prepared {
         core: handle,
         account_sid,
@@ -283,6 +228,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         thread,
         listener,
         public_url: config.public_url.clone(),
+        readers,
         webhooks: rx,
         fetches: fetch_rx,
         token_key,

@@ -8,7 +8,7 @@ use switchboard_routing::{
 };
 use switchboard_sid::{Account, Sid};
 
-use crate::core::WorkspaceState;
+use switchboard_center::model::WorkspaceState;
 
 /// ISO-8601 UTC without fraction, as Twilio writes dates: `2014-05-14T18:50:02Z`.
 pub fn iso(ms: i64) -> String {

@@ -141,6 +141,16 @@ pub fn verify(
     now_secs: i64,
     account_sid: &str,
 ) -> Result<Grant, TokenError> {
+    verify_with_expiry(key, token, now_secs, account_sid).map(|(g, _)| g)
+}
+
+/// [`verify`], also giving the token's `exp` (seconds since the Unix epoch).
+pub fn verify_with_expiry(
+    key: &[u8],
+    token: &str,
+    now_secs: i64,
+    account_sid: &str,
+) -> Result<(Grant, i64), TokenError> {
     // The library checks the signature and `alg`; the claims are checked below, on our clock.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.required_spec_claims.clear();
@@ -157,9 +167,10 @@ pub fn verify(
                 _ => TokenError::Malformed,
             })?
             .claims;
-    if claims.exp.is_none_or(|exp| exp <= now_secs) {
-        return Err(TokenError::Expired);
-    }
+    let exp = match claims.exp {
+        Some(exp) if exp > now_secs => exp,
+        _ => return Err(TokenError::Expired),
+    };
     if claims.nbf.is_some_and(|nbf| nbf > now_secs) {
         return Err(TokenError::NotYetValid);
     }
@@ -176,11 +187,14 @@ pub fn verify(
         .worker_sid
         .and_then(|s| s.parse().ok())
         .ok_or(TokenError::NoGrant)?;
-    Ok(Grant {
-        workspace,
-        worker,
-        identity: grants.identity.unwrap_or_default(),
-    })
+    Ok((
+        Grant {
+            workspace,
+            worker,
+            identity: grants.identity.unwrap_or_default(),
+        },
+        exp,
+    ))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ fn config(db: &str) -> Config {
         demo: true,
         queue_call_timeout: Duration::from_secs(120),
         limits: switchboard_server::Limits::default(),
+        clock: Default::default(),
     }
 }
 
@@ -31,12 +32,26 @@ struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     done: tokio::task::JoinHandle<()>,
     workspace: String,
-    core: switchboard_server::core::CoreHandle,
+    core: switchboard_server::driver::CoreHandle,
 }
 
 async fn start(db: &str) -> Running {
     let prepared = prepare(config(db)).await.unwrap();
-    let (workspace, _) = demo::seed(&prepared.core).await.unwrap();
+    let (workspace, created) = demo::seed(&prepared.core).await.unwrap();
+    if created {
+        // Demo agents start Offline; these tests route to them without desktops.
+        let ws = workspace;
+        prepared
+            .core
+            .run(move |d| {
+                let entries = switchboard_center::demo::everyone_available(d.center().model(), ws);
+                d.execute_many(entries)
+            })
+            .await
+            .and_then(|r| r)
+            .map_err(|e| e.message)
+            .expect("available");
+    }
     let base = format!("http://{}", prepared.local_addr().unwrap());
     let core = prepared.core.clone();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -221,7 +236,7 @@ async fn a_restart_rebuilds_the_same_state_and_keeps_deadlines() {
         !pending_before.is_empty(),
         "the scenario leaves a reserved task"
     );
-    let deadline_before = s.core.run(|c| c.next_deadline()).await.unwrap();
+    let deadline_before = s.core.run(|c| c.center().model().next_deadline().map(|(t, _)| t)).await.unwrap();
     assert!(deadline_before.is_some());
     drop(s.core);
     let _ = s.stop.send(());
@@ -237,7 +252,7 @@ async fn a_restart_rebuilds_the_same_state_and_keeps_deadlines() {
     assert_eq!(before, after);
     // The reservation's deadline is the same instant, not restarted from the restart.
     assert_eq!(
-        s.core.run(|c| c.next_deadline()).await.unwrap(),
+        s.core.run(|c| c.center().model().next_deadline().map(|(t, _)| t)).await.unwrap(),
         deadline_before
     );
     drop(s.core);

@@ -73,11 +73,26 @@ async fn events_and_statistics() {
         demo: true,
         queue_call_timeout: Duration::from_secs(120),
         limits: switchboard_server::Limits::default(),
+        clock: Default::default(),
     })
     .await
     .expect("prepare");
     let addr = prepared.local_addr().expect("addr");
-    let (ws, _) = demo::seed(&prepared.core).await.expect("seed");
+    let (ws, created) = demo::seed(&prepared.core).await.expect("seed");
+    if created {
+        // Demo agents start Offline; these tests route to them without desktops.
+        let ws = ws;
+        prepared
+            .core
+            .run(move |d| {
+                let entries = switchboard_center::demo::everyone_available(d.center().model(), ws);
+                d.execute_many(entries)
+            })
+            .await
+            .and_then(|r| r)
+            .map_err(|e| e.message)
+            .expect("available");
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(prepared.serve(async {
         let _ = stopped.await;

@@ -1,6 +1,7 @@
 //! Desktop endpoints: the WebSocket (`GET /v1/Desktop?token=…`), access tokens
-//! (`POST /v1/AccessTokens`, account credentials), and in demo mode the agent list and sign-in
-//! (`GET /demo/agents`, `POST /demo/sign-in`) that need no credentials.
+//! (`POST /v1/AccessTokens`, account credentials), and in demo mode the agent list, sign-in and
+//! token renewal (`GET /demo/agents`, `POST /demo/sign-in`, `POST /demo/token`) that need no
+//! credentials. Messages are the center's typed protocol (`switchboard_center::protocol`).
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -9,9 +10,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
+use switchboard_center::protocol::{
+    Action, ActionData, ActionResult, ErrorBody, Request, ServerMessage,
+};
+use switchboard_center::{Input, Reply, SessionId};
+use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 
-use super::{created, ok, ApiError, ApiResult, App, Ctx, Form};
+use crate::app::App;
+use crate::driver::{SessionSink, SESSION_MESSAGES};
+use crate::http::{created, ok, ApiError, ApiResult, Ctx, Form};
 use crate::tokens::{self, Grant};
 
 /// Routes that authenticate with account credentials.
@@ -25,16 +33,14 @@ pub fn open_routes(demo: bool) -> Router<App> {
     if demo {
         r.route("/demo/agents", get(demo_agents))
             .route("/demo/sign-in", post(demo_sign_in))
+            .route("/demo/token", post(demo_token))
     } else {
         r
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
-}
+/// How long a demo sign-in's token lasts.
+const DEMO_TTL_SECS: i64 = 12 * 3600;
 
 async fn mint(
     app: &App,
@@ -78,7 +84,7 @@ async fn mint(
         "SKswitchboarddesktop",
         &app.account.to_string(),
         &grant,
-        now_secs(),
+        app.clock.now_secs(),
         ttl,
     )
     .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -109,24 +115,29 @@ async fn create_token(State(app): State<App>, body: Bytes) -> ApiResult {
     mint(&app, workspace, worker, ttl).await
 }
 
-async fn demo_agents(State(app): State<App>, ctx: Ctx) -> ApiResult {
-    let _ = ctx;
+async fn demo_workspace(app: &App) -> Result<Sid<WorkspaceKind>, ApiError> {
     app.core
         .run(|core| {
-            let (ws, state) = core
-                .workspaces
-                .iter()
-                .find(|(_, w)| w.friendly_name == crate::demo::WORKSPACE_NAME)
+            switchboard_center::demo::workspace(core.center().model())
+                .ok_or_else(|| ApiError::not_found("demo workspace"))
+        })
+        .await?
+}
+
+async fn demo_agents(State(app): State<App>) -> ApiResult {
+    app.core
+        .run(|core| {
+            let ws = switchboard_center::demo::workspace(core.center().model())
                 .ok_or_else(|| ApiError::not_found("demo workspace"))?;
-            let mut agents: Vec<Value> = state
-                .engine
+            let engine = &core.workspace(ws)?.engine;
+            let mut agents: Vec<Value> = engine
                 .workers()
                 .map(|w| {
                     json!({
                         "sid": w.sid.to_string(),
                         "friendly_name": &*w.friendly_name,
                         "full_name": w.attributes.value().get("full_name"),
-                        "activity_name": &*state.engine.activity_name(w.activity_sid),
+                        "activity_name": &*engine.activity_name(w.activity_sid),
                     })
                 })
                 .collect();
@@ -142,22 +153,33 @@ async fn demo_agents(State(app): State<App>, ctx: Ctx) -> ApiResult {
         .await?
 }
 
-async fn demo_sign_in(State(app): State<App>, body: Bytes) -> ApiResult {
-    let form = Form::parse(&body)?;
-    let worker: Sid<Worker> = form
+fn demo_worker(body: &[u8]) -> Result<Sid<Worker>, ApiError> {
+    Form::parse(body)?
         .sid("WorkerSid")?
-        .ok_or_else(|| ApiError::missing("WorkerSid"))?;
-    let workspace = app
-        .core
-        .run(|core| {
-            core.workspaces
-                .iter()
-                .find(|(_, w)| w.friendly_name == crate::demo::WORKSPACE_NAME)
-                .map(|(s, _)| *s)
-                .ok_or_else(|| ApiError::not_found("demo workspace"))
+        .ok_or_else(|| ApiError::missing("WorkerSid"))
+}
+
+/// Signing in starts the agent's shift: an Offline agent becomes Available.
+async fn demo_sign_in(State(app): State<App>, body: Bytes) -> ApiResult {
+    let worker = demo_worker(&body)?;
+    let workspace = demo_workspace(&app).await?;
+    let answer = mint(&app, workspace, worker, DEMO_TTL_SECS).await?;
+    app.core
+        .run(move |core| {
+            match switchboard_center::demo::sign_in(core.center().model(), workspace, worker) {
+                Some(entry) => core.execute(entry),
+                None => Ok(()),
+            }
         })
         .await??;
-    mint(&app, workspace, worker, 12 * 3600).await
+    Ok(answer)
+}
+
+/// A fresh token for a signed-in demo agent; its activity stays as it is.
+async fn demo_token(State(app): State<App>, body: Bytes) -> ApiResult {
+    let worker = demo_worker(&body)?;
+    let workspace = demo_workspace(&app).await?;
+    mint(&app, workspace, worker, DEMO_TTL_SECS).await
 }
 
 /// The largest message a desktop may send (its actions are small JSON objects).
@@ -172,6 +194,17 @@ fn unauthorized(message: impl Into<String>) -> Response {
     .into_response()
 }
 
+/// A token checked against this server: its grant and when it expires.
+fn check_token(app: &App, token: &str) -> Result<(Grant, Timestamp), tokens::TokenError> {
+    let (grant, exp) = tokens::verify_with_expiry(
+        &app.token_key,
+        token,
+        app.clock.now_secs(),
+        &app.account.to_string(),
+    )?;
+    Ok((grant, Timestamp(exp.saturating_mul(1000))))
+}
+
 async fn connect(
     State(app): State<App>,
     ctx: Ctx,
@@ -179,7 +212,7 @@ async fn connect(
 ) -> Response {
     // The token is checked before anything else, so a request without one learns nothing.
     let token = ctx.query.get("token").unwrap_or_default().to_owned();
-    let grant = match tokens::verify(&app.token_key, &token, now_secs(), &app.account.to_string()) {
+    let (grant, expires_at) = match check_token(&app, &token) {
         Ok(g) => g,
         Err(e) => return unauthorized(e.to_string()),
     };
@@ -188,8 +221,9 @@ async fn connect(
     let exists = app
         .core
         .run(move |core| {
-            core.workspaces
-                .get(&ws)
+            core.center()
+                .model()
+                .workspace(ws)
                 .is_some_and(|w| w.engine.worker(worker).is_some())
         })
         .await
@@ -201,25 +235,41 @@ async fn connect(
         Ok(upgrade) => upgrade
             .max_message_size(MAX_MESSAGE_BYTES)
             .max_frame_size(MAX_MESSAGE_BYTES)
-            .on_upgrade(move |socket| session(app, grant, socket)),
+            .on_upgrade(move |socket| session(app, grant, expires_at, socket)),
         Err(rejection) => rejection.into_response(),
     }
 }
 
-/// One desktop session: state pushed out, actions carried out, until either side closes.
-async fn session(app: App, grant: Grant, mut socket: WebSocket) {
-    let (tx, mut rx) = tokio::sync::watch::channel(String::new());
+fn text(message: &ServerMessage) -> Message {
+    // Our own types always serialize.
+    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
+}
+
+/// One desktop session: states and messages out, actions in, until either side closes. States
+/// are serialized here, off the core thread.
+async fn session(app: App, grant: Grant, expires_at: Timestamp, mut socket: WebSocket) {
+    let (state_tx, mut states) = tokio::sync::watch::channel(None);
+    let (msg_tx, mut messages) = tokio::sync::mpsc::channel(SESSION_MESSAGES);
+    let sink = SessionSink {
+        state: state_tx,
+        messages: msg_tx,
+    };
     let (ws, worker) = (grant.workspace, grant.worker);
     let id = match app
         .core
-        .run(move |core| core.desktop_connect(ws, worker, tx))
+        .run(move |core| core.connect(ws, worker, expires_at, sink))
         .await
         .and_then(|r| r)
     {
         Ok(id) => id,
         Err(e) => {
-            let refusal = json!({"type": "error", "error": {"code": e.code, "message": e.message}});
-            let _ = socket.send(Message::Text(refusal.to_string().into())).await;
+            let refusal = ServerMessage::Error {
+                error: ErrorBody {
+                    code: e.code,
+                    message: e.message,
+                },
+            };
+            let _ = socket.send(text(&refusal)).await;
             let _ = socket.send(Message::Close(None)).await;
             return;
         }
@@ -228,24 +278,42 @@ async fn session(app: App, grant: Grant, mut socket: WebSocket) {
     loop {
         tokio::select! {
             changed = shutdown.changed() => {
-                let down = changed.is_err() || *shutdown.borrow();
-                if down {
+                if changed.is_err() || *shutdown.borrow() {
+                    let closed = ServerMessage::Closed {
+                        reason: switchboard_center::protocol::CloseReason::Shutdown,
+                    };
+                    let _ = socket.send(text(&closed)).await;
                     break;
                 }
             }
-            changed = rx.changed() => {
+            changed = states.changed() => {
                 if changed.is_err() {
-                    break; // the core closed this session (its worker was deleted)
+                    // The driver dropped this session: say why (the messages it left), then end.
+                    while let Ok(message) = messages.try_recv() {
+                        if socket.send(text(&message)).await.is_err() {
+                            break;
+                        }
+                    }
+                    break;
                 }
-                let text = rx.borrow_and_update().clone();
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                let state = states.borrow_and_update().clone();
+                if let Some(state) = state {
+                    if socket.send(text(&ServerMessage::State(state))).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            message = messages.recv() => {
+                let Some(message) = message else { break };
+                let last = matches!(message, ServerMessage::Closed { .. });
+                if socket.send(text(&message)).await.is_err() || last {
                     break;
                 }
             }
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let reply = handle(&app, ws, worker, text.as_str()).await;
-                    if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                Some(Ok(Message::Text(t))) => {
+                    let reply = handle(&app, id, worker, t.as_str()).await;
+                    if socket.send(text(&ServerMessage::Result(reply))).await.is_err() {
                         break;
                     }
                 }
@@ -255,30 +323,67 @@ async fn session(app: App, grant: Grant, mut socket: WebSocket) {
         }
     }
     let _ = socket.send(Message::Close(None)).await;
-    let _ = app.core.run(move |core| core.desktop_disconnect(id)).await;
+    let _ = app.core.run(move |core| core.disconnect(id)).await;
 }
 
-async fn handle(app: &App, ws: Sid<WorkspaceKind>, worker: Sid<Worker>, text: &str) -> Value {
-    let msg: Value = match serde_json::from_str(text) {
+fn refused(id: Option<u64>, code: u32, message: String) -> ActionResult {
+    ActionResult {
+        id,
+        ok: false,
+        data: None,
+        error: Some(ErrorBody { code, message }),
+    }
+}
+
+async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) -> ActionResult {
+    let value: Value = match serde_json::from_str(text) {
         Ok(v @ Value::Object(_)) => v,
-        _ => {
-            return json!({"type": "result", "ok": false, "error": {"code": 20001, "message": "messages must be JSON objects"}})
-        }
+        _ => return refused(None, 20001, "messages must be JSON objects".into()),
     };
-    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    // The id is echoed even when the rest of the message cannot be read.
+    let id = value.get("id").and_then(Value::as_u64);
+    let request: Request = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(e) => return refused(id, 20001, format!("the message is not a desktop action: {e}")),
+    };
+    let input = match request.action {
+        Action::UpdateToken { token } => match check_token(app, &token) {
+            Ok((grant, expires_at)) if grant.worker == worker => Input::RenewToken {
+                session,
+                worker,
+                expires_at,
+            },
+            Ok((grant, _)) => {
+                return refused(
+                    id,
+                    20001,
+                    format!("token is for worker {}, not this session's {worker}", grant.worker),
+                )
+            }
+            Err(e) => return refused(id, 20003, e.to_string()),
+        },
+        action => Input::Desktop { session, action },
+    };
+    let renewal = match &input {
+        Input::RenewToken { expires_at, .. } => Some(expires_at.0),
+        _ => None,
+    };
     let result = app
         .core
-        .run(move |core| {
-            let r = core.desktop_action(ws, worker, &msg);
-            core.settle();
-            r
-        })
+        .run(move |core| core.handle(input))
         .await
         .and_then(|r| r);
     match result {
-        Ok(data) => json!({"type": "result", "id": id, "ok": true, "data": data}),
-        Err(e) => {
-            json!({"type": "result", "id": id, "ok": false, "error": {"code": e.code, "message": e.message}})
-        }
+        Ok(reply) => ActionResult {
+            id,
+            ok: true,
+            data: Some(match (reply, renewal) {
+                (Reply::Desktop(data), _) => data,
+                (_, Some(expires_at)) => ActionData::Token { expires_at },
+                _ => ActionData::Done {},
+            }),
+            error: None,
+        },
+        Err(e) => refused(id, e.code, e.message),
     }
 }

@@ -9,10 +9,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiResult, App, Ctx};
-use crate::core::{Core, Entry};
+use crate::http::{ok, ApiError, ApiResult, Ctx};
+use crate::app::App;
+use crate::driver::Driver as Core;
+use switchboard_center::Entry;
 use crate::render::iso;
 
 /// The routes.
@@ -81,12 +83,10 @@ const STRING_KEYS: &[&str] = &[
 ];
 
 fn render(core: &Core, ctx: &Ctx) -> Value {
-    let mut doc = match &core.configuration {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    let (created, updated) = core
-        .configuration_dates
+    let flex = core.center().model().flex();
+    let mut doc = flex.document().clone();
+    let (created, updated) = flex
+        .dates()
         .map_or((None, None), |(c, u)| (Some(iso(c.0)), Some(iso(u.0))));
     doc.insert("account_sid".into(), json!(ctx.urls.account.to_string()));
     doc.insert("date_created".into(), json!(created));
@@ -147,10 +147,7 @@ async fn update(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Byte
     }
     app.core
         .run(move |core| {
-            let mut doc = match &core.configuration {
-                Value::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
+            let mut doc = core.center().model().flex().document().clone();
             for (k, v) in changes {
                 if matches!(
                     k.as_str(),

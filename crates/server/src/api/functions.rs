@@ -10,35 +10,16 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use serde_json::{json, Map, Value};
-use switchboard_twiml::{Document, Enqueue, Method, TaskSpec, Verb};
+use switchboard_center::functions::{internal_call_enqueue, internal_call_workflow};
+use switchboard_sid::{Sid, Workflow};
 
-use super::{base_url, App, Form};
-use crate::calls::ENQUEUE_PATH;
+use crate::http::{base_url, Form};
+use crate::app::App;
+use switchboard_center::functions::ENQUEUE_PATH;
 
 /// The routes (they authenticate by signature, not by credentials).
 pub fn routes() -> Router<App> {
     Router::new().route(ENQUEUE_PATH, post(enqueue))
-}
-
-/// TwiML that tells the caller why the call cannot be put through, then hangs up.
-fn cannot_connect(reason: &str) -> Response {
-    let doc = Document {
-        verbs: vec![
-            Verb::Say {
-                text: format!("This call cannot be put through: {reason}."),
-                voice: None,
-                language: None,
-                loop_count: 1,
-            },
-            Verb::Hangup,
-        ],
-    };
-    (
-        [(header::CONTENT_TYPE, "text/xml")],
-        switchboard_twiml::render(&doc),
-    )
-        .into_response()
 }
 
 async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
@@ -52,7 +33,7 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
         base_url(app.public_url.as_deref(), &headers),
         uri.path_and_query().map_or(ENQUEUE_PATH, |p| p.as_str())
     );
-    let token = crate::core::read(&app.credentials).auth_token.clone();
+    let token = crate::driver::read(&app.credentials).auth_token.clone();
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|h| h.to_str().ok());
@@ -67,62 +48,31 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
         tracing::warn!(%url, why, "refused an unsigned enqueue request");
         return (StatusCode::FORBIDDEN, why).into_response();
     }
-    let workflow = match &app.internal_call_workflow {
-        Some(w) => Some(w.clone()),
-        None => {
-            let found = app
-                .core
-                .run(|core| {
-                    core.workspaces.values().find_map(|w| {
-                        w.engine
-                            .workflows()
-                            .find(|wf| wf.friendly_name.starts_with("Internal Call"))
-                            .map(|wf| wf.sid.to_string())
-                    })
-                })
-                .await;
-            match found {
-                Ok(w) => w,
-                Err(e) => return e.into_response(),
-            }
-        }
+    let configured = app
+        .internal_call_workflow
+        .as_deref()
+        .and_then(|w| w.parse::<Sid<Workflow>>().ok());
+    let workflow = match configured {
+        Some(w) => Some(w),
+        None => match app
+            .core
+            .run(|core| internal_call_workflow(core.center().model()))
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => return e.into_response(),
+        },
     };
-    let Some(workflow) = workflow else {
+    if workflow.is_none() {
         tracing::error!(
             "no Internal Call workflow is configured (TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID)"
         );
-        return cannot_connect("no Internal Call workflow is configured");
-    };
-    let mut attributes = Map::new();
-    attributes.insert("name".into(), json!(form.get("from").unwrap_or_default()));
-    attributes.insert(
-        "conversations".into(),
-        json!({"conversation_id": form.get("conversation_id")}),
-    );
-    let mut timeout = None;
-    if let Some(worker) = form.get("worker_sid").filter(|w| !w.is_empty()) {
-        attributes.insert("worker_sid".into(), Value::String(worker.to_owned()));
-    } else if let Some(queue) = form.get("callToQueue").filter(|q| !q.is_empty()) {
-        attributes.insert("callToQueue".into(), Value::String(queue.to_owned()));
-        timeout = Some(app.queue_call_timeout.as_secs().max(1));
-    } else {
-        return cannot_connect(
-            "the request names neither an agent (worker_sid) nor a queue (callToQueue)",
-        );
     }
-    let doc = Document {
-        verbs: vec![Verb::Enqueue(Enqueue {
-            workflow_sid: Some(workflow),
-            method: Method::Post,
-            wait_url_method: Method::Post,
-            task: Some(TaskSpec {
-                priority: None,
-                timeout,
-                attributes,
-            }),
-            ..Default::default()
-        })],
-    };
+    let doc = internal_call_enqueue(
+        form.pairs(),
+        workflow,
+        app.queue_call_timeout.as_secs(),
+    );
     (
         [(header::CONTENT_TYPE, "text/xml")],
         switchboard_twiml::render(&doc),

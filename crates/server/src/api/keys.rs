@@ -8,8 +8,10 @@ use axum::Router;
 use serde_json::{json, Value};
 use switchboard_sid::{ApiKey, Sid};
 
-use super::{created, list, no_content, ok, page_of, ApiError, ApiResult, App, Ctx, Form, Paging};
-use crate::core::{read, Entry};
+use crate::http::{created, list, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
+use crate::app::App;
+use crate::driver::read;
+use switchboard_center::Entry;
 use crate::credentials::{sha256_hex, ApiKeyRecord};
 use crate::ids::{new_secret, new_sid};
 use crate::render::iso;
@@ -68,9 +70,10 @@ async fn create_key(State(app): State<App>, Path(account): Path<String>, body: B
                 secret_sha256: hash,
                 date_created: now.0,
             })?;
-            let creds = read(&core.credentials);
-            let key = creds
-                .api_keys
+            let key = core
+                .center()
+                .model()
+                .api_keys()
                 .get(&sid)
                 .ok_or_else(|| ApiError::internal("key vanished"))?;
             let mut v = render(key);
@@ -118,9 +121,7 @@ async fn update_key(
     app.core
         .run(move |core| {
             core.execute(Entry::UpdateApiKey { sid, friendly_name })?;
-            let creds = read(&core.credentials);
-            creds
-                .api_keys
+            core.center().model().api_keys()
                 .get(&sid)
                 .map(|k| ok(render(k)))
                 .ok_or_else(|| ApiError::not_found(format!("Key {sid}")))

@@ -19,8 +19,9 @@ use switchboard_sid::{
 };
 use switchboard_store::{EventQuery, EventRow};
 
-use super::{list, ok, page_of, path_sid, ApiError, ApiResult, App, Ctx, Form, Paging};
-use crate::core::{account_sid, Core};
+use crate::http::{list, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging};
+use crate::app::App;
+use crate::driver::Driver as Core;
 use crate::render::iso;
 
 /// The default window of Events and cumulative statistics, as on Twilio: 15 minutes.
@@ -1033,7 +1034,7 @@ fn resource(
     fields: Map<String, Value>,
 ) -> Value {
     let mut m = fields;
-    m.insert("account_sid".into(), json!(account_sid(core).to_string()));
+    m.insert("account_sid".into(), json!(core.account().to_string()));
     m.insert("workspace_sid".into(), json!(ws.to_string()));
     m.insert("url".into(), json!(ctx.urls.ws(&ws, path)));
     Value::Object(m)
@@ -1220,7 +1221,7 @@ async fn list_queue_statistics(
                 all.into_iter().map(|q| q.sid).collect()
             };
             let (page, more) = page_of(queues, paging);
-            let account = account_sid(core).to_string();
+            let account = core.account().to_string();
             let mut items = Vec::with_capacity(page.len());
             for queue in page {
                 let mut m = queue_both(core, ws, queue, &p, channel.as_ref(), now)?;
@@ -1292,7 +1293,7 @@ async fn bulk_queue_realtime(
             let mut m = Map::new();
             m.insert("task_queue_response_count".into(), json!(data.len()));
             m.insert("task_queue_data".into(), json!(data));
-            Ok(super::created(resource(core, &ctx, ws, "/TaskQueues/RealTimeStatistics", m)))
+            Ok(crate::http::created(resource(core, &ctx, ws, "/TaskQueues/RealTimeStatistics", m)))
         })
         .await?
 }

@@ -15,10 +15,11 @@ use switchboard_sid::{
 };
 use switchboard_store::TaskQuery;
 
-use super::{
-    created, list, no_content, ok, page_of, path_sid, ApiError, ApiResult, App, Ctx, Form, Paging,
-};
-use crate::core::{Core, Entry, WorkspaceState};
+use crate::http::{created, list, no_content, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging};
+use crate::app::App;
+use crate::driver::Driver as Core;
+use switchboard_center::model::WorkspaceState;
+use switchboard_center::Entry;
 use crate::ids::{new_sid, random_u128};
 use crate::render;
 
@@ -118,10 +119,7 @@ fn ws_sid(s: &str) -> Result<Sid<WorkspaceKind>, ApiError> {
 }
 
 fn engine(core: &mut Core, ws: Sid<WorkspaceKind>, command: Command) -> Result<(), ApiError> {
-    core.execute(Entry::Engine {
-        workspace: ws,
-        command,
-    })
+    core.execute(Entry::engine(ws, command))
 }
 
 /// Checks a friendly name against TaskRouter's length rule before anything is changed.
@@ -242,10 +240,7 @@ pub fn workspace_template(
         seed: random_u128().to_string(),
     }];
     let mut cmd = |command| {
-        entries.push(Entry::Engine {
-            workspace: sid,
-            command,
-        })
+        entries.push(Entry::engine(sid, command))
     };
     let offline: Sid<Activity> = new_sid();
     for (a, name, available) in [
@@ -308,9 +303,7 @@ async fn list_workspaces(State(app): State<App>, ctx: Ctx) -> ApiResult {
     app.core
         .run(move |core| {
             let name = ctx.query.get("FriendlyName");
-            let all: Vec<Value> = core
-                .workspaces
-                .values()
+            let all: Vec<Value> = core.center().model().workspaces().map(|(_, w)| w)
                 .filter(|w| name.is_none_or(|n| w.friendly_name == n))
                 .map(|w| render::workspace(&ctx.urls, w))
                 .collect();
@@ -358,10 +351,7 @@ async fn update_workspace(
                 || update.timeout_activity_sid.is_some()
                 || update.prioritize_queue_order.is_some()
             {
-                entries.push(Entry::Engine {
-                    workspace: ws,
-                    command: Command::UpdateWorkspace(update),
-                });
+                entries.push(Entry::engine(ws, Command::UpdateWorkspace(update)));
             }
             entries.push(Entry::UpdateWorkspace {
                 sid: ws,
@@ -1647,7 +1637,7 @@ struct ReservationChange {
     action: Option<ReservationAction>,
     instruction: Option<(String, Map<String, Value>)>,
     /// `Instruction=conference` (or `dequeue`): dial the worker into a conference with the call.
-    conference: Option<crate::calls::ConferenceOptions>,
+    conference: Option<switchboard_center::ConferenceOptions>,
 }
 
 /// The URL parameters of reservation instructions (stored with the instruction; TaskRouter
@@ -1693,7 +1683,7 @@ fn reservation_change(form: &Form) -> Result<ReservationChange, ApiError> {
             } else {
                 ("DequeueTo", "DequeueFrom", "DequeueTimeout")
             };
-            conference = Some(crate::calls::ConferenceOptions {
+            conference = Some(switchboard_center::ConferenceOptions {
                 from: form.string(from),
                 to: form.string(to),
                 timeout: form.uint(timeout)?,
@@ -1754,7 +1744,11 @@ fn apply_reservation_change(
     change: ReservationChange,
 ) -> Result<(), ApiError> {
     if let Some(opts) = change.conference {
-        core.conference_instruction(ws, sid, opts)?;
+        core.handle(switchboard_center::Input::ConferenceInstruction {
+            workspace: ws,
+            reservation: sid,
+            options: opts,
+        })?;
     }
     let mut entries = Vec::new();
     if let Some((instruction, params)) = change.instruction {
@@ -1768,10 +1762,7 @@ fn apply_reservation_change(
     if let Some(action) = change.action {
         entries.insert(
             0,
-            Entry::Engine {
-                workspace: ws,
-                command: Command::UpdateReservation { sid, action },
-            },
+            Entry::engine(ws, Command::UpdateReservation { sid, action }),
         );
     }
     core.execute_many(entries)

@@ -3,7 +3,7 @@
 //! dates, relative `uri` fields, and the 2010 list shape with `next_page_uri`).
 //!
 //! Applications are durable (log entries); calls and conferences live in the voice layer only,
-//! so changes to them go straight to `core.voice` and end with the server.
+//! so changes to them go straight to `core.voice()` and end with the server.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,11 +13,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use switchboard_sid::{Account, Application, Call, Conference, Sid};
-use switchboard_voice::{CallRecord, CallStatus, ConferenceRecord, Participation, VoiceError};
+use switchboard_voice::{CallRecord, CallStatus, ConferenceRecord, Participation};
 
-use super::{created, no_content, ok, page_of, ApiError, ApiResult, App, Ctx, Form, Paging};
-use crate::calls::ApplicationRecord;
-use crate::core::{account_sid, Core, Entry};
+use crate::http::{created, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
+use crate::app::App;
+use switchboard_center::records::ApplicationRecord;
+use crate::driver::Driver as Core;
+use switchboard_center::{Entry, Input, VoiceRequest};
 use crate::ids::new_sid;
 
 const API_VERSION: &str = "2010-04-01";
@@ -152,20 +154,6 @@ fn list2010(ctx: &Ctx, key: &str, paging: Paging, items: Vec<Value>, has_more: b
     Json(body).into_response()
 }
 
-fn voice_error(e: VoiceError) -> ApiError {
-    match e {
-        VoiceError::NoCall(sid) => ApiError::not_found(format!("Call {sid}")),
-        VoiceError::NoConference(sid) => ApiError::not_found(format!("Conference {sid}")),
-        VoiceError::NotParticipant { call, conference } => {
-            ApiError::not_found(format!("Participant {call} of Conference {conference}"))
-        }
-        VoiceError::State(message) => ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: 20001,
-            message,
-        },
-    }
-}
 
 /// A strict boolean parameter: `true` or `false` (any case).
 fn strict_bool(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
@@ -322,8 +310,8 @@ async fn create_application(
 }
 
 fn stored_application(core: &Core, sid: Sid<Application>) -> Result<Value, ApiError> {
-    let account = account_sid(core);
-    core.applications
+    let account = core.account();
+    core.center().model().applications()
         .get(&sid)
         .map(|a| render_application(account, a))
         .ok_or_else(|| ApiError::not_found(format!("Application {sid}")))
@@ -340,9 +328,8 @@ async fn list_applications(
     let (items, more) = app
         .core
         .run(move |core| {
-            let account = account_sid(core);
-            let mut apps: Vec<&ApplicationRecord> = core
-                .applications
+            let account = core.account();
+            let mut apps: Vec<&ApplicationRecord> = core.center().model().applications()
                 .values()
                 .filter(|a| name.as_deref().is_none_or(|n| a.friendly_name == n))
                 .collect();
@@ -378,8 +365,7 @@ async fn update_application(
     let changes = ApplicationChanges::parse(&Form::parse(&body)?)?;
     app.core
         .run(move |core| {
-            let mut application = core
-                .applications
+            let mut application = core.center().model().applications()
                 .get(&sid)
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(format!("Application {sid}")))?;
@@ -476,9 +462,9 @@ async fn list_calls(State(app): State<App>, ctx: Ctx, Path(account): Path<String
     let (items, more) = app
         .core
         .run(move |core| {
-            let account = account_sid(core);
+            let account = core.account();
             let mut calls: Vec<&CallRecord> = core
-                .voice
+                .voice()
                 .calls()
                 .filter(|c| to.as_deref().is_none_or(|v| c.to == v))
                 .filter(|c| from.as_deref().is_none_or(|v| c.from == v))
@@ -511,8 +497,8 @@ async fn create_call(State(app): State<App>, Path(account): Path<String>) -> Api
 }
 
 fn stored_call(core: &Core, sid: Sid<Call>) -> Result<Value, ApiError> {
-    let account = account_sid(core);
-    core.voice
+    let account = core.account();
+    core.voice()
         .call(sid)
         .map(|c| render_call(account, c))
         .ok_or_else(|| ApiError::not_found(format!("Call {sid}")))
@@ -562,7 +548,7 @@ async fn update_call(
     app.core
         .run(move |core| {
             let current = core
-                .voice
+                .voice()
                 .call(sid)
                 .map(|c| c.status)
                 .ok_or_else(|| ApiError::not_found(format!("Call {sid}")))?;
@@ -570,10 +556,7 @@ async fn update_call(
             let applies = !current.is_final()
                 && (!cancel_only || matches!(current, CallStatus::Queued | CallStatus::Ringing));
             if applies {
-                let now = core.now().0;
-                core.voice
-                    .hangup(now, sid, "hung up through the REST API")
-                    .map_err(voice_error)?;
+                core.handle(Input::Voice(VoiceRequest::Hangup { call: sid }))?;
             }
             stored_call(core, sid).map(ok)
         })
@@ -625,9 +608,9 @@ async fn list_conferences(
     let (items, more) = app
         .core
         .run(move |core| {
-            let account = account_sid(core);
+            let account = core.account();
             let mut confs: Vec<&ConferenceRecord> = core
-                .voice
+                .voice()
                 .conferences()
                 .filter(|c| name.as_deref().is_none_or(|n| c.friendly_name == n))
                 .filter(|c| status.as_deref().is_none_or(|s| c.status.as_str() == s))
@@ -644,8 +627,8 @@ async fn list_conferences(
 }
 
 fn stored_conference(core: &Core, sid: Sid<Conference>) -> Result<Value, ApiError> {
-    let account = account_sid(core);
-    core.voice
+    let account = core.account();
+    core.voice()
         .conference(sid)
         .map(|c| render_conference(account, c))
         .ok_or_else(|| ApiError::not_found(format!("Conference {sid}")))
@@ -685,11 +668,8 @@ async fn update_conference(
     app.core
         .run(move |core| {
             if end {
-                let now = core.now().0;
-                core.voice
-                    .end_conference_now(now, sid)
-                    .map_err(voice_error)?;
-            } else if core.voice.conference(sid).is_none() {
+                core.handle(Input::Voice(VoiceRequest::EndConference { conference: sid }))?;
+            } else if core.voice().conference(sid).is_none() {
                 return Err(ApiError::not_found(format!("Conference {sid}")));
             }
             stored_conference(core, sid).map(ok)
@@ -736,7 +716,7 @@ fn members(core: &Core, conf: &ConferenceRecord) -> Vec<(Sid<Call>, Participatio
         .participants
         .iter()
         .filter_map(|call| {
-            core.voice
+            core.voice()
                 .participation(conf.sid, *call)
                 .map(|p| (*call, p.clone()))
         })
@@ -753,11 +733,11 @@ fn resolve_participant(
 ) -> Result<Sid<Call>, ApiError> {
     let key = bare(segment);
     let record = core
-        .voice
+        .voice()
         .conference(conf)
         .ok_or_else(|| ApiError::not_found(format!("Conference {conf}")))?;
     let found = match key.parse::<Sid<Call>>() {
-        Ok(call) => core.voice.participation(conf, call).map(|_| call),
+        Ok(call) => core.voice().participation(conf, call).map(|_| call),
         Err(_) => members(core, record)
             .into_iter()
             .find(|(_, p)| p.label.as_deref() == Some(key))
@@ -771,12 +751,12 @@ fn stored_participant(
     conf: Sid<Conference>,
     call: Sid<Call>,
 ) -> Result<Value, ApiError> {
-    let account = account_sid(core);
+    let account = core.account();
     let record = core
-        .voice
+        .voice()
         .conference(conf)
         .ok_or_else(|| ApiError::not_found(format!("Conference {conf}")))?;
-    core.voice
+    core.voice()
         .participation(conf, call)
         .map(|p| render_participant(account, record, call, p))
         .ok_or_else(|| ApiError::not_found(format!("Participant {call} of Conference {conf}")))
@@ -796,9 +776,9 @@ async fn list_participants(
     let (items, more) = app
         .core
         .run(move |core| {
-            let account = account_sid(core);
+            let account = core.account();
             let record = core
-                .voice
+                .voice()
                 .conference(conf)
                 .ok_or_else(|| ApiError::not_found(format!("Conference {conf}")))?;
             let all: Vec<Value> = if coaching == Some(true) {
@@ -862,10 +842,12 @@ async fn update_participant(
         .run(move |core| {
             let call = resolve_participant(core, conf, &call)?;
             if hold.is_some() || muted.is_some() {
-                let now = core.now().0;
-                core.voice
-                    .update_participant(now, conf, call, hold, muted)
-                    .map_err(voice_error)?;
+                core.handle(Input::Voice(VoiceRequest::UpdateParticipant {
+                    conference: conf,
+                    call,
+                    hold,
+                    muted,
+                }))?;
             }
             stored_participant(core, conf, call).map(ok)
         })
@@ -881,10 +863,10 @@ async fn delete_participant(
     app.core
         .run(move |core| {
             let call = resolve_participant(core, conf, &call)?;
-            let now = core.now().0;
-            core.voice
-                .remove_participant(now, conf, call)
-                .map_err(voice_error)?;
+            core.handle(Input::Voice(VoiceRequest::RemoveParticipant {
+                conference: conf,
+                call,
+            }))?;
             Ok(no_content())
         })
         .await?

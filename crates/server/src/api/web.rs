@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use include_dir::{include_dir, Dir};
 
-use super::App;
+use crate::app::App;
 
 static DIST: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../web/dist");
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use switchboard_server::driver::Clock;
 use switchboard_server::{demo, prepare, Config, Limits};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -25,7 +26,9 @@ pub struct Server {
     pub workspace: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
+    /// The driver, for tests that nudge it after moving a manual clock.
+    pub core: switchboard_server::driver::CoreHandle,
 }
 
 impl Server {
@@ -36,6 +39,11 @@ impl Server {
     /// A server with these connection and request limits.
     pub async fn start_with(limits: Limits) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        Server::start_in(dir, limits, Clock::default()).await
+    }
+
+    /// A server on the database in `dir`, with this clock.
+    pub async fn start_in(dir: tempfile::TempDir, limits: Limits, clock: Clock) -> Server {
         let db = dir.path().join("s.db");
         let prepared = prepare(Config {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -50,9 +58,11 @@ impl Server {
             demo: true,
             queue_call_timeout: Duration::from_secs(QUEUE_TIMEOUT_SECS),
             limits,
+            clock,
         })
         .await
         .unwrap();
+        let core = prepared.core.clone();
         let (workspace, _) = demo::seed(&prepared.core).await.unwrap();
         let base = format!("http://{}", prepared.local_addr().unwrap());
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -69,7 +79,8 @@ impl Server {
             workspace: workspace.to_string(),
             stop: Some(stop),
             done: Some(done),
-            _dir: dir,
+            dir: Some(dir),
+            core,
         }
     }
 
@@ -152,6 +163,31 @@ impl Server {
         agent
     }
 
+    /// Shuts the server down and gives back its database folder (to start it again).
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let dir = self.dir.take().unwrap();
+        assert!(self.stop().await, "the server did not stop");
+        dir
+    }
+
+    /// A desktop access token for a demo agent, minted with the account's credentials.
+    pub async fn token_for(&self, name: &str) -> String {
+        let worker = self.worker(name).await;
+        let (status, v) = self
+            .post(
+                &format!("{}/v1/AccessTokens", self.base),
+                &[("WorkspaceSid", &self.workspace), ("WorkerSid", &worker), ("Ttl", "86400")],
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Lets the driver fire what is due by the (manual) clock.
+    pub async fn nudge(&self) {
+        self.core.run(|_| ()).await.unwrap();
+    }
+
     /// Shuts the server down; whether it finished within `WAIT`.
     pub async fn stop(mut self) -> bool {
         if let Some(s) = self.stop.take() {
@@ -185,6 +221,14 @@ impl Agent {
             Ok(Some(Ok(_))) => Some(Value::Null),
             _ => None,
         }
+    }
+
+    /// Sends a raw message.
+    pub async fn socket_send(&mut self, msg: Value) {
+        self.socket
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .unwrap();
     }
 
     /// Waits until the server closes the socket.
@@ -315,15 +359,33 @@ impl Agent {
         self.request(msg).await
     }
 
-    /// The state of the call of one of this agent's tasks.
+    /// The state of the call of one of this agent's tasks, and its outcome's code.
     pub fn call_state(&self, task: &str) -> Option<(String, Option<String>)> {
-        let t = self.state["tasks"]
-            .as_array()?
-            .iter()
-            .find(|t| t["task_sid"] == json!(task))?;
+        let t = self.task(task)?;
         Some((
             t["call"]["state"].as_str()?.to_owned(),
-            t["call"]["reason"].as_str().map(str::to_owned),
+            t["call"]["outcome"]["code"].as_str().map(str::to_owned),
         ))
+    }
+
+    /// One of this agent's tasks, by SID.
+    pub fn task(&self, task: &str) -> Option<&Value> {
+        self.state["tasks"]
+            .as_array()?
+            .iter()
+            .find(|t| t["task_sid"] == json!(task))
+    }
+
+    /// Waits for a message of another type than `state` (and skips states meanwhile).
+    pub async fn message(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("{}: no {kind} message", self.name));
+            if v["type"] == kind {
+                return v;
+            }
+        }
     }
 }

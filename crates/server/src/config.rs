@@ -1,0 +1,80 @@
+//! How a server is configured.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::driver::Clock;
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `sqlite::memory:`.
+    pub database: String,
+    /// The URL clients use to reach us (for links and signatures behind a proxy).
+    pub public_url: Option<String>,
+    /// The account SID, when given (`TWILIO_ACCOUNT_SID`).
+    pub account_sid: Option<String>,
+    /// The auth token, when given (`TWILIO_AUTH_TOKEN`).
+    pub auth_token: Option<String>,
+    /// How many times an event webhook is tried.
+    pub webhook_attempts: u32,
+    /// The wait before the first retry (doubling after).
+    pub webhook_backoff: Duration,
+    /// How long a TwiML webhook may take to answer.
+    pub fetch_timeout: Duration,
+    /// The workflow of the built-in internal-call enqueue function
+    /// (`TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID`; default: the workflow named "Internal Call").
+    pub internal_call_workflow_sid: Option<String>,
+    /// Demo mode: agents of the demo workspace may sign in without credentials.
+    pub demo: bool,
+    /// How long an internal call to a queue waits for an agent before the caller is told nobody
+    /// answered (the `<Task timeout>` the built-in enqueue function sets).
+    pub queue_call_timeout: Duration,
+    /// Limits on connections and requests.
+    pub limits: Limits,
+    /// Where the server takes its time from (the system clock unless a test pins it).
+    pub clock: Clock,
+}
+
+/// Limits on connections and requests; `Limits::default()` holds the production values.
+///
+/// Each accepted connection holds one of `max_connections` places until it closes, an upgraded
+/// desktop WebSocket included; a connection beyond the cap is closed at once, unanswered.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open connections at most (10,000).
+    pub max_connections: usize,
+    /// How long a client may take to send a whole request head (request line and headers),
+    /// counted from when the connection opens or from the end of the previous response; this is
+    /// also how long an idle keep-alive connection stays open, since hyper has one timer for
+    /// both (10 s).
+    pub header_read_timeout: Duration,
+    /// How long a request may take from its head until the answer is ready, reading the body
+    /// included (30 s); a request that takes longer is answered `408`.
+    pub request_timeout: Duration,
+    /// The longest request target (path and query) in bytes (8 KiB); longer is `414`.
+    pub max_uri_bytes: usize,
+    /// The most bytes of request headers, names and values (32 KiB); more is `431`.
+    pub max_header_bytes: usize,
+    /// The most request header fields (100); more is `431`.
+    pub max_header_count: usize,
+    /// The largest request body in bytes (2 MiB); larger is `413`.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_header_count: 100,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+

@@ -1,0 +1,496 @@
+//! The driver: the one thread that owns the [`Center`] and the store, and carries out what the
+//! center asks for. It is the only place that reads the clock for the center, writes the log,
+//! and hands work to the webhook sender, the TwiML fetcher and the desktop sockets.
+//!
+//! HTTP handlers reach it through [`CoreHandle::run`]: a closure runs on the driver's thread
+//! with `&mut Driver` and its answer comes back. Reads look at [`Driver::center`]; changes go
+//! through [`Driver::handle`], which follows the center's drain contract: feed the input, take
+//! every output, commit the [`Output::Persist`] first (one transaction), and only then act on
+//! the rest. Between jobs the thread sleeps until the center's next deadline.
+//!
+//! If a commit fails, memory is ahead of the disk: the driver refuses every further change until
+//! restarted (and `/readyz` says not ready). A panic inside a job does the same.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchboard_center::protocol::{CloseReason, DesktopState, ServerMessage};
+use switchboard_center::{Center, CenterConfig, Entry, Input, Output, Reply, SessionId};
+use switchboard_routing::Timestamp;
+use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
+use switchboard_store::{Batch, LogEntry, Store};
+use tokio::sync::{oneshot, watch};
+
+use crate::credentials::Credentials;
+use crate::events::{self, Delivery};
+use crate::fetcher::FetchJob;
+use crate::http::ApiError;
+
+/// Where the server takes its time from: milliseconds since the Unix epoch. The system clock,
+/// unless a test pins or steps it.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The operating system's clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        }))
+    }
+
+    /// A clock that reads `f`.
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// Now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+
+    /// Now, in whole seconds since the Unix epoch.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
+/// Where a desktop session's messages go: its latest state (a slow browser skips to the
+/// newest, never queues) and the few other messages the center sends it.
+#[derive(Debug)]
+pub struct SessionSink {
+    /// The latest state.
+    pub state: watch::Sender<Option<Arc<DesktopState>>>,
+    /// Other messages (token expiring, closed); bounded, newest dropped when full.
+    pub messages: tokio::sync::mpsc::Sender<ServerMessage>,
+}
+
+/// How many non-state messages may wait for one desktop.
+pub const SESSION_MESSAGES: usize = 16;
+
+/// What the driver hands work to.
+#[derive(Debug, Default)]
+pub struct Outlets {
+    /// Event webhooks (bounded; when full, the event is stored but not posted).
+    pub webhooks: Option<tokio::sync::mpsc::Sender<Delivery>>,
+    /// TwiML fetches for the voice layer.
+    pub fetches: Option<tokio::sync::mpsc::UnboundedSender<FetchJob>>,
+}
+
+/// The state the driver thread owns.
+pub struct Driver {
+    center: Center,
+    store: Box<dyn Store>,
+    clock: Clock,
+    last_now: i64,
+    failed: Option<String>,
+    credentials: Arc<RwLock<Credentials>>,
+    outlets: Outlets,
+    sinks: BTreeMap<SessionId, SessionSink>,
+    /// The server's own base URL (for the built-in functions).
+    pub public_url: String,
+    stopping: bool,
+}
+
+impl Driver {
+    /// Opens the driver over a store: replays the log through a fresh center, then starts it
+    /// (which ends the tasks of calls that did not survive and fires what fell due).
+    pub fn open(
+        mut store: Box<dyn Store>,
+        credentials: Arc<RwLock<Credentials>>,
+        clock: Clock,
+        seed: u128,
+        outlets: Outlets,
+        public_url: String,
+    ) -> Result<Driver, String> {
+        let account = read(&credentials).account_sid;
+        let mut center = Center::new(CenterConfig { account, seed });
+        let mut count = 0usize;
+        let mut replay_error = None;
+        store
+            .read_log(&mut |LogEntry { seq, at_ms, body }| {
+                let entry: Entry = serde_json::from_str(&body)
+                    .map_err(|e| format!("log entry {seq} is not readable: {e}"))?;
+                if let Err(e) = center.replay(Timestamp(at_ms), &entry) {
+                    replay_error = Some(format!("log entry {seq} no longer applies: {e}"));
+                    return Err(String::new());
+                }
+                count += 1;
+                Ok(())
+            })
+            .map_err(|e| replay_error.clone().unwrap_or_else(|| format!("reading the log: {e}")))?;
+        tracing::info!(entries = count, "state rebuilt from the log");
+        let mut driver = Driver {
+            center,
+            store,
+            clock,
+            last_now: i64::MIN,
+            failed: None,
+            credentials,
+            outlets,
+            sinks: BTreeMap::new(),
+            public_url,
+            stopping: false,
+        };
+        driver.refresh_keys();
+        let now = driver.now();
+        driver.center.start(now);
+        driver.drain();
+        Ok(driver)
+    }
+
+    /// The center, to read.
+    pub fn center(&self) -> &Center {
+        &self.center
+    }
+
+    /// A workspace, or 404.
+    pub fn workspace(
+        &self,
+        sid: Sid<WorkspaceKind>,
+    ) -> Result<&switchboard_center::model::WorkspaceState, ApiError> {
+        self.center
+            .model()
+            .workspace(sid)
+            .ok_or_else(|| ApiError::not_found(format!("Workspace {sid}")))
+    }
+
+    /// Calls and conferences.
+    pub fn voice(&self) -> &switchboard_voice::Voice {
+        self.center.voice()
+    }
+
+    /// The account.
+    pub fn account(&self) -> switchboard_sid::Sid<switchboard_sid::Account> {
+        self.center.model().account()
+    }
+
+    /// A new SID from the center's generator.
+    pub fn new_sid<K: switchboard_sid::SidKind>(&mut self) -> Sid<K> {
+        self.center.new_sid()
+    }
+
+    /// The current time, never earlier than a time already used.
+    pub fn now(&mut self) -> Timestamp {
+        self.last_now = self.last_now.max(self.clock.now_ms());
+        Timestamp(self.last_now)
+    }
+
+    /// The store, for reads that must see the latest commit at once.
+    pub fn store(&mut self) -> &mut dyn Store {
+        self.store.as_mut()
+    }
+
+    /// Whether the driver can still accept changes.
+    pub fn healthy(&self) -> Result<(), String> {
+        match &self.failed {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Carries out an input now and everything it causes.
+    pub fn handle(&mut self, input: Input) -> Result<Reply, ApiError> {
+        if self.failed.is_some() {
+            return Err(ApiError::unavailable(
+                "the server cannot store changes (see its log); restart it",
+            ));
+        }
+        let now = self.now();
+        let result = self.center.handle(now, input);
+        self.drain();
+        if self.failed.is_some() {
+            return Err(ApiError::internal("the change could not be stored"));
+        }
+        result.map_err(ApiError::from)
+    }
+
+    /// Applies durable changes in order, stopping at the first refused one (those before it
+    /// stay applied).
+    pub fn execute_many(&mut self, entries: Vec<Entry>) -> Result<(), ApiError> {
+        self.handle(Input::Changes(entries)).map(|_| ())
+    }
+
+    /// Applies one durable change.
+    pub fn execute(&mut self, entry: Entry) -> Result<(), ApiError> {
+        self.execute_many(vec![entry])
+    }
+
+    /// Opens a desktop session whose messages go to `sink`.
+    pub fn connect(
+        &mut self,
+        workspace: Sid<WorkspaceKind>,
+        worker: Sid<Worker>,
+        expires_at: Timestamp,
+        sink: SessionSink,
+    ) -> Result<SessionId, ApiError> {
+        if self.failed.is_some() {
+            return Err(ApiError::unavailable("the server cannot store changes; restart it"));
+        }
+        let now = self.now();
+        let reply = self.center.handle(
+            now,
+            Input::Connect {
+                workspace,
+                worker,
+                expires_at,
+            },
+        );
+        // The sink is registered before the outputs are taken: the first state is among them.
+        let result = match reply {
+            Ok(Reply::Session(id)) => {
+                self.sinks.insert(id, sink);
+                Ok(id)
+            }
+            Ok(other) => Err(ApiError::internal(format!("unexpected reply {other:?}"))),
+            Err(e) => Err(ApiError::from(e)),
+        };
+        self.drain();
+        result
+    }
+
+    /// Ends the driver's thread after this job (its handles then answer "shutting down").
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// A desktop session's socket closed.
+    pub fn disconnect(&mut self, session: SessionId) {
+        self.sinks.remove(&session);
+        let _ = self.handle(Input::Disconnect { session });
+    }
+
+    /// Fires what is due and carries out what it causes.
+    pub fn tick(&mut self) {
+        let now = self.now();
+        if self.center.poll_timeout().is_some_and(|t| t <= now) {
+            self.center.handle_timeout(now);
+            self.drain();
+        }
+    }
+
+    /// How long to sleep before the next deadline.
+    fn wait(&mut self) -> Duration {
+        let now = self.now();
+        self.center.poll_timeout().map_or(Duration::from_secs(3600), |t| {
+            Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
+        })
+    }
+
+    /// Takes every output of the center: commits first, then acts on the others.
+    fn drain(&mut self) {
+        while let Some(output) = self.center.poll_output() {
+            if self.failed.is_some() {
+                // Memory is ahead of the disk: nobody may see what was not stored.
+                continue;
+            }
+            match output {
+                Output::Persist(commit) => self.commit(commit),
+                Output::Fetch {
+                    id,
+                    url,
+                    method,
+                    params,
+                } => self.fetch(FetchJob {
+                    id,
+                    url,
+                    method,
+                    params,
+                }),
+                Output::Webhook { url, event } => {
+                    let account = self.center.model().account();
+                    let params = events::webhook_params(
+                        account,
+                        event.workspace,
+                        &event.workspace_name,
+                        event.sid,
+                        &event.event,
+                    );
+                    if let Some(tx) = &self.outlets.webhooks {
+                        // Never wait for webhooks: when the queue is full (the receiver is far
+                        // behind), the event is still stored and listed, but not posted.
+                        if tx.try_send(Delivery { url, params }).is_err() {
+                            tracing::warn!("event webhook queue is full; an event is not posted");
+                        }
+                    }
+                }
+                Output::Push { session, state } => {
+                    if let Some(sink) = self.sinks.get(&session) {
+                        sink.state.send_replace(Some(state));
+                    }
+                }
+                Output::Send { session, message } => {
+                    if let Some(sink) = self.sinks.get(&session) {
+                        let _ = sink.messages.try_send(message);
+                    }
+                }
+                Output::Close { session, reason } => {
+                    if let Some(sink) = self.sinks.remove(&session) {
+                        let _ = sink.messages.try_send(ServerMessage::Closed { reason });
+                    }
+                }
+                Output::ApiKeysChanged => self.refresh_keys(),
+            }
+        }
+    }
+
+    fn commit(&mut self, commit: switchboard_center::Commit) {
+        let account = self.center.model().account();
+        let mut batch = Batch::default();
+        for (at, entry) in &commit.log {
+            match serde_json::to_string(entry) {
+                Ok(body) => batch.log.push(LogEntry {
+                    seq: 0,
+                    at_ms: at.0,
+                    body,
+                }),
+                Err(e) => {
+                    self.poison(&format!("a change could not be encoded: {e}"));
+                    return;
+                }
+            }
+        }
+        batch.events = commit
+            .events
+            .iter()
+            .map(|e| events::event_row(account, e.workspace, &e.workspace_name, e.sid, &e.event))
+            .collect();
+        let model = self.center.model();
+        batch.finished = commit
+            .finished
+            .iter()
+            .filter_map(|(ws, f)| {
+                let engine = &model.workspace(*ws)?.engine;
+                Some(events::finished_row(*ws, engine, f))
+            })
+            .collect();
+        batch.deleted_tasks = commit.deleted_tasks.iter().map(ToString::to_string).collect();
+        if let Err(e) = self.store.commit(&batch) {
+            self.poison(&format!("the store refused a commit: {e}"));
+        }
+    }
+
+    fn fetch(&mut self, job: FetchJob) {
+        let id = job.id;
+        let sent = self
+            .outlets
+            .fetches
+            .as_ref()
+            .is_some_and(|tx| tx.send(job).is_ok());
+        if !sent {
+            // No fetcher (a test, or shutting down): the fetch fails at once.
+            let now = self.now();
+            let _ = self.center.handle(
+                now,
+                Input::Fetched {
+                    id,
+                    result: Err(switchboard_voice::FetchFailure {
+                        code: 11200,
+                        message: "webhooks are disabled".into(),
+                    }),
+                },
+            );
+        }
+    }
+
+    fn refresh_keys(&mut self) {
+        let keys = self.center.model().api_keys().clone();
+        write(&self.credentials).api_keys = keys;
+    }
+
+    /// After a failed commit or a panic, memory may be ahead of what is stored: refuse every
+    /// further change until a restart rebuilds the state from the log.
+    fn poison(&mut self, what: &str) {
+        tracing::error!("{what}; refusing further changes until restarted");
+        self.failed = Some(format!("{what}; restart the server"));
+        for (_, sink) in std::mem::take(&mut self.sinks) {
+            let _ = sink.messages.try_send(ServerMessage::Closed {
+                reason: CloseReason::Shutdown,
+            });
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Driver) + Send>;
+
+/// A way to reach the driver from async code.
+#[derive(Clone)]
+pub struct CoreHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl CoreHandle {
+    /// Runs `f` on the driver's thread and returns its result.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Driver) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |d| {
+            let _ = tx.send(f(d));
+        });
+        self.tx
+            .send(job)
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the request failed inside the server"))
+    }
+}
+
+/// Starts the driver's thread. It stops when every [`CoreHandle`] is dropped, or after a job
+/// that calls [`Driver::stop`].
+pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let thread = std::thread::Builder::new()
+        .name("switchboard-core".into())
+        .spawn(move || loop {
+            let wait = driver.wait();
+            match rx.recv_timeout(wait) {
+                Ok(job) => {
+                    let caught =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut driver)));
+                    if caught.is_err() {
+                        driver.poison("a request panicked inside the core");
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if driver.stopping {
+                break;
+            }
+            let caught =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
+            if caught.is_err() {
+                driver.poison("firing deadlines panicked inside the core");
+            }
+        })?;
+    Ok((CoreHandle { tx }, thread))
+}
+
+fn write(lock: &RwLock<Credentials>) -> std::sync::RwLockWriteGuard<'_, Credentials> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads shared credentials (a poisoned lock still holds valid data: writers replace fields).
+pub fn read(lock: &RwLock<Credentials>) -> std::sync::RwLockReadGuard<'_, Credentials> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
