@@ -286,3 +286,16 @@ pub fn sign_in(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> Op
         },
     ))
 }
+
+/// The entries that make every Offline agent of the demo Available, as if all had signed in
+/// (for tests and load runs that do not open desktops).
+pub fn everyone_available(model: &Model, ws: Sid<WorkspaceKind>) -> Vec<Entry> {
+    let Some(state) = model.workspace(ws) else {
+        return Vec::new();
+    };
+    state
+        .engine
+        .workers()
+        .filter_map(|w| sign_in(model, ws, w.sid))
+        .collect()
+}

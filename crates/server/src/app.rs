@@ -50,3 +50,12 @@ impl App {
     }
 }
 
+impl crate::http::Site for App {
+    fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
+    fn account(&self) -> Sid<Account> {
+        self.account
+    }
+}

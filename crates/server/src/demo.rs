@@ -26,7 +26,9 @@ pub async fn seed(core: &CoreHandle) -> Result<(Sid<WorkspaceKind>, bool), ApiEr
         }
         let mut ids = SidGen::new(crate::ids::random_u128());
         let (entries, sids) = demo::entries(&mut ids, &base, now).map_err(|e| {
-            ApiError::internal(format!("the demo's Flex configuration is not valid JSON: {e}"))
+            ApiError::internal(format!(
+                "the demo's Flex configuration is not valid JSON: {e}"
+            ))
         })?;
         d.execute_many(entries)?;
         Ok((sids.workspace, true))

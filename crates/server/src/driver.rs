@@ -21,11 +21,11 @@ use switchboard_center::{Center, CenterConfig, Entry, Input, Output, Reply, Sess
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 use switchboard_store::{Batch, LogEntry, Store};
+use switchboard_twiml::Method;
 use tokio::sync::{oneshot, watch};
 
 use crate::credentials::Credentials;
 use crate::events::{self, Delivery};
-use crate::fetcher::FetchJob;
 use crate::http::ApiError;
 
 /// Where the server takes its time from: milliseconds since the Unix epoch. The system clock,
@@ -93,6 +93,19 @@ pub struct Outlets {
     pub fetches: Option<tokio::sync::mpsc::UnboundedSender<FetchJob>>,
 }
 
+/// A webhook for the fetcher to request.
+#[derive(Debug, Clone)]
+pub struct FetchJob {
+    /// The voice layer's request id.
+    pub id: u64,
+    /// Where.
+    pub url: String,
+    /// How.
+    pub method: Method,
+    /// Form parameters.
+    pub params: Vec<(String, String)>,
+}
+
 /// The state the driver thread owns.
 pub struct Driver {
     center: Center,
@@ -134,7 +147,11 @@ impl Driver {
                 count += 1;
                 Ok(())
             })
-            .map_err(|e| replay_error.clone().unwrap_or_else(|| format!("reading the log: {e}")))?;
+            .map_err(|e| {
+                replay_error
+                    .clone()
+                    .unwrap_or_else(|| format!("reading the log: {e}"))
+            })?;
         tracing::info!(entries = count, "state rebuilt from the log");
         let mut driver = Driver {
             center,
@@ -241,7 +258,9 @@ impl Driver {
         sink: SessionSink,
     ) -> Result<SessionId, ApiError> {
         if self.failed.is_some() {
-            return Err(ApiError::unavailable("the server cannot store changes; restart it"));
+            return Err(ApiError::unavailable(
+                "the server cannot store changes; restart it",
+            ));
         }
         let now = self.now();
         let reply = self.center.handle(
@@ -288,9 +307,11 @@ impl Driver {
     /// How long to sleep before the next deadline.
     fn wait(&mut self) -> Duration {
         let now = self.now();
-        self.center.poll_timeout().map_or(Duration::from_secs(3600), |t| {
-            Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
-        })
+        self.center
+            .poll_timeout()
+            .map_or(Duration::from_secs(3600), |t| {
+                Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
+            })
     }
 
     /// Takes every output of the center: commits first, then acts on the others.
@@ -380,7 +401,11 @@ impl Driver {
                 Some(events::finished_row(*ws, engine, f))
             })
             .collect();
-        batch.deleted_tasks = commit.deleted_tasks.iter().map(ToString::to_string).collect();
+        batch.deleted_tasks = commit
+            .deleted_tasks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if let Err(e) = self.store.commit(&batch) {
             self.poison(&format!("the store refused a commit: {e}"));
         }
@@ -475,8 +500,7 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
             if driver.stopping {
                 break;
             }
-            let caught =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
             if caught.is_err() {
                 driver.poison("firing deadlines panicked inside the core");
             }

@@ -5,25 +5,13 @@
 use std::time::Duration;
 
 use switchboard_center::Input;
+
 use switchboard_twiml::Method;
 
-use crate::driver::CoreHandle;
+use crate::driver::{CoreHandle, FetchJob};
 
 /// How many TwiML webhook requests may be in flight at once.
 pub const FETCHES_IN_FLIGHT: usize = 64;
-
-/// A webhook for the fetcher to request.
-#[derive(Debug, Clone)]
-pub struct FetchJob {
-    /// The voice layer's request id.
-    pub id: u64,
-    /// Where.
-    pub url: String,
-    /// How.
-    pub method: Method,
-    /// Form parameters.
-    pub params: Vec<(String, String)>,
-}
 
 /// Requests webhooks for the voice layer, signed like Twilio's, and hands the answers back to the
 /// core. Failures become Twilio's error codes: 11205 for a connection failure or timeout, 11200

@@ -8,9 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use switchboard_routing::EngineError;
-use switchboard_sid::{Sid, SidKind};
+use switchboard_sid::{Account, Sid, SidKind};
 
-use crate::app::App;
 use crate::render::Urls;
 
 /// Twilio's error code for an HTTP status: its own where it has one (20001 bad request, 20003
@@ -174,14 +173,22 @@ pub struct Ctx {
     pub query: Form,
 }
 
-impl FromRequestParts<App> for Ctx {
+/// What a server tells [`Ctx`] about itself: its account and, when configured, its public URL.
+pub trait Site {
+    /// The URL clients reach the server at, when configured.
+    fn public_url(&self) -> Option<&str>;
+    /// The account.
+    fn account(&self) -> Sid<Account>;
+}
+
+impl<S: Site + Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Ctx, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, site: &S) -> Result<Ctx, ApiError> {
         Ok(Ctx {
             urls: Urls {
-                base: base_url(app.public_url.as_deref(), &parts.headers),
-                account: app.account,
+                base: base_url(site.public_url(), &parts.headers),
+                account: site.account(),
             },
             path: parts.uri.path().to_owned(),
             query: Form::parse(parts.uri.query().unwrap_or("").as_bytes())?,

@@ -78,7 +78,7 @@ pub struct Prepared {
     public_url: Option<String>,
     readers: Option<Readers>,
     webhooks: tokio::sync::mpsc::Receiver<events::Delivery>,
-    fetches: tokio::sync::mpsc::UnboundedReceiver<fetcher::FetchJob>,
+    fetches: tokio::sync::mpsc::UnboundedReceiver<driver::FetchJob>,
     token_key: Arc<[u8]>,
     config: Config,
 }
@@ -214,7 +214,14 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     };
     let clock = config.clock.clone();
     let driver = tokio::task::block_in_place(|| {
-        Driver::open(store, credentials.clone(), clock, ids::random_u128(), outlets, base)
+        Driver::open(
+            store,
+            credentials.clone(),
+            clock,
+            ids::random_u128(),
+            outlets,
+            base,
+        )
     })
     .map_err(StartError::Replay)?;
     let readers = Readers::open(&config.database)?;

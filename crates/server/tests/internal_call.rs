@@ -52,26 +52,41 @@ async fn agent_calls_agent_connects_then_both_wrap_up_and_complete() {
     assert_eq!(agents[0]["full_name"], "Bob Brown");
 
     let t1 = alice
-        .call_agent(agents[0]["sid"].as_str().unwrap(), "Bob Brown", "Alice Anders")
+        .call_agent(
+            agents[0]["sid"].as_str().unwrap(),
+            "Bob Brown",
+            "Alice Anders",
+        )
         .await
         .unwrap();
     bob.wait_for("Alice's call ringing", is_ringing_from("Alice Anders"))
         .await;
-    alice.wait_for("ringing", call_is(t1.clone(), "ringing")).await;
+    alice
+        .wait_for("ringing", call_is(t1.clone(), "ringing"))
+        .await;
     let offer = bob.task_where(|a| a["name"] == "Alice Anders").unwrap();
     let t2 = offer["task_sid"].as_str().unwrap().to_owned();
     assert_eq!(offer["call"]["direction"], "inbound");
-    bob.act("accept", json!({"reservation_sid": offer["reservation_sid"]}))
-        .await
-        .unwrap();
-    bob.wait_for("connected", call_is(t2.clone(), "connected")).await;
-    alice.wait_for("connected", call_is(t1.clone(), "connected")).await;
+    bob.act(
+        "accept",
+        json!({"reservation_sid": offer["reservation_sid"]}),
+    )
+    .await
+    .unwrap();
+    bob.wait_for("connected", call_is(t2.clone(), "connected"))
+        .await;
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
 
     // The REST API sees the same: both tasks assigned, Bob's leg with the flow's caller ID.
     assert_eq!(server.task(&t1).await["assignment_status"], "assigned");
     assert_eq!(server.task(&t2).await["assignment_status"], "assigned");
     let calls = server
-        .get(&format!("{}/2010-04-01/Accounts/{ACCOUNT}/Calls.json", server.base))
+        .get(&format!(
+            "{}/2010-04-01/Accounts/{ACCOUNT}/Calls.json",
+            server.base
+        ))
         .await;
     let bob_leg = calls["calls"]
         .as_array()
@@ -87,11 +102,15 @@ async fn agent_calls_agent_connects_then_both_wrap_up_and_complete() {
     alice
         .wait_for("ended", |s| {
             s["tasks"].as_array().is_some_and(|ts| {
-                ts.iter().any(|t| t["call"]["outcome"]["code"] == "completed")
+                ts.iter()
+                    .any(|t| t["call"]["outcome"]["code"] == "completed")
             })
         })
         .await;
-    alice.act("complete", json!({"task_sid": t1})).await.unwrap();
+    alice
+        .act("complete", json!({"task_sid": t1}))
+        .await
+        .unwrap();
     bob.act("complete", json!({"task_sid": t2})).await.unwrap();
     alice.wait_for("no tasks", no_tasks).await;
     bob.wait_for("no tasks", no_tasks).await;
@@ -113,13 +132,18 @@ async fn a_desktop_is_refused_what_the_server_relies_on_and_malformed_actions() 
         .await
         .unwrap_err();
     assert_eq!(err["code"], 20001);
-    assert!(err["message"].as_str().unwrap().contains("\"call_sid\""), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("\"call_sid\""),
+        "{err}"
+    );
     // A message that is not an action still gets its id back.
-    carol
-        .socket_send(json!({"id": 77, "type": "fly"}))
-        .await;
+    carol.socket_send(json!({"id": 77, "type": "fly"})).await;
     let r = carol.message("result").await;
-    assert_eq!((r["id"].clone(), r["ok"].clone()), (json!(77), json!(false)), "{r}");
+    assert_eq!(
+        (r["id"].clone(), r["ok"].clone()),
+        (json!(77), json!(false)),
+        "{r}"
+    );
     server.stop().await;
 }
 
@@ -245,14 +269,26 @@ async fn a_session_is_told_before_its_token_expires_renews_it_and_is_closed_at_e
         .act("update_token", json!({"token": alice_token}))
         .await
         .unwrap_err();
-    assert!(err["message"].as_str().unwrap().contains("not this session's"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not this session's"),
+        "{err}"
+    );
     let fresh = server.token_for("bob").await;
-    let ok = bob.act("update_token", json!({"token": fresh})).await.unwrap();
+    let ok = bob
+        .act("update_token", json!({"token": fresh}))
+        .await
+        .unwrap();
     assert!(ok["expires_at"].as_i64().unwrap() > expires);
     // The old expiry passes: still connected, actions still work.
     ms.fetch_add(180_000, Ordering::SeqCst);
     server.nudge().await;
-    assert!(bob.act("directory_queues", json!({"prefix": ""})).await.is_ok());
+    assert!(bob
+        .act("directory_queues", json!({"prefix": ""}))
+        .await
+        .is_ok());
     // The new one passes: the session is told why and closed.
     ms.fetch_add(25 * 3_600_000, Ordering::SeqCst);
     server.nudge().await;
@@ -268,7 +304,9 @@ async fn a_rest_conference_instruction_rings_the_worker_and_connects_on_answer()
     let mut alice = server.sign_in("alice").await;
     let mut carol = server.sign_in("carol").await;
     let t1 = alice.call_queue("Support", "Alice Anders").await.unwrap();
-    carol.wait_for("offer", is_ringing_from("Alice Anders")).await;
+    carol
+        .wait_for("offer", is_ringing_from("Alice Anders"))
+        .await;
     let offer = carol.task_where(|a| a["name"] == "Alice Anders").unwrap();
     let (t2, r) = (
         offer["task_sid"].as_str().unwrap().to_owned(),
@@ -284,12 +322,22 @@ async fn a_rest_conference_instruction_rings_the_worker_and_connects_on_answer()
     assert_eq!(body["reservation_status"], "pending");
     let s = carol
         .wait_for("the worker's phone rings", |s| {
-            s["incoming_calls"].as_array().is_some_and(|c| !c.is_empty())
+            s["incoming_calls"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
         })
         .await;
-    let call = s["incoming_calls"][0]["call_sid"].as_str().unwrap().to_owned();
-    carol.act("answer_call", json!({"call_sid": call})).await.unwrap();
-    alice.wait_for("connected", call_is(t1.clone(), "connected")).await;
+    let call = s["incoming_calls"][0]["call_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    carol
+        .act("answer_call", json!({"call_sid": call}))
+        .await
+        .unwrap();
+    alice
+        .wait_for("connected", call_is(t1.clone(), "connected"))
+        .await;
     assert_eq!(server.task(&t2).await["assignment_status"], "assigned");
     // The instruction again, now that the reservation is accepted: TaskRouter's 40136.
     let (status, body) = server
@@ -298,15 +346,26 @@ async fn a_rest_conference_instruction_rings_the_worker_and_connects_on_answer()
             &[("Instruction", "conference")],
         )
         .await;
-    assert_eq!((status, body["code"].clone()), (400, json!(40136)), "{body}");
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!(40136)),
+        "{body}"
+    );
     server.stop().await;
 }
 
 async fn application(server: &Server, name: &str, url: &str) -> String {
     let (status, app) = server
         .post(
-            &format!("{}/2010-04-01/Accounts/{ACCOUNT}/Applications.json", server.base),
-            &[("FriendlyName", name), ("VoiceUrl", url), ("VoiceMethod", "POST")],
+            &format!(
+                "{}/2010-04-01/Accounts/{ACCOUNT}/Applications.json",
+                server.base
+            ),
+            &[
+                ("FriendlyName", name),
+                ("VoiceUrl", url),
+                ("VoiceMethod", "POST"),
+            ],
         )
         .await;
     assert_eq!(status, 201, "{app}");
@@ -362,18 +421,30 @@ async fn voice_urls_that_time_out_answer_garbage_or_too_much_end_the_call_with_a
     let too_much = "<Response>".to_owned() + &"<Pause/>".repeat(128 * 1024) + "</Response>";
     for (answer, code, expected) in [
         (None, 11205, "did not answer in time"),
-        (Some("<Response><Bogus".to_owned()), 12100, "did not answer valid TwiML"),
+        (
+            Some("<Response><Bogus".to_owned()),
+            12100,
+            "did not answer valid TwiML",
+        ),
         (Some(too_much), 11200, "more than 65536 bytes"),
     ] {
         let url = voice_url(answer).await;
         let app = application(&server, &format!("Broken {code}"), &url).await;
         let t1 = call_through(&mut alice, &app, &bob).await;
-        alice.wait_for("a failed call", call_is(t1.clone(), "ended")).await;
+        alice
+            .wait_for("a failed call", call_is(t1.clone(), "ended"))
+            .await;
         let outcome = alice.task(&t1).unwrap()["call"]["outcome"].clone();
         assert_eq!(outcome["code"], "failed", "{outcome}");
         assert_eq!(outcome["error_code"], code, "{outcome}");
-        assert!(outcome["message"].as_str().unwrap().contains(expected), "{outcome}");
-        alice.act("complete", json!({"task_sid": t1})).await.unwrap();
+        assert!(
+            outcome["message"].as_str().unwrap().contains(expected),
+            "{outcome}"
+        );
+        alice
+            .act("complete", json!({"task_sid": t1}))
+            .await
+            .unwrap();
         alice.wait_for("no tasks", no_tasks).await;
     }
     let pending = server

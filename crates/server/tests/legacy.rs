@@ -82,7 +82,10 @@ async fn a_database_of_release_0_1_replays_into_the_same_state() {
         let window = &meta["request_ms"][path];
         let mut tried = Vec::new();
         let mut same = false;
-        for at in [window[0].as_i64(), window[1].as_i64()].into_iter().flatten() {
+        for at in [window[0].as_i64(), window[1].as_i64()]
+            .into_iter()
+            .flatten()
+        {
             clock_ms.store(at, Ordering::SeqCst);
             let r = client
                 .get(format!("{base}{path}"))
@@ -101,7 +104,9 @@ async fn a_database_of_release_0_1_replays_into_the_same_state() {
                 same = true;
                 break;
             }
-            tried.push(format!("at {at}: {status} (was {want_status})\n  now: {now}\n  was: {want}"));
+            tried.push(format!(
+                "at {at}: {status} (was {want_status})\n  now: {now}\n  was: {want}"
+            ));
         }
         if !same {
             differences.push(format!("{path}:\n{}", tried.join("\n")));

@@ -236,7 +236,11 @@ async fn a_restart_rebuilds_the_same_state_and_keeps_deadlines() {
         !pending_before.is_empty(),
         "the scenario leaves a reserved task"
     );
-    let deadline_before = s.core.run(|c| c.center().model().next_deadline().map(|(t, _)| t)).await.unwrap();
+    let deadline_before = s
+        .core
+        .run(|c| c.center().model().next_deadline().map(|(t, _)| t))
+        .await
+        .unwrap();
     assert!(deadline_before.is_some());
     drop(s.core);
     let _ = s.stop.send(());
@@ -252,7 +256,10 @@ async fn a_restart_rebuilds_the_same_state_and_keeps_deadlines() {
     assert_eq!(before, after);
     // The reservation's deadline is the same instant, not restarted from the restart.
     assert_eq!(
-        s.core.run(|c| c.center().model().next_deadline().map(|(t, _)| t)).await.unwrap(),
+        s.core
+            .run(|c| c.center().model().next_deadline().map(|(t, _)| t))
+            .await
+            .unwrap(),
         deadline_before
     );
     drop(s.core);

@@ -51,8 +51,7 @@ async fn start(db: &str) -> Result<Running, String> {
             })
             .await
             .and_then(|r| r)
-            .map_err(|e| e.message)
-            .map_err(|e| e)?;
+            .map_err(|e| e.message)?;
     }
     let base = format!("http://{}", prepared.local_addr().unwrap());
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();

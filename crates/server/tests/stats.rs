@@ -81,7 +81,6 @@ async fn events_and_statistics() {
     let (ws, created) = demo::seed(&prepared.core).await.expect("seed");
     if created {
         // Demo agents start Offline; these tests route to them without desktops.
-        let ws = ws;
         prepared
             .core
             .run(move |d| {

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Seconds an internal call to a queue rings before the caller is told nobody answered.
     #[arg(long, env = "SWITCHBOARD_QUEUE_CALL_TIMEOUT", default_value_t = 120)]
     pub queue_call_timeout: u64,
+    /// Open connections at most (desktop WebSockets included); more are closed at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = switchboard_server::Limits::default().max_connections)]
+    pub max_connections: usize,
 }
 
 /// Options of `demo`.
@@ -68,7 +71,11 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
         internal_call_workflow_sid: args.internal_call_workflow_sid.clone(),
         demo,
         queue_call_timeout: Duration::from_secs(args.queue_call_timeout),
-        limits: switchboard_server::Limits::default(),
+        limits: switchboard_server::Limits {
+            max_connections: args.max_connections,
+            ..switchboard_server::Limits::default()
+        },
+        clock: Default::default(),
     }
 }
 

@@ -344,7 +344,13 @@ async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) 
     let id = value.get("id").and_then(Value::as_u64);
     let request: Request = match serde_json::from_value(value) {
         Ok(r) => r,
-        Err(e) => return refused(id, 20001, format!("the message is not a desktop action: {e}")),
+        Err(e) => {
+            return refused(
+                id,
+                20001,
+                format!("the message is not a desktop action: {e}"),
+            )
+        }
     };
     let input = match request.action {
         Action::UpdateToken { token } => match check_token(app, &token) {
@@ -357,7 +363,10 @@ async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) 
                 return refused(
                     id,
                     20001,
-                    format!("token is for worker {}, not this session's {worker}", grant.worker),
+                    format!(
+                        "token is for worker {}, not this session's {worker}",
+                        grant.worker
+                    ),
                 )
             }
             Err(e) => return refused(id, 20003, e.to_string()),

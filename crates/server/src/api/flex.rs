@@ -11,11 +11,11 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::http::{ok, ApiError, ApiResult, Ctx};
 use crate::app::App;
 use crate::driver::Driver as Core;
-use switchboard_center::Entry;
+use crate::http::{ok, ApiError, ApiResult, Ctx};
 use crate::render::iso;
+use switchboard_center::Entry;
 
 /// The routes.
 pub fn routes() -> Router<App> {

@@ -13,8 +13,8 @@ use axum::Router;
 use switchboard_center::functions::{internal_call_enqueue, internal_call_workflow};
 use switchboard_sid::{Sid, Workflow};
 
-use crate::http::{base_url, Form};
 use crate::app::App;
+use crate::http::{base_url, Form};
 use switchboard_center::functions::ENQUEUE_PATH;
 
 /// The routes (they authenticate by signature, not by credentials).
@@ -68,11 +68,7 @@ async fn enqueue(State(app): State<App>, headers: HeaderMap, uri: Uri, body: Byt
             "no Internal Call workflow is configured (TWILIO_FLEX_INTERNAL_CALL_WORKFLOW_SID)"
         );
     }
-    let doc = internal_call_enqueue(
-        form.pairs(),
-        workflow,
-        app.queue_call_timeout.as_secs(),
-    );
+    let doc = internal_call_enqueue(form.pairs(), workflow, app.queue_call_timeout.as_secs());
     (
         [(header::CONTENT_TYPE, "text/xml")],
         switchboard_twiml::render(&doc),

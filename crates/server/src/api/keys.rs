@@ -8,13 +8,13 @@ use axum::Router;
 use serde_json::{json, Value};
 use switchboard_sid::{ApiKey, Sid};
 
-use crate::http::{created, list, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::app::App;
-use crate::driver::read;
-use switchboard_center::Entry;
 use crate::credentials::{sha256_hex, ApiKeyRecord};
+use crate::driver::read;
+use crate::http::{created, list, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::ids::{new_secret, new_sid};
 use crate::render::iso;
+use switchboard_center::Entry;
 
 /// The routes.
 pub fn routes() -> Router<App> {
@@ -121,7 +121,9 @@ async fn update_key(
     app.core
         .run(move |core| {
             core.execute(Entry::UpdateApiKey { sid, friendly_name })?;
-            core.center().model().api_keys()
+            core.center()
+                .model()
+                .api_keys()
                 .get(&sid)
                 .map(|k| ok(render(k)))
                 .ok_or_else(|| ApiError::not_found(format!("Key {sid}")))

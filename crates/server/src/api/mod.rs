@@ -65,11 +65,7 @@ pub fn router(app: App) -> Router {
 /// Refuses request heads beyond our limits, with Twilio's body. hyper's own limits are far
 /// higher (its read buffer, about 400 KiB, and twice our header count) and it answers them
 /// without a body, so ours come first.
-async fn head_limits(
-    State(limits): State<Limits>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn head_limits(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let target = request
         .uri()
         .path_and_query()
@@ -110,11 +106,7 @@ async fn head_limits(
 /// Gives every error answer Twilio's body: ours already have it; those made elsewhere (axum's
 /// extractor rejections, 405 for a wrong method, 413 for a body too large, 408 from the timeout,
 /// the web app's 404) get it here, with their text as the message where they have one.
-async fn twilio_errors(
-    State(limits): State<Limits>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn twilio_errors(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
@@ -199,4 +191,3 @@ async fn authenticate(State(app): State<App>, request: Request, next: Next) -> R
         response
     }
 }
-

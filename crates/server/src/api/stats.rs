@@ -17,11 +17,11 @@ use switchboard_routing::{TaskRecord, TaskStatus, Timestamp, WorkerRecord, Works
 use switchboard_sid::{
     Event as EventKind, Sid, TaskChannel, TaskQueue, Worker, Workflow, Workspace as WorkspaceKind,
 };
-use switchboard_store::{EventQuery, EventRow};
+use switchboard_store::{EventQuery, EventRow, Reads};
 
-use crate::http::{list, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::app::App;
 use crate::driver::Driver as Core;
+use crate::http::{list, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::render::iso;
 
 /// The default window of Events and cumulative statistics, as on Twilio: 15 minutes.
@@ -398,57 +398,57 @@ async fn list_events(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) -
     let ws = ws_sid(&ws)?;
     let paging = Paging::from(&ctx.query)?;
     let f = event_filters(&ctx.query)?;
-    app.core
+    let asked = ctx
+        .query
+        .get("TaskChannel")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let (now, channel) = app
+        .core
         .run(move |core| {
-            let now = core.now();
-            let channel = {
-                let e = &core.workspace(ws)?.engine;
-                match ctx
-                    .query
-                    .get("TaskChannel")
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                {
-                    None => String::new(),
-                    Some(v) => match v.parse::<Sid<TaskChannel>>() {
-                        Ok(sid) => e
-                            .channel(sid)
-                            .map(|c| c.unique_name.to_string())
-                            .ok_or_else(|| {
-                                ApiError::invalid(
-                                    "TaskChannel",
-                                    format!("names no task channel of this workspace: {v:?}"),
-                                )
-                            })?,
-                        // A unique name is matched as given: the channel may since have been deleted.
-                        Err(_) => v.to_owned(),
-                    },
-                }
+            let e = &core.workspace(ws)?.engine;
+            let channel = match asked {
+                None => String::new(),
+                Some(v) => match v.parse::<Sid<TaskChannel>>() {
+                    Ok(sid) => e
+                        .channel(sid)
+                        .map(|c| c.unique_name.to_string())
+                        .ok_or_else(|| {
+                            ApiError::invalid(
+                                "TaskChannel",
+                                format!("names no task channel of this workspace: {v:?}"),
+                            )
+                        })?,
+                    // A unique name is matched as given: the channel may since have been deleted.
+                    Err(_) => v,
+                },
             };
-            let window = f.window.resolve(now);
-            let query = EventQuery {
-                workspace_sid: ws.to_string(),
-                sid: f.sid,
-                event_types: f.types,
-                from_ms: Some(window.start),
-                to_ms: Some(window.end),
-                task_sid: f.task,
-                worker_sid: f.worker,
-                reservation_sid: f.reservation,
-                workflow_sid: f.workflow,
-                queue_sid: f.queue,
-                channel,
-            };
-            let mut rows = core
-                .store()
-                .events(&query, paging.offset(), paging.size.saturating_add(1))
-                .map_err(store_error)?;
-            let more = rows.len() > paging.size;
-            rows.truncate(paging.size);
-            let items = rows.iter().map(|r| render_event(&ctx, ws, r)).collect();
-            Ok(list(&ctx, "events", paging, items, more))
+            Ok::<_, ApiError>((core.now(), channel))
         })
+        .await??;
+    let window = f.window.resolve(now);
+    let query = EventQuery {
+        workspace_sid: ws.to_string(),
+        sid: f.sid,
+        event_types: f.types,
+        from_ms: Some(window.start),
+        to_ms: Some(window.end),
+        task_sid: f.task,
+        worker_sid: f.worker,
+        reservation_sid: f.reservation,
+        workflow_sid: f.workflow,
+        queue_sid: f.queue,
+        channel,
+    };
+    let mut rows = app
+        .read(move |store| store.events(&query, paging.offset(), paging.size.saturating_add(1)))
         .await?
+        .map_err(store_error)?;
+    let more = rows.len() > paging.size;
+    rows.truncate(paging.size);
+    let items = rows.iter().map(|r| render_event(&ctx, ws, r)).collect();
+    Ok(list(&ctx, "events", paging, items, more))
 }
 
 async fn fetch_event(
@@ -459,19 +459,20 @@ async fn fetch_event(
     let ws = ws_sid(&ws)?;
     let sid: Sid<EventKind> = path_sid(&sid, "Event")?;
     app.core
-        .run(move |core| {
-            core.workspace(ws)?;
-            let query = EventQuery {
-                workspace_sid: ws.to_string(),
-                sid: sid.to_string(),
-                ..Default::default()
-            };
-            let rows = core.store().events(&query, 0, 1).map_err(store_error)?;
-            rows.first()
-                .map(|r| ok(render_event(&ctx, ws, r)))
-                .ok_or_else(|| ApiError::not_found(format!("Event {sid}")))
-        })
+        .run(move |core| core.workspace(ws).map(|_| ()))
+        .await??;
+    let query = EventQuery {
+        workspace_sid: ws.to_string(),
+        sid: sid.to_string(),
+        ..Default::default()
+    };
+    let rows = app
+        .read(move |store| store.events(&query, 0, 1))
         .await?
+        .map_err(store_error)?;
+    rows.first()
+        .map(|r| ok(render_event(&ctx, ws, r)))
+        .ok_or_else(|| ApiError::not_found(format!("Event {sid}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -669,7 +670,7 @@ fn event_data(row: &EventRow) -> Option<Map<String, Value>> {
 
 /// Counts the window's events by type and collects wait times.
 fn tally(
-    core: &mut Core,
+    store: &mut dyn Reads,
     ws: Sid<WorkspaceKind>,
     window: Window,
     channel: Option<&ChannelFilter>,
@@ -685,7 +686,6 @@ fn tally(
         worker_sid: scope.worker.clone(),
         ..Default::default()
     };
-    let store = core.store();
     let mut t = Tally {
         counts: store
             .event_counts(&base)
@@ -817,14 +817,14 @@ impl CumulativeParams {
 }
 
 fn workspace_cumulative_figures(
-    core: &mut Core,
+    store: &mut dyn Reads,
     ws: Sid<WorkspaceKind>,
     p: &CumulativeParams,
     channel: Option<&ChannelFilter>,
     now: Timestamp,
 ) -> Result<Map<String, Value>, ApiError> {
     let window = p.window.resolve(now);
-    let t = tally(core, ws, window, channel, &Scope::default())?;
+    let t = tally(store, ws, window, channel, &Scope::default())?;
     let mut m = common_cumulative(&t, window, p.splits.as_deref());
     m.insert("tasks_created".into(), json!(t.count("task.created")));
     m.insert(
@@ -835,7 +835,7 @@ fn workspace_cumulative_figures(
 }
 
 fn queue_cumulative_figures(
-    core: &mut Core,
+    store: &mut dyn Reads,
     ws: Sid<WorkspaceKind>,
     queue: Sid<TaskQueue>,
     p: &CumulativeParams,
@@ -847,7 +847,7 @@ fn queue_cumulative_figures(
         queue: queue.to_string(),
         ..Default::default()
     };
-    let t = tally(core, ws, window, channel, &scope)?;
+    let t = tally(store, ws, window, channel, &scope)?;
     let mut m = common_cumulative(&t, window, p.splits.as_deref());
     m.insert("tasks_entered".into(), json!(t.count("task-queue.entered")));
     m.insert(
@@ -859,7 +859,7 @@ fn queue_cumulative_figures(
 }
 
 fn workflow_cumulative_figures(
-    core: &mut Core,
+    store: &mut dyn Reads,
     ws: Sid<WorkspaceKind>,
     workflow: Sid<Workflow>,
     p: &CumulativeParams,
@@ -871,7 +871,7 @@ fn workflow_cumulative_figures(
         workflow: workflow.to_string(),
         ..Default::default()
     };
-    let t = tally(core, ws, window, channel, &scope)?;
+    let t = tally(store, ws, window, channel, &scope)?;
     let mut m = common_cumulative(&t, window, p.splits.as_deref());
     m.insert("tasks_entered".into(), json!(t.count("workflow.entered")));
     m.insert(
@@ -885,13 +885,14 @@ fn workflow_cumulative_figures(
 /// Workers' cumulative figures: reservations (of the given workers, or all) and time spent in
 /// each activity within the window.
 fn workers_cumulative_figures(
-    core: &mut Core,
+    store: &mut dyn Reads,
     ws: Sid<WorkspaceKind>,
     workers: Option<&BTreeSet<Sid<Worker>>>,
     window: Window,
     channel: Option<&ChannelFilter>,
-    now: Timestamp,
+    roster: &Roster,
 ) -> Result<Map<String, Value>, ApiError> {
+    let now = roster.now;
     let base = EventQuery {
         workspace_sid: ws.to_string(),
         from_ms: Some(window.start),
@@ -907,7 +908,6 @@ fn workers_cumulative_figures(
         })
     };
     let mut t = Tally::default();
-    let store = core.store();
     match workers {
         Some(set) if set.len() == 1 => {
             let only = set.iter().next().map(|w| w.to_string()).unwrap_or_default();
@@ -984,25 +984,19 @@ fn workers_cumulative_figures(
         };
         add(activity.to_owned(), row.at_ms.saturating_sub(ms), row.at_ms);
     }
-    let e = &core.workspace(ws)?.engine;
-    for w in e.workers() {
-        if workers.is_none_or(|set| set.contains(&w.sid)) {
-            add(w.activity_sid.to_string(), w.date_status_changed.0, now.0);
+    for (sid, activity, since) in &roster.workers {
+        if workers.is_none_or(|set| set.contains(sid)) {
+            add(activity.to_string(), since.0, now.0);
         }
     }
-    let mut activities: Vec<_> = e.activities().collect();
-    activities.sort_by_key(|a| (a.date_created, a.sid));
-    let activity_durations: Vec<Value> = activities
-        .into_iter()
-        .map(|a| {
-            let d = durations(
-                stints
-                    .get(&a.sid.to_string())
-                    .map_or(&[][..], Vec::as_slice),
-            );
+    let activity_durations: Vec<Value> = roster
+        .activities
+        .iter()
+        .map(|(sid, name)| {
+            let d = durations(stints.get(&sid.to_string()).map_or(&[][..], Vec::as_slice));
             json!({
-                "sid": a.sid.to_string(),
-                "friendly_name": &*a.friendly_name,
+                "sid": sid.to_string(),
+                "friendly_name": name,
                 "avg": d["avg"],
                 "min": d["min"],
                 "max": d["max"],
@@ -1026,15 +1020,9 @@ fn workers_cumulative_figures(
 // Responses
 
 /// A statistics resource: `account_sid`, `workspace_sid`, `url`, and the given fields.
-fn resource(
-    core: &Core,
-    ctx: &Ctx,
-    ws: Sid<WorkspaceKind>,
-    path: &str,
-    fields: Map<String, Value>,
-) -> Value {
+fn resource(ctx: &Ctx, ws: Sid<WorkspaceKind>, path: &str, fields: Map<String, Value>) -> Value {
     let mut m = fields;
-    m.insert("account_sid".into(), json!(core.account().to_string()));
+    m.insert("account_sid".into(), json!(ctx.urls.account.to_string()));
     m.insert("workspace_sid".into(), json!(ws.to_string()));
     m.insert("url".into(), json!(ctx.urls.ws(&ws, path)));
     Value::Object(m)
@@ -1048,6 +1036,63 @@ fn channel_of(
     channel_param(q, &core.workspace(ws)?.engine)
 }
 
+/// What a statistics request needs from the core: the time, the channel filter, and what else
+/// the route reads from the current state. Taken in one short job; the counting over stored
+/// events then runs off the core thread.
+struct Now<T> {
+    now: Timestamp,
+    channel: Option<ChannelFilter>,
+    extra: T,
+}
+
+async fn on_core<T: Send + 'static>(
+    app: &App,
+    ws: Sid<WorkspaceKind>,
+    query: &Form,
+    f: impl FnOnce(&mut Core, Timestamp, Option<&ChannelFilter>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<Now<T>, ApiError> {
+    let query = query.clone();
+    app.core
+        .run(move |core| {
+            let now = core.now();
+            let channel = channel_of(core, ws, &query)?;
+            let extra = f(core, now, channel.as_ref())?;
+            Ok(Now {
+                now,
+                channel,
+                extra,
+            })
+        })
+        .await?
+}
+
+/// The workers and activities cumulative worker figures need, as they are now.
+struct Roster {
+    now: Timestamp,
+    /// Each worker, its activity and since when.
+    workers: Vec<(Sid<Worker>, Sid<switchboard_sid::Activity>, Timestamp)>,
+    /// Every activity, oldest first, with its name.
+    activities: Vec<(Sid<switchboard_sid::Activity>, String)>,
+}
+
+impl Roster {
+    fn of(e: &Workspace, now: Timestamp) -> Roster {
+        let mut activities: Vec<_> = e.activities().collect();
+        activities.sort_by_key(|a| (a.date_created, a.sid));
+        Roster {
+            now,
+            workers: e
+                .workers()
+                .map(|w| (w.sid, w.activity_sid, w.date_status_changed))
+                .collect(),
+            activities: activities
+                .into_iter()
+                .map(|a| (a.sid, a.friendly_name.to_string()))
+                .collect(),
+        }
+    }
+}
+
 async fn workspace_statistics(
     State(app): State<App>,
     ctx: Ctx,
@@ -1055,31 +1100,35 @@ async fn workspace_statistics(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let cumulative = workspace_cumulative_figures(core, ws, &p, channel.as_ref(), now)?;
-            let realtime =
-                workspace_realtime_figures(&core.workspace(ws)?.engine, channel.as_ref(), now);
-            let mut m = Map::new();
-            m.insert("realtime".into(), Value::Object(realtime));
-            m.insert("cumulative".into(), Value::Object(cumulative));
-            Ok(ok(resource(core, &ctx, ws, "/Statistics", m)))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        Ok(workspace_realtime_figures(
+            &core.workspace(ws)?.engine,
+            channel,
+            now,
+        ))
+    })
+    .await?;
+    let (now, channel) = (got.now, got.channel.clone());
+    let cumulative = app
+        .read(move |store| workspace_cumulative_figures(store, ws, &p, channel.as_ref(), now))
+        .await??;
+    let mut m = Map::new();
+    m.insert("realtime".into(), Value::Object(got.extra));
+    m.insert("cumulative".into(), Value::Object(cumulative));
+    Ok(ok(resource(&ctx, ws, "/Statistics", m)))
 }
 
 async fn workspace_realtime(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m = workspace_realtime_figures(&core.workspace(ws)?.engine, channel.as_ref(), now);
-            Ok(ok(resource(core, &ctx, ws, "/RealTimeStatistics", m)))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        Ok(workspace_realtime_figures(
+            &core.workspace(ws)?.engine,
+            channel,
+            now,
+        ))
+    })
+    .await?;
+    Ok(ok(resource(&ctx, ws, "/RealTimeStatistics", got.extra)))
 }
 
 async fn workspace_cumulative(
@@ -1089,14 +1138,13 @@ async fn workspace_cumulative(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m = workspace_cumulative_figures(core, ws, &p, channel.as_ref(), now)?;
-            Ok(ok(resource(core, &ctx, ws, "/CumulativeStatistics", m)))
+    let got = on_core(&app, ws, &ctx.query, |_, _, _| Ok(())).await?;
+    let m = app
+        .read(move |store| {
+            workspace_cumulative_figures(store, ws, &p, got.channel.as_ref(), got.now)
         })
-        .await?
+        .await??;
+    Ok(ok(resource(&ctx, ws, "/CumulativeStatistics", m)))
 }
 
 fn queue_sid(s: &str) -> Result<Sid<TaskQueue>, ApiError> {
@@ -1105,22 +1153,17 @@ fn queue_sid(s: &str) -> Result<Sid<TaskQueue>, ApiError> {
 
 /// A queue's combined statistics (without `url`, as in the list).
 fn queue_both(
-    core: &mut Core,
-    ws: Sid<WorkspaceKind>,
     queue: Sid<TaskQueue>,
-    p: &CumulativeParams,
-    channel: Option<&ChannelFilter>,
-    now: Timestamp,
-) -> Result<Map<String, Value>, ApiError> {
-    let mut realtime = queue_realtime_figures(&core.workspace(ws)?.engine, queue, channel, now)?;
-    let mut cumulative = queue_cumulative_figures(core, ws, queue, p, channel, now)?;
+    mut realtime: Map<String, Value>,
+    mut cumulative: Map<String, Value>,
+) -> Map<String, Value> {
     realtime.remove("task_queue_sid");
     cumulative.remove("task_queue_sid");
     let mut m = Map::new();
     m.insert("task_queue_sid".into(), json!(queue.to_string()));
     m.insert("realtime".into(), Value::Object(realtime));
     m.insert("cumulative".into(), Value::Object(cumulative));
-    Ok(m)
+    m
 }
 
 async fn queue_statistics(
@@ -1131,20 +1174,21 @@ async fn queue_statistics(
     let ws = ws_sid(&ws)?;
     let queue = queue_sid(&sid)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m = queue_both(core, ws, queue, &p, channel.as_ref(), now)?;
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/TaskQueues/{queue}/Statistics"),
-                m,
-            )))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        queue_realtime_figures(&core.workspace(ws)?.engine, queue, channel, now)
+    })
+    .await?;
+    let (now, channel) = (got.now, got.channel.clone());
+    let cumulative = app
+        .read(move |store| queue_cumulative_figures(store, ws, queue, &p, channel.as_ref(), now))
+        .await??;
+    let m = queue_both(queue, got.extra, cumulative);
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/TaskQueues/{queue}/Statistics"),
+        m,
+    )))
 }
 
 async fn queue_realtime(
@@ -1154,21 +1198,16 @@ async fn queue_realtime(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let queue = queue_sid(&sid)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m =
-                queue_realtime_figures(&core.workspace(ws)?.engine, queue, channel.as_ref(), now)?;
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/TaskQueues/{queue}/RealTimeStatistics"),
-                m,
-            )))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        queue_realtime_figures(&core.workspace(ws)?.engine, queue, channel, now)
+    })
+    .await?;
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/TaskQueues/{queue}/RealTimeStatistics"),
+        got.extra,
+    )))
 }
 
 async fn queue_cumulative(
@@ -1179,23 +1218,24 @@ async fn queue_cumulative(
     let ws = ws_sid(&ws)?;
     let queue = queue_sid(&sid)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            if core.workspace(ws)?.engine.queue(queue).is_none() {
-                return Err(ApiError::not_found(format!("TaskQueue {queue}")));
-            }
-            let m = queue_cumulative_figures(core, ws, queue, &p, channel.as_ref(), now)?;
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/TaskQueues/{queue}/CumulativeStatistics"),
-                m,
-            )))
+    let got = on_core(&app, ws, &ctx.query, move |core, _, _| {
+        if core.workspace(ws)?.engine.queue(queue).is_none() {
+            return Err(ApiError::not_found(format!("TaskQueue {queue}")));
+        }
+        Ok(())
+    })
+    .await?;
+    let m = app
+        .read(move |store| {
+            queue_cumulative_figures(store, ws, queue, &p, got.channel.as_ref(), got.now)
         })
-        .await?
+        .await??;
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/TaskQueues/{queue}/CumulativeStatistics"),
+        m,
+    )))
 }
 
 async fn list_queue_statistics(
@@ -1206,32 +1246,40 @@ async fn list_queue_statistics(
     let ws = ws_sid(&ws)?;
     let paging = Paging::from(&ctx.query)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let name = ctx.query.get("FriendlyName");
-            let queues: Vec<Sid<TaskQueue>> = {
-                let e = &core.workspace(ws)?.engine;
-                let mut all: Vec<_> = e
-                    .queues()
-                    .filter(|q| name.is_none_or(|n| &*q.friendly_name == n))
-                    .collect();
-                all.sort_by_key(|q| (q.date_created, q.sid));
-                all.into_iter().map(|q| q.sid).collect()
-            };
-            let (page, more) = page_of(queues, paging);
-            let account = core.account().to_string();
-            let mut items = Vec::with_capacity(page.len());
-            for queue in page {
-                let mut m = queue_both(core, ws, queue, &p, channel.as_ref(), now)?;
-                m.insert("account_sid".into(), json!(account));
-                m.insert("workspace_sid".into(), json!(ws.to_string()));
-                items.push(Value::Object(m));
-            }
-            Ok(list(&ctx, "task_queues_statistics", paging, items, more))
+    let name = ctx.query.get("FriendlyName").map(str::to_owned);
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        let e = &core.workspace(ws)?.engine;
+        let mut all: Vec<_> = e
+            .queues()
+            .filter(|q| name.as_deref().is_none_or(|n| &*q.friendly_name == n))
+            .collect();
+        all.sort_by_key(|q| (q.date_created, q.sid));
+        let (page, more) = page_of(all.into_iter().map(|q| q.sid).collect::<Vec<_>>(), paging);
+        let realtime = page
+            .iter()
+            .map(|q| queue_realtime_figures(e, *q, channel, now).map(|m| (*q, m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((realtime, more))
+    })
+    .await?;
+    let (now, channel) = (got.now, got.channel.clone());
+    let (realtime, more) = got.extra;
+    let account = ctx.urls.account.to_string();
+    let items = app
+        .read(move |store| {
+            realtime
+                .into_iter()
+                .map(|(queue, rt)| {
+                    let c = queue_cumulative_figures(store, ws, queue, &p, channel.as_ref(), now)?;
+                    let mut m = queue_both(queue, rt, c);
+                    m.insert("account_sid".into(), json!(account));
+                    m.insert("workspace_sid".into(), json!(ws.to_string()));
+                    Ok(Value::Object(m))
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
         })
-        .await?
+        .await??;
+    Ok(list(&ctx, "task_queues_statistics", paging, items, more))
 }
 
 /// `POST /TaskQueues/RealTimeStatistics`: real-time figures of up to 50 queues, named in a JSON
@@ -1293,7 +1341,7 @@ async fn bulk_queue_realtime(
             let mut m = Map::new();
             m.insert("task_queue_response_count".into(), json!(data.len()));
             m.insert("task_queue_data".into(), json!(data));
-            Ok(crate::http::created(resource(core, &ctx, ws, "/TaskQueues/RealTimeStatistics", m)))
+            Ok(crate::http::created(resource(&ctx, ws, "/TaskQueues/RealTimeStatistics", m)))
         })
         .await?
 }
@@ -1352,74 +1400,62 @@ fn workers_realtime_figures(
 async fn workers_statistics(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let window = WindowParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let set = selected_workers(&core.workspace(ws)?.engine, &ctx.query)?;
-            let realtime = workers_realtime_figures(
-                &core.workspace(ws)?.engine,
-                set.as_ref(),
-                channel.as_ref(),
-            );
-            let cumulative = workers_cumulative_figures(
-                core,
-                ws,
-                set.as_ref(),
-                window.resolve(now),
-                channel.as_ref(),
-                now,
-            )?;
-            let mut m = Map::new();
-            m.insert("realtime".into(), Value::Object(realtime));
-            m.insert("cumulative".into(), Value::Object(cumulative));
-            Ok(ok(resource(core, &ctx, ws, "/Workers/Statistics", m)))
+    let query = ctx.query.clone();
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        let e = &core.workspace(ws)?.engine;
+        let set = selected_workers(e, &query)?;
+        let realtime = workers_realtime_figures(e, set.as_ref(), channel);
+        Ok((set, realtime, Roster::of(e, now)))
+    })
+    .await?;
+    let (set, realtime, roster) = got.extra;
+    let channel = got.channel;
+    let window = window.resolve(got.now);
+    let cumulative = app
+        .read(move |store| {
+            workers_cumulative_figures(store, ws, set.as_ref(), window, channel.as_ref(), &roster)
         })
-        .await?
+        .await??;
+    let mut m = Map::new();
+    m.insert("realtime".into(), Value::Object(realtime));
+    m.insert("cumulative".into(), Value::Object(cumulative));
+    Ok(ok(resource(&ctx, ws, "/Workers/Statistics", m)))
 }
 
 async fn workers_realtime(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) -> ApiResult {
     let ws = ws_sid(&ws)?;
-    app.core
-        .run(move |core| {
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m = workers_realtime_figures(&core.workspace(ws)?.engine, None, channel.as_ref());
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                "/Workers/RealTimeStatistics",
-                m,
-            )))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, _, channel| {
+        Ok(workers_realtime_figures(
+            &core.workspace(ws)?.engine,
+            None,
+            channel,
+        ))
+    })
+    .await?;
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        "/Workers/RealTimeStatistics",
+        got.extra,
+    )))
 }
 
 async fn workers_cumulative(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let window = WindowParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let mut m = workers_cumulative_figures(
-                core,
-                ws,
-                None,
-                window.resolve(now),
-                channel.as_ref(),
-                now,
-            )?;
-            m.remove("tasks_assigned");
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                "/Workers/CumulativeStatistics",
-                m,
-            )))
+    let got = on_core(&app, ws, &ctx.query, move |core, now, _| {
+        Ok(Roster::of(&core.workspace(ws)?.engine, now))
+    })
+    .await?;
+    let window = window.resolve(got.now);
+    let (roster, channel) = (got.extra, got.channel);
+    let mut m = app
+        .read(move |store| {
+            workers_cumulative_figures(store, ws, None, window, channel.as_ref(), &roster)
         })
-        .await?
+        .await??;
+    m.remove("tasks_assigned");
+    Ok(ok(resource(&ctx, ws, "/Workers/CumulativeStatistics", m)))
 }
 
 async fn worker_statistics(
@@ -1430,34 +1466,31 @@ async fn worker_statistics(
     let ws = ws_sid(&ws)?;
     let worker: Sid<Worker> = path_sid(&sid, "Worker")?;
     let window = WindowParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            if core.workspace(ws)?.engine.worker(worker).is_none() {
-                return Err(ApiError::not_found(format!("Worker {worker}")));
-            }
-            let set: BTreeSet<Sid<Worker>> = [worker].into_iter().collect();
-            let cumulative = workers_cumulative_figures(
-                core,
-                ws,
-                Some(&set),
-                window.resolve(now),
-                channel.as_ref(),
-                now,
-            )?;
-            let mut m = Map::new();
-            m.insert("worker_sid".into(), json!(worker.to_string()));
-            m.insert("cumulative".into(), Value::Object(cumulative));
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/Workers/{worker}/Statistics"),
-                m,
-            )))
+    let got = on_core(&app, ws, &ctx.query, move |core, now, _| {
+        let e = &core.workspace(ws)?.engine;
+        if e.worker(worker).is_none() {
+            return Err(ApiError::not_found(format!("Worker {worker}")));
+        }
+        Ok(Roster::of(e, now))
+    })
+    .await?;
+    let window = window.resolve(got.now);
+    let (roster, channel) = (got.extra, got.channel);
+    let set: BTreeSet<Sid<Worker>> = [worker].into_iter().collect();
+    let cumulative = app
+        .read(move |store| {
+            workers_cumulative_figures(store, ws, Some(&set), window, channel.as_ref(), &roster)
         })
-        .await?
+        .await??;
+    let mut m = Map::new();
+    m.insert("worker_sid".into(), json!(worker.to_string()));
+    m.insert("cumulative".into(), Value::Object(cumulative));
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/Workers/{worker}/Statistics"),
+        m,
+    )))
 }
 
 fn workflow_sid(s: &str) -> Result<Sid<Workflow>, ApiError> {
@@ -1472,33 +1505,29 @@ async fn workflow_statistics(
     let ws = ws_sid(&ws)?;
     let workflow = workflow_sid(&sid)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let mut realtime = workflow_realtime_figures(
-                &core.workspace(ws)?.engine,
-                workflow,
-                channel.as_ref(),
-                now,
-            )?;
-            let mut cumulative =
-                workflow_cumulative_figures(core, ws, workflow, &p, channel.as_ref(), now)?;
-            realtime.remove("workflow_sid");
-            cumulative.remove("workflow_sid");
-            let mut m = Map::new();
-            m.insert("workflow_sid".into(), json!(workflow.to_string()));
-            m.insert("realtime".into(), Value::Object(realtime));
-            m.insert("cumulative".into(), Value::Object(cumulative));
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/Workflows/{workflow}/Statistics"),
-                m,
-            )))
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        workflow_realtime_figures(&core.workspace(ws)?.engine, workflow, channel, now)
+    })
+    .await?;
+    let (now, channel) = (got.now, got.channel.clone());
+    let mut cumulative = app
+        .read(move |store| {
+            workflow_cumulative_figures(store, ws, workflow, &p, channel.as_ref(), now)
         })
-        .await?
+        .await??;
+    let mut realtime = got.extra;
+    realtime.remove("workflow_sid");
+    cumulative.remove("workflow_sid");
+    let mut m = Map::new();
+    m.insert("workflow_sid".into(), json!(workflow.to_string()));
+    m.insert("realtime".into(), Value::Object(realtime));
+    m.insert("cumulative".into(), Value::Object(cumulative));
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/Workflows/{workflow}/Statistics"),
+        m,
+    )))
 }
 
 async fn workflow_realtime(
@@ -1508,25 +1537,16 @@ async fn workflow_realtime(
 ) -> ApiResult {
     let ws = ws_sid(&ws)?;
     let workflow = workflow_sid(&sid)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            let m = workflow_realtime_figures(
-                &core.workspace(ws)?.engine,
-                workflow,
-                channel.as_ref(),
-                now,
-            )?;
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/Workflows/{workflow}/RealTimeStatistics"),
-                m,
-            )))
-        })
-        .await?
+    let got = on_core(&app, ws, &ctx.query, move |core, now, channel| {
+        workflow_realtime_figures(&core.workspace(ws)?.engine, workflow, channel, now)
+    })
+    .await?;
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/Workflows/{workflow}/RealTimeStatistics"),
+        got.extra,
+    )))
 }
 
 async fn workflow_cumulative(
@@ -1537,23 +1557,24 @@ async fn workflow_cumulative(
     let ws = ws_sid(&ws)?;
     let workflow = workflow_sid(&sid)?;
     let p = CumulativeParams::parse(&ctx.query)?;
-    app.core
-        .run(move |core| {
-            let now = core.now();
-            let channel = channel_of(core, ws, &ctx.query)?;
-            if core.workspace(ws)?.engine.workflow(workflow).is_none() {
-                return Err(ApiError::not_found(format!("Workflow {workflow}")));
-            }
-            let m = workflow_cumulative_figures(core, ws, workflow, &p, channel.as_ref(), now)?;
-            Ok(ok(resource(
-                core,
-                &ctx,
-                ws,
-                &format!("/Workflows/{workflow}/CumulativeStatistics"),
-                m,
-            )))
+    let got = on_core(&app, ws, &ctx.query, move |core, _, _| {
+        if core.workspace(ws)?.engine.workflow(workflow).is_none() {
+            return Err(ApiError::not_found(format!("Workflow {workflow}")));
+        }
+        Ok(())
+    })
+    .await?;
+    let m = app
+        .read(move |store| {
+            workflow_cumulative_figures(store, ws, workflow, &p, got.channel.as_ref(), got.now)
         })
-        .await?
+        .await??;
+    Ok(ok(resource(
+        &ctx,
+        ws,
+        &format!("/Workflows/{workflow}/CumulativeStatistics"),
+        m,
+    )))
 }
 
 #[cfg(test)]

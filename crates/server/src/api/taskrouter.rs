@@ -15,13 +15,15 @@ use switchboard_sid::{
 };
 use switchboard_store::TaskQuery;
 
-use crate::http::{created, list, no_content, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::app::App;
 use crate::driver::Driver as Core;
-use switchboard_center::model::WorkspaceState;
-use switchboard_center::Entry;
+use crate::http::{
+    created, list, no_content, ok, page_of, path_sid, ApiError, ApiResult, Ctx, Form, Paging,
+};
 use crate::ids::{new_sid, random_u128};
 use crate::render;
+use switchboard_center::model::WorkspaceState;
+use switchboard_center::Entry;
 
 /// The routes.
 pub fn routes() -> Router<App> {
@@ -239,9 +241,7 @@ pub fn workspace_template(
         prioritize_queue_order,
         seed: random_u128().to_string(),
     }];
-    let mut cmd = |command| {
-        entries.push(Entry::engine(sid, command))
-    };
+    let mut cmd = |command| entries.push(Entry::engine(sid, command));
     let offline: Sid<Activity> = new_sid();
     for (a, name, available) in [
         (offline, "Offline", false),
@@ -303,7 +303,11 @@ async fn list_workspaces(State(app): State<App>, ctx: Ctx) -> ApiResult {
     app.core
         .run(move |core| {
             let name = ctx.query.get("FriendlyName");
-            let all: Vec<Value> = core.center().model().workspaces().map(|(_, w)| w)
+            let all: Vec<Value> = core
+                .center()
+                .model()
+                .workspaces()
+                .map(|(_, w)| w)
                 .filter(|w| name.is_none_or(|n| w.friendly_name == n))
                 .map(|w| render::workspace(&ctx.urls, w))
                 .collect();
@@ -1395,73 +1399,82 @@ async fn list_tasks(State(app): State<App>, ctx: Ctx, Path(ws): Path<String>) ->
     let queue_sid: Option<Sid<TaskQueue>> = q.sid("TaskQueueSid")?;
     let ordering = parse_task_ordering(q.get("Ordering"))?;
     let routing_target = q.string("RoutingTarget");
-    app.core
+    // The live tasks come from the core, rendered to their fields; the finished ones, and the
+    // filtering, sorting and rendering of what may be a long list, are done off the core.
+    let (now, mut all) = app
+        .core
         .run(move |core| {
-            let now = core.now();
-            let q = &ctx.query;
             let state: &WorkspaceState = core.workspace(ws)?;
-            let mut all: Vec<Map<String, Value>> = state
+            let live: Vec<Map<String, Value>> = state
                 .engine
                 .tasks()
                 .map(|t| render::task_json_parts(&state.engine, t))
                 .collect();
-            let want_finished =
-                statuses.is_empty() || statuses.iter().any(|s| s == "completed" || s == "canceled");
-            if want_finished {
-                let rows = core
-                    .store()
-                    .finished_tasks(&TaskQuery {
-                        workspace_sid: ws.to_string(),
-                        statuses: vec![],
-                    })
-                    .map_err(ApiError::store)?;
-                for row in rows {
-                    if let Ok(doc) = serde_json::from_str::<Value>(&row.data) {
-                        all.push(finished_parts(&doc));
-                    }
-                }
-            }
-            let text = |m: &Map<String, Value>, k: &str| {
-                m.get(k).and_then(Value::as_str).map(str::to_owned)
-            };
-            let workflow_name = q.get("WorkflowName");
-            let queue_name = q.get("TaskQueueName");
-            all.retain(|t| {
-                let status = text(t, "assignment_status").unwrap_or_default();
-                (statuses.is_empty() || statuses.contains(&status))
-                    && priority.is_none_or(|p| t.get("priority").and_then(Value::as_u64) == Some(p))
-                    && workflow_sid.is_none_or(|s| text(t, "workflow_sid") == Some(s.to_string()))
-                    && workflow_name
-                        .is_none_or(|n| text(t, "workflow_friendly_name").as_deref() == Some(n))
-                    && queue_sid.is_none_or(|s| text(t, "task_queue_sid") == Some(s.to_string()))
-                    && queue_name
-                        .is_none_or(|n| text(t, "task_queue_friendly_name").as_deref() == Some(n))
-                    && routing_target
-                        .as_ref()
-                        .is_none_or(|r| text(t, "routing_target").as_ref() == Some(r))
-                    && evaluate.as_ref().is_none_or(|e| {
-                        let attrs: Value = text(t, "attributes")
-                            .and_then(|a| serde_json::from_str(&a).ok())
-                            .unwrap_or(Value::Null);
-                        e.evaluate(&switchboard_expr::Scope {
-                            task: Some(switchboard_expr::TaskScope {
-                                attributes: &attrs,
-                                sid: None,
-                            }),
-                            now: Some(switchboard_expr::Clock::from_unix_millis(now.0)),
-                            ..Default::default()
-                        })
-                    })
-            });
-            sort_tasks(&mut all, &ordering);
-            let (items, more) = page_of(all, paging);
-            let items = items
-                .into_iter()
-                .map(|t| render::task(&ctx.urls, &ws, t, now))
-                .collect();
-            Ok(list(&ctx, "tasks", paging, items, more))
+            Ok::<_, ApiError>((core.now(), live))
+        })
+        .await??;
+    let want_finished =
+        statuses.is_empty() || statuses.iter().any(|s| s == "completed" || s == "canceled");
+    let rows = if want_finished {
+        app.read(move |store| {
+            store.finished_tasks(&TaskQuery {
+                workspace_sid: ws.to_string(),
+                statuses: vec![],
+            })
         })
         .await?
+        .map_err(ApiError::store)?
+    } else {
+        Vec::new()
+    };
+    tokio::task::spawn_blocking(move || {
+        for row in rows {
+            if let Ok(doc) = serde_json::from_str::<Value>(&row.data) {
+                all.push(finished_parts(&doc));
+            }
+        }
+        let q = &ctx.query;
+        let text =
+            |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let workflow_name = q.get("WorkflowName");
+        let queue_name = q.get("TaskQueueName");
+        all.retain(|t| {
+            let status = text(t, "assignment_status").unwrap_or_default();
+            (statuses.is_empty() || statuses.contains(&status))
+                && priority.is_none_or(|p| t.get("priority").and_then(Value::as_u64) == Some(p))
+                && workflow_sid.is_none_or(|s| text(t, "workflow_sid") == Some(s.to_string()))
+                && workflow_name
+                    .is_none_or(|n| text(t, "workflow_friendly_name").as_deref() == Some(n))
+                && queue_sid.is_none_or(|s| text(t, "task_queue_sid") == Some(s.to_string()))
+                && queue_name
+                    .is_none_or(|n| text(t, "task_queue_friendly_name").as_deref() == Some(n))
+                && routing_target
+                    .as_ref()
+                    .is_none_or(|r| text(t, "routing_target").as_ref() == Some(r))
+                && evaluate.as_ref().is_none_or(|e| {
+                    let attrs: Value = text(t, "attributes")
+                        .and_then(|a| serde_json::from_str(&a).ok())
+                        .unwrap_or(Value::Null);
+                    e.evaluate(&switchboard_expr::Scope {
+                        task: Some(switchboard_expr::TaskScope {
+                            attributes: &attrs,
+                            sid: None,
+                        }),
+                        now: Some(switchboard_expr::Clock::from_unix_millis(now.0)),
+                        ..Default::default()
+                    })
+                })
+        });
+        sort_tasks(&mut all, &ordering);
+        let (items, more) = page_of(all, paging);
+        let items = items
+            .into_iter()
+            .map(|t| render::task(&ctx.urls, &ws, t, now))
+            .collect();
+        Ok(list(&ctx, "tasks", paging, items, more))
+    })
+    .await
+    .map_err(|_| ApiError::internal("listing tasks failed inside the server"))?
 }
 
 fn parse_task_ordering(v: Option<&str>) -> Result<Vec<(String, bool)>, ApiError> {

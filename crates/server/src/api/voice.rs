@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 use switchboard_sid::{Account, Application, Call, Conference, Sid};
 use switchboard_voice::{CallRecord, CallStatus, ConferenceRecord, Participation};
 
-use crate::http::{created, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::app::App;
-use switchboard_center::records::ApplicationRecord;
 use crate::driver::Driver as Core;
-use switchboard_center::{Entry, Input, VoiceRequest};
+use crate::http::{created, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::ids::new_sid;
+use switchboard_center::records::ApplicationRecord;
+use switchboard_center::{Entry, Input, VoiceRequest};
 
 const API_VERSION: &str = "2010-04-01";
 
@@ -153,7 +153,6 @@ fn list2010(ctx: &Ctx, key: &str, paging: Paging, items: Vec<Value>, has_more: b
     });
     Json(body).into_response()
 }
-
 
 /// A strict boolean parameter: `true` or `false` (any case).
 fn strict_bool(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
@@ -311,7 +310,9 @@ async fn create_application(
 
 fn stored_application(core: &Core, sid: Sid<Application>) -> Result<Value, ApiError> {
     let account = core.account();
-    core.center().model().applications()
+    core.center()
+        .model()
+        .applications()
         .get(&sid)
         .map(|a| render_application(account, a))
         .ok_or_else(|| ApiError::not_found(format!("Application {sid}")))
@@ -329,7 +330,10 @@ async fn list_applications(
         .core
         .run(move |core| {
             let account = core.account();
-            let mut apps: Vec<&ApplicationRecord> = core.center().model().applications()
+            let mut apps: Vec<&ApplicationRecord> = core
+                .center()
+                .model()
+                .applications()
                 .values()
                 .filter(|a| name.as_deref().is_none_or(|n| a.friendly_name == n))
                 .collect();
@@ -365,7 +369,10 @@ async fn update_application(
     let changes = ApplicationChanges::parse(&Form::parse(&body)?)?;
     app.core
         .run(move |core| {
-            let mut application = core.center().model().applications()
+            let mut application = core
+                .center()
+                .model()
+                .applications()
                 .get(&sid)
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(format!("Application {sid}")))?;
@@ -668,7 +675,9 @@ async fn update_conference(
     app.core
         .run(move |core| {
             if end {
-                core.handle(Input::Voice(VoiceRequest::EndConference { conference: sid }))?;
+                core.handle(Input::Voice(VoiceRequest::EndConference {
+                    conference: sid,
+                }))?;
             } else if core.voice().conference(sid).is_none() {
                 return Err(ApiError::not_found(format!("Conference {sid}")));
             }

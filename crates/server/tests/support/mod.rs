@@ -176,7 +176,11 @@ impl Server {
         let (status, v) = self
             .post(
                 &format!("{}/v1/AccessTokens", self.base),
-                &[("WorkspaceSid", &self.workspace), ("WorkerSid", &worker), ("Ttl", "86400")],
+                &[
+                    ("WorkspaceSid", &self.workspace),
+                    ("WorkerSid", &worker),
+                    ("Ttl", "86400"),
+                ],
             )
             .await;
         assert_eq!(status, 201, "{v}");
