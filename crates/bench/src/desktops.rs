@@ -37,6 +37,9 @@ pub struct Args {
     /// Workers in the workspace (at least the largest number of desktops or reservations).
     #[arg(long, default_value_t = 10_001)]
     workers: usize,
+    /// Runs of every configuration, interleaved; the table shows each figure's median.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Draw the results into this SVG file.
     #[arg(long)]
     plot: Option<String>,
@@ -252,7 +255,7 @@ async fn measure(args: &Args, desktops: usize, reservations: usize) -> anyhow::R
 
 /// Runs every configuration and prints the table.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut all = Vec::new();
+    let mut configs = Vec::new();
     for c in &args.configs {
         let (d, r) = c
             .split_once(':')
@@ -263,9 +266,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "{c}: needs more than --workers {}",
             args.workers
         );
-        eprintln!("measuring {d} desktops, {r} reservations…");
-        all.push(measure(&args, d, r).await?);
+        configs.push((d, r));
     }
+    // Every configuration once per round, so a slow spell of the machine hits all alike.
+    let mut runs: Vec<Vec<Figures>> = configs.iter().map(|_| Vec::new()).collect();
+    for round in 0..args.repeat.max(1) {
+        for (i, (d, r)) in configs.iter().enumerate() {
+            eprintln!("round {}: {d} desktops, {r} reservations…", round + 1);
+            runs[i].push(measure(&args, *d, *r).await?);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let all: Vec<Figures> = runs
+        .into_iter()
+        .map(|fs| Figures {
+            desktops: fs[0].desktops,
+            reservations: fs[0].reservations,
+            get_rps: median(fs.iter().map(|f| f.get_rps).collect()),
+            write: Latency {
+                p50: median(fs.iter().map(|f| f.write.p50).collect()),
+                p99: median(fs.iter().map(|f| f.write.p99).collect()),
+            },
+            pushes: fs.iter().map(|f| f.pushes).max().unwrap_or(0),
+            server_cpu: median(fs.iter().map(|f| f.server_cpu).collect()),
+        })
+        .collect();
     let base = all.first().context("no configurations")?;
     println!("| desktops | reservations | GET/s | vs none | write p50 ms | write p99 ms | p50 vs none | pushes during | server CPU s |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

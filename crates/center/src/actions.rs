@@ -195,10 +195,12 @@ pub fn act(
                 queues: view::directory_queues(cx.model, ws, &prefix),
             })
         }
-        Action::UpdateToken { .. } => Err(CenterError::invalid(
-            "type",
-            "update_token is checked by the server before it reaches the center",
-        )),
+        Action::UpdateToken { .. } | Action::MediaOffer { .. } | Action::MediaClose {} => {
+            Err(CenterError::invalid(
+                "type",
+                "is carried out by the server, which hands it to the center as its own input",
+            ))
+        }
     }
 }
 

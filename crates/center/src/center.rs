@@ -15,9 +15,10 @@ use crate::dirty::Dirty;
 use crate::entry::{Entry, LOG_FORMAT};
 use crate::error::CenterError;
 use crate::ids::SidGen;
-use crate::io::{Input, Output, Reply, SessionId, VoiceRequest};
+use crate::io::{Input, MediaInput, Output, Reply, SessionId, VoiceRequest};
+use crate::media::{Media, MediaEvent};
 use crate::model::Model;
-use crate::protocol::{CloseReason, DesktopState, ServerMessage};
+use crate::protocol::{CloseReason, DesktopState, MediaSettings, ServerMessage};
 use crate::sessions::{Agent, Due, Sessions, MAX_SESSIONS_PER_AGENT};
 use crate::view;
 
@@ -37,6 +38,8 @@ pub struct CenterConfig {
     /// Seeds every SID the center makes (calls, conferences, tasks, sessions' SIDs): a fixed
     /// seed makes a run exactly repeatable.
     pub seed: u128,
+    /// The media relay, as desktops are told about it.
+    pub media: MediaSettings,
 }
 
 /// Switchboard's state and rules, with no I/O, no clock and no threads.
@@ -46,6 +49,8 @@ pub struct Center {
     voice: Voice,
     calls: Calls,
     sessions: Sessions,
+    media: Media,
+    media_changed: bool,
     ids: SidGen,
     dirty: Dirty,
     effects: Vec<Output>,
@@ -65,6 +70,8 @@ impl Center {
             voice,
             calls: Calls::default(),
             sessions: Sessions::default(),
+            media: Media::new(config.media),
+            media_changed: false,
             ids,
             dirty: Dirty::default(),
             effects: Vec::new(),
@@ -183,6 +190,11 @@ impl Center {
         &self.sessions
     }
 
+    /// The agents' audio connections.
+    pub fn media(&self) -> &Media {
+        &self.media
+    }
+
     /// The latest time the center has seen.
     pub fn now(&self) -> Timestamp {
         self.now
@@ -196,7 +208,14 @@ impl Center {
     /// What a session's agent sees now, worked out afresh.
     pub fn desktop_state(&self, session: SessionId) -> Option<DesktopState> {
         let (ws, worker) = self.sessions.get(session)?.agent;
-        view::desktop_state(&self.model, &self.calls, &self.voice, ws, worker)
+        view::desktop_state(
+            &self.model,
+            &self.calls,
+            &self.voice,
+            &self.media,
+            ws,
+            worker,
+        )
     }
 
     /// Sessions whose last pushed state differs from what they would be shown now. Always
@@ -316,6 +335,7 @@ impl Center {
                 self.sessions.renew(session, expires_at);
                 Ok(Reply::Done)
             }
+            Input::Media(m) => self.media_input(now, m),
             Input::Desktop { session, action } => {
                 let agent = self
                     .sessions
@@ -356,7 +376,10 @@ impl Center {
                         reason: CloseReason::TokenExpired,
                     });
                 }
-                Due::Grace(agent) => self.make_offline(now, agent),
+                Due::Grace(agent) => {
+                    self.make_offline(now, agent);
+                    self.drop_media(agent);
+                }
             }
         }
         if now >= self.next_prune {
@@ -364,6 +387,66 @@ impl Center {
             self.voice.prune(now.0 - CALL_RETENTION_MS);
         }
         self.settle(now);
+    }
+
+    fn media_input(&mut self, now: Timestamp, input: MediaInput) -> Result<Reply, CenterError> {
+        let agent_of = |sessions: &Sessions, session| {
+            sessions
+                .get(session)
+                .map(|s| s.agent)
+                .ok_or_else(|| CenterError::not_found("desktop session"))
+        };
+        self.media_changed = true;
+        match input {
+            MediaInput::Offer { session, restart } => {
+                let agent = agent_of(&self.sessions, session)?;
+                if !self.media.settings().enabled {
+                    return Err(CenterError::invalid(
+                        "media_offer",
+                        "cannot be taken: this server relays no audio",
+                    ));
+                }
+                let identity = view::identity(&self.model, agent.0, agent.1).ok_or_else(|| {
+                    CenterError::invalid(
+                        "media_offer",
+                        "cannot be taken: the agent has no client: contact_uri, so no call reaches it",
+                    )
+                })?;
+                let attachment = self.media.attach(agent, identity, restart);
+                if let Some(old) = attachment.replaced {
+                    self.effects.push(Output::MediaRemove(old));
+                }
+                self.dirty.workers.insert(agent);
+                let _ = now;
+                Ok(Reply::Media(attachment))
+            }
+            MediaInput::Refused { peer, why } => {
+                if let Some(agent) = self.media.event(peer, MediaEvent::Gone(why)) {
+                    self.dirty.workers.insert(agent);
+                }
+                Ok(Reply::Done)
+            }
+            MediaInput::Event { peer, event } => {
+                if let Some(agent) = self.media.event(peer, event) {
+                    self.dirty.workers.insert(agent);
+                }
+                Ok(Reply::Done)
+            }
+            MediaInput::Close { session } => {
+                let agent = agent_of(&self.sessions, session)?;
+                self.drop_media(agent);
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// Forgets an agent's audio connection and frees it in the relay.
+    fn drop_media(&mut self, agent: Agent) {
+        if let Some(peer) = self.media.detach(agent) {
+            self.effects.push(Output::MediaRemove(peer));
+            self.media_changed = true;
+            self.dirty.workers.insert(agent);
+        }
     }
 
     /// An agent whose browsers did not come back is moved to the offline activity.
@@ -403,6 +486,7 @@ impl Center {
             if outputs.is_empty() && reactions.is_empty() {
                 return;
             }
+            self.media_changed |= !outputs.is_empty();
             for o in &outputs {
                 self.calls
                     .mark(&self.model, &self.voice, o, &mut self.dirty);
@@ -464,6 +548,12 @@ impl Center {
                     self.sessions.close(session, self.now, false);
                     self.effects.push(Output::Close { session, reason });
                 }
+                self.drop_media(agent);
+            }
+        }
+        if std::mem::take(&mut self.media_changed) {
+            if let Some(graph) = self.media.graph_if_changed(&self.voice) {
+                self.effects.push(Output::MediaGraph(graph));
             }
         }
         self.outputs.extend(self.effects.drain(..));
@@ -500,9 +590,14 @@ impl Center {
         };
         for agent in agents {
             let (ws, worker) = agent;
-            let Some(state) =
-                view::desktop_state(&self.model, &self.calls, &self.voice, ws, worker)
-            else {
+            let Some(state) = view::desktop_state(
+                &self.model,
+                &self.calls,
+                &self.voice,
+                &self.media,
+                ws,
+                worker,
+            ) else {
                 continue; // gone: its sessions were closed in `finish`
             };
             self.sessions

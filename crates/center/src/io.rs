@@ -11,6 +11,7 @@ use switchboard_twiml::Method;
 use switchboard_voice::{FetchFailure, FetchResponse};
 
 use crate::entry::Entry;
+use crate::media::{Attachment, MediaEvent, MediaGraph, MediaPeer};
 use crate::protocol::{Action, ActionData, CloseReason, DesktopState, ServerMessage};
 
 /// A desktop session, as the center numbers them.
@@ -63,6 +64,37 @@ pub enum VoiceRequest {
     },
 }
 
+/// Audio: what a desktop asks of the relay, and what the relay reports.
+#[derive(Debug, Clone)]
+pub enum MediaInput {
+    /// A desktop offers audio (Reply: [`Reply::Media`], saying which peer takes the offer).
+    Offer {
+        /// The session.
+        session: SessionId,
+        /// An ICE restart of the agent's peer (the same RTCPeerConnection after a reconnect).
+        restart: bool,
+    },
+    /// The relay refused the offer of this peer.
+    Refused {
+        /// The peer.
+        peer: MediaPeer,
+        /// Why.
+        why: String,
+    },
+    /// The relay reports on a peer.
+    Event {
+        /// The peer.
+        peer: MediaPeer,
+        /// What happened.
+        event: MediaEvent,
+    },
+    /// A desktop ends its audio.
+    Close {
+        /// The session.
+        session: SessionId,
+    },
+}
+
 /// Something that happened, for the center to act on.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -110,6 +142,8 @@ pub enum Input {
         /// When the new token expires.
         expires_at: Timestamp,
     },
+    /// Audio.
+    Media(MediaInput),
     /// A desktop asked for something.
     Desktop {
         /// The session.
@@ -128,6 +162,8 @@ pub enum Reply {
     Session(SessionId),
     /// A desktop action's result.
     Desktop(ActionData),
+    /// Which relay peer takes a desktop's audio offer.
+    Media(Attachment),
 }
 
 /// A TaskRouter event with the SID and workspace name it is stored and posted with.
@@ -214,4 +250,8 @@ pub enum Output {
     },
     /// The API keys changed: refresh what authenticates requests.
     ApiKeysChanged,
+    /// Who hears whom changed: give the relay this graph.
+    MediaGraph(MediaGraph),
+    /// Free a peer in the relay.
+    MediaRemove(MediaPeer),
 }

@@ -52,6 +52,7 @@ pub mod flex;
 pub mod functions;
 pub mod ids;
 pub mod io;
+pub mod media;
 pub mod model;
 pub mod protocol;
 pub mod records;
@@ -62,5 +63,6 @@ pub use center::{Center, CenterConfig, CALL_RETENTION_MS};
 pub use entry::{Entry, TaskOrigin, LOG_FORMAT};
 pub use error::{CenterError, ErrorKind};
 pub use io::{
-    Commit, ConferenceOptions, Input, Output, Reply, SessionId, StoredEvent, VoiceRequest,
+    Commit, ConferenceOptions, Input, MediaInput, Output, Reply, SessionId, StoredEvent,
+    VoiceRequest,
 };

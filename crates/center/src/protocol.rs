@@ -139,6 +139,18 @@ pub enum Action {
         #[serde(default)]
         prefix: String,
     },
+    /// Starts (or, with `restart`, ICE-restarts) this desktop's audio: a WebRTC offer with one
+    /// audio transceiver. The answer comes back in the result. An agent has one audio
+    /// connection; a new offer that is not a restart replaces it.
+    MediaOffer {
+        /// The offer's SDP.
+        sdp: String,
+        /// The same RTCPeerConnection after the desktop reconnected (an ICE restart).
+        #[serde(default)]
+        restart: bool,
+    },
+    /// Ends this desktop's audio (no call needs it any more).
+    MediaClose {},
     /// A refreshed access token for this session (answer to `token_expiring`).
     UpdateToken {
         /// The new token; it must be for the same worker.
@@ -249,6 +261,11 @@ pub enum ActionData {
         /// The agents, by name.
         agents: Vec<DirectoryAgent>,
     },
+    /// `media_offer`: the server's answer.
+    MediaAnswer {
+        /// The answer's SDP.
+        sdp: String,
+    },
     /// `update_token`: the new token's expiry (ms since the Unix epoch).
     Token {
         /// When the session now ends unless renewed again.
@@ -284,6 +301,60 @@ pub struct DesktopState {
     pub tasks: Vec<TaskView>,
     /// Calls ringing the agent directly (not through a reservation).
     pub incoming_calls: Vec<IncomingCall>,
+    /// This agent's audio connection to the server, when there is one.
+    pub audio: Option<AudioView>,
+    /// How the desktop reaches the server's media relay.
+    pub media: MediaSettings,
+}
+
+/// How an agent's audio connection stands, as the server sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum AudioState {
+    /// Offered; ICE and DTLS are not up yet.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// The connection was lost; the desktop should ICE-restart (it has a grace period).
+    Reconnecting,
+    /// It failed for good; `detail` says why.
+    Failed,
+}
+
+/// An agent's audio connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AudioView {
+    /// How it stands.
+    pub state: AudioState,
+    /// Why it failed or is reconnecting.
+    pub detail: Option<String>,
+    /// The server has received no sound from this desktop for a while (a muted or missing
+    /// microphone, or a stalled connection).
+    pub not_sending: bool,
+}
+
+/// A STUN or TURN server the desktop may use to reach the relay (RTCIceServer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct IceServer {
+    /// `turn:host:3478?transport=udp`, `stun:host:3478`, ...
+    pub urls: Vec<String>,
+    /// For TURN.
+    pub username: Option<String>,
+    /// For TURN.
+    pub credential: Option<String>,
+}
+
+/// What the desktop needs to open its audio connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct MediaSettings {
+    /// Whether the server relays audio at all.
+    pub enabled: bool,
+    /// STUN/TURN servers for networks where the relay's UDP port cannot be reached directly.
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// The agent.
@@ -523,6 +594,10 @@ mod typescript {
             IncomingCall::decl(),
             DirectoryAgent::decl(),
             DirectoryQueue::decl(),
+            AudioState::decl(),
+            AudioView::decl(),
+            IceServer::decl(),
+            MediaSettings::decl(),
         ];
         let mut out = String::from(
             "// Generated from crates/center/src/protocol.rs by its `protocol_typescript` test.\n\

@@ -6,6 +6,7 @@ use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 use switchboard_voice::{End, Voice};
 
 use crate::calls::Calls;
+use crate::media::Media;
 use crate::model::Model;
 use crate::protocol::{
     ActivityView, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, ReservationState,
@@ -52,6 +53,7 @@ pub fn desktop_state(
     model: &Model,
     calls: &Calls,
     voice: &Voice,
+    media: &Media,
     ws: Sid<WorkspaceKind>,
     worker: Sid<Worker>,
 ) -> Option<DesktopState> {
@@ -133,6 +135,8 @@ pub fn desktop_state(
         activities,
         tasks,
         incoming_calls,
+        audio: media.view((ws, worker)),
+        media: media.settings().clone(),
     })
 }
 

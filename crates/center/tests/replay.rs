@@ -78,6 +78,7 @@ fn the_log_of_a_busy_run_replays_into_the_same_state() {
     let mut replayed = Center::new(CenterConfig {
         account: sim.center.model().account(),
         seed: 99,
+        media: Default::default(),
     });
     for (at, entry) in &sim.log {
         replayed.replay(*at, entry).unwrap();

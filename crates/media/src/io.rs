@@ -148,6 +148,22 @@ impl RelayHandle {
         self.send(Command::SetGraph(graph)).await
     }
 
+    /// [`RelayHandle::set_graph`] from a thread that is not async (the server's core), without
+    /// waiting for the relay to take it.
+    pub fn set_graph_blocking(&self, graph: Graph) -> Result<(), RelayError> {
+        self.commands
+            .blocking_send(Command::SetGraph(graph))
+            .map_err(|_| RelayError::Stopped)
+    }
+
+    /// [`RelayHandle::remove_peer`] from a thread that is not async, not waiting for the answer.
+    pub fn remove_peer_blocking(&self, id: PeerId) -> Result<(), RelayError> {
+        let (reply, _) = oneshot::channel();
+        self.commands
+            .blocking_send(Command::RemovePeer { id, reply })
+            .map_err(|_| RelayError::Stopped)
+    }
+
     /// See [`Engine::counters`].
     pub async fn counters(&self) -> Result<Counters, RelayError> {
         let (reply, answer) = oneshot::channel();

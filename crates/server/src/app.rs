@@ -38,6 +38,8 @@ pub struct App {
     pub readers: Option<Readers>,
     /// Where the server takes its time from.
     pub clock: Clock,
+    /// The audio relay, when the server relays audio.
+    pub relay: Option<switchboard_media::io::RelayHandle>,
 }
 
 impl App {

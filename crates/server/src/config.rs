@@ -36,6 +36,20 @@ pub struct Config {
     pub limits: Limits,
     /// Where the server takes its time from (the system clock unless a test pins it).
     pub clock: Clock,
+    /// The audio relay; `None` relays no audio (calls connect at the signalling level only).
+    pub media: Option<MediaConfig>,
+}
+
+/// The audio relay: one UDP socket for every desktop's WebRTC connection.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Where to bind it (`--media-listen`).
+    pub listen: SocketAddr,
+    /// The address browsers are told to send to, when it differs from the bound one (behind
+    /// NAT; `SWITCHBOARD_MEDIA_ADDRESS`). A port of 0 means the bound port.
+    pub advertised: Option<SocketAddr>,
+    /// STUN/TURN servers handed to desktops, for networks that cannot reach the socket directly.
+    pub ice_servers: Vec<switchboard_center::protocol::IceServer>,
 }
 
 /// Limits on connections and requests; `Limits::default()` holds the production values.

@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use switchboard_center::media::MediaSource;
 use switchboard_center::protocol::{CloseReason, DesktopState, ServerMessage};
 use switchboard_center::{Center, CenterConfig, Entry, Input, Output, Reply, SessionId};
 use switchboard_routing::Timestamp;
@@ -91,6 +92,8 @@ pub struct Outlets {
     pub webhooks: Option<tokio::sync::mpsc::Sender<Delivery>>,
     /// TwiML fetches for the voice layer.
     pub fetches: Option<tokio::sync::mpsc::UnboundedSender<FetchJob>>,
+    /// The audio relay.
+    pub relay: Option<switchboard_media::io::RelayHandle>,
 }
 
 /// A webhook for the fetcher to request.
@@ -131,9 +134,14 @@ impl Driver {
         seed: u128,
         outlets: Outlets,
         public_url: String,
+        media: switchboard_center::protocol::MediaSettings,
     ) -> Result<Driver, String> {
         let account = read(&credentials).account_sid;
-        let mut center = Center::new(CenterConfig { account, seed });
+        let mut center = Center::new(CenterConfig {
+            account,
+            seed,
+            media,
+        });
         let mut count = 0usize;
         let mut replay_error = None;
         store
@@ -367,6 +375,30 @@ impl Driver {
                     }
                 }
                 Output::ApiKeysChanged => self.refresh_keys(),
+                Output::MediaGraph(g) => {
+                    if let Some(relay) = &self.outlets.relay {
+                        let mut graph = switchboard_media::Graph::new();
+                        for (peer, sources) in g {
+                            graph.set(
+                                switchboard_media::PeerId(peer.0),
+                                sources.into_iter().map(|s| match s {
+                                    MediaSource::Peer(p) => switchboard_media::Source::Peer(
+                                        switchboard_media::PeerId(p.0),
+                                    ),
+                                    MediaSource::HoldMusic => switchboard_media::Source::HoldMusic,
+                                }),
+                            );
+                        }
+                        if relay.set_graph_blocking(graph).is_err() {
+                            tracing::error!("the media relay has stopped; calls carry no audio");
+                        }
+                    }
+                }
+                Output::MediaRemove(peer) => {
+                    if let Some(relay) = &self.outlets.relay {
+                        let _ = relay.remove_peer_blocking(switchboard_media::PeerId(peer.0));
+                    }
+                }
             }
         }
     }

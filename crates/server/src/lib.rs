@@ -40,7 +40,7 @@ use std::sync::{Arc, RwLock};
 use switchboard_sid::{Account, Sid};
 use switchboard_store::Batch;
 
-pub use crate::config::{Config, Limits};
+pub use crate::config::{Config, Limits, MediaConfig};
 use crate::credentials::Credentials;
 use crate::driver::{CoreHandle, Driver, Outlets};
 use crate::reader::Readers;
@@ -60,6 +60,9 @@ pub enum StartError {
     /// Sockets and threads.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The audio relay.
+    #[error("{0}")]
+    Media(#[from] switchboard_media::io::RelayError),
 }
 
 /// A server that is ready: its address, credentials, and a way to talk to its core.
@@ -77,6 +80,7 @@ pub struct Prepared {
     listener: tokio::net::TcpListener,
     public_url: Option<String>,
     readers: Option<Readers>,
+    relay: Option<switchboard_media::io::Relay>,
     webhooks: tokio::sync::mpsc::Receiver<events::Delivery>,
     fetches: tokio::sync::mpsc::UnboundedReceiver<driver::FetchJob>,
     token_key: Arc<[u8]>,
@@ -87,6 +91,14 @@ impl Prepared {
     /// The address it listens on.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the audio relay receives (bound, advertised), when it runs.
+    pub fn media_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.relay.as_ref().map(|r| {
+            let h = r.handle();
+            (h.local_addr(), h.advertised())
+        })
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and stops.
@@ -110,7 +122,14 @@ impl Prepared {
             limits: self.config.limits.clone(),
             readers: self.readers.clone(),
             clock: self.config.clock.clone(),
+            relay: self
+                .relay
+                .as_ref()
+                .map(switchboard_media::io::Relay::handle),
         };
+        let relay = self
+            .relay
+            .map(|r| tokio::spawn(media_events(r, self.core.clone())));
         let fetcher = tokio::spawn(fetcher::fetcher(
             self.fetches,
             self.core.clone(),
@@ -131,6 +150,10 @@ impl Prepared {
         .await;
         let _ = self.core.run(|d| d.stop()).await;
         drop(self.core);
+        if let Some(relay) = relay {
+            relay.abort();
+            let _ = relay.await;
+        }
         sender.abort();
         fetcher.abort();
         let _ = fetcher.await;
@@ -208,9 +231,26 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         });
     let (tx, rx) = tokio::sync::mpsc::channel(events::WEBHOOK_QUEUE);
     let (fetch_tx, fetch_rx) = tokio::sync::mpsc::unbounded_channel();
+    let relay = match &config.media {
+        Some(m) => {
+            let mut rc = switchboard_media::io::RelayConfig::new(m.listen);
+            rc.advertised = m.advertised;
+            Some(switchboard_media::io::Relay::spawn(rc)?)
+        }
+        None => None,
+    };
+    let media = switchboard_center::protocol::MediaSettings {
+        enabled: relay.is_some(),
+        ice_servers: config
+            .media
+            .as_ref()
+            .map(|m| m.ice_servers.clone())
+            .unwrap_or_default(),
+    };
     let outlets = Outlets {
         webhooks: Some(tx),
         fetches: Some(fetch_tx),
+        relay: relay.as_ref().map(switchboard_media::io::Relay::handle),
     };
     let clock = config.clock.clone();
     let driver = tokio::task::block_in_place(|| {
@@ -221,6 +261,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             ids::random_u128(),
             outlets,
             base,
+            media,
         )
     })
     .map_err(StartError::Replay)?;
@@ -236,9 +277,44 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         listener,
         public_url: config.public_url.clone(),
         readers,
+        relay,
         webhooks: rx,
         fetches: fetch_rx,
         token_key,
         config,
     })
+}
+
+/// Hands the relay's reports to the center, until the server stops (the relay stops with it).
+async fn media_events(mut relay: switchboard_media::io::Relay, core: CoreHandle) {
+    use switchboard_center::media::{MediaEvent as Event, MediaPeer};
+    use switchboard_media::MediaEvent;
+    while let Some(e) = relay.events().recv().await {
+        let (peer, event) = match e {
+            MediaEvent::Connected(p) => (p, Event::Connected),
+            MediaEvent::Disconnected { peer, why } if !why.is_final() => (peer, Event::Lost),
+            MediaEvent::Disconnected { peer, why } => (peer, Event::Gone(describe(&why))),
+            MediaEvent::StoppedSending(p) => (p, Event::NotSending),
+            MediaEvent::ResumedSending(p) => (p, Event::Sending),
+        };
+        let input = switchboard_center::Input::Media(switchboard_center::MediaInput::Event {
+            peer: MediaPeer(peer.0),
+            event,
+        });
+        if core.run(move |d| d.handle(input)).await.is_err() {
+            break;
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || relay.shutdown()).await;
+}
+
+fn describe(why: &switchboard_media::Disconnect) -> String {
+    match why {
+        switchboard_media::Disconnect::IceLost => "the connection was lost".into(),
+        switchboard_media::Disconnect::Closed => "the connection was closed".into(),
+        switchboard_media::Disconnect::NeverConnected => {
+            "the browser never reached the server's media port (blocked UDP? configure a TURN server)".into()
+        }
+        switchboard_media::Disconnect::Failed(e) => format!("the connection failed: {e}"),
+    }
 }

@@ -53,6 +53,7 @@ async fn a_database_of_release_0_1_replays_into_the_same_state() {
         queue_call_timeout: Duration::from_secs(120),
         limits: Limits::default(),
         clock: Clock::from_fn(move || read.load(Ordering::SeqCst)),
+        media: None,
     })
     .await
     .expect("the old database opens");

@@ -27,6 +27,7 @@ fn config(db: &str) -> Config {
         queue_call_timeout: Duration::from_secs(120),
         limits: switchboard_server::Limits::default(),
         clock: Default::default(),
+        media: None,
     }
 }
 

@@ -74,6 +74,7 @@ async fn events_and_statistics() {
         queue_call_timeout: Duration::from_secs(120),
         limits: switchboard_server::Limits::default(),
         clock: Default::default(),
+        media: None,
     })
     .await
     .expect("prepare");

@@ -37,6 +37,20 @@ pub struct ServeArgs {
     /// Seconds an internal call to a queue rings before the caller is told nobody answered.
     #[arg(long, env = "SWITCHBOARD_QUEUE_CALL_TIMEOUT", default_value_t = 120)]
     pub queue_call_timeout: u64,
+    /// Where the audio relay's UDP socket listens (default: the HTTP address, port + 1).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_LISTEN")]
+    pub media_listen: Option<SocketAddr>,
+    /// The address browsers send audio to, when it is not the one the relay listens on (behind
+    /// NAT, or listening on 0.0.0.0).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_ADDRESS")]
+    pub media_address: Option<SocketAddr>,
+    /// STUN/TURN servers for desktops, as JSON RTCIceServer objects:
+    /// `[{"urls": ["turn:turn.example:3478"], "username": "u", "credential": "p"}]`.
+    #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers)]
+    pub ice_servers: Option<IceServers>,
+    /// Relay no audio (calls connect at the signalling level only).
+    #[arg(long)]
+    pub no_media: bool,
     /// Open connections at most (desktop WebSockets included); more are closed at once.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = switchboard_server::Limits::default().max_connections)]
     pub max_connections: usize,
@@ -50,6 +64,25 @@ pub struct DemoArgs {
     /// Delete the database first and start from a freshly seeded demo.
     #[arg(long)]
     pub fresh: bool,
+}
+
+/// STUN/TURN servers, parsed from JSON.
+#[derive(Debug, Clone)]
+pub struct IceServers(pub Vec<switchboard_center::protocol::IceServer>);
+
+fn parse_ice_servers(text: &str) -> Result<IceServers, String> {
+    serde_json::from_str(text).map(IceServers).map_err(|e| {
+        format!("expected a JSON list of {{\"urls\": [...], \"username\", \"credential\"}}: {e}")
+    })
+}
+
+/// The relay's address by default: the HTTP one with the next port (0 stays 0).
+fn default_media_listen(http: SocketAddr) -> SocketAddr {
+    let mut a = http;
+    if a.port() != 0 {
+        a.set_port(a.port().wrapping_add(1));
+    }
+    a
 }
 
 fn init_logging() {
@@ -76,6 +109,13 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
             ..switchboard_server::Limits::default()
         },
         clock: Default::default(),
+        media: (!args.no_media).then(|| switchboard_server::MediaConfig {
+            listen: args
+                .media_listen
+                .unwrap_or_else(|| default_media_listen(args.listen)),
+            advertised: args.media_address,
+            ice_servers: args.ice_servers.clone().map(|i| i.0).unwrap_or_default(),
+        }),
     }
 }
 
@@ -127,6 +167,12 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
             } else {
                 println!("  Using the workspace \"{}\" ({workspace}) from the last run (--fresh starts over).", demo::WORKSPACE_NAME);
             }
+            match prepared.media_addrs() {
+                Some((bound, advertised)) => println!(
+                    "  Audio relay: udp {bound} (browsers send to {advertised})"
+                ),
+                None => println!("  Audio relay: off (--no-media)"),
+            }
             println!("  Account SID: {}", prepared.account_sid);
             println!("  Auth token:  {}", prepared.auth_token);
             println!();
@@ -143,7 +189,13 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
             println!("Switchboard is listening at {url}");
             if prepared.credentials_created {
                 println!("Created credentials (stored; shown this once):");
-                println!("  Account SID: {}", prepared.account_sid);
+                match prepared.media_addrs() {
+                Some((bound, advertised)) => println!(
+                    "  Audio relay: udp {bound} (browsers send to {advertised})"
+                ),
+                None => println!("  Audio relay: off (--no-media)"),
+            }
+            println!("  Account SID: {}", prepared.account_sid);
                 println!("  Auth token:  {}", prepared.auth_token);
             }
         }

@@ -87,7 +87,15 @@ query: string, } | { "type": "directory_queues",
 /**
  * The start of a name; empty lists every queue.
  */
-prefix: string, } | { "type": "update_token", 
+prefix: string, } | { "type": "media_offer", 
+/**
+ * The offer's SDP.
+ */
+sdp: string, 
+/**
+ * The same RTCPeerConnection after the desktop reconnected (an ICE restart).
+ */
+restart: boolean, } | { "type": "media_close", } | { "type": "update_token", 
 /**
  * The new token; it must be for the same worker.
  */
@@ -174,7 +182,15 @@ query: string, } | { "type": "directory_queues",
 /**
  * The start of a name; empty lists every queue.
  */
-prefix: string, } | { "type": "update_token", 
+prefix: string, } | { "type": "media_offer", 
+/**
+ * The offer's SDP.
+ */
+sdp: string, 
+/**
+ * The same RTCPeerConnection after the desktop reconnected (an ICE restart).
+ */
+restart: boolean, } | { "type": "media_close", } | { "type": "update_token", 
 /**
  * The new token; it must be for the same worker.
  */
@@ -234,6 +250,10 @@ task_sid: string, } | {
  */
 agents: Array<DirectoryAgent>, } | { 
 /**
+ * The answer's SDP.
+ */
+sdp: string, } | { 
+/**
  * When the session now ends unless renewed again.
  */
 expires_at: number, } | { 
@@ -270,7 +290,15 @@ tasks: Array<TaskView>,
 /**
  * Calls ringing the agent directly (not through a reservation).
  */
-incoming_calls: Array<IncomingCall>, };
+incoming_calls: Array<IncomingCall>, 
+/**
+ * This agent's audio connection to the server, when there is one.
+ */
+audio: AudioView | null, 
+/**
+ * How the desktop reaches the server's media relay.
+ */
+media: MediaSettings, };
 
 export type InternalCallFeature = { 
 /**
@@ -465,3 +493,44 @@ sid: string,
  * Its name.
  */
 friendly_name: string, };
+
+export type AudioState = "connecting" | "connected" | "reconnecting" | "failed";
+
+export type AudioView = { 
+/**
+ * How it stands.
+ */
+state: AudioState, 
+/**
+ * Why it failed or is reconnecting.
+ */
+detail: string | null, 
+/**
+ * The server has received no sound from this desktop for a while (a muted or missing
+ * microphone, or a stalled connection).
+ */
+not_sending: boolean, };
+
+export type IceServer = { 
+/**
+ * `turn:host:3478?transport=udp`, `stun:host:3478`, ...
+ */
+urls: Array<string>, 
+/**
+ * For TURN.
+ */
+username: string | null, 
+/**
+ * For TURN.
+ */
+credential: string | null, };
+
+export type MediaSettings = { 
+/**
+ * Whether the server relays audio at all.
+ */
+enabled: boolean, 
+/**
+ * STUN/TURN servers for networks where the relay's UDP port cannot be reached directly.
+ */
+ice_servers: Array<IceServer>, };

@@ -49,6 +49,10 @@ pub struct Sim {
     pub states: BTreeMap<SessionId, Arc<DesktopState>>,
     /// How many states each session was pushed.
     pub pushes: BTreeMap<SessionId, usize>,
+    /// The last media graph the center gave the relay.
+    pub graph: switchboard_center::media::MediaGraph,
+    /// Peers the center told the relay to free.
+    pub removed: Vec<switchboard_center::media::MediaPeer>,
     /// Messages sent to sessions (not states).
     pub messages: Vec<(SessionId, ServerMessage)>,
     /// Sessions the center closed.
@@ -67,7 +71,14 @@ impl Sim {
     /// The demo workspace, as a fresh server seeds it, with every agent signed in.
     pub fn demo() -> Sim {
         let account: Sid<Account> = "AC0123456789abcdef0123456789abcdef".parse().unwrap();
-        let mut center = Center::new(CenterConfig { account, seed: 42 });
+        let mut center = Center::new(CenterConfig {
+            account,
+            seed: 42,
+            media: switchboard_center::protocol::MediaSettings {
+                enabled: true,
+                ice_servers: Vec::new(),
+            },
+        });
         center.start(Timestamp(T0));
         let mut ids = switchboard_center::ids::SidGen::new(7);
         let (entries, demo) = demo::entries(&mut ids, BASE, Timestamp(T0)).unwrap();
@@ -79,6 +90,8 @@ impl Sim {
             timeline: Vec::new(),
             states: BTreeMap::new(),
             pushes: BTreeMap::new(),
+            graph: Default::default(),
+            removed: Vec::new(),
             messages: Vec::new(),
             closed: Vec::new(),
             webhooks: 0,
@@ -184,6 +197,8 @@ impl Sim {
                         self.states.remove(&session);
                     }
                     Output::ApiKeysChanged => {}
+                    Output::MediaGraph(g) => self.graph = g,
+                    Output::MediaRemove(p) => self.removed.push(p),
                 }
             }
             let stale = self.center.stale_sessions();

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use switchboard_center::protocol::{
     Action, ActionData, ActionResult, ErrorBody, Request, ServerMessage,
 };
-use switchboard_center::{Input, Reply, SessionId};
+use switchboard_center::{Input, MediaInput, Reply, SessionId};
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 
@@ -326,6 +326,66 @@ async fn session(app: App, grant: Grant, expires_at: Timestamp, mut socket: WebS
     let _ = app.core.run(move |core| core.disconnect(id)).await;
 }
 
+/// A desktop's audio offer: the center says which relay peer takes it (a new one, or the
+/// agent's own for an ICE restart), the relay answers, and the center hears if it refused.
+async fn media_offer(
+    app: &App,
+    id: Option<u64>,
+    session: SessionId,
+    sdp: String,
+    restart: bool,
+) -> ActionResult {
+    let Some(relay) = app.relay.clone() else {
+        return refused(
+            id,
+            20001,
+            "media_offer cannot be taken: this server relays no audio".into(),
+        );
+    };
+    let attached = app
+        .core
+        .run(move |core| core.handle(Input::Media(MediaInput::Offer { session, restart })))
+        .await
+        .and_then(|r| r);
+    let attachment = match attached {
+        Ok(Reply::Media(a)) => a,
+        Ok(other) => return refused(id, 20500, format!("unexpected reply {other:?}")),
+        Err(e) => return refused(id, e.code, e.message),
+    };
+    let peer = switchboard_media::PeerId(attachment.peer.0);
+    let answer = if attachment.restart {
+        match relay.restart_peer(peer, sdp.clone()).await {
+            // The relay dropped the peer meanwhile (it never came back): start it afresh.
+            Err(_) => relay.add_peer(peer, sdp).await,
+            ok => ok,
+        }
+    } else {
+        relay.add_peer(peer, sdp).await
+    };
+    match answer {
+        Ok(sdp) => ActionResult {
+            id,
+            ok: true,
+            data: Some(ActionData::MediaAnswer { sdp }),
+            error: None,
+        },
+        Err(e) => {
+            let why = e.to_string();
+            let report = why.clone();
+            let _ = app
+                .core
+                .run(move |core| {
+                    core.handle(Input::Media(MediaInput::Refused {
+                        peer: attachment.peer,
+                        why: report,
+                    }))
+                })
+                .await;
+            refused(id, 20001, format!("media_offer was refused: {why}"))
+        }
+    }
+}
+
 fn refused(id: Option<u64>, code: u32, message: String) -> ActionResult {
     ActionResult {
         id,
@@ -353,6 +413,10 @@ async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) 
         }
     };
     let input = match request.action {
+        Action::MediaOffer { sdp, restart } => {
+            return media_offer(app, id, session, sdp, restart).await
+        }
+        Action::MediaClose {} => Input::Media(MediaInput::Close { session }),
         Action::UpdateToken { token } => match check_token(app, &token) {
             Ok((grant, expires_at)) if grant.worker == worker => Input::RenewToken {
                 session,

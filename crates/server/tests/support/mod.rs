@@ -59,6 +59,7 @@ impl Server {
             queue_call_timeout: Duration::from_secs(QUEUE_TIMEOUT_SECS),
             limits,
             clock,
+            media: None,
         })
         .await
         .unwrap();
