@@ -2,15 +2,13 @@
 // Chromium driven by playwright-core, with two or more agents in separate browser contexts.
 // Prints "N passed, N failed" and exits non-zero on any failure. Screenshots and axe results go to
 // test-results/e2e/ at the repository root.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { keyboardOnlyInternalCall } from './keyboard.mjs';
+import { startServer } from './server.mjs';
 
 const require = createRequire(import.meta.url);
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,69 +19,15 @@ const OUT = join(ROOT, 'test-results/e2e');
 const AXE = require.resolve('axe-core/axe.min.js');
 const WAIT = 15_000;
 
-const ACCOUNT_SID = 'AC' + randomBytes(16).toString('hex');
-const AUTH_TOKEN = randomBytes(16).toString('hex');
-
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 
 // ---- the server ---------------------------------------------------------------------------
 
-async function startServer() {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run cargo build -p switchboard first`);
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
-  const child = spawn(BIN, ['demo', '--fresh', '--listen', '127.0.0.1:0', '--database', `sqlite://${dir}/d.db`], {
-    env: { ...process.env, TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the server did not start in 30 s:\n${log}`)), 30_000);
-    const onData = (chunk) => {
-      log += chunk;
-      const m = /Switchboard demo is running at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => (log += c));
-    child.on('exit', (code) => fail(new Error(`the server exited (${code}):\n${log}`)));
-  });
-  child.stdout.on('data', () => {});
-  const workspace = /\((WS[0-9a-f]{32})\)/.exec(log)?.[1];
-  // Ready when it answers.
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/demo/agents`)).ok) break;
-    } catch {
-      // not yet
-    }
-    if (i > 100) throw new Error('the server does not answer');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, url, workspace, dir };
-}
-
-function auth() {
-  return 'Basic ' + Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64');
-}
-
-async function rest(base, method, path, body) {
-  const headers = { Authorization: auth(), Accept: 'application/json' };
-  let payload;
-  if (body instanceof URLSearchParams) {
-    headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    payload = body.toString();
-  } else if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const res = await fetch(base + path, { method, headers, body: payload });
-  const json = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
+let server;
+/** The REST API with the account's credentials (`base` is the server's, kept for keyboard.mjs). */
+function rest(_base, method, path, body) {
+  return server.rest(method, path, body);
 }
 
 // ---- the browser --------------------------------------------------------------------------
@@ -193,13 +137,18 @@ async function scenario(name, fn) {
 }
 
 async function main() {
-  const server = await startServer();
+  server = await startServer(BIN);
   const base = server.url;
   console.log(`server at ${base}`);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-quic', '--disable-background-networking', '--disable-component-update'],
+    // Calls ask for the microphone (a fake one here: Chromium's own beep); audio itself is
+    // e2e/audio.mjs's to test.
+    args: [
+      '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-quic', '--disable-background-networking', '--disable-component-update',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+    ],
   });
   try {
     const demo = await (await fetch(`${base}/demo/agents`)).json();
@@ -382,8 +331,7 @@ async function main() {
   } finally {
     writeFileSync(join(OUT, 'axe.json'), JSON.stringify(axeResults, null, 2));
     await browser.close().catch(() => {});
-    server.child.kill('SIGTERM');
-    rmSync(server.dir, { recursive: true, force: true });
+    server.stop();
   }
 }
 

@@ -1,5 +1,6 @@
 import { CustomizationProvider } from '@twilio-paste/core/customization';
 import { DesktopProvider, useDesktop, type OpenSocket } from './state/DesktopContext';
+import { CallAudioProvider, type MediaDeps } from './state/CallAudioContext';
 import { I18nProvider } from './i18n/I18n';
 import type { Locale } from './i18n/strings';
 import { SignIn } from './components/SignIn';
@@ -24,13 +25,15 @@ function Screen() {
   return state.session ? <Desktop /> : <SignIn />;
 }
 
-/** The desktop. `open` and `locale` are for tests (a fake socket, a fixed language). */
-export function App({ open, locale }: { open?: OpenSocket; locale?: Locale } = {}) {
+/** The desktop. The props are for tests (a fake socket, a fixed language, fake browser media). */
+export function App({ open, locale, media }: { open?: OpenSocket; locale?: Locale; media?: MediaDeps } = {}) {
   return (
     <CustomizationProvider baseTheme="default" theme={THEME_OVERRIDES}>
       <I18nProvider locale={locale}>
         <DesktopProvider open={open}>
-          <Screen />
+          <CallAudioProvider deps={media}>
+            <Screen />
+          </CallAudioProvider>
         </DesktopProvider>
       </I18nProvider>
     </CustomizationProvider>

@@ -41,6 +41,8 @@ export function desktopState(over: Partial<DesktopState> = {}): DesktopState {
     ],
     tasks: [],
     incoming_calls: [],
+    audio: null,
+    media: { enabled: false, ice_servers: [] },
     ...over,
   };
 }

@@ -104,7 +104,11 @@ impl Media {
         if restart {
             if let Some(a) = self.by_agent.get_mut(&agent) {
                 a.identity = identity;
-                a.view = connecting();
+                // A restart over a path that never broke stays connected (the relay reports
+                // nothing new then); one after a loss waits for the relay's Connected.
+                if a.view.state != AudioState::Connected {
+                    a.view = connecting();
+                }
                 return Attachment {
                     peer: a.peer,
                     restart: true,

@@ -8,28 +8,32 @@ import { MicrophoneOnIcon } from '@twilio-paste/icons/esm/MicrophoneOnIcon';
 import { CallHoldIcon } from '@twilio-paste/icons/esm/CallHoldIcon';
 import { CallFailedIcon } from '@twilio-paste/icons/esm/CallFailedIcon';
 import { useDesktop } from '../state/DesktopContext';
+import { useCallControls } from '../state/CallAudioContext';
 import { useI18n } from '../i18n/I18n';
 import type { TaskView } from '../state/protocol';
 import { taskHeader, taskStage } from '../lib/taskView';
 import type { StringKey } from '../i18n/strings';
 import { CallTimer } from './CallTimer';
 import { CallOutcome } from './CallOutcome';
+import { CallAudioStatus } from './CallAudioStatus';
 
 const STAGE: Record<string, StringKey> = {
   dialing: 'StageDialing',
   ringing: 'StageRinging',
   connected: 'StageConnected',
   ended: 'StageEnded',
-  over: 'StageEnded',
 };
 
-/** A call in progress: who, its stage, the timer, mute, hold and hang up. */
+/** A call in progress: who, its stage, the timer, its audio, mute, hold and hang up. */
 export function CallCanvas({ task }: { task: TaskView }) {
   const { state, send } = useDesktop();
   const { t } = useI18n();
+  const controls = useCallControls();
   const stage = taskStage(task);
   const name = taskHeader(task);
   const call = task.call;
+  // Mute and hold as pressed: they act at once, the server confirms.
+  const { muted, held } = controls.controls(task);
   const since = state.connectedSince[task.task_sid];
   const live = stage === 'dialing' || stage === 'ringing' || stage === 'connected';
   const act = (p: Promise<unknown>) => p.catch(() => {});
@@ -44,9 +48,10 @@ export function CallCanvas({ task }: { task: TaskView }) {
           {t(STAGE[stage] ?? 'StageConnected')}
         </Text>
         {stage === 'connected' && since !== undefined && <CallTimer since={since} />}
-        {call?.muted && <Badge as="span" variant="warning">{t('Muted')}</Badge>}
-        {call?.held && <Badge as="span" variant="neutral">{t('OnHold')}</Badge>}
+        {call && muted && <Badge as="span" variant="warning">{t('Muted')}</Badge>}
+        {call && held && <Badge as="span" variant="neutral">{t('OnHold')}</Badge>}
       </Box>
+      {live && call && <CallAudioStatus />}
       {task.queue && (
         <Text as="p" color="colorTextWeak">
           {t('QueueName', { queue: task.queue })}
@@ -56,21 +61,13 @@ export function CallCanvas({ task }: { task: TaskView }) {
       <Box display="flex" flexWrap="wrap" columnGap="space30" rowGap="space30" marginTop="space40">
         {stage === 'connected' && call && (
           <>
-            <Button
-              variant="secondary"
-              aria-pressed={call.muted}
-              onClick={() => act(send({ type: 'mute', task_sid: task.task_sid, muted: !call.muted }))}
-            >
-              {call.muted ? <MicrophoneOffIcon decorative /> : <MicrophoneOnIcon decorative />}
-              {call.muted ? t('Unmute') : t('Mute')}
+            <Button variant="secondary" aria-pressed={muted} onClick={() => controls.mute(task, !muted)}>
+              {muted ? <MicrophoneOffIcon decorative /> : <MicrophoneOnIcon decorative />}
+              {muted ? t('Unmute') : t('Mute')}
             </Button>
-            <Button
-              variant="secondary"
-              aria-pressed={call.held}
-              onClick={() => act(send({ type: 'hold', task_sid: task.task_sid, hold: !call.held }))}
-            >
+            <Button variant="secondary" aria-pressed={held} onClick={() => controls.hold(task, !held)}>
               <CallHoldIcon decorative />
-              {call.held ? t('Unhold') : t('Hold')}
+              {held ? t('Unhold') : t('Hold')}
             </Button>
           </>
         )}

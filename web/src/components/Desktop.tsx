@@ -12,6 +12,8 @@ import { LanguageSwitcher } from './LanguageSwitcher';
 import { Dialpad } from './Dialpad';
 import { TaskList } from './TaskList';
 import { SessionEndingWarning } from './SessionEndingWarning';
+import { MicrophoneProblem } from './MicrophoneProblem';
+import { AudioDevices } from './AudioDevices';
 
 /** The signed-in agent's desktop: header bar, dialpad, tasks. */
 export function Desktop() {
@@ -62,6 +64,7 @@ export function Desktop() {
           </Box>
         )}
         <SessionEndingWarning />
+        <MicrophoneProblem />
         {state.notice && (
           <Box role="alert" marginBottom="space50">
             <Alert variant="error" onDismiss={() => dispatch({ type: 'dismiss-notice' })} i18nDismissLabel={t("Dismiss")}>
@@ -76,8 +79,13 @@ export function Desktop() {
           </Box>
         ) : (
           <Box display="grid" gridTemplateColumns={['1fr', '1fr', 'minmax(20rem, 26rem) 1fr']} columnGap="space70" rowGap="space70">
-            <Box as="section" aria-label={t('DialpadTitle')}>
-              <Dialpad />
+            <Box display="flex" flexDirection="column" rowGap="space70">
+              <Box as="section" aria-label={t('DialpadTitle')}>
+                <Dialpad />
+              </Box>
+              <Box as="section" aria-label={t('AudioTitle')}>
+                <AudioDevices />
+              </Box>
             </Box>
             <TaskList />
           </Box>

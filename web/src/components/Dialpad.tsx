@@ -9,6 +9,7 @@ import { Tabs, TabList, Tab, TabPanels, TabPanel } from '@twilio-paste/core/tabs
 import { Separator } from '@twilio-paste/core/separator';
 import { CallIcon } from '@twilio-paste/icons/esm/CallIcon';
 import { useDesktop } from '../state/DesktopContext';
+import { useCallAudio } from '../state/CallAudioContext';
 import { useI18n } from '../i18n/I18n';
 import { TELEPHONE_TRUNK_CONFIGURED, internalCallAction, uuidv4, visibleTabs, type CallTarget } from '../lib/internalCall';
 import { CallAgentTab } from './CallAgentTab';
@@ -18,6 +19,7 @@ import { Message } from './Message';
 /** The number field, and the internal-call tabs when the feature is on. */
 export function Dialpad() {
   const { state, send } = useDesktop();
+  const { withMicrophone } = useCallAudio();
   const { t } = useI18n();
   const [number, setNumber] = useState('');
   const [noTrunk, setNoTrunk] = useState(false);
@@ -35,7 +37,8 @@ export function Dialpad() {
     if (!action) return;
     setBusy(true);
     try {
-      await send(action);
+      // The microphone first: without one no call is placed (the agent is told why).
+      await withMicrophone(() => send(action));
     } catch {
       // shown as a notice
     } finally {

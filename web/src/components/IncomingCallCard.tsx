@@ -4,6 +4,7 @@ import { Heading } from '@twilio-paste/core/heading';
 import { Text } from '@twilio-paste/core/text';
 import { CallIncomingIcon } from '@twilio-paste/icons/esm/CallIncomingIcon';
 import { useDesktop } from '../state/DesktopContext';
+import { useCallAudio } from '../state/CallAudioContext';
 import { useI18n } from '../i18n/I18n';
 
 /**
@@ -14,11 +15,14 @@ export function IncomingCallCard(
   props: { name: string; queue?: string | null } & ({ reservationSid: string } | { callSid: string }),
 ) {
   const { send } = useDesktop();
+  const { withMicrophone } = useCallAudio();
   const { t } = useI18n();
+  // The microphone first: without one the call is not taken (the agent is told why).
   const accept = () =>
-    ('reservationSid' in props
-      ? send({ type: 'accept', reservation_sid: props.reservationSid })
-      : send({ type: 'answer_call', call_sid: props.callSid })
+    withMicrophone(() =>
+      'reservationSid' in props
+        ? send({ type: 'accept', reservation_sid: props.reservationSid })
+        : send({ type: 'answer_call', call_sid: props.callSid }),
     ).catch(() => {});
   const reject = () =>
     ('reservationSid' in props

@@ -92,15 +92,6 @@ describe('TaskList', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
-  it('offers nothing for a reservation that has ended', () => {
-    renderDesktop(<TaskList />, {
-      desktop: desktopState({ tasks: [task({ reservation_status: 'ended', task_status: 'canceled', attributes: { name: 'Alice Anders' }, call: call('ended') })] }),
-    });
-    expect(screen.getByRole('heading', { name: 'Alice Anders' })).toBeTruthy();
-    expect(screen.getByText('Call ended')).toBeTruthy();
-    expect(screen.queryByRole('button')).toBeNull();
-  });
-
   it('offers Wrap up for an ended call not yet wrapping', async () => {
     const send = vi.fn(async () => ({}));
     renderDesktop(<TaskList />, { desktop: desktopState({ tasks: [outbound(call('ended', { outcome: { code: 'completed' } }))] }), send: send as never });

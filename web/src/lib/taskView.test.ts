@@ -50,9 +50,6 @@ describe('taskStage', () => {
     expect(taskStage(task({ reservation_status: 'pending', attributes: { name: 'A' }, call: call('ringing') }))).toBe('incoming');
     expect(taskStage(task({ attributes: { name: 'A' }, call: call('connected') }))).toBe('connected');
   });
-  it('has nothing left to do with an ended reservation', () => {
-    expect(taskStage(task({ reservation_status: 'ended', task_status: 'canceled', call: call('ended') }))).toBe('over');
-  });
 });
 
 describe('describeOutcome', () => {

@@ -9,8 +9,7 @@ export type Stage =
   | 'ringing' // an outbound call ringing the far end
   | 'connected'
   | 'ended' // the call is over but the task is not wrapping yet
-  | 'wrapping'
-  | 'over'; // the reservation itself ended (nothing left to do with it)
+  | 'wrapping';
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
@@ -33,7 +32,6 @@ export function taskHeader(task: TaskView): string {
 }
 
 export function taskStage(task: TaskView): Stage {
-  if (task.reservation_status === 'ended') return 'over';
   if (task.reservation_status === 'wrapping') return 'wrapping';
   if (task.reservation_status === 'pending') return isOutbound(task) ? 'dialing' : 'incoming';
   const call = task.call;

@@ -33,4 +33,6 @@ export type ActionDataFor<A extends Action> = A extends { type: 'start_outbound_
     ? Extract<ActionData, { agents: unknown }>
     : A extends { type: 'directory_queues' }
       ? Extract<ActionData, { queues: unknown }>
-      : Record<string, never>;
+      : A extends { type: 'media_offer' }
+        ? Extract<ActionData, { sdp: string }>
+        : Record<string, never>;

@@ -71,3 +71,58 @@ describe('reducer', () => {
     expect(s).toEqual(initialState);
   });
 });
+
+describe('reducer: audio', () => {
+  const idle = reducer(signedIn, { type: 'state', state: desktopState(), now: 1 });
+  const liveCall = desktopState({ tasks: [task({ call: call('connected') })] });
+
+  it('keeps audio wanted from the agent’s action until the state shows the call', () => {
+    const s1 = reducer(idle, { type: 'audio-starting' });
+    expect(s1.audio.starting).toBe('pending');
+    const s2 = reducer(s1, { type: 'audio-start-done', ok: true });
+    expect(s2.audio.starting).toBe('confirming');
+    // A state without the call yet (an accepted reservation not in its conference) keeps it.
+    const s3 = reducer(s2, { type: 'state', state: desktopState({ tasks: [task({ call: call('ended') })] }), now: 2 });
+    expect(s3.audio.starting).toBe('confirming');
+    const s4 = reducer(s3, { type: 'state', state: liveCall, now: 3 });
+    expect(s4.audio.starting).toBeNull();
+  });
+
+  it('stops wanting it when the action failed, the call showed first, or it took too long', () => {
+    const pending = reducer(idle, { type: 'audio-starting' });
+    expect(reducer(pending, { type: 'audio-start-done', ok: false }).audio.starting).toBeNull();
+    const shown = reducer(pending, { type: 'state', state: liveCall, now: 2 });
+    expect(shown.audio.starting).toBe('pending');
+    expect(reducer(shown, { type: 'audio-start-done', ok: true }).audio.starting).toBeNull();
+    const confirming = reducer(pending, { type: 'audio-start-done', ok: true });
+    expect(reducer(confirming, { type: 'audio-start-expired' }).audio.starting).toBeNull();
+    expect(reducer(pending, { type: 'audio-start-expired' }).audio.starting).toBe('pending');
+  });
+
+  it('keeps what the agent pressed until the server shows it, and undoes a refusal', () => {
+    const s = reducer(idle, { type: 'state', state: liveCall, now: 1 });
+    const pressed = reducer(s, { type: 'call-control', taskSid: 'WT1', control: 'muted', value: true });
+    expect(pressed.callControls).toEqual({ WT1: { muted: true } });
+    expect(reducer(pressed, { type: 'call-control-done', taskSid: 'WT1', control: 'muted', ok: true }).callControls).toEqual({ WT1: { muted: true } });
+    const shown = desktopState({ tasks: [task({ call: call('connected', { muted: true }) })] });
+    expect(reducer(pressed, { type: 'state', state: shown, now: 2 }).callControls).toEqual({});
+    expect(reducer(pressed, { type: 'call-control-done', taskSid: 'WT1', control: 'muted', ok: false }).callControls).toEqual({});
+    const both = reducer(pressed, { type: 'call-control', taskSid: 'WT1', control: 'held', value: true });
+    expect(reducer(both, { type: 'call-control-done', taskSid: 'WT1', control: 'muted', ok: false }).callControls).toEqual({ WT1: { held: true } });
+  });
+
+  it('keeps the devices and the agent’s choice across sessions, nothing else', () => {
+    let s = reducer(idle, { type: 'audio-devices', inputs: [{ id: 'm', label: 'Mic' }], outputs: [], canChooseOutput: true });
+    s = reducer(s, { type: 'audio-choose', kind: 'input', id: 'm' });
+    s = reducer(s, { type: 'audio-mic', status: 'denied' });
+    const out = reducer(s, { type: 'signed-out' });
+    expect(out.audio).toMatchObject({ inputs: [{ id: 'm', label: 'Mic' }], input: 'm', canChooseOutput: true, mic: 'off' });
+  });
+
+  it('a dismissed microphone problem goes; a working microphone is not dismissed', () => {
+    const denied = reducer(idle, { type: 'audio-mic', status: 'denied', detail: 'x' });
+    expect(reducer(denied, { type: 'audio-mic-dismiss' }).audio.mic).toBe('off');
+    const on = reducer(idle, { type: 'audio-mic', status: 'on' });
+    expect(reducer(on, { type: 'audio-mic-dismiss' }).audio.mic).toBe('on');
+  });
+});
