@@ -160,15 +160,21 @@ fn a_reconnecting_desktop_restarts_its_peer_and_one_that_stays_away_is_freed() {
         },
     )
     .unwrap();
-    sim.handle(Input::Media(MediaInput::Event { peer: b, event: MediaEvent::Connected }))
-        .unwrap();
+    sim.handle(Input::Media(MediaInput::Event {
+        peer: b,
+        event: MediaEvent::Connected,
+    }))
+    .unwrap();
     // Bob's socket drops; he is back within the grace period and ICE-restarts the same peer.
     sim.handle(Input::Disconnect { session: bob }).unwrap();
     sim.advance(1_000);
     let bob2 = sim.connect("bob");
     assert_eq!(attach(&mut sim, bob2, true), (b, true));
     // The UDP path never broke: his audio still shows connected.
-    assert_eq!(sim.state(bob2).audio.as_ref().unwrap().state, AudioState::Connected);
+    assert_eq!(
+        sim.state(bob2).audio.as_ref().unwrap().state,
+        AudioState::Connected
+    );
     assert_eq!(
         hears(&sim.graph, a),
         [MediaSource::Peer(b)].into(),
