@@ -1,8 +1,13 @@
-//! New SIDs from a seeded generator: the same seed gives the same SIDs in the same order, so a
-//! simulated run can be replayed and snapshotted exactly. The server seeds it from a random
-//! source at start; SIDs it hands out are written into the log, so replay never needs them again.
+//! Identities the center hands out: desktop session numbers, and new SIDs from a seeded
+//! generator (the same seed gives the same SIDs in the same order, so a simulated run can be
+//! replayed and snapshotted exactly). The server seeds it from a random source at start; SIDs it
+//! hands out are written into the log, so replay never needs them again.
 
 use switchboard_sid::{mix128, Sid, SidKind};
+
+/// A desktop session, as the center numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
 
 /// A deterministic source of SIDs.
 #[derive(Debug, Clone)]

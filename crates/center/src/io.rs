@@ -14,9 +14,7 @@ use crate::entry::Entry;
 use crate::media::{Attachment, MediaEvent, MediaGraph, MediaPeer};
 use crate::protocol::{Action, ActionData, CloseReason, DesktopState, ServerMessage};
 
-/// A desktop session, as the center numbers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SessionId(pub u64);
+pub use crate::ids::SessionId;
 
 /// Options of TaskRouter's conference instruction (`Instruction=conference`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 
-use crate::io::SessionId;
+use crate::ids::SessionId;
 use crate::protocol::DesktopState;
 
 /// How long a dropped agent stays routable, waiting for its browser to come back.
