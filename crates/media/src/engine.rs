@@ -229,6 +229,8 @@ struct Peer {
     ice_up: bool,
     /// str0m wants `handle_input(Timeout)` at this time.
     deadline: Instant,
+    /// This peer's key in [`Timers`], when it has one.
+    timer: Option<Instant>,
     last_media: Instant,
     sending: bool,
     /// The peer is over (closed or failed): removed after the current input.
@@ -241,12 +243,82 @@ struct Peer {
     decoder: Option<Box<SourceDecoder>>,
 }
 
+/// When each peer next needs the engine's attention: str0m's own deadline, the silence check of
+/// a sending peer, the connect timeout of one not yet connected. An ordered index, so a timeout
+/// touches only the peers that are due and [`Engine::poll_timeout`] reads one entry.
+///
+/// A peer's key may be earlier than its true time (it is moved only earlier between wake-ups,
+/// since media arrival pushes the silence check later on every packet): a wake-up that finds
+/// the peer not yet due just files it again at its true time.
+struct Timers {
+    set: BTreeSet<(Instant, PeerId)>,
+    silence_after: Duration,
+    connect_timeout: Duration,
+}
+
+impl Timers {
+    fn new(config: &EngineConfig) -> Timers {
+        Timers {
+            set: BTreeSet::new(),
+            silence_after: config.silence_after,
+            connect_timeout: config.connect_timeout,
+        }
+    }
+
+    /// The true time `peer` next needs attention.
+    fn due(&self, peer: &Peer) -> Instant {
+        let liveness = if peer.connected {
+            peer.sending.then(|| peer.last_media + self.silence_after)
+        } else {
+            Some(peer.added + self.connect_timeout)
+        };
+        liveness.map_or(peer.deadline, |l| l.min(peer.deadline))
+    }
+
+    /// Files `peer` at its true time if that is earlier than its key (or it has none).
+    fn arm(&mut self, id: PeerId, peer: &mut Peer) {
+        let due = self.due(peer);
+        match peer.timer {
+            Some(key) if key <= due => {}
+            old => {
+                if let Some(key) = old {
+                    self.set.remove(&(key, id));
+                }
+                self.set.insert((due, id));
+                peer.timer = Some(due);
+            }
+        }
+    }
+
+    /// Forgets `peer`'s key.
+    fn disarm(&mut self, id: PeerId, peer: &mut Peer) {
+        if let Some(key) = peer.timer.take() {
+            self.set.remove(&(key, id));
+        }
+    }
+
+    /// Takes the next peer whose key is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<PeerId> {
+        let &(at, _) = self.set.first()?;
+        if at > now {
+            return None;
+        }
+        self.set.pop_first().map(|(_, id)| id)
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.set.first().map(|(at, _)| *at)
+    }
+}
+
 /// What draining a peer produces for the rest of the engine.
-#[derive(Default)]
 struct Sink {
     events: VecDeque<MediaEvent>,
     media: VecDeque<(PeerId, MediaData)>,
     ready: VecDeque<PeerId>,
+    /// Peers that closed or failed, removed after the current input.
+    dying: Vec<PeerId>,
+    timers: Timers,
     counters: Counters,
 }
 
@@ -296,6 +368,7 @@ impl Engine {
             .ok_or(MediaError::Certificate)?;
         let music = HoldMusic::new()?;
         let music_opus = music.opus.iter().map(|f| Arc::from(f.as_slice())).collect();
+        let timers = Timers::new(&config);
         Ok(Engine {
             config,
             crypto,
@@ -311,7 +384,14 @@ impl Engine {
             next_tick: None,
             ticks: 0,
             now: None,
-            sink: Sink::default(),
+            sink: Sink {
+                events: VecDeque::new(),
+                media: VecDeque::new(),
+                ready: VecDeque::new(),
+                dying: Vec::new(),
+                timers,
+                counters: Counters::default(),
+            },
             frames: Vec::new(),
         })
     }
@@ -401,6 +481,7 @@ impl Engine {
             connected: false,
             ice_up: false,
             deadline: now,
+            timer: None,
             last_media: now,
             sending: false,
             dead: false,
@@ -411,6 +492,7 @@ impl Engine {
             decoder: None,
         };
         drain(now, id, &mut peer, &mut self.sink);
+        self.sink.timers.arm(id, &mut peer);
         info!(%id, "peer added");
         self.peers.insert(id, peer);
         self.recompute();
@@ -435,6 +517,7 @@ impl Engine {
             .accept_offer(offer)
             .map_err(|e| MediaError::Offer(e.to_string()))?;
         drain(now, id, peer, &mut self.sink);
+        self.sink.timers.arm(id, peer);
         info!(%id, "peer restarted");
         self.reap();
         Ok(answer.to_sdp_string())
@@ -443,9 +526,10 @@ impl Engine {
     /// Drops a peer and everything it holds (queues, codecs, routes, addresses) at once. Its
     /// browser learns of the end through signalling. Returns whether it existed.
     pub fn remove_peer(&mut self, id: PeerId) -> bool {
-        let Some(peer) = self.peers.remove(&id) else {
+        let Some(mut peer) = self.peers.remove(&id) else {
             return false;
         };
+        self.sink.timers.disarm(id, &mut peer);
         for a in &peer.addrs {
             if self.by_addr.get(a) == Some(&id) {
                 self.by_addr.remove(a);
@@ -513,6 +597,7 @@ impl Engine {
             self.by_addr.insert(from, id);
         }
         drain(now, id, peer, &mut self.sink);
+        self.sink.timers.arm(id, peer);
         self.route_media(now);
         self.reap();
     }
@@ -521,33 +606,33 @@ impl Engine {
     /// clock.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clock(now);
-        let due: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            if let Some(peer) = self.peers.get_mut(&id) {
+        while let Some(id) = self.sink.timers.pop_due(now) {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            peer.timer = None;
+            if peer.deadline <= now {
                 if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                     debug!(%id, error = %e, "timeout refused");
                 }
                 drain(now, id, peer, &mut self.sink);
             }
-        }
-        for (id, peer) in self.peers.iter_mut() {
             if peer.connected && peer.sending && peer.last_media + self.config.silence_after <= now
             {
                 peer.sending = false;
                 info!(%id, "stopped sending");
-                self.sink.event(MediaEvent::StoppedSending(*id));
+                self.sink.event(MediaEvent::StoppedSending(id));
             }
             if !peer.connected && !peer.dead && peer.added + self.config.connect_timeout <= now {
                 peer.dead = true;
+                self.sink.dying.push(id);
                 self.sink.event(MediaEvent::Disconnected {
-                    peer: *id,
+                    peer: id,
                     why: Disconnect::NeverConnected,
                 });
+            }
+            if !peer.dead {
+                self.sink.timers.arm(id, peer);
             }
         }
         self.route_media(now);
@@ -587,15 +672,10 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().flat_map(|p| {
-            let liveness = if p.connected {
-                p.sending.then(|| p.last_media + self.config.silence_after)
-            } else {
-                Some(p.added + self.config.connect_timeout)
-            };
-            [Some(p.deadline), liveness]
-        });
-        peers.chain([self.next_tick]).flatten().min()
+        [self.sink.timers.next(), self.next_tick]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What happened so far.
@@ -629,13 +709,7 @@ impl Engine {
 
     /// Removes peers that closed or failed.
     fn reap(&mut self) {
-        let dead: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.dead)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in dead {
+        while let Some(id) = self.sink.dying.pop() {
             self.remove_peer(id);
         }
     }
@@ -665,7 +739,7 @@ impl Engine {
                 ([], _) => Route::Silent,
                 ([one], _) => Route::Forward(*one),
                 (_, Route::Mix { encoder, .. }) => Route::Mix { feeds, encoder },
-                (_, _) => match MixEncoder::new() {
+                (_, _) => match MixEncoder::new(audio::MIX_COMPLEXITY) {
                     Ok(encoder) => Route::Mix {
                         feeds,
                         encoder: Box::new(encoder),
@@ -735,12 +809,18 @@ impl Engine {
                     self.sink.counters.media_errors += 1;
                 }
             }
+            self.sink.timers.arm(src, peer);
             let ts = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
-            let receivers = self.forward_to.get(&src).cloned().unwrap_or_default();
-            for r in receivers {
-                if self.write(now, r, Origin::Peer(src), ts, data.data.clone()) {
+            // Taken out for the loop (writing needs the engine) and put back: routes change
+            // only in `recompute`, never while media is routed.
+            let receivers = self.forward_to.remove(&src).unwrap_or_default();
+            for &r in &receivers {
+                if self.write(now, r, Origin::Peer(src), ts, &data.data) {
                     self.sink.counters.forwarded += 1;
                 }
+            }
+            if !receivers.is_empty() {
+                self.forward_to.insert(src, receivers);
             }
         }
     }
@@ -753,7 +833,7 @@ impl Engine {
         let index = (self.ticks % n as u64) as usize;
         if let Some(frame) = self.music_opus.get(index).cloned() {
             for r in self.music_to.clone() {
-                if self.write(now, r, Origin::Music, ts, frame.clone()) {
+                if self.write(now, r, Origin::Music, ts, &frame) {
                     self.sink.counters.music += 1;
                 }
             }
@@ -794,7 +874,7 @@ impl Engine {
             }
             match encoder.encode(&audio::clamp(&acc)) {
                 Ok(packet) => {
-                    if self.write(now, r, Origin::Mix, ts, Arc::from(packet)) {
+                    if self.write(now, r, Origin::Mix, ts, &packet) {
                         self.sink.counters.mixed += 1;
                     }
                 }
@@ -808,14 +888,7 @@ impl Engine {
 
     /// Writes one Opus frame to a receiver (if it is connected) and drains it. Returns whether
     /// str0m took it.
-    fn write(
-        &mut self,
-        now: Instant,
-        r: PeerId,
-        origin: Origin,
-        src_ts: u64,
-        data: Arc<[u8]>,
-    ) -> bool {
+    fn write(&mut self, now: Instant, r: PeerId, origin: Origin, src_ts: u64, data: &[u8]) -> bool {
         let Some(peer) = self.peers.get_mut(&r) else {
             return false;
         };
@@ -844,6 +917,7 @@ impl Engine {
             self.sink.counters.media_errors += 1;
         }
         drain(now, r, peer, &mut self.sink);
+        self.sink.timers.arm(r, peer);
         written
     }
 }
@@ -912,6 +986,7 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
 fn fail(id: PeerId, peer: &mut Peer, sink: &mut Sink, why: Disconnect) {
     if !peer.dead {
         peer.dead = true;
+        sink.dying.push(id);
         sink.event(MediaEvent::Disconnected { peer: id, why });
     }
 }

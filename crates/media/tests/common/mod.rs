@@ -49,6 +49,9 @@ pub struct Client {
     deadline: Instant,
     pub sent_frames: u64,
     moving_to: Option<SocketAddr>,
+    /// When set, sent as every frame instead of the encoded tone (for load where the relay
+    /// only forwards and nobody decodes: saves the client's encoder time).
+    pub raw_payload: Option<Vec<u8>>,
 }
 
 impl Client {
@@ -93,6 +96,7 @@ impl Client {
             deadline: now,
             sent_frames: 0,
             moving_to: None,
+            raw_payload: None,
         };
         (client, offer.to_sdp_string())
     }
@@ -172,17 +176,23 @@ impl Client {
         let (Some(mid), Some(pt)) = (self.mid, self.pt) else {
             return;
         };
-        let mut pcm = [0i16; FRAME_SAMPLES];
-        for (i, s) in pcm.iter_mut().enumerate() {
-            let t = (self.sample + i as u64) as f32 / 48_000.0;
-            *s = ((TAU * self.tone_hz * t).sin() * 0.3 * 32767.0) as i16;
-        }
-        let mut buf = [0u8; 1500];
-        let n = self.encoder.encode(&pcm, &mut buf).expect("encode");
+        let payload = match &self.raw_payload {
+            Some(raw) => raw.clone(),
+            None => {
+                let mut pcm = [0i16; FRAME_SAMPLES];
+                for (i, s) in pcm.iter_mut().enumerate() {
+                    let t = (self.sample + i as u64) as f32 / 48_000.0;
+                    *s = ((TAU * self.tone_hz * t).sin() * 0.3 * 32767.0) as i16;
+                }
+                let mut buf = [0u8; 1500];
+                let n = self.encoder.encode(&pcm, &mut buf).expect("encode");
+                buf[..n].to_vec()
+            }
+        };
         let time = MediaTime::new(self.sample, Frequency::FORTY_EIGHT_KHZ);
         self.sample += FRAME_SAMPLES as u64;
         if let Some(w) = self.rtc.writer(mid) {
-            w.write(pt, now, time, buf[..n].to_vec()).expect("write");
+            w.write(pt, now, time, payload).expect("write");
             self.sent_frames += 1;
         }
         self.poll(now);
@@ -205,12 +215,15 @@ impl Client {
                         if d.params.spec().codec != Codec::Opus {
                             continue;
                         }
-                        let mut pcm = vec![0i16; FRAME_SAMPLES * 6];
-                        let n = self
-                            .decoder
-                            .decode(&d.data, &mut pcm, false)
-                            .expect("decode");
-                        pcm.truncate(n);
+                        let mut pcm = Vec::new();
+                        if self.raw_payload.is_none() {
+                            pcm.resize(FRAME_SAMPLES * 6, 0);
+                            let n = self
+                                .decoder
+                                .decode(&d.data, &mut pcm, false)
+                                .expect("decode");
+                            pcm.truncate(n);
+                        }
                         self.heard.push(Heard {
                             at: now,
                             rtp_time: d.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer(),
