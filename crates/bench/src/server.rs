@@ -36,6 +36,20 @@ fn free_port() -> anyhow::Result<u16> {
 impl Server {
     /// Starts `bin serve` and waits until it answers `/readyz`.
     pub async fn start(bin: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        Ok(Server::start_with(bin, "serve", &[], extra_env, None)
+            .await?
+            .0)
+    }
+
+    /// Starts `bin SUBCOMMAND` with `args` (through `taskset -c CPUS` when `cpus` is given) and
+    /// waits until it answers `/readyz`; also the lines it printed to stdout by then.
+    pub async fn start_with(
+        bin: &str,
+        subcommand: &str,
+        args: &[String],
+        extra_env: &[(&str, &str)],
+        cpus: Option<&str>,
+    ) -> anyhow::Result<(Server, Vec<String>)> {
         let dir = std::env::temp_dir().join(format!(
             "switchboard-bench-{}-{}",
             std::process::id(),
@@ -44,8 +58,17 @@ impl Server {
         std::fs::create_dir_all(&dir)?;
         let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
-        let mut cmd = Command::new(bin);
-        cmd.arg("serve")
+        // taskset execs the server, so the child's pid is the server's.
+        let mut cmd = match cpus {
+            Some(c) => {
+                let mut t = Command::new("taskset");
+                t.arg("-c").arg(c).arg(bin);
+                t
+            }
+            None => Command::new(bin),
+        };
+        cmd.arg(subcommand)
+            .args(args)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--database")
@@ -53,12 +76,22 @@ impl Server {
             .env("TWILIO_ACCOUNT_SID", ACCOUNT)
             .env("TWILIO_AUTH_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().with_context(|| format!("starting {bin}"))?;
+        let mut child = cmd.spawn().with_context(|| format!("starting {bin}"))?;
+        // Read stdout on a thread of its own so the server never blocks on a full pipe.
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = lines_tx.send(line);
+                }
+            });
+        }
         let server = Server {
             child,
             base,
@@ -69,7 +102,9 @@ impl Server {
         loop {
             if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
                 if r.status().is_success() {
-                    return Ok(server);
+                    // What it printed before it was ready (the banner comes first).
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    return Ok((server, lines.try_iter().collect()));
                 }
             }
             if Instant::now() > deadline {
@@ -81,13 +116,19 @@ impl Server {
 
     /// The server process's CPU time so far (user + system), from /proc.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        let after = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) / 100.0)
+        proc_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
     }
+}
+
+/// User + system CPU seconds from a `/proc/…/stat` file (a process's or a thread's).
+pub fn proc_cpu_seconds(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some((utime + stime) / 100.0)
 }
 
 impl Drop for Server {

@@ -568,11 +568,18 @@ impl Engine {
             .get(&from)
             .copied()
             .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        // A new path always starts with an ICE check (STUN): only then is it worth asking every
+        // peer. Anything else from an address no peer uses is dropped at once, so a flood of
+        // junk from spoofed addresses costs one lookup per datagram, not one per peer.
         let id = hinted.or_else(|| {
-            self.peers
-                .iter()
-                .find(|(_, p)| !p.dead && p.rtc.accepts(&input))
-                .map(|(id, _)| *id)
+            is_stun(data)
+                .then(|| {
+                    self.peers
+                        .iter()
+                        .find(|(_, p)| !p.dead && p.rtc.accepts(&input))
+                        .map(|(id, _)| *id)
+                })
+                .flatten()
         });
         let Some(id) = id else {
             self.sink.counters.unrouted += 1;
@@ -940,6 +947,12 @@ fn audio_mid(rtc: &Rtc, answer: &str) -> Option<Mid> {
     None
 }
 
+/// Whether `data` looks like STUN (RFC 7983's demultiplexing: a first byte of 0 to 3, and the
+/// magic cookie of RFC 5389).
+fn is_stun(data: &[u8]) -> bool {
+    data.len() >= 20 && data[0] < 4 && data[4..8] == [0x21, 0x12, 0xa4, 0x42]
+}
+
 fn parse_offer(sdp: &str) -> Result<SdpOffer, MediaError> {
     if sdp.len() > MAX_SDP_BYTES {
         return Err(MediaError::OfferTooLarge(sdp.len()));
@@ -1025,5 +1038,27 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
         Event::MediaData(d) if Some(d.mid) == peer.mid => sink.media.push_back((id, d)),
         Event::Closed => fail(id, peer, sink, Disconnect::Closed),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stun;
+
+    #[test]
+    fn stun_is_told_from_dtls_and_rtp_by_first_byte_and_cookie() {
+        let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        binding.extend([7u8; 12]);
+        assert!(is_stun(&binding));
+        // DTLS (20..=63), RTP/RTCP (128..=191), a wrong cookie, a short datagram.
+        for first in [22u8, 128, 200] {
+            let mut d = binding.clone();
+            d[0] = first;
+            assert!(!is_stun(&d), "first byte {first}");
+        }
+        let mut wrong = binding.clone();
+        wrong[5] = 0;
+        assert!(!is_stun(&wrong));
+        assert!(!is_stun(&binding[..19]));
     }
 }
