@@ -268,6 +268,11 @@ fn the_answer_is_ice_lite_with_one_host_candidate_and_keeps_telephone_event() {
     assert!(answer.contains("opus/48000"), "{answer}");
     assert!(answer.contains("telephone-event/8000"), "{answer}");
     assert!(!answer.contains("VP8"), "{answer}");
+    // No transport-wide congestion control: its feedback would double the relay's packet rate
+    // for nothing (fixed-rate Opus). The offer did ask for it.
+    assert!(offer.contains("transport-wide-cc"), "{offer}");
+    assert!(!answer.contains("transport-wide-cc"), "{answer}");
+    assert!(answer.contains("sdes:mid"), "{answer}");
 }
 
 #[test]
