@@ -4,6 +4,8 @@
 //! - `desktops`: GET throughput and the latency of an unrelated write with N connected agent
 //!   desktops and R live reservations, against the same workspace with none.
 //! - `reads`: the latency of an unrelated GET while clients loop on 30-day statistics.
+//! - `relay`: server CPU, loss, delay and jitter of N forwarded two-party calls and of mixed
+//!   rooms, against Janus (videocall, AudioBridge) on the same load.
 //!
 //! Every run starts its own server (`--bin`, default the release build) on 127.0.0.1 with a
 //! fresh database in a temporary folder, and stops it at the end.
@@ -12,6 +14,7 @@ mod client;
 mod desktops;
 mod plot;
 mod reads;
+mod relay;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +35,8 @@ enum Command {
     Desktops(desktops::Args),
     /// Unrelated GETs while clients loop on heavy statistics.
     Reads(reads::Args),
+    /// Audio relay capacity: forwarded calls and mixed participants per core, against Janus.
+    Relay(relay::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Desktops(a) => desktops::run(a).await,
             Command::Reads(a) => reads::run(a).await,
+            Command::Relay(a) => relay::run(a).await,
         }
     })
 }

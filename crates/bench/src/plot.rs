@@ -53,3 +53,62 @@ pub fn desktops(path: &str, all: &[DesktopPoint]) -> anyhow::Result<()> {
     root.present()?;
     Ok(())
 }
+
+/// Server CPU (% of one core) against load, ours and Janus: forwarding (left) and mixing
+/// (right).
+pub fn relay(
+    path: &str,
+    fwd_ours: &[crate::relay::Row],
+    fwd_janus: &[crate::relay::Row],
+    mix_ours: &[crate::relay::Row],
+    mix_janus: &[crate::relay::Row],
+) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(450);
+    for (area, title, x_desc, ours, janus) in [
+        (
+            &left,
+            "forwarding: server CPU (% of a core)",
+            "two-party calls",
+            fwd_ours,
+            fwd_janus,
+        ),
+        (
+            &right,
+            "mixing: server CPU (% of a core)",
+            "mixed participants",
+            mix_ours,
+            mix_janus,
+        ),
+    ] {
+        let all = ours.iter().chain(janus);
+        let max_x = all.clone().map(|r| r.n as f64).fold(1.0, f64::max) * 1.05;
+        let max_y = all.map(|r| r.cpu_pct).fold(10.0, f64::max) * 1.2;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+        chart.configure_mesh().x_desc(x_desc).draw()?;
+        for (color, name, rows) in [(BLUE, "switchboard", ours), (RED, "Janus", janus)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let pts: Vec<(f64, f64)> = rows.iter().map(|r| (r.n as f64, r.cpu_pct)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), &color))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}

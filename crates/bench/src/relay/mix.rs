@@ -1,0 +1,160 @@
+//! Mixing through our media relay, in this process: `switchboard_media::io::Relay` on its own
+//! thread (`switchboard-media`, moved to the server's CPUs with `taskset -p`) and its own UDP
+//! socket on 127.0.0.1, rooms of `--room` participants whose graph has each hear the others
+//! (so each gets an N−1 mix encoded for it). The participants send real Opus (a tone per
+//! participant, pre-encoded once and cycled); the relay decodes, mixes and encodes.
+//!
+//! Measured per size: the media thread's CPU over the window (`/proc/self/task/<tid>/stat`),
+//! and the mixed frames each participant received against the 50 a second it should.
+
+use std::f32::consts::TAU;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use opus::{Application, Bitrate, Channels, Encoder};
+use switchboard_media::io::{Relay, RelayConfig};
+use switchboard_media::{Graph, PeerId, Source};
+
+use super::ours::{wait_flowing, window};
+use super::peer::{Fleet, Payload, Peer};
+use super::{mix_row, pin, Args, Row};
+use crate::server::proc_cpu_seconds;
+
+/// Distinct tones (participant `i` sends tone `i % TONES`).
+const TONES: usize = 16;
+/// Frames per tone loop (a whole number of 20 ms frames, 0.4 s).
+const LOOP_FRAMES: usize = 20;
+
+/// Pre-encoded Opus loops, one per tone: 48 kHz mono, 32 kbit/s, 20 ms frames.
+pub(super) fn tones() -> anyhow::Result<Vec<Arc<Vec<Vec<u8>>>>> {
+    let mut out = Vec::new();
+    for t in 0..TONES {
+        let hz = 300.0 + 50.0 * t as f32;
+        let mut enc = Encoder::new(48_000, Channels::Mono, Application::Voip)
+            .map_err(|e| anyhow!("opus encoder: {e}"))?;
+        enc.set_bitrate(Bitrate::Bits(32_000))
+            .map_err(|e| anyhow!("opus bitrate: {e}"))?;
+        let mut frames = Vec::new();
+        for f in 0..LOOP_FRAMES {
+            let pcm: Vec<i16> = (0..960)
+                .map(|i| {
+                    let n = (f * 960 + i) as f32;
+                    ((TAU * hz * n / 48_000.0).sin() * 0.3 * 32767.0) as i16
+                })
+                .collect();
+            let mut buf = [0u8; 1_500];
+            let n = enc
+                .encode(&pcm, &mut buf)
+                .map_err(|e| anyhow!("opus encode: {e}"))?;
+            frames.push(buf[..n].to_vec());
+        }
+        out.push(Arc::new(frames));
+    }
+    Ok(out)
+}
+
+/// The id of this process's thread named `name` (the kernel keeps its first 15 bytes).
+fn thread_id(name: &str) -> Option<u32> {
+    let name = name.get(..15).unwrap_or(name);
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name))?
+        .file_name()
+        .to_str()?
+        .parse()
+        .ok()
+}
+
+/// The graph of `participants` peers in rooms of `room`: each hears the others of its room.
+fn graph(participants: usize, room: usize) -> Graph {
+    let mut g = Graph::new();
+    for first in (0..participants).step_by(room) {
+        let members: Vec<u64> = (first..(first + room).min(participants))
+            .map(|p| p as u64)
+            .collect();
+        for &m in &members {
+            g.set(
+                PeerId(m),
+                members
+                    .iter()
+                    .filter(|&&o| o != m)
+                    .map(|&o| Source::Peer(PeerId(o))),
+            );
+        }
+    }
+    g
+}
+
+/// Runs every size through the in-process relay.
+pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let tones = tones()?;
+    let relay = Relay::spawn(RelayConfig::new("127.0.0.1:0".parse()?))
+        .map_err(|e| anyhow!("starting the media relay: {e}"))?;
+    let handle = relay.handle();
+    // The thread names itself once it runs.
+    let mut tid = None;
+    for _ in 0..100 {
+        tid = thread_id("switchboard-media");
+        if tid.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let tid = tid.context("no switchboard-media thread")?;
+    if !args.server_cpus.is_empty() {
+        pin(tid, &args.server_cpus, false)?;
+    }
+    let stat = format!("/proc/self/task/{tid}/stat");
+    eprintln!(
+        "mixing: media relay at {} (thread {tid})",
+        handle.local_addr()
+    );
+    let fleet = Fleet::start(args.client_threads)?;
+    let mut added = 0usize;
+    let mut rows = Vec::new();
+    for &n in &args.participants {
+        // Whole rooms only.
+        let n = (n / args.room).max(1) * args.room;
+        if n <= added {
+            continue;
+        }
+        let t = Instant::now();
+        // The media thread takes add_peer one at a time anyway: set up in order.
+        for i in added..n {
+            let payload = Payload::Opus(tones[i % tones.len()].clone());
+            let (mut peer, offer) = Peer::offer(i as u32, payload)?;
+            let answer = handle
+                .add_peer(PeerId(i as u64), offer)
+                .await
+                .map_err(|e| anyhow!("add_peer {i}: {e}"))?;
+            peer.accept_answer(&answer)?;
+            peer.spawn(&fleet);
+        }
+        handle
+            .set_graph(graph(n, args.room))
+            .await
+            .map_err(|e| anyhow!("set_graph: {e}"))?;
+        added = n;
+        wait_flowing(&fleet, n, "mixing").await?;
+        eprintln!(
+            "mixing: {n} participants flowing (set up in {:.1} s); measuring {} s…",
+            t.elapsed().as_secs_f64(),
+            args.seconds
+        );
+        let (w, reports) = window(args, &fleet, n, true, || proc_cpu_seconds(&stat)).await?;
+        let row = mix_row("switchboard", n, &reports, &w, args.client_threads);
+        eprintln!(
+            "mixing: {n} participants: media thread {:.1}% CPU, loss {:.3}%",
+            row.cpu_pct, row.loss_pct
+        );
+        rows.push(row);
+    }
+    drop(fleet);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    relay
+        .shutdown()
+        .map_err(|e| anyhow!("stopping the relay: {e}"))?;
+    Ok(rows)
+}
