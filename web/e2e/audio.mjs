@@ -11,7 +11,24 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  TONE,
+  WAIT,
+  agentLauncher,
+  audioStatus,
+  callButton,
+  completeAll,
+  gone,
+  hearsHoldMusic,
+  hearsNothing,
+  hearsTone,
+  measured,
+  noAudioLeft,
+  pickFromCombobox,
+  task,
+  untilHeard,
+  visible,
+} from './audio-helpers.mjs';
 import { startServer } from './server.mjs';
 
 const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,247 +36,18 @@ const ROOT = resolve(WEB, '..');
 const BIN = process.env.SWITCHBOARD_BIN ?? join(ROOT, 'target/debug/switchboard');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const OUT = join(ROOT, 'test-results/e2e');
-const WAIT = 15_000;
-/** How long a condition on what an agent hears may take to hold. */
-const HEAR_WAIT = 12_000;
-
-const TONE = { alice: 440, bob: 880, carol: 660 };
-/** crates/media's hold music: an arpeggio of these notes, half a second each. */
-const HOLD_NOTES = [261.63, 329.63, 392, 523.25];
-/** Frequencies within this of each other are the same tone (the FFT's bins are ~5.9 Hz). */
-const HZ_TOLERANCE = 10;
-/** totalAudioEnergy rise per second of received audio: above is sound, below is silence. */
-const SOUND_RATE = 0.01;
-const SILENCE_RATE = 0.0005;
-/** A tone is "heard" this far (dB) above the others, and one's own tone is this far below. */
-const MARGIN_DB = 25;
-
-const BASE_SWITCHES = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-quic', '--disable-background-networking', '--disable-component-update'];
-const MEDIA_SWITCHES = (wav) => [
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  `--use-file-for-fake-audio-capture=${wav}`,
-  '--autoplay-policy=no-user-gesture-required',
-  '--allow-loopback-in-peer-connection',
-];
 
 mkdirSync(OUT, { recursive: true });
 for (const f of readdirSync(OUT)) if (f.startsWith('audio-')) rmSync(join(OUT, f), { force: true });
 
-/** A 48 kHz 16-bit mono WAV of a sine (a whole number of cycles, so Chromium's loop is seamless). */
-function writeTone(path, hz, seconds = 2, amplitude = 0.5) {
-  const rate = 48_000;
-  const n = rate * seconds;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVE', 8);
-  b.write('fmt ', 12);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20); // PCM
-  b.writeUInt16LE(1, 22); // mono
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * amplitude * 32767), 44 + 2 * i);
-  writeFileSync(path, b);
-}
-
 // ---- agents ---------------------------------------------------------------------------------
 
-const foreign = [];
-const launched = [];
-
-/**
- * One Chromium process per agent (the fake microphone is per process). `tone` null: no fake
- * devices at all, so the browser has no microphone. `onSocket(route)`: the desktop socket passes
- * through the test (to watch its messages and drop it).
- */
-async function launchAgent(base, { who, fullName, tone, wavDir, onSocket }) {
-  let args = BASE_SWITCHES;
-  if (tone !== null) {
-    const wav = join(wavDir, `${who}-${tone}.wav`);
-    writeTone(wav, tone);
-    args = [...BASE_SWITCHES, ...MEDIA_SWITCHES(wav)];
-  }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-  launched.push(browser);
-  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-  const host = new URL(base).host;
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.host !== host && u.protocol !== 'data:' && u.protocol !== 'blob:') {
-      foreign.push(u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
-  const page = await context.newPage();
-  if (onSocket) await page.routeWebSocket(/\/v1\/Desktop/, onSocket);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${base}/?audio-test=1`);
-  await page.getByRole('button', { name: new RegExp(`Sign in as ${fullName}`) }).click();
-  await page.getByText(`Signed in as ${fullName}`).waitFor({ timeout: WAIT });
-  await page.getByRole('heading', { name: 'Dialpad' }).waitFor({ timeout: WAIT });
-  return { who, fullName, tone, browser, page, errors };
-}
-
-// ---- what an agent hears ----------------------------------------------------------------------
-
-/**
- * Listens to the call's remote stream for `ms`: the averaged spectrum's dominant frequency
- * (100–2000 Hz) and its level, the level at each agent's tone, and the inbound-rtp deltas.
- */
-async function listen(agent, ms = 700) {
-  return agent.page.evaluate(
-    async ({ ms, tones }) => {
-      const hook = window.__switchboardAudio;
-      if (!hook) throw new Error('window.__switchboardAudio is missing: is the desktop in its audio test mode?');
-      const P = (window.__probe ??= { ctx: new AudioContext(), stream: null });
-      const stream = hook.remoteStream();
-      if (stream && P.stream !== stream) {
-        P.source?.disconnect();
-        P.stream = stream;
-        P.source = P.ctx.createMediaStreamSource(stream);
-        P.analyser = P.ctx.createAnalyser();
-        P.analyser.fftSize = 8192;
-        P.analyser.smoothingTimeConstant = 0;
-        P.source.connect(P.analyser);
-      }
-      await P.ctx.resume();
-      const s0 = await hook.inbound();
-      const bins = P.analyser ? P.analyser.frequencyBinCount : 0;
-      const sum = new Float64Array(bins);
-      const buf = new Float32Array(bins);
-      let frames = 0;
-      for (const end = performance.now() + ms; performance.now() < end; ) {
-        await new Promise((r) => setTimeout(r, 40));
-        if (!P.analyser) continue;
-        P.analyser.getFloatFrequencyData(buf);
-        for (let i = 0; i < bins; i++) sum[i] += Number.isFinite(buf[i]) ? 10 ** (buf[i] / 10) : 0;
-        frames++;
-      }
-      const s1 = await hook.inbound();
-      const binHz = P.analyser ? P.ctx.sampleRate / P.analyser.fftSize : 1;
-      const db = (p) => Math.max(-200, 10 * Math.log10(p / Math.max(frames, 1) + 1e-20));
-      let best = 0;
-      for (let i = Math.ceil(100 / binHz); i < Math.min(bins, 2000 / binHz); i++) if (sum[i] > sum[best]) best = i;
-      const at = {};
-      for (const hz of tones) {
-        const i = Math.round(hz / binHz);
-        at[hz] = bins ? Math.round(db(Math.max(sum[i - 1], sum[i], sum[i + 1])) * 10) / 10 : -200;
-      }
-      const seconds = s0 && s1 ? s1.totalSamplesDuration - s0.totalSamplesDuration : 0;
-      const energy = s0 && s1 ? s1.totalAudioEnergy - s0.totalAudioEnergy : 0;
-      return {
-        peer: hook.peerState(),
-        micEnabled: hook.microphoneEnabled(),
-        remoteTrack: stream?.getAudioTracks()[0]?.readyState ?? null,
-        dominantHz: bins ? Math.round(best * binHz * 10) / 10 : null,
-        peakDb: bins ? Math.round(db(sum[best]) * 10) / 10 : -200,
-        at,
-        energyPerSecond: seconds > 0 ? energy / seconds : 0,
-        packets: s0 && s1 ? s1.packetsReceived - s0.packetsReceived : 0,
-      };
-    },
-    { ms, tones: [...new Set([...Object.values(TONE), ...HOLD_NOTES])] },
-  );
-}
-
-const near = (a, b) => a !== null && Math.abs(a - b) <= HZ_TOLERANCE;
-const isHoldNote = (hz) => HOLD_NOTES.some((n) => near(hz, n));
-
-/** What the test saw, for audio.json and the report. */
-const measured = [];
-
-/** Listens until `ok(m)` holds (or throws after `timeout`, with the last measurement). */
-async function untilHeard(agent, what, ok, timeout = HEAR_WAIT) {
-  const t0 = Date.now();
-  let m;
-  for (;;) {
-    m = await listen(agent);
-    if (ok(m)) {
-      measured.push({ who: agent.who, what, after_ms: Date.now() - t0, ...m });
-      console.log(`     ${agent.who}: ${what} after ${Date.now() - t0} ms: ${describe(m)}`);
-      return m;
-    }
-    if (Date.now() - t0 > timeout) throw new Error(`${agent.who}: ${what} did not happen in ${timeout} ms; last: ${JSON.stringify(m)}`);
-  }
-}
-
-function describe(m) {
-  const at = Object.entries(m.at)
-    .filter(([hz]) => Object.values(TONE).includes(Number(hz)))
-    .map(([hz, v]) => `${hz} Hz ${v} dB`)
-    .join(', ');
-  return `dominant ${m.dominantHz} Hz at ${m.peakDb} dB (${at}); energy ${m.energyPerSecond.toExponential(2)}/s, ${m.packets} packets`;
-}
-
-/** The agent hears `other`'s tone, and not its own. */
-function hearsTone(agent, other) {
-  return (m) =>
-    m.peer === 'connected' &&
-    near(m.dominantHz, other.tone) &&
-    m.energyPerSecond > SOUND_RATE &&
-    m.at[agent.tone] < m.peakDb - MARGIN_DB;
-}
-
-/** Hold music, and none of the agents' tones. */
-function hearsHoldMusic(m) {
-  return (
-    m.peer === 'connected' &&
-    isHoldNote(m.dominantHz) &&
-    m.energyPerSecond > SOUND_RATE * 0.1 &&
-    Object.values(TONE).every((hz) => m.at[hz] < m.peakDb - MARGIN_DB)
-  );
-}
-
-/** Nothing arrives that makes a sound. */
-const hearsNothing = (m) => m.energyPerSecond < SILENCE_RATE && m.peakDb < -70;
-
-// ---- UI helpers -----------------------------------------------------------------------------
-
-const visible = (locator, timeout = WAIT) => locator.first().waitFor({ state: 'visible', timeout });
-const gone = (locator, timeout = WAIT) => locator.first().waitFor({ state: 'hidden', timeout });
-
-async function pickFromCombobox(page, label, text, option) {
-  const input = page.getByLabel(label, { exact: true }).and(page.locator('input'));
-  await input.click();
-  await input.pressSequentially(text, { delay: 30 });
-  const opt = page.getByRole('option', { name: option });
-  await visible(opt);
-  await opt.first().click();
-}
-
-const callButton = (page) => page.getByRole('tabpanel').getByRole('button', { name: 'Call', exact: true });
-const task = (page, name) => page.locator('li').filter({ has: page.getByRole('heading', { name, exact: true }) });
-const audioStatus = (page, state) => page.locator(`[data-testid="call-audio-status"][data-audio-state="${state}"]`);
-
-async function completeAll(page) {
-  const empty = page.getByText(/No tasks/);
-  const btn = page.getByRole('button', { name: 'Complete', exact: true });
-  for (const t0 = Date.now(); Date.now() - t0 < WAIT; ) {
-    if (await empty.isVisible()) return;
-    if ((await btn.count()) > 0) await btn.first().click().catch(() => {});
-    await page.waitForTimeout(100);
-  }
-  await visible(empty);
-}
+const { launchAgent, foreign, closeAll } = agentLauncher({ executablePath: CHROMIUM });
 
 let shot = 0;
 async function screenshot(agent, name) {
   shot += 1;
   await agent.page.screenshot({ path: join(OUT, `audio-${String(shot).padStart(2, '0')}-${agent.who}-${name}.png`), fullPage: true });
-}
-
-/** After hang-up: no connection, the microphone released, nothing heard, no audio status. */
-async function noAudioLeft(agent) {
-  await untilHeard(agent, 'nothing after hang-up', (m) => m.peer === null && m.micEnabled === null && hearsNothing(m));
-  await gone(agent.page.locator('[data-testid="call-audio-status"]'));
 }
 
 // ---- scenarios ------------------------------------------------------------------------------
@@ -459,7 +247,7 @@ async function main() {
     });
   } finally {
     writeFileSync(join(OUT, 'audio.json'), JSON.stringify({ results, measured }, null, 2));
-    await Promise.all(launched.map((b) => b.close().catch(() => {})));
+    await closeAll();
     server.stop();
     rmSync(wavDir, { recursive: true, force: true });
   }

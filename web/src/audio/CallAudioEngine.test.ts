@@ -4,7 +4,7 @@ import { ActionFailed } from '../state/socket';
 import type { Action, ActionData } from '../state/protocol';
 import { FakePeerConnection, fakeAudioElement, fakeMediaDevices, flush, mediaDeps } from '../../test/fakeMedia';
 
-function setup(opts: { processing?: boolean; devices?: Partial<MediaDeviceInfo>[] } = {}) {
+function setup(opts: { processing?: boolean; devices?: Partial<MediaDeviceInfo>[]; iceTransportPolicy?: RTCIceTransportPolicy } = {}) {
   const md = fakeMediaDevices(opts.devices);
   const events: EngineEvent[] = [];
   const signalled: Action[] = [];
@@ -12,6 +12,7 @@ function setup(opts: { processing?: boolean; devices?: Partial<MediaDeviceInfo>[
   const engine = new CallAudioEngine({
     ...mediaDeps(md),
     processing: opts.processing ?? true,
+    ...(opts.iceTransportPolicy ? { iceTransportPolicy: opts.iceTransportPolicy } : {}),
     signal: (a) => {
       signalled.push(a);
       return answer(a);
@@ -61,6 +62,13 @@ describe('CallAudioEngine', () => {
     expect(pc.remoteDescription).toEqual({ type: 'answer', sdp: 'answer-to-offer-1' });
     expect(s.last('mic')?.status).toBe('on');
     expect(s.last('offer-error')?.message).toBeNull();
+  });
+
+  it('uses relay candidates only when told to (the audio test mode’s ice-transport-policy=relay)', async () => {
+    const s = setup({ iceTransportPolicy: 'relay' });
+    s.engine.setIceServers([{ urls: ['turn:t:3478'], username: 'u', credential: 'p' }]);
+    const pc = await connected(s);
+    expect(pc.config).toEqual({ iceServers: [{ urls: ['turn:t:3478'], username: 'u', credential: 'p' }], iceTransportPolicy: 'relay' });
   });
 
   it('asks for raw audio when voice processing is off (the audio test mode)', async () => {

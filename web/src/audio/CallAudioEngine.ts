@@ -30,6 +30,8 @@ export interface EngineDeps {
   onEvent(event: EngineEvent): void;
   /** The browser's voice processing (echo cancellation, noise suppression, gain control). */
   processing: boolean;
+  /** 'relay': TURN relay candidates only (the audio test mode's `ice-transport-policy=relay`). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 /**
@@ -282,7 +284,11 @@ export class CallAudioEngine {
       await this.acquireMicrophone();
       // Closed meanwhile (a new open() follows if audio is wanted again), or opened already.
       if (micGeneration !== this.micGeneration || !this.wanted || this.pc) return;
-      const pc = this.deps.createPeerConnection({ iceServers: rtcIceServers(this.iceServers) });
+      const policy = this.deps.iceTransportPolicy;
+      const pc = this.deps.createPeerConnection({
+        iceServers: rtcIceServers(this.iceServers),
+        ...(policy ? { iceTransportPolicy: policy } : {}),
+      });
       this.pc = pc;
       this.answered = false;
       this.closeOnReopen = false;

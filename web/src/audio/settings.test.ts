@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { audioTestMode, microphoneConstraints, rtcIceServers, storeDevice, storedDevice } from './settings';
+import { audioTestMode, microphoneConstraints, rtcIceServers, storeDevice, storedDevice, testIceTransportPolicy } from './settings';
 
 describe('audio settings', () => {
   it('asks for the browser defaults in the product, raw audio in the test mode', () => {
@@ -19,6 +19,17 @@ describe('audio settings', () => {
     expect(audioTestMode('?x=1&audio-test')).toBe(true);
     expect(audioTestMode('?audio-test=0')).toBe(false);
     expect(audioTestMode('?audio-test=false')).toBe(false);
+  });
+  it('uses relay candidates only with ?ice-transport-policy=relay in the test mode', () => {
+    expect(testIceTransportPolicy('')).toBeUndefined();
+    expect(testIceTransportPolicy('?audio-test=1')).toBeUndefined();
+    expect(testIceTransportPolicy('?audio-test=1&ice-transport-policy=relay')).toBe('relay');
+    expect(testIceTransportPolicy('?ice-transport-policy=relay&audio-test')).toBe('relay');
+    // Not in the product, and nothing but 'relay'.
+    expect(testIceTransportPolicy('?ice-transport-policy=relay')).toBeUndefined();
+    expect(testIceTransportPolicy('?audio-test=0&ice-transport-policy=relay')).toBeUndefined();
+    expect(testIceTransportPolicy('?audio-test=1&ice-transport-policy=all')).toBeUndefined();
+    expect(testIceTransportPolicy('?audio-test=1&ice-transport-policy=bogus')).toBeUndefined();
   });
   it('hands the server’s ICE servers to RTCPeerConnection without nulls', () => {
     expect(

@@ -6,11 +6,21 @@ import type { IceServer } from '../state/protocol';
  * The audio test mode, `?audio-test=1` in the desktop's URL (for the end-to-end audio test):
  * the microphone is asked for without the browser's echo cancellation, noise suppression and
  * automatic gain control (they would bend a test tone), and `window.__switchboardAudio` exposes
- * the call's remote stream and inbound statistics. Off in the product.
+ * the call's remote stream, inbound statistics and selected ICE pair. Off in the product.
  */
 export function audioTestMode(search: string = typeof location !== 'undefined' ? location.search : ''): boolean {
   const v = new URLSearchParams(search).get('audio-test');
   return v !== null && v !== '0' && v !== 'false';
+}
+
+/**
+ * In the audio test mode only, `&ice-transport-policy=relay` has the connection use TURN relay
+ * candidates only (the end-to-end TURN test forces its calls through coturn with it). Otherwise
+ * undefined: the browser's default ('all'), as in the product.
+ */
+export function testIceTransportPolicy(search: string = typeof location !== 'undefined' ? location.search : ''): RTCIceTransportPolicy | undefined {
+  if (!audioTestMode(search)) return undefined;
+  return new URLSearchParams(search).get('ice-transport-policy') === 'relay' ? 'relay' : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, type ReactNode } from 'react';
 import { useDesktop } from './DesktopContext';
 import { CallAudioEngine, type EngineDeps, type EngineEvent } from '../audio/CallAudioEngine';
-import { audioTestMode, storeDevice, storedDevice } from '../audio/settings';
+import { audioTestMode, storeDevice, storedDevice, testIceTransportPolicy } from '../audio/settings';
 import { audioWanted, describeCallAudio, effectiveControls, localAudio, type CallAudioView } from '../lib/callAudio';
 import type { AppAction } from './reducer';
 import type { TaskView } from './protocol';
@@ -50,6 +50,27 @@ export interface AudioTestHook {
   microphoneEnabled(): boolean | null;
   /** The inbound audio RTP statistics of the connection, or null without one. */
   inbound(): Promise<{ totalAudioEnergy: number; totalSamplesDuration: number; packetsReceived: number; audioLevel: number } | null>;
+  /** The connection's iceTransportPolicy ('all', or 'relay' with ice-transport-policy=relay), or null without one. */
+  iceTransportPolicy(): RTCIceTransportPolicy | null;
+  /** The connection's selected ICE candidate pair and its two candidates, or null without one. */
+  selectedCandidatePair(): Promise<SelectedCandidatePair | null>;
+}
+
+export interface IceCandidateView {
+  candidateType: string | null;
+  protocol: string | null;
+  address: string | null;
+  port: number | null;
+  /** For a relay candidate: how the browser reaches the TURN server (udp, tcp, tls). */
+  relayProtocol: string | null;
+  url: string | null;
+}
+
+export interface SelectedCandidatePair {
+  state: string;
+  nominated: boolean;
+  local: IceCandidateView | null;
+  remote: IceCandidateView | null;
 }
 
 /** The browser's media, as the engine uses it (tests pass fakes). */
@@ -97,6 +118,7 @@ export function CallAudioProvider({
       ...browserDeps(),
       ...deps,
       processing: !testMode,
+      iceTransportPolicy: testMode ? testIceTransportPolicy() : undefined,
       signal: (action) => sendRef.current(action, { quiet: true }),
       onEvent: (e) => dispatch(toAction(e)),
     });
@@ -159,6 +181,37 @@ export function CallAudioProvider({
           }
         });
         return found;
+      },
+      iceTransportPolicy: () => engine.peerConnection()?.getConfiguration().iceTransportPolicy ?? null,
+      selectedCandidatePair: async () => {
+        const pc = engine.peerConnection();
+        if (!pc) return null;
+        const stats = await pc.getStats();
+        // The transport names the selected pair; failing that, the nominated pair that succeeded.
+        let pairId: string | undefined;
+        stats.forEach((r) => {
+          if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+        });
+        if (!pairId) {
+          stats.forEach((r) => {
+            if (!pairId && r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pairId = r.id;
+          });
+        }
+        const pair = pairId ? stats.get(pairId) : undefined;
+        if (!pair) return null;
+        const candidate = (id: string | undefined): IceCandidateView | null => {
+          const c = id ? stats.get(id) : undefined;
+          if (!c) return null;
+          return {
+            candidateType: c.candidateType ?? null,
+            protocol: c.protocol ?? null,
+            address: c.address ?? c.ip ?? null,
+            port: c.port ?? null,
+            relayProtocol: c.relayProtocol ?? null,
+            url: c.url ?? null,
+          };
+        };
+        return { state: pair.state, nominated: pair.nominated === true, local: candidate(pair.localCandidateId), remote: candidate(pair.remoteCandidateId) };
       },
     };
     (window as unknown as { __switchboardAudio?: AudioTestHook }).__switchboardAudio = hook;
