@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::f32::consts::TAU;
 
-use opus::{Application, Bitrate, Channels, Decoder, Encoder};
+use opus::{Application, Bitrate, Channels, Decoder, Encoder, Signal};
 
 use crate::error::MediaError;
 
@@ -26,9 +26,8 @@ const HOLD_MUSIC_PEAK: f32 = 0.2;
 /// Bitrate of what the relay encodes (mixes and music).
 const BITRATE: i32 = 32_000;
 /// Largest Opus packet we produce or accept from the decoder's point of view.
-/// libopus complexity (0..=10) of the per-receiver mix encoders. Encoding is most of a mix's
-/// cost (about 150 µs per frame at 10, 110 at 5, 55 at 1 on the benchmark machine), and 5 still
-/// sounds clean for speech at 32 kbit/s: it is what makes 150 mixed participants fit one core.
+/// The default complexity of the per-receiver mix encoders ([`crate::EngineConfig`]): half
+/// the cost of libopus's default 10 for speech, and still clean at 32 kbit/s.
 pub(crate) const MIX_COMPLEXITY: i32 = 5;
 /// The hold music is encoded once, at start: at the best quality.
 pub(crate) const MUSIC_COMPLEXITY: i32 = 10;
@@ -52,7 +51,7 @@ pub(crate) struct HoldMusic {
 impl HoldMusic {
     pub(crate) fn new() -> Result<HoldMusic, MediaError> {
         let pcm = synthesize();
-        let mut encoder = MixEncoder::new(MUSIC_COMPLEXITY)?;
+        let mut encoder = MixEncoder::new(MUSIC_COMPLEXITY, false)?;
         let opus = pcm
             .iter()
             .map(|f| encoder.encode(f))
@@ -99,7 +98,9 @@ pub(crate) struct MixEncoder {
 }
 
 impl MixEncoder {
-    pub(crate) fn new(complexity: i32) -> Result<MixEncoder, MediaError> {
+    /// An encoder at `complexity`; `voice` tells libopus the signal is speech (the mixes of a
+    /// contact center are), which keeps its cost that of speech whatever the content.
+    pub(crate) fn new(complexity: i32, voice: bool) -> Result<MixEncoder, MediaError> {
         let mut encoder = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)
             .map_err(|e| MediaError::Opus(e.to_string()))?;
         encoder
@@ -108,6 +109,11 @@ impl MixEncoder {
         encoder
             .set_complexity(complexity)
             .map_err(|e| MediaError::Opus(e.to_string()))?;
+        if voice {
+            encoder
+                .set_signal(Signal::Voice)
+                .map_err(|e| MediaError::Opus(e.to_string()))?;
+        }
         Ok(MixEncoder {
             encoder,
             buf: vec![0; MAX_PACKET],
@@ -214,7 +220,7 @@ mod tests {
 
     #[test]
     fn the_source_queue_is_bounded_and_primes() {
-        let mut enc = MixEncoder::new(MIX_COMPLEXITY).expect("encoder");
+        let mut enc = MixEncoder::new(MIX_COMPLEXITY, true).expect("encoder");
         let packet = enc.encode(&[1000; FRAME_SAMPLES]).expect("encode");
         let mut dec = SourceDecoder::new().expect("decoder");
         assert!(dec.push(&packet));

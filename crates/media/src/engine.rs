@@ -45,16 +45,21 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// At most this many peers at once.
     pub max_peers: usize,
+    /// libopus complexity (0..=10) of the per-receiver mix encoders: the price of a mixed
+    /// participant. Encoding is most of it: for speech at 32 kbit/s, about 195 µs per frame at
+    /// 10, 100 at 5, 50 at 1 on the benchmark machine (docs/benchmarks.md).
+    pub mix_complexity: i32,
 }
 
 impl EngineConfig {
-    /// Defaults: silence after 2 s, connect within 30 s, 10,000 peers.
+    /// Defaults: silence after 2 s, connect within 30 s, 10,000 peers, mix complexity 5.
     pub fn new(advertised: SocketAddr) -> EngineConfig {
         EngineConfig {
             advertised,
             silence_after: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(30),
             max_peers: 10_000,
+            mix_complexity: audio::MIX_COMPLEXITY,
         }
     }
 }
@@ -362,6 +367,9 @@ impl Engine {
     /// A relay answering for `config.advertised`. Generates the DTLS certificate every peer
     /// uses and encodes the hold music.
     pub fn new(config: EngineConfig) -> Result<Engine, MediaError> {
+        if !(0..=10).contains(&config.mix_complexity) {
+            return Err(MediaError::Complexity(config.mix_complexity));
+        }
         Candidate::host(config.advertised, "udp")
             .map_err(|e| MediaError::Candidate(config.advertised, e.to_string()))?;
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
@@ -763,7 +771,7 @@ impl Engine {
                 ([], _) => Route::Silent,
                 ([one], _) => Route::Forward(*one),
                 (_, Route::Mix { encoder, .. }) => Route::Mix { feeds, encoder },
-                (_, _) => match MixEncoder::new(audio::MIX_COMPLEXITY) {
+                (_, _) => match MixEncoder::new(self.config.mix_complexity, true) {
                     Ok(encoder) => Route::Mix {
                         feeds,
                         encoder: Box::new(encoder),

@@ -40,6 +40,9 @@ pub enum MediaError {
     /// No DTLS certificate could be made.
     #[error("no DTLS certificate could be generated")]
     Certificate,
+    /// The mix encoders' complexity is outside libopus's 0..=10.
+    #[error("the mix complexity must be 0 to 10, not {0}")]
+    Complexity(i32),
     /// libopus failed to set up.
     #[error("Opus: {0}")]
     Opus(String),

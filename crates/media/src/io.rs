@@ -61,6 +61,8 @@ pub struct RelayConfig {
     pub silence_after: Duration,
     /// See [`EngineConfig::connect_timeout`].
     pub connect_timeout: Duration,
+    /// See [`EngineConfig::mix_complexity`].
+    pub mix_complexity: i32,
 }
 
 impl RelayConfig {
@@ -72,6 +74,7 @@ impl RelayConfig {
             advertised: None,
             silence_after: defaults.silence_after,
             connect_timeout: defaults.connect_timeout,
+            mix_complexity: defaults.mix_complexity,
         }
     }
 }
@@ -209,6 +212,7 @@ impl Relay {
         let mut engine_config = EngineConfig::new(advertised);
         engine_config.silence_after = config.silence_after;
         engine_config.connect_timeout = config.connect_timeout;
+        engine_config.mix_complexity = config.mix_complexity;
         let engine = Engine::new(engine_config)?;
         let state = UdpSocketState::new((&socket).into())?;
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);

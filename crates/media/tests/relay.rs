@@ -692,3 +692,17 @@ fn a_peer_that_never_connects_is_dropped() {
     );
     assert_eq!(s.engine.footprint().peers, 0);
 }
+
+#[test]
+fn a_mix_complexity_outside_libopus_range_is_refused() {
+    let mut config = EngineConfig::new(addr(40_000));
+    for bad in [-1, 11] {
+        config.mix_complexity = bad;
+        assert_eq!(
+            Engine::new(config.clone()).err(),
+            Some(MediaError::Complexity(bad))
+        );
+    }
+    config.mix_complexity = 0;
+    assert!(Engine::new(config).is_ok());
+}

@@ -90,8 +90,9 @@ fn graph(participants: usize, room: usize) -> Graph {
 /// Runs every size through the in-process relay.
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let tones = tones()?;
-    let relay = Relay::spawn(RelayConfig::new("127.0.0.1:0".parse()?))
-        .map_err(|e| anyhow!("starting the media relay: {e}"))?;
+    let mut config = RelayConfig::new("127.0.0.1:0".parse()?);
+    config.mix_complexity = args.mix_complexity;
+    let relay = Relay::spawn(config).map_err(|e| anyhow!("starting the media relay: {e}"))?;
     let handle = relay.handle();
     // The thread names itself once it runs.
     let mut tid = None;

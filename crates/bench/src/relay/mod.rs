@@ -51,6 +51,9 @@ pub struct Args {
     /// Participants per mixed room.
     #[arg(long, default_value_t = 3)]
     pub room: usize,
+    /// libopus complexity of our relay's mix encoders (0..=10; the relay's default is 5).
+    #[arg(long, default_value_t = 5)]
+    pub mix_complexity: i32,
     /// Seconds of the measurement window at every size.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
