@@ -54,14 +54,17 @@ pub fn desktops(path: &str, all: &[DesktopPoint]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Points of a series: load (calls or participants) and server CPU (% of one core).
+pub type Series = [(f64, f64)];
+
 /// Server CPU (% of one core) against load, ours and Janus: forwarding (left) and mixing
 /// (right).
 pub fn relay(
     path: &str,
-    fwd_ours: &[crate::relay::Row],
-    fwd_janus: &[crate::relay::Row],
-    mix_ours: &[crate::relay::Row],
-    mix_janus: &[crate::relay::Row],
+    fwd_ours: &Series,
+    fwd_janus: &Series,
+    mix_ours: &Series,
+    mix_janus: &Series,
 ) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -83,8 +86,8 @@ pub fn relay(
         ),
     ] {
         let all = ours.iter().chain(janus);
-        let max_x = all.clone().map(|r| r.n as f64).fold(1.0, f64::max) * 1.05;
-        let max_y = all.map(|r| r.cpu_pct).fold(10.0, f64::max) * 1.2;
+        let max_x = all.clone().map(|p| p.0).fold(1.0, f64::max) * 1.05;
+        let max_y = all.map(|p| p.1).fold(10.0, f64::max) * 1.2;
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 16))
             .margin(12)
@@ -92,11 +95,11 @@ pub fn relay(
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
         chart.configure_mesh().x_desc(x_desc).draw()?;
-        for (color, name, rows) in [(BLUE, "switchboard", ours), (RED, "Janus", janus)] {
-            if rows.is_empty() {
+        for (color, name, pts) in [(BLUE, "switchboard", ours), (RED, "Janus", janus)] {
+            if pts.is_empty() {
                 continue;
             }
-            let pts: Vec<(f64, f64)> = rows.iter().map(|r| (r.n as f64, r.cpu_pct)).collect();
+            let pts = pts.to_vec();
             chart
                 .draw_series(LineSeries::new(pts.clone(), &color))?
                 .label(name)

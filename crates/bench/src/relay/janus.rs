@@ -28,10 +28,11 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::mix::tones;
-use super::ours::{wait_flowing, window};
+use super::args::Args;
+use super::measure::{wait_flowing, window};
 use super::peer::{Fleet, Payload, Peer};
-use super::{forward_row, mix_row, Args, Row};
+use super::report::{forward_row, mix_row, Row};
+use super::tones::tones;
 use crate::server::proc_cpu_seconds;
 
 /// How long one request or event may take during setup.

@@ -20,8 +20,10 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::args::Args;
+use super::measure::{wait_flowing, window};
 use super::peer::{Fleet, Payload, Peer};
-use super::{forward_row, own_cpu, Args, Row, Window};
+use super::report::{forward_row, Row};
 use crate::client::{sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
 
@@ -304,60 +306,6 @@ async fn call(
         peer.spawn(&fleet);
     }
     Ok((caller, callee))
-}
-
-/// Waits until `peers` peers are connected and hear their party.
-pub(super) async fn wait_flowing(fleet: &Fleet, peers: usize, what: &str) -> anyhow::Result<()> {
-    let s = &fleet.shared;
-    let limit = Duration::from_secs(30) + Duration::from_millis(20 * peers as u64);
-    let start = Instant::now();
-    loop {
-        let (c, h, f) = (
-            s.connected.load(Ordering::Relaxed),
-            s.hearing.load(Ordering::Relaxed),
-            s.failed.load(Ordering::Relaxed),
-        );
-        if c >= peers && h >= peers {
-            return Ok(());
-        }
-        if start.elapsed() > limit {
-            bail!(
-                "{what}: after {:.0} s only {c} of {peers} peers are connected and {h} hear their party ({f} failed)",
-                start.elapsed().as_secs_f64()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Measures one window over the peers running now. `in_process`: the server is a thread of
-/// this process, whose CPU is then not the client's.
-pub(super) async fn window(
-    args: &Args,
-    fleet: &Fleet,
-    peers: usize,
-    in_process: bool,
-    server_cpu: impl Fn() -> Option<f64>,
-) -> anyhow::Result<(Window, Vec<super::peer::PeerReport>)> {
-    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
-    let cpu0 = server_cpu().context("reading the server's CPU time")?;
-    let own0 = own_cpu();
-    let (start, end) = fleet
-        .shared
-        .open_window(Duration::from_secs_f64(args.seconds));
-    tokio::time::sleep_until(end.into()).await;
-    let cpu1 = server_cpu().context("reading the server's CPU time")?;
-    let own1 = own_cpu();
-    let seconds = end.duration_since(start).as_secs_f64();
-    let reports = fleet.shared.collect(peers, Duration::from_secs(5)).await;
-    Ok((
-        Window {
-            seconds,
-            server_cpu: cpu1 - cpu0,
-            client_cpu: own1 - own0 - if in_process { cpu1 - cpu0 } else { 0.0 },
-        },
-        reports,
-    ))
 }
 
 /// Runs every size through the server.

@@ -1,0 +1,100 @@
+//! How a window is measured: the server's and the client's CPU over it, what the peers
+//! received, and pinning processes and threads to CPUs.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::args::Args;
+use super::peer::{Fleet, PeerReport};
+use super::report::Window;
+use crate::server::proc_cpu_seconds;
+
+/// CPU seconds of this process so far.
+pub(super) fn own_cpu() -> f64 {
+    proc_cpu_seconds("/proc/self/stat").unwrap_or(f64::NAN)
+}
+
+/// Whether `taskset` can be run.
+pub(super) fn have_taskset() -> bool {
+    std::process::Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `taskset -p [-a] -c CPUS ID`.
+pub(super) fn pin(id: u32, cpus: &str, all_threads: bool) -> anyhow::Result<()> {
+    let mut cmd = std::process::Command::new("taskset");
+    if all_threads {
+        cmd.arg("-a");
+    }
+    let out = cmd
+        .arg("-p")
+        .arg("-c")
+        .arg(cpus)
+        .arg(id.to_string())
+        .output()
+        .context("running taskset")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "taskset -p -c {cpus} {id}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Waits until `peers` peers are connected and hear their party.
+pub(super) async fn wait_flowing(fleet: &Fleet, peers: usize, what: &str) -> anyhow::Result<()> {
+    let s = &fleet.shared;
+    let limit = Duration::from_secs(30) + Duration::from_millis(20 * peers as u64);
+    let start = Instant::now();
+    loop {
+        let (c, h, f) = (
+            s.connected.load(Ordering::Relaxed),
+            s.hearing.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+        );
+        if c >= peers && h >= peers {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            bail!(
+                "{what}: after {:.0} s only {c} of {peers} peers are connected and {h} hear their party ({f} failed)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Measures one window over the peers running now. `in_process`: the server is a thread of
+/// this process, whose CPU is then not the client's.
+pub(super) async fn window(
+    args: &Args,
+    fleet: &Fleet,
+    peers: usize,
+    in_process: bool,
+    server_cpu: impl Fn() -> Option<f64>,
+) -> anyhow::Result<(Window, Vec<PeerReport>)> {
+    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
+    let cpu0 = server_cpu().context("reading the server's CPU time")?;
+    let own0 = own_cpu();
+    let (start, end) = fleet
+        .shared
+        .open_window(Duration::from_secs_f64(args.seconds));
+    tokio::time::sleep_until(end.into()).await;
+    let cpu1 = server_cpu().context("reading the server's CPU time")?;
+    let own1 = own_cpu();
+    let seconds = end.duration_since(start).as_secs_f64();
+    let reports = fleet.shared.collect(peers, Duration::from_secs(5)).await;
+    Ok((
+        Window {
+            seconds,
+            server_cpu: cpu1 - cpu0,
+            client_cpu: own1 - own0 - if in_process { cpu1 - cpu0 } else { 0.0 },
+        },
+        reports,
+    ))
+}
