@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,9 +30,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::args::Args;
-use super::measure::{wait_flowing, window};
+use super::measure::{ramp, whole_rooms, Load};
 use super::peer::{Fleet, Payload, Peer};
-use super::report::{forward_row, mix_row, Row};
+use super::report::Row;
 use super::tones::tones;
 use crate::server::proc_cpu_seconds;
 
@@ -463,52 +464,34 @@ pub async fn forward(args: &Args) -> anyhow::Result<Vec<Row>> {
     let session = Arc::new(Session::create(&janus).await?);
     let fleet = Arc::new(Fleet::start(args.client_threads)?);
     let mut handles = Vec::new();
-    let mut placed = 0;
-    let mut rows = Vec::new();
-    for &n in &args.calls {
-        let t = Instant::now();
-        let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
-        let mut jobs = Vec::new();
-        for i in placed..n {
-            let permit = permits.clone().acquire_owned().await?;
-            let (session, fleet) = (session.clone(), fleet.clone());
-            jobs.push(tokio::spawn(async move {
-                let _p = permit;
-                call(session, fleet, ip, i)
-                    .await
-                    .with_context(|| format!("Janus call {i}"))
-            }));
-        }
-        let mut flowing = Ok(());
-        for j in jobs {
-            match j.await {
-                Ok(Ok(h)) => handles.push(h),
-                Ok(Err(e)) => flowing = Err(e),
-                Err(e) => flowing = Err(e.into()),
+    let rows = ramp(
+        args,
+        &fleet,
+        "janus",
+        Load::Calls,
+        &args.calls,
+        false,
+        async |range: Range<usize>| {
+            let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
+            let mut jobs = Vec::new();
+            for i in range {
+                let permit = permits.clone().acquire_owned().await?;
+                let (session, fleet) = (session.clone(), fleet.clone());
+                jobs.push(tokio::spawn(async move {
+                    let _p = permit;
+                    call(session, fleet, ip, i)
+                        .await
+                        .with_context(|| format!("Janus call {i}"))
+                }));
             }
-        }
-        if flowing.is_ok() {
-            flowing = wait_flowing(&fleet, 2 * n, "janus").await;
-        }
-        if let Err(e) = flowing {
-            // Bigger sizes would fail the same way: report what was measured.
-            eprintln!("janus: {n} calls not measured (the ramp stops here): {e:#}");
-            break;
-        }
-        placed = n;
-        eprintln!(
-            "janus: {n} calls flowing (set up in {:.1} s); measuring {} s…",
-            t.elapsed().as_secs_f64(),
-            args.seconds
-        );
-        let (w, reports) = window(args, &fleet, 2 * n, false, || janus.cpu_seconds()).await?;
-        let row = forward_row("janus", n, &reports, &w, args.client_threads);
-        eprintln!(
-            "janus: {n} calls: {:.1}% CPU, loss {:.3}%, p99 {:.2} ms",
-            row.cpu_pct, row.loss_pct, row.p99_ms
-        );
-        rows.push(row);
-    }
+            for job in jobs {
+                handles.push(job.await??);
+            }
+            Ok(())
+        },
+        || janus.cpu_seconds(),
+    )
+    .await?;
     drop(handles);
     drop(fleet);
     drop(session);
@@ -526,63 +509,53 @@ pub async fn mix(args: &Args) -> anyhow::Result<Vec<Row>> {
     let admin = session.attach("janus.plugin.audiobridge").await?;
     let fleet = Fleet::start(args.client_threads)?;
     let mut handles = Vec::new();
-    let mut added = 0usize;
-    let mut rows = Vec::new();
-    for &n in &args.participants {
-        let n = (n / args.room).max(1) * args.room;
-        if n <= added {
-            continue;
-        }
-        let t = Instant::now();
-        for i in added..n {
-            let room = 1_000 + (i / args.room) as u64;
-            if i % args.room == 0 {
-                let r = admin
-                    .message(
-                        json!({"request": "create", "room": room, "sampling_rate": 48_000,
-                               "permanent": false, "audiolevel_ext": false}),
-                        None,
-                    )
-                    .await?;
-                if let Some(r) = r {
-                    if r["audiobridge"] != "created" {
-                        bail!("creating room {room}: {r}");
+    let rows = ramp(
+        args,
+        &fleet,
+        "janus",
+        Load::Participants,
+        &whole_rooms(&args.participants, args.room),
+        false,
+        async |range: Range<usize>| {
+            for i in range {
+                let room = 1_000 + (i / args.room) as u64;
+                if i % args.room == 0 {
+                    let r = admin
+                        .message(
+                            json!({"request": "create", "room": room, "sampling_rate": 48_000,
+                                   "permanent": false, "audiolevel_ext": false}),
+                            None,
+                        )
+                        .await?;
+                    if let Some(r) = r {
+                        if r["audiobridge"] != "created" {
+                            bail!("creating room {room}: {r}");
+                        }
                     }
                 }
-            }
-            let mut h = session.attach("janus.plugin.audiobridge").await?;
-            let (mut peer, offer) =
-                Peer::offer_at(ip, i as u32, Payload::Opus(tones[i % tones.len()].clone()))?;
-            h.message(
-                json!({"request": "join", "room": room, "display": format!("p{i}"), "muted": false}),
-                Some(json!({"type": "offer", "sdp": offer})),
-            )
-            .await?;
-            h.end_of_candidates().await?;
-            let answer = h
-                .event("the join's answer", |e| {
-                    (e["janus"] == "event").then(|| jsep_sdp(e)).flatten()
-                })
+                let mut h = session.attach("janus.plugin.audiobridge").await?;
+                let (mut peer, offer) =
+                    Peer::offer_at(ip, i as u32, Payload::Opus(tones[i % tones.len()].clone()))?;
+                h.message(
+                    json!({"request": "join", "room": room, "display": format!("p{i}"), "muted": false}),
+                    Some(json!({"type": "offer", "sdp": offer})),
+                )
                 .await?;
-            peer.accept_answer(&answer)?;
-            peer.spawn(&fleet);
-            handles.push(h);
-        }
-        added = n;
-        wait_flowing(&fleet, n, "janus mixing").await?;
-        eprintln!(
-            "janus: {n} participants flowing (set up in {:.1} s); measuring {} s…",
-            t.elapsed().as_secs_f64(),
-            args.seconds
-        );
-        let (w, reports) = window(args, &fleet, n, false, || janus.cpu_seconds()).await?;
-        let row = mix_row("janus", n, &reports, &w, args.client_threads);
-        eprintln!(
-            "janus: {n} participants: {:.1}% CPU, loss {:.3}%",
-            row.cpu_pct, row.loss_pct
-        );
-        rows.push(row);
-    }
+                h.end_of_candidates().await?;
+                let answer = h
+                    .event("the join's answer", |e| {
+                        (e["janus"] == "event").then(|| jsep_sdp(e)).flatten()
+                    })
+                    .await?;
+                peer.accept_answer(&answer)?;
+                peer.spawn(&fleet);
+                handles.push(h);
+            }
+            Ok(())
+        },
+        || janus.cpu_seconds(),
+    )
+    .await?;
     drop(handles);
     drop(fleet);
     drop(admin);

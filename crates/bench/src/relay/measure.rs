@@ -1,6 +1,7 @@
 //! How a window is measured: the server's and the client's CPU over it, what the peers
 //! received, and pinning processes and threads to CPUs.
 
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use anyhow::{bail, Context};
 
 use super::args::Args;
 use super::peer::{Fleet, PeerReport};
-use super::report::Window;
+use super::report::{forward_row, mix_row, Row, Window};
 use crate::server::proc_cpu_seconds;
 
 /// CPU seconds of this process so far.
@@ -97,4 +98,89 @@ pub(super) async fn window(
         },
         reports,
     ))
+}
+
+/// What a ramp carries: two-party calls (two peers each) or mixed participants (one each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Load {
+    Calls,
+    Participants,
+}
+
+impl Load {
+    fn peers(self, n: usize) -> usize {
+        match self {
+            Load::Calls => 2 * n,
+            Load::Participants => n,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Load::Calls => "calls",
+            Load::Participants => "participants",
+        }
+    }
+}
+
+/// The participant counts to ramp through, rounded down to whole rooms (at least one), each
+/// larger than the last.
+pub(super) fn whole_rooms(sizes: &[usize], room: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for &n in sizes {
+        let n = (n / room).max(1) * room;
+        if out.last().is_none_or(|&last| n > last) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Ramps one relay up through `sizes`: `grow(from..to)` adds the calls or participants from
+/// `from` to `to` to those already running; once every peer is connected and hears its party,
+/// a window is measured (`cpu`: the relay's CPU seconds so far; `in_process`: the relay is a
+/// thread of this process). A size that cannot be set up ends the ramp, since bigger ones would
+/// fail the same way, and the rows measured so far are returned.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn ramp(
+    args: &Args,
+    fleet: &Fleet,
+    system: &'static str,
+    load: Load,
+    sizes: &[usize],
+    in_process: bool,
+    mut grow: impl AsyncFnMut(Range<usize>) -> anyhow::Result<()>,
+    cpu: impl Fn() -> Option<f64>,
+) -> anyhow::Result<Vec<Row>> {
+    let what = load.name();
+    let mut placed = 0;
+    let mut rows = Vec::new();
+    for &n in sizes {
+        let t = Instant::now();
+        let grown = match grow(placed..n).await {
+            Ok(()) => wait_flowing(fleet, load.peers(n), system).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = grown {
+            eprintln!("{system}: {n} {what} not measured (the ramp stops here): {e:#}");
+            break;
+        }
+        placed = n;
+        eprintln!(
+            "{system}: {n} {what} flowing (set up in {:.1} s); measuring {} s…",
+            t.elapsed().as_secs_f64(),
+            args.seconds
+        );
+        let (w, reports) = window(args, fleet, load.peers(n), in_process, &cpu).await?;
+        let row = match load {
+            Load::Calls => forward_row(system, n, &reports, &w, args.client_threads),
+            Load::Participants => mix_row(system, n, &reports, &w, args.client_threads),
+        };
+        eprintln!(
+            "{system}: {n} {what}: relay CPU {:.1}% of a core, loss {:.3}%",
+            row.cpu_pct, row.loss_pct
+        );
+        rows.push(row);
+    }
+    Ok(rows)
 }

@@ -7,16 +7,17 @@
 //! Measured per size: the media thread's CPU over the window (`/proc/self/task/<tid>/stat`),
 //! and the mixed frames each participant received against the 50 a second it should.
 
-use std::time::{Duration, Instant};
+use std::ops::Range;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use switchboard_media::io::{Relay, RelayConfig};
 use switchboard_media::{Graph, PeerId, Source};
 
 use super::args::Args;
-use super::measure::{pin, wait_flowing, window};
+use super::measure::{pin, ramp, whole_rooms, Load};
 use super::peer::{Fleet, Payload, Peer};
-use super::report::{mix_row, Row};
+use super::report::Row;
 use super::tones::tones;
 use crate::server::proc_cpu_seconds;
 
@@ -79,45 +80,34 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         handle.local_addr()
     );
     let fleet = Fleet::start(args.client_threads)?;
-    let mut added = 0usize;
-    let mut rows = Vec::new();
-    for &n in &args.participants {
-        // Whole rooms only.
-        let n = (n / args.room).max(1) * args.room;
-        if n <= added {
-            continue;
-        }
-        let t = Instant::now();
-        // The media thread takes add_peer one at a time anyway: set up in order.
-        for i in added..n {
-            let payload = Payload::Opus(tones[i % tones.len()].clone());
-            let (mut peer, offer) = Peer::offer(i as u32, payload)?;
-            let answer = handle
-                .add_peer(PeerId(i as u64), offer)
+    let rows = ramp(
+        args,
+        &fleet,
+        "switchboard",
+        Load::Participants,
+        &whole_rooms(&args.participants, args.room),
+        true,
+        async |range: Range<usize>| {
+            let n = range.end;
+            // The media thread takes add_peer one at a time anyway: set up in order.
+            for i in range {
+                let payload = Payload::Opus(tones[i % tones.len()].clone());
+                let (mut peer, offer) = Peer::offer(i as u32, payload)?;
+                let answer = handle
+                    .add_peer(PeerId(i as u64), offer)
+                    .await
+                    .map_err(|e| anyhow!("add_peer {i}: {e}"))?;
+                peer.accept_answer(&answer)?;
+                peer.spawn(&fleet);
+            }
+            handle
+                .set_graph(graph(n, args.room))
                 .await
-                .map_err(|e| anyhow!("add_peer {i}: {e}"))?;
-            peer.accept_answer(&answer)?;
-            peer.spawn(&fleet);
-        }
-        handle
-            .set_graph(graph(n, args.room))
-            .await
-            .map_err(|e| anyhow!("set_graph: {e}"))?;
-        added = n;
-        wait_flowing(&fleet, n, "mixing").await?;
-        eprintln!(
-            "mixing: {n} participants flowing (set up in {:.1} s); measuring {} s…",
-            t.elapsed().as_secs_f64(),
-            args.seconds
-        );
-        let (w, reports) = window(args, &fleet, n, true, || proc_cpu_seconds(&stat)).await?;
-        let row = mix_row("switchboard", n, &reports, &w, args.client_threads);
-        eprintln!(
-            "mixing: {n} participants: media thread {:.1}% CPU, loss {:.3}%",
-            row.cpu_pct, row.loss_pct
-        );
-        rows.push(row);
-    }
+                .map_err(|e| anyhow!("set_graph: {e}"))
+        },
+        || proc_cpu_seconds(&stat),
+    )
+    .await?;
     drop(fleet);
     tokio::time::sleep(Duration::from_millis(50)).await;
     relay

@@ -10,6 +10,7 @@
 //! receivers loss, delay and jitter (see `peer`).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,9 +22,9 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::args::Args;
-use super::measure::{wait_flowing, window};
+use super::measure::{ramp, Load};
 use super::peer::{Fleet, Payload, Peer};
-use super::report::{forward_row, Row};
+use super::report::Row;
 use crate::client::{sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
 
@@ -361,48 +362,32 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     eprintln!("switchboard: idle server CPU {idle:.1}% of a core");
 
     let mut desks = Vec::new();
-    let mut placed = 0;
-    let mut rows = Vec::new();
-    for &n in &args.calls {
-        let t = Instant::now();
-        let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
-        let mut jobs = Vec::new();
-        for i in placed..n {
-            let permit = permits.clone().acquire_owned().await?;
-            let (setup, fleet, ws_base) = (setup.clone(), fleet.clone(), ws_base.clone());
-            jobs.push(tokio::spawn(async move {
-                let _p = permit;
-                call(setup, fleet, ws_base, i)
-                    .await
-                    .with_context(|| format!("call {i}"))
-            }));
-        }
-        let flowing = match join_all(jobs).await {
-            Ok(new) => {
-                desks.extend(new);
-                wait_flowing(&fleet, 2 * n, "switchboard").await
+    let rows = ramp(
+        args,
+        &fleet,
+        "switchboard",
+        Load::Calls,
+        &args.calls,
+        false,
+        async |range: Range<usize>| {
+            let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
+            let mut jobs = Vec::new();
+            for i in range {
+                let permit = permits.clone().acquire_owned().await?;
+                let (setup, fleet, ws_base) = (setup.clone(), fleet.clone(), ws_base.clone());
+                jobs.push(tokio::spawn(async move {
+                    let _p = permit;
+                    call(setup, fleet, ws_base, i)
+                        .await
+                        .with_context(|| format!("call {i}"))
+                }));
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = flowing {
-            // Bigger sizes would fail the same way: report what was measured.
-            eprintln!("switchboard: {n} calls not measured (the ramp stops here): {e:#}");
-            break;
-        }
-        placed = n;
-        eprintln!(
-            "switchboard: {n} calls flowing (set up in {:.1} s); measuring {} s…",
-            t.elapsed().as_secs_f64(),
-            args.seconds
-        );
-        let (w, reports) = window(args, &fleet, 2 * n, false, || server.cpu_seconds()).await?;
-        let row = forward_row("switchboard", n, &reports, &w, args.client_threads);
-        eprintln!(
-            "switchboard: {n} calls: server {:.1}% CPU, loss {:.3}%, p99 {:.2} ms",
-            row.cpu_pct, row.loss_pct, row.p99_ms
-        );
-        rows.push(row);
-    }
+            desks.extend(join_all(jobs).await?);
+            Ok(())
+        },
+        || server.cpu_seconds(),
+    )
+    .await?;
     drop(desks);
     drop(fleet);
     drop(server);
