@@ -208,19 +208,7 @@ nat: {{
 
 impl Drop for Janus {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::server::stop(&mut self.child);
         if std::env::var_os("BENCH_KEEP_JANUS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
