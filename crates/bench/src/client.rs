@@ -61,6 +61,21 @@ impl Api {
         Ok(body)
     }
 
+    /// A desktop access token for `worker` of `workspace`, valid for a day.
+    pub async fn access_token(&self, workspace: &str, worker: &str) -> anyhow::Result<String> {
+        let v = self
+            .post(
+                "/v1/AccessTokens",
+                &[
+                    ("WorkspaceSid", workspace),
+                    ("WorkerSid", worker),
+                    ("Ttl", "86400"),
+                ],
+            )
+            .await?;
+        v["token"].as_str().map(str::to_owned).context("no token")
+    }
+
     /// `GET` answered with a success status, timed.
     pub async fn timed_get(&self, path: &str) -> anyhow::Result<Duration> {
         let start = Instant::now();

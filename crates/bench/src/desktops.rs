@@ -148,19 +148,7 @@ async fn measure(args: &Args, desktops: usize, reservations: usize) -> anyhow::R
             .map(|worker| {
                 let api = api.clone();
                 let (ws, worker) = (ws.clone(), worker.clone());
-                async move {
-                    let v = api
-                        .post(
-                            "/v1/AccessTokens",
-                            &[
-                                ("WorkspaceSid", &ws),
-                                ("WorkerSid", &worker),
-                                ("Ttl", "86400"),
-                            ],
-                        )
-                        .await?;
-                    v["token"].as_str().map(str::to_owned).context("no token")
-                }
+                async move { api.access_token(&ws, &worker).await }
             })
             .collect(),
     )

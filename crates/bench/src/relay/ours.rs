@@ -205,17 +205,7 @@ async fn workers(api: &Api, ws: &str, agents: usize, limit: usize) -> anyhow::Re
                     ],
                 )
                 .await?)?;
-            let t = api
-                .post(
-                    "/v1/AccessTokens",
-                    &[
-                        ("WorkspaceSid", &ws),
-                        ("WorkerSid", &worker),
-                        ("Ttl", "86400"),
-                    ],
-                )
-                .await?;
-            let token = t["token"].as_str().context("no token")?.to_owned();
+            let token = api.access_token(&ws, &worker).await?;
             anyhow::Ok((worker, token))
         }));
     }
