@@ -945,7 +945,13 @@ impl Engine {
                 .is_ok(),
             None => false,
         };
-        if !written {
+        if written {
+            // str0m packetizes a written frame on its next timeout: give it that now, so the
+            // packet leaves with this batch instead of after another turn of the loop.
+            if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                debug!(%r, error = %e, "timeout refused");
+            }
+        } else {
             self.sink.counters.media_errors += 1;
         }
         drain(now, r, peer, &mut self.sink);

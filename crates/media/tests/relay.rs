@@ -706,3 +706,65 @@ fn a_mix_complexity_outside_libopus_range_is_refused() {
     config.mix_complexity = 0;
     assert!(Engine::new(config).is_ok());
 }
+
+/// Forwarding adds no turn of the loop: the frame goes out from the very `handle_datagram`
+/// that brought it, not after a later `handle_timeout` (str0m packetizes on a timeout, which
+/// the engine gives it at once).
+#[test]
+fn a_forwarded_frame_leaves_with_the_datagram_that_brought_it() {
+    let server = addr(40_000);
+    let mut now = Instant::now();
+    let mut engine = Engine::new(EngineConfig::new(server)).expect("engine");
+    let mut clients = Vec::new();
+    for id in 0..2u64 {
+        let (mut c, offer) = Client::new(now, addr(50_001 + id as u16), TONES[id as usize]);
+        let answer = engine.add_peer(now, PeerId(id), &offer).expect("answer");
+        c.accept_answer(now, &answer);
+        clients.push(c);
+    }
+    engine.set_graph(&Graph::new().with(PeerId(0), [p(1)]).with(PeerId(1), [p(0)]));
+    let deliver = |clients: &mut Vec<Client>, now: Instant, t: switchboard_media::Transmit| {
+        if let Some(c) = clients.iter_mut().find(|c| c.addr == t.destination) {
+            c.receive(now, server, &t.contents);
+        }
+    };
+    let (mut frames, mut at_once) = (0, 0);
+    let end = now + Duration::from_secs(3);
+    while now < end {
+        now += Duration::from_millis(1);
+        let mut out = Vec::new();
+        for c in clients.iter_mut() {
+            c.timeout(now);
+            for (from, _, data) in std::mem::take(&mut c.outbox) {
+                let before = engine.counters().forwarded;
+                engine.handle_datagram(now, from, server, &data);
+                let forwarded = engine.counters().forwarded > before;
+                let mut sent = 0;
+                while let Some(t) = engine.poll_transmit() {
+                    sent += 1;
+                    out.push(t);
+                }
+                if forwarded && clients_connected(&engine) {
+                    frames += 1;
+                    at_once += usize::from(sent > 0);
+                }
+            }
+        }
+        for t in out {
+            deliver(&mut clients, now, t);
+        }
+        if engine.poll_timeout().is_some_and(|t| t <= now) {
+            engine.handle_timeout(now);
+        }
+        while let Some(t) = engine.poll_transmit() {
+            deliver(&mut clients, now, t);
+        }
+        while engine.poll_event().is_some() {}
+    }
+    assert!(frames > 100, "only {frames} frames forwarded");
+    assert_eq!(at_once, frames, "frames that waited for a timeout");
+}
+
+fn clients_connected(engine: &Engine) -> bool {
+    engine.is_connected(PeerId(0)) && engine.is_connected(PeerId(1))
+}
