@@ -1,9 +1,11 @@
 //! REST helpers over the server's TaskRouter API, and load loops that measure it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use crate::server::{ACCOUNT, TOKEN};
 
@@ -158,4 +160,26 @@ pub fn latency(mut samples: Vec<Duration>) -> Latency {
         p50: at(0.5),
         p99: at(0.99),
     }
+}
+
+/// Runs `items` as tasks, at most `limit` at once; their results in order, or the first error.
+pub async fn bounded<F, T>(limit: usize, items: Vec<F>) -> anyhow::Result<Vec<T>>
+where
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let mut handles = Vec::new();
+    for f in items {
+        let p = permits.clone().acquire_owned().await?;
+        handles.push(tokio::spawn(async move {
+            let _p = p;
+            f.await
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await??);
+    }
+    Ok(out)
 }

@@ -10,9 +10,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use tokio::sync::Semaphore;
 
-use crate::client::{get_throughput, latency, sid, Api, Latency};
+use crate::client::{bounded, get_throughput, latency, sid, Api, Latency};
 use crate::server::Server;
 
 /// Options of `desktops`.
@@ -59,27 +58,6 @@ pub struct Figures {
     pub pushes: u64,
     /// Server CPU seconds used during the measurement.
     pub server_cpu: f64,
-}
-
-async fn bounded<F, T>(limit: usize, items: Vec<F>) -> anyhow::Result<Vec<T>>
-where
-    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    let permits = Arc::new(Semaphore::new(limit));
-    let mut handles = Vec::new();
-    for f in items {
-        let p = permits.clone().acquire_owned().await?;
-        handles.push(tokio::spawn(async move {
-            let _p = p;
-            f.await
-        }));
-    }
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await??);
-    }
-    Ok(out)
 }
 
 async fn measure(args: &Args, desktops: usize, reservations: usize) -> anyhow::Result<Figures> {

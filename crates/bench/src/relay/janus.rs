@@ -27,13 +27,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 use super::args::Args;
 use super::measure::{ramp, whole_rooms, Load};
 use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use super::tones::tones;
+use crate::client::bounded;
 use crate::server::proc_cpu_seconds;
 
 /// How long one request or event may take during setup.
@@ -460,21 +461,15 @@ pub async fn forward(args: &Args) -> anyhow::Result<Vec<Row>> {
         &args.calls,
         false,
         async |range: Range<usize>| {
-            let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
-            let mut jobs = Vec::new();
-            for i in range {
-                let permit = permits.clone().acquire_owned().await?;
+            let jobs = range.map(|i| {
                 let (session, fleet) = (session.clone(), fleet.clone());
-                jobs.push(tokio::spawn(async move {
-                    let _p = permit;
+                async move {
                     call(session, fleet, ip, i)
                         .await
                         .with_context(|| format!("Janus call {i}"))
-                }));
-            }
-            for job in jobs {
-                handles.push(job.await??);
-            }
+                }
+            });
+            handles.extend(bounded(args.setup_concurrency, jobs.collect()).await?);
             Ok(())
         },
         || janus.cpu_seconds(),

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::args::Args;
 use super::measure::{ramp, Load};
 use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
-use crate::client::{sid, Api};
+use crate::client::{bounded, sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
 
 /// How long one action or state change may take during setup.
@@ -160,17 +160,6 @@ fn app_address(app: &str, params: &[(&str, &str)]) -> String {
     s
 }
 
-/// The results of spawned jobs, in order; the first error.
-async fn join_all<T: Send + 'static>(
-    jobs: Vec<tokio::task::JoinHandle<anyhow::Result<T>>>,
-) -> anyhow::Result<Vec<T>> {
-    let mut out = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        out.push(j.await??);
-    }
-    Ok(out)
-}
-
 /// Creates `agents` Available workers and a desktop token for each.
 async fn workers(api: &Api, ws: &str, agents: usize, limit: usize) -> anyhow::Result<Setup> {
     let ws_url = format!("/v1/Workspaces/{ws}");
@@ -180,7 +169,6 @@ async fn workers(api: &Api, ws: &str, agents: usize, limit: usize) -> anyhow::Re
         .as_str()
         .context("no Available activity")?
         .to_owned();
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
     let mut jobs = Vec::new();
     for i in 0..agents {
         let (api, ws, ws_url, available) = (
@@ -189,9 +177,7 @@ async fn workers(api: &Api, ws: &str, agents: usize, limit: usize) -> anyhow::Re
             ws_url.clone(),
             available.clone(),
         );
-        let permit = permits.clone().acquire_owned().await?;
-        jobs.push(tokio::spawn(async move {
-            let _p = permit;
+        jobs.push(async move {
             let name = format!("bench{i}");
             let attrs =
                 json!({"full_name": format!("Bench {i}"), "contact_uri": format!("client:{name}")});
@@ -207,9 +193,9 @@ async fn workers(api: &Api, ws: &str, agents: usize, limit: usize) -> anyhow::Re
                 .await?)?;
             let token = api.access_token(&ws, &worker).await?;
             anyhow::Ok((worker, token))
-        }));
+        });
     }
-    let made = join_all(jobs).await?;
+    let made = bounded(limit, jobs).await?;
     let (workers, tokens) = made.into_iter().unzip();
     Ok(Setup { workers, tokens })
 }
@@ -360,19 +346,15 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         &args.calls,
         false,
         async |range: Range<usize>| {
-            let permits = Arc::new(Semaphore::new(args.setup_concurrency.max(1)));
-            let mut jobs = Vec::new();
-            for i in range {
-                let permit = permits.clone().acquire_owned().await?;
+            let jobs = range.map(|i| {
                 let (setup, fleet, ws_base) = (setup.clone(), fleet.clone(), ws_base.clone());
-                jobs.push(tokio::spawn(async move {
-                    let _p = permit;
+                async move {
                     call(setup, fleet, ws_base, i)
                         .await
                         .with_context(|| format!("call {i}"))
-                }));
-            }
-            desks.extend(join_all(jobs).await?);
+                }
+            });
+            desks.extend(bounded(args.setup_concurrency, jobs.collect()).await?);
             Ok(())
         },
         || server.cpu_seconds(),
