@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { blockForeign } from './server.mjs';
 
 export const WAIT = 15_000;
 /** How long a condition on what an agent hears may take to hold. */
@@ -76,15 +77,7 @@ export function agentLauncher({ executablePath, query = 'audio-test=1' }) {
     const browser = await chromium.launch({ executablePath, headless: true, args });
     launched.push(browser);
     const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-    const host = new URL(base).host;
-    await context.route('**/*', (route) => {
-      const u = new URL(route.request().url());
-      if (u.host !== host && u.protocol !== 'data:' && u.protocol !== 'blob:') {
-        foreign.push(u.href);
-        return route.abort();
-      }
-      return route.continue();
-    });
+    await blockForeign(context, base, foreign);
     const page = await context.newPage();
     if (onSocket) await page.routeWebSocket(/\/v1\/Desktop/, onSocket);
     const errors = [];

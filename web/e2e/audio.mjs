@@ -7,10 +7,9 @@
 // Prints "N passed, N failed"; screenshots and the measurements (audio.json) go to
 // test-results/e2e/ at the repository root. Not covered: three-party conferences (the desktop has
 // no UI for them yet).
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   TONE,
   WAIT,
@@ -29,16 +28,9 @@ import {
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
-import { startServer } from './server.mjs';
+import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOT = resolve(WEB, '..');
-const BIN = process.env.SWITCHBOARD_BIN ?? join(ROOT, 'target/debug/switchboard');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const OUT = join(ROOT, 'test-results/e2e');
-
-mkdirSync(OUT, { recursive: true });
-for (const f of readdirSync(OUT)) if (f.startsWith('audio-')) rmSync(join(OUT, f), { force: true });
+freshResults('audio');
 
 // ---- agents ---------------------------------------------------------------------------------
 

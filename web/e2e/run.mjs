@@ -3,19 +3,13 @@
 // Prints "N passed, N failed" and exits non-zero on any failure. Screenshots and axe results go to
 // test-results/e2e/ at the repository root.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { keyboardOnlyInternalCall } from './keyboard.mjs';
-import { startServer } from './server.mjs';
+import { BIN, CHROMIUM, OUT, blockForeign, startServer } from './server.mjs';
 
 const require = createRequire(import.meta.url);
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOT = resolve(WEB, '..');
-const BIN = process.env.SWITCHBOARD_BIN ?? join(ROOT, 'target/debug/switchboard');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const OUT = join(ROOT, 'test-results/e2e');
 const AXE = require.resolve('axe-core/axe.min.js');
 const WAIT = 15_000;
 
@@ -37,15 +31,7 @@ const axeResults = [];
 
 async function newPage(browser, base) {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 860 } });
-  const host = new URL(base).host;
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.host !== host && u.protocol !== 'data:' && u.protocol !== 'blob:') {
-      foreign.push(u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
+  await blockForeign(context, base, foreign);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

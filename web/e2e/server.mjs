@@ -2,10 +2,39 @@
 // 127.0.0.1 with a temporary database (its audio relay on another free UDP port), ready once
 // /demo/agents answers, and its REST API with the account's credentials.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The server binary under test. */
+export const BIN = process.env.SWITCHBOARD_BIN ?? join(ROOT, 'target/debug/switchboard');
+/** Debian's Chromium (never a downloaded browser). */
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Where screenshots and measurements go. */
+export const OUT = join(ROOT, 'test-results/e2e');
+
+/** Creates OUT and removes what an earlier run of this test left there (names starting with `prefix`). */
+export function freshResults(prefix) {
+  mkdirSync(OUT, { recursive: true });
+  for (const f of readdirSync(OUT)) if (f.startsWith(prefix)) rmSync(join(OUT, f), { force: true });
+}
+
+/** Aborts every request of `context` outside `base`'s origin, recording it in `foreign`. */
+export async function blockForeign(context, base, foreign) {
+  const host = new URL(base).host;
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.host !== host && u.protocol !== 'data:' && u.protocol !== 'blob:') {
+      foreign.push(u.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+}
 
 export async function startServer(bin, { extraArgs = [] } = {}) {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p switchboard first`);

@@ -11,10 +11,9 @@
 // allocations and permissions of the user. After hang-up nobody hears anything. Prints
 // "N passed, N failed"; screenshots, the measurements and the candidate pairs (turn.json) and
 // coturn's log (turn-turnserver.log) go to test-results/e2e/.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   TONE,
   WAIT,
@@ -32,16 +31,9 @@ import {
   visible,
 } from './audio-helpers.mjs';
 import { startCoturn } from './coturn.mjs';
-import { startServer } from './server.mjs';
+import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOT = resolve(WEB, '..');
-const BIN = process.env.SWITCHBOARD_BIN ?? join(ROOT, 'target/debug/switchboard');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const OUT = join(ROOT, 'test-results/e2e');
-
-mkdirSync(OUT, { recursive: true });
-for (const f of readdirSync(OUT)) if (f.startsWith('turn-') || f === 'turn.json') rmSync(join(OUT, f), { force: true });
+freshResults('turn');
 
 let shot = 0;
 async function screenshot(agent, name) {
