@@ -5,7 +5,7 @@ use switchboard_routing::{
     Command, ReservationAction, ReservationStatus, TaskStatusChange, TaskUpdate, WorkerUpdate,
 };
 use switchboard_sid::{Call, Reservation, Sid, Task};
-use switchboard_voice::End;
+use switchboard_voice::{End, ParticipantUpdate};
 
 use crate::calls::{Calls, OutboundRequest};
 use crate::cx::Cx;
@@ -133,8 +133,12 @@ pub fn act(
             }
             let now = cx.ms();
             for other in others {
-                cx.voice
-                    .update_participant(now, conference, other, Some(hold), None)?;
+                cx.voice.update_participant(
+                    now,
+                    conference,
+                    other,
+                    ParticipantUpdate::hold(hold),
+                )?;
             }
             done
         }
@@ -143,7 +147,7 @@ pub fn act(
             let (conference, leg, _) = conference_of(calls, cx, task_sid)?;
             let now = cx.ms();
             cx.voice
-                .update_participant(now, conference, leg, None, Some(muted))?;
+                .update_participant(now, conference, leg, ParticipantUpdate::muted(muted))?;
             done
         }
         Action::Wrap { task_sid, reason } | Action::Complete { task_sid, reason } => {

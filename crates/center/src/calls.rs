@@ -382,12 +382,12 @@ impl Calls {
                     conference: task_sid.to_string(),
                     start_on_enter: true,
                     end_on_exit: true,
-                    muted: false,
                     label: Some("worker".into()),
+                    ..JoinSpec::default()
                 },
                 ring_timeout: opts.timeout.unwrap_or(60),
             },
-        );
+        )?;
         self.agent_legs.insert(task_sid, agent_call);
         self.leg_tasks.insert(agent_call, (ws, task_sid));
         if opts.auto_answer {
@@ -417,8 +417,8 @@ impl Calls {
             conference: task.to_string(),
             start_on_enter: true,
             end_on_exit: true,
-            muted: false,
             label: Some("customer".into()),
+            ..JoinSpec::default()
         };
         if let Some(e) = self.enqueued.get(&task) {
             let call = e.call;
@@ -449,7 +449,7 @@ impl Calls {
                     join: customer,
                     ring_timeout: 60,
                 },
-            );
+            )?;
             self.far_legs.insert(far, task);
             if let Some(o) = self.outbound.get_mut(&task) {
                 o.far_leg = Some(far);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use switchboard_routing::{Command, Timestamp, WorkerUpdate};
 use switchboard_sid::{Account, Sid, SidKind};
-use switchboard_voice::{Output as VoiceOutput, Voice};
+use switchboard_voice::{Output as VoiceOutput, ParticipantUpdate, Voice};
 
 use crate::actions;
 use crate::calls::Calls;
@@ -276,9 +276,16 @@ impl Center {
                         call,
                         hold,
                         muted,
-                    } => cx
-                        .voice
-                        .update_participant(ms, conference, call, hold, muted)?,
+                    } => cx.voice.update_participant(
+                        ms,
+                        conference,
+                        call,
+                        ParticipantUpdate {
+                            hold,
+                            muted,
+                            ..ParticipantUpdate::default()
+                        },
+                    )?,
                     VoiceRequest::RemoveParticipant { conference, call } => {
                         cx.voice.remove_participant(ms, conference, call)?
                     }

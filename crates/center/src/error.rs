@@ -103,7 +103,9 @@ impl From<VoiceError> for CenterError {
             VoiceError::NotParticipant { call, conference } => {
                 CenterError::not_found(format!("Participant {call} of Conference {conference}"))
             }
-            VoiceError::State(message) => CenterError::coded(ErrorKind::Invalid, 20001, message),
+            VoiceError::State(message) | VoiceError::Invalid(message) => {
+                CenterError::coded(ErrorKind::Invalid, 20001, message)
+            }
         }
     }
 }

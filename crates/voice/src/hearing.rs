@@ -14,13 +14,22 @@
 //! | answered agent | its own leg's voice |
 //! | conference participation on hold | hold music |
 //! | conference participation, conference not started yet (`init`) | hold music (Twilio's wait music) |
-//! | other conference participation | the contributions of every *other* participant that is neither muted nor on hold |
+//! | other conference participation | the contributions of every *other* participant that is neither muted nor on hold, and either not coaching or coaching this participation's call |
 //! | waiting in a queue (`<Enqueue>`) | hold music |
 //! | bridge to another call | what flows out of that call's far end |
 //! | program, external party, gone, unanswered agent | nothing |
 //!
 //! A participant's contribution is what flows out of its call's *other* end (the agent, or the
 //! conference or queue beyond it). An agent leg hears what flows out of its call's other end.
+//!
+//! A supervisor's three ways into a call are three settings of its participation, and hearing
+//! *from* the conference never depends on them:
+//!
+//! | mode | participation | heard by |
+//! |------|---------------|----------|
+//! | monitor | muted | nobody |
+//! | coach | `coaching`, `call_sid_to_coach` = the agent's call | only the coached participation (nobody once that call has left) |
+//! | barge | neither | everyone |
 //!
 //! Since a mix is a union of sources, "what flows out" is the set of sources reachable in a
 //! dependency graph; it is computed by a breadth-first walk with a visited set, which both
@@ -153,6 +162,7 @@ fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
                             end(voice, q, q_side),
                             Some(End::Conference(qp))
                                 if qp.conference == p.conference && !qp.muted && !qp.hold
+                                    && (!qp.coaching || qp.call_sid_to_coach == Some(call))
                         );
                         if contributes {
                             next((q, other(q_side)));

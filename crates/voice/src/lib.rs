@@ -26,7 +26,7 @@ mod machine;
 pub use address::{app_address, Address, AddressError};
 pub use hearing::{hearing, Hearing, Source};
 pub use machine::{
-    CallRecord, CallStatus, Callee, ConferenceRecord, ConferenceStatus, DialRequest, DialState,
-    Direction, End, EndReason, FetchFailure, FetchResponse, JoinSpec, Millis, Output,
-    Participation, Program, Side, Voice, VoiceError, MAX_FETCHES_PER_CALL,
+    Beep, CallRecord, CallStatus, Callee, ConferenceRecord, ConferenceStatus, DialRequest,
+    DialState, Direction, End, EndReason, FetchFailure, FetchResponse, JoinSpec, Millis, Output,
+    ParticipantUpdate, Participation, Program, Side, Voice, VoiceError, MAX_FETCHES_PER_CALL,
 };

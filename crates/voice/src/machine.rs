@@ -100,10 +100,76 @@ pub struct Participation {
     pub hold: bool,
     /// A label for the participant.
     pub label: Option<String>,
+    /// Coaching (Twilio's `Coaching`): heard only by the participant whose call is
+    /// [`call_sid_to_coach`](Self::call_sid_to_coach), while it hears everyone.
+    pub coaching: bool,
+    /// The call this participant coaches (Twilio's `CallSidToCoach`). Kept when coaching is
+    /// switched off, as Twilio shows it; it only matters while [`coaching`](Self::coaching).
+    pub call_sid_to_coach: Option<Sid<Call>>,
+    /// Twilio's `Beep`, as asked. Held and shown; the relay plays no beeps.
+    pub beep: Beep,
+    /// Twilio's `EarlyMedia`, as asked. Held and shown; an agent's browser has no early media.
+    pub early_media: bool,
     /// Joined at.
     pub joined: Millis,
     /// Resume this program when the conference ends (a TwiML `<Dial><Conference>`).
     resume: Option<Box<Program>>,
+}
+
+impl Participation {
+    fn new(conference: Sid<Conference>, join: &JoinSpec, joined: Millis) -> Participation {
+        Participation {
+            conference,
+            start_on_enter: join.start_on_enter,
+            end_on_exit: join.end_on_exit,
+            muted: join.muted,
+            hold: join.hold,
+            label: join.label.clone(),
+            coaching: join.coaching,
+            call_sid_to_coach: join.call_sid_to_coach,
+            beep: join.beep,
+            early_media: join.early_media,
+            joined,
+            resume: None,
+        }
+    }
+}
+
+/// Twilio's `Beep` on a participant: whether a beep plays when it joins or leaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Beep {
+    /// `true` (Twilio's default): on enter and on exit.
+    #[default]
+    Yes,
+    /// `false`.
+    No,
+    /// `onEnter`.
+    OnEnter,
+    /// `onExit`.
+    OnExit,
+}
+
+impl Beep {
+    /// Twilio's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Beep::Yes => "true",
+            Beep::No => "false",
+            Beep::OnEnter => "onEnter",
+            Beep::OnExit => "onExit",
+        }
+    }
+
+    /// Parses Twilio's value (`true`, `false`, `onEnter`, `onExit`).
+    pub fn parse(s: &str) -> Option<Beep> {
+        match s {
+            "true" => Some(Beep::Yes),
+            "false" => Some(Beep::No),
+            "onEnter" => Some(Beep::OnEnter),
+            "onExit" => Some(Beep::OnExit),
+            _ => None,
+        }
+    }
 }
 
 /// One end of a call.
@@ -375,9 +441,13 @@ pub enum VoiceError {
     /// The call is in a state that does not allow it.
     #[error("{0}")]
     State(String),
+    /// A request's value is wrong; the message names the field (Twilio's JSON name).
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// How a call joins a conference.
+/// How a call joins a conference. [`Default`] is Twilio's defaults for a participant (starts
+/// the conference, does not end it, not muted, beeps), with an empty conference name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinSpec {
     /// The conference's name.
@@ -388,8 +458,70 @@ pub struct JoinSpec {
     pub end_on_exit: bool,
     /// Joins muted.
     pub muted: bool,
+    /// Joins on hold.
+    pub hold: bool,
     /// A label.
     pub label: Option<String>,
+    /// Joins coaching [`call_sid_to_coach`](Self::call_sid_to_coach), which must then be a
+    /// participant of the same conference.
+    pub coaching: bool,
+    /// The call to coach.
+    pub call_sid_to_coach: Option<Sid<Call>>,
+    /// `Beep`.
+    pub beep: Beep,
+    /// `EarlyMedia`.
+    pub early_media: bool,
+}
+
+impl Default for JoinSpec {
+    fn default() -> JoinSpec {
+        JoinSpec {
+            conference: String::new(),
+            start_on_enter: true,
+            end_on_exit: false,
+            muted: false,
+            hold: false,
+            label: None,
+            coaching: false,
+            call_sid_to_coach: None,
+            beep: Beep::Yes,
+            early_media: false,
+        }
+    }
+}
+
+/// A change to a participant ([`Voice::update_participant`]); `None` leaves a field alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParticipantUpdate {
+    /// Hold (hears hold music, heard by nobody) or resume.
+    pub hold: Option<bool>,
+    /// Mute (heard by nobody; a supervisor's monitor) or unmute.
+    pub muted: Option<bool>,
+    /// Coach (heard only by the coached call) or barge (`false`: heard by everyone). Given a
+    /// `call_sid_to_coach` and no `coaching`, the participant coaches, as Twilio does.
+    pub coaching: Option<bool>,
+    /// The call to coach: a participant of the same conference.
+    pub call_sid_to_coach: Option<Sid<Call>>,
+    /// Whether the conference ends when this participant leaves.
+    pub end_on_exit: Option<bool>,
+}
+
+impl ParticipantUpdate {
+    /// Only hold.
+    pub fn hold(hold: bool) -> ParticipantUpdate {
+        ParticipantUpdate {
+            hold: Some(hold),
+            ..ParticipantUpdate::default()
+        }
+    }
+
+    /// Only mute.
+    pub fn muted(muted: bool) -> ParticipantUpdate {
+        ParticipantUpdate {
+            muted: Some(muted),
+            ..ParticipantUpdate::default()
+        }
+    }
 }
 
 /// The callee of a call placed by [`Voice::dial`].
@@ -540,21 +672,21 @@ impl Voice {
     }
 
     /// Places a call whose caller end joins a conference (created when needed) and whose callee
-    /// is an agent, an application or an unreachable party.
-    pub fn dial(&mut self, now: Millis, req: DialRequest) -> Sid<Call> {
+    /// is an agent, an application or an unreachable party. Refused, with nothing changed, when
+    /// the join asks to coach a call that is not a participant of that conference.
+    pub fn dial(&mut self, now: Millis, req: DialRequest) -> Result<Sid<Call>, VoiceError> {
         self.tick(now);
+        let existing = self.conference_named(&req.join.conference).map(|c| c.sid);
+        self.check_coaching(
+            existing,
+            &req.join.conference,
+            None,
+            req.join.coaching,
+            req.join.call_sid_to_coach,
+        )?;
         let sid = Sid::from_u128(self.next_u128(0x4341));
         let conference = self.conference_for(&req.join.conference);
-        let participation = Participation {
-            conference,
-            start_on_enter: req.join.start_on_enter,
-            end_on_exit: req.join.end_on_exit,
-            muted: req.join.muted,
-            hold: false,
-            label: req.join.label.clone(),
-            joined: self.now,
-            resume: None,
-        };
+        let participation = Participation::new(conference, &req.join, self.now);
         let (callee, application, params) = match &req.callee {
             Callee::Agent { identity, .. } => (
                 End::Agent {
@@ -633,7 +765,7 @@ impl Voice {
                 );
             }
         }
-        sid
+        Ok(sid)
     }
 
     /// The agent answered a ringing call.
@@ -731,54 +863,68 @@ impl Voice {
                 "Call {call} is not waiting in a queue"
             )));
         };
+        let existing = self.conference_named(&join.conference).map(|c| c.sid);
+        self.check_coaching(
+            existing,
+            &join.conference,
+            Some(call),
+            join.coaching,
+            join.call_sid_to_coach,
+        )?;
         let conference = self.conference_for(&join.conference);
         self.set_end(call, side, End::Gone);
-        self.join(
-            call,
-            side,
-            Participation {
-                conference,
-                start_on_enter: join.start_on_enter,
-                end_on_exit: join.end_on_exit,
-                muted: join.muted,
-                hold: false,
-                label: join.label,
-                joined: self.now,
-                resume: None,
-            },
-        );
+        let participation = Participation::new(conference, &join, self.now);
+        self.join(call, side, participation);
         Ok(conference)
     }
 
-    /// Changes a participant's hold or mute.
+    /// Changes a participant: hold, mute, coaching (and whom it coaches), end-on-exit. Checked
+    /// before anything changes: a coaching participant needs a `call_sid_to_coach` that is
+    /// another participant of the same conference.
     pub fn update_participant(
         &mut self,
         now: Millis,
         conference: Sid<Conference>,
         call: Sid<Call>,
-        hold: Option<bool>,
-        muted: Option<bool>,
+        update: ParticipantUpdate,
     ) -> Result<(), VoiceError> {
         self.tick(now);
-        if !self.conferences.contains_key(&conference) {
-            return Err(VoiceError::NoConference(conference.to_string()));
+        let conf = self
+            .conferences
+            .get(&conference)
+            .ok_or_else(|| VoiceError::NoConference(conference.to_string()))?;
+        if !self.calls.contains_key(&call) {
+            return Err(VoiceError::NoCall(call.to_string()));
+        }
+        let current =
+            self.participation(conference, call)
+                .ok_or_else(|| VoiceError::NotParticipant {
+                    call: call.to_string(),
+                    conference: conference.to_string(),
+                })?;
+        let coaching = update
+            .coaching
+            .unwrap_or(current.coaching || update.call_sid_to_coach.is_some());
+        let target = update.call_sid_to_coach.or(current.call_sid_to_coach);
+        if coaching && (update.coaching.is_some() || update.call_sid_to_coach.is_some()) {
+            let name = conf.friendly_name.clone();
+            self.check_coaching(Some(conference), &name, Some(call), true, target)?;
         }
         let c = self
             .calls
             .get_mut(&call)
             .ok_or_else(|| VoiceError::NoCall(call.to_string()))?;
-        let p = [&mut c.caller, &mut c.callee]
+        let Some(p) = [&mut c.caller, &mut c.callee]
             .into_iter()
             .find_map(|e| match e {
                 End::Conference(p) if p.conference == conference => Some(p),
                 _ => None,
             })
-            .ok_or_else(|| VoiceError::NotParticipant {
-                call: call.to_string(),
-                conference: conference.to_string(),
-            })?;
+        else {
+            return Ok(()); // checked above
+        };
         let mut events = Vec::new();
-        if let Some(h) = hold {
+        if let Some(h) = update.hold {
             if p.hold != h {
                 p.hold = h;
                 events.push(if h {
@@ -788,7 +934,7 @@ impl Voice {
                 });
             }
         }
-        if let Some(m) = muted {
+        if let Some(m) = update.muted {
             if p.muted != m {
                 p.muted = m;
                 events.push(if m {
@@ -798,12 +944,56 @@ impl Voice {
                 });
             }
         }
+        if p.coaching != coaching || p.call_sid_to_coach != target {
+            p.coaching = coaching;
+            p.call_sid_to_coach = target;
+            events.push("participant-modify");
+        }
+        if let Some(e) = update.end_on_exit {
+            p.end_on_exit = e;
+        }
         for event in events {
             self.outputs.push(Output::ConferenceEvent {
                 conference,
                 event,
                 call: Some(call),
             });
+        }
+        Ok(())
+    }
+
+    /// Whether `call` (or a new call, `None`) may join or stay in `conference` (the live one
+    /// named `name`, if any) with this coaching.
+    fn check_coaching(
+        &self,
+        conference: Option<Sid<Conference>>,
+        name: &str,
+        call: Option<Sid<Call>>,
+        coaching: bool,
+        target: Option<Sid<Call>>,
+    ) -> Result<(), VoiceError> {
+        if !coaching {
+            return Ok(());
+        }
+        let Some(target) = target else {
+            return Err(VoiceError::Invalid(
+                "coaching needs call_sid_to_coach: the participant it coaches".into(),
+            ));
+        };
+        if Some(target) == call {
+            return Err(VoiceError::Invalid(format!(
+                "call_sid_to_coach {target} is the coaching participant itself"
+            )));
+        }
+        let in_conference = conference.is_some_and(|cf| {
+            self.conference(cf)
+                .is_some_and(|c| c.status != ConferenceStatus::Completed)
+                && self.participation(cf, target).is_some()
+        });
+        if !in_conference {
+            return Err(VoiceError::Invalid(format!(
+                "call_sid_to_coach {target} is not a participant of conference {name}"
+            )));
         }
         Ok(())
     }
@@ -1379,6 +1569,10 @@ impl Voice {
                         muted: c.muted,
                         hold: false,
                         label: c.participant_label.clone(),
+                        coaching: false,
+                        call_sid_to_coach: None,
+                        beep: Beep::Yes,
+                        early_media: false,
                         joined: self.now,
                         resume: Some(program),
                     },

@@ -1,14 +1,16 @@
 //! Who hears whom, derived from the real state machine: every test drives [`Voice`] through its
 //! public API (dial, answer, fetched, move_to_conference, update_participant, hangup) and reads
 //! [`hearing`] after each step, rendered as one line per agent leg ("alice: bob, music").
+//! Supervisors (monitor, coach, barge) are agents whose participation is muted, coaching or
+//! neither.
 
 use std::collections::BTreeMap;
 
 use switchboard_sid::{Application, Call, Conference, Sid};
 use switchboard_twiml::Method;
 use switchboard_voice::{
-    hearing, CallStatus, Callee, DialRequest, FetchResponse, JoinSpec, Millis, Output, Source,
-    Voice,
+    hearing, CallStatus, Callee, ConferenceStatus, DialRequest, FetchResponse, JoinSpec, Millis,
+    Output, ParticipantUpdate, Source, Voice, VoiceError,
 };
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
@@ -37,8 +39,7 @@ impl World {
             conference: conference.into(),
             start_on_enter,
             end_on_exit,
-            muted: false,
-            label: None,
+            ..JoinSpec::default()
         }
     }
 
@@ -50,19 +51,22 @@ impl World {
     /// An agent's leg whose caller end joins `conference`; answered at once unless `ring`.
     fn agent_spec(&mut self, name: &str, join: JoinSpec, ring: bool) -> Sid<Call> {
         let now = self.tick();
-        let call = self.voice.dial(
-            now,
-            DialRequest {
-                from: "client:caller".into(),
-                to: format!("client:{name}"),
-                callee: Callee::Agent {
-                    identity: name.into(),
-                    auto_answer: !ring,
+        let call = self
+            .voice
+            .dial(
+                now,
+                DialRequest {
+                    from: "client:caller".into(),
+                    to: format!("client:{name}"),
+                    callee: Callee::Agent {
+                        identity: name.into(),
+                        auto_answer: !ring,
+                    },
+                    join,
+                    ring_timeout: 30,
                 },
-                join,
-                ring_timeout: 30,
-            },
-        );
+            )
+            .expect("dial");
         self.names.insert(call, name.to_owned());
         self.drain();
         call
@@ -85,21 +89,24 @@ impl World {
     /// A call into the application from `conference`, whose voice URL answers `twiml`.
     fn app_call(&mut self, conference: &str, twiml: &str) -> Sid<Call> {
         let now = self.tick();
-        let call = self.voice.dial(
-            now,
-            DialRequest {
-                from: "client:alice".into(),
-                to: format!("app:{APP}"),
-                callee: Callee::App {
-                    sid: APP.parse::<Sid<Application>>().expect("app sid"),
-                    voice_url: "https://app.example.com/voice".into(),
-                    method: Method::Post,
-                    params: Vec::new(),
+        let call = self
+            .voice
+            .dial(
+                now,
+                DialRequest {
+                    from: "client:alice".into(),
+                    to: format!("app:{APP}"),
+                    callee: Callee::App {
+                        sid: APP.parse::<Sid<Application>>().expect("app sid"),
+                        voice_url: "https://app.example.com/voice".into(),
+                        method: Method::Post,
+                        params: Vec::new(),
+                    },
+                    join: World::join(conference, true, true),
+                    ring_timeout: 30,
                 },
-                join: World::join(conference, true, true),
-                ring_timeout: 30,
-            },
-        );
+            )
+            .expect("dial");
         let fetches: Vec<u64> = self
             .drain()
             .into_iter()
@@ -150,12 +157,49 @@ impl World {
         hold: Option<bool>,
         muted: Option<bool>,
     ) {
+        self.change(
+            conference,
+            call,
+            ParticipantUpdate {
+                hold,
+                muted,
+                ..ParticipantUpdate::default()
+            },
+        )
+        .expect("update");
+    }
+
+    fn change(
+        &mut self,
+        conference: &str,
+        call: Sid<Call>,
+        update: ParticipantUpdate,
+    ) -> Result<(), VoiceError> {
         let cf = self.conference(conference);
         let now = self.tick();
-        self.voice
-            .update_participant(now, cf, call, hold, muted)
-            .expect("update");
+        let result = self.voice.update_participant(now, cf, call, update);
         self.drain();
+        result
+    }
+
+    /// A supervisor joining `conference` coaching `coached` (answered at once).
+    fn coach(&mut self, name: &str, conference: &str, coached: Sid<Call>) -> Sid<Call> {
+        let join = JoinSpec {
+            coaching: true,
+            call_sid_to_coach: Some(coached),
+            ..World::join(conference, true, false)
+        };
+        self.agent_spec(name, join, false)
+    }
+
+    /// Sets a participant's coaching: `Some(call)` coaches it, `None` barges.
+    fn set_coaching(&mut self, conference: &str, call: Sid<Call>, coached: Option<Sid<Call>>) {
+        let update = ParticipantUpdate {
+            coaching: Some(coached.is_some()),
+            call_sid_to_coach: coached,
+            ..ParticipantUpdate::default()
+        };
+        self.change(conference, call, update).expect("coaching");
     }
 
     fn hangup(&mut self, call: Sid<Call>) {
@@ -268,21 +312,23 @@ fn while_the_application_runs_the_caller_hears_nothing() {
     w.agent("alice", "C1");
     // The application has not answered yet (its fetch is pending): a program sends nothing.
     let now = w.tick();
-    w.voice.dial(
-        now,
-        DialRequest {
-            from: "client:alice".into(),
-            to: format!("app:{APP}"),
-            callee: Callee::App {
-                sid: APP.parse::<Sid<Application>>().expect("app sid"),
-                voice_url: "https://app.example.com/voice".into(),
-                method: Method::Post,
-                params: Vec::new(),
+    w.voice
+        .dial(
+            now,
+            DialRequest {
+                from: "client:alice".into(),
+                to: format!("app:{APP}"),
+                callee: Callee::App {
+                    sid: APP.parse::<Sid<Application>>().expect("app sid"),
+                    voice_url: "https://app.example.com/voice".into(),
+                    method: Method::Post,
+                    params: Vec::new(),
+                },
+                join: World::join("C1", true, true),
+                ring_timeout: 30,
             },
-            join: World::join("C1", true, true),
-            ring_timeout: 30,
-        },
-    );
+        )
+        .expect("dial");
     w.drain();
     assert_eq!(w.heard(), "alice: -");
 }
@@ -506,4 +552,278 @@ fn a_loop_of_two_bridges_terminates_and_nobody_hears_itself() {
     // Holding one bridge in C1 sends its music into C2, and around the loop back into C1.
     w.update("C1", x, Some(true), None);
     assert_eq!(w.heard(), "alice: bob, music\nbob: alice, music");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervisors: monitor (muted), coach (coaching the agent's call), barge (neither).
+
+/// An agent and a customer in one room (neither ends it on exit).
+fn agent_and_customer(w: &mut World) -> (Sid<Call>, Sid<Call>) {
+    let agent = w.agent_spec("agent", World::join("room", true, false), false);
+    let customer = w.agent_spec("customer", World::join("room", true, false), false);
+    (agent, customer)
+}
+
+#[test]
+fn a_coach_is_heard_by_the_coached_agent_only_and_hears_everyone() {
+    let mut w = World::new();
+    let (agent, _customer) = agent_and_customer(&mut w);
+    let sup = w.coach("sup", "room", agent);
+    assert_eq!(
+        w.heard(),
+        "agent: customer, sup\ncustomer: agent\nsup: agent, customer",
+        "the customer does not hear the coach"
+    );
+    let p = w
+        .voice
+        .participation(w.conference("room"), sup)
+        .expect("participant");
+    assert!(p.coaching);
+    assert_eq!(p.call_sid_to_coach, Some(agent));
+}
+
+#[test]
+fn the_caller_of_an_internal_call_does_not_hear_a_coach_on_the_far_side() {
+    let mut w = World::new();
+    let c = internal_call(&mut w);
+    // A supervisor coaches bob in C2: the bridge to alice is another participant there.
+    w.coach("sup", "C2", c.bob);
+    assert_eq!(w.heard(), "alice: bob\nbob: alice, sup\nsup: alice, bob");
+    // Coaching the bridge instead is coaching alice's side: alice hears the coach, bob does not.
+    let sup = *w
+        .names
+        .iter()
+        .find(|(_, n)| n.as_str() == "sup")
+        .expect("sup")
+        .0;
+    w.set_coaching("C2", sup, Some(c.x));
+    assert_eq!(w.heard(), "alice: bob, sup\nbob: alice\nsup: alice, bob");
+}
+
+#[test]
+fn a_monitor_is_heard_by_nobody_and_hears_everyone() {
+    let mut w = World::new();
+    let (_agent, _customer) = agent_and_customer(&mut w);
+    let join = JoinSpec {
+        muted: true,
+        ..World::join("room", true, false)
+    };
+    w.agent_spec("sup", join, false);
+    assert_eq!(
+        w.heard(),
+        "agent: customer\ncustomer: agent\nsup: agent, customer"
+    );
+}
+
+#[test]
+fn barge_is_heard_by_everyone() {
+    let mut w = World::new();
+    let (agent, _customer) = agent_and_customer(&mut w);
+    let sup = w.coach("sup", "room", agent);
+    w.set_coaching("room", sup, None);
+    assert_eq!(
+        w.heard(),
+        "agent: customer, sup\ncustomer: agent, sup\nsup: agent, customer"
+    );
+    // Twilio keeps showing the call it coached; it no longer matters.
+    let p = w.voice.participation(w.conference("room"), sup);
+    assert_eq!(
+        p.map(|p| (p.coaching, p.call_sid_to_coach)),
+        Some((false, Some(agent)))
+    );
+    // And back to coaching the same agent without naming it again.
+    let update = ParticipantUpdate {
+        coaching: Some(true),
+        ..ParticipantUpdate::default()
+    };
+    w.change("room", sup, update).expect("coach again");
+    assert_eq!(
+        w.heard(),
+        "agent: customer, sup\ncustomer: agent\nsup: agent, customer"
+    );
+}
+
+#[test]
+fn naming_a_call_to_coach_alone_starts_coaching() {
+    let mut w = World::new();
+    let (agent, _customer) = agent_and_customer(&mut w);
+    let sup = w.agent_spec("sup", World::join("room", true, false), false);
+    let update = ParticipantUpdate {
+        call_sid_to_coach: Some(agent),
+        ..ParticipantUpdate::default()
+    };
+    w.change("room", sup, update).expect("coach");
+    assert_eq!(
+        w.heard(),
+        "agent: customer, sup\ncustomer: agent\nsup: agent, customer"
+    );
+}
+
+#[test]
+fn monitor_coach_and_barge_with_hold() {
+    #[derive(Debug, Clone, Copy)]
+    enum Mode {
+        Monitor,
+        Coach,
+        Barge,
+    }
+    for mode in [Mode::Monitor, Mode::Coach, Mode::Barge] {
+        for hold in [false, true] {
+            let mut w = World::new();
+            let (agent, _customer) = agent_and_customer(&mut w);
+            let sup = w.agent_spec("sup", World::join("room", true, false), false);
+            let update = match mode {
+                Mode::Monitor => ParticipantUpdate::muted(true),
+                Mode::Coach => ParticipantUpdate {
+                    coaching: Some(true),
+                    call_sid_to_coach: Some(agent),
+                    ..ParticipantUpdate::default()
+                },
+                Mode::Barge => ParticipantUpdate::default(),
+            };
+            w.change("room", sup, update).expect("mode");
+            w.update("room", sup, Some(hold), None);
+            let (agent_hears, customer_hears) = match (mode, hold) {
+                (_, true) | (Mode::Monitor, false) => ("customer", "agent"),
+                (Mode::Coach, false) => ("customer, sup", "agent"),
+                (Mode::Barge, false) => ("customer, sup", "agent, sup"),
+            };
+            let sup_hears = if hold { "music" } else { "agent, customer" };
+            assert_eq!(
+                w.heard(),
+                format!("agent: {agent_hears}\ncustomer: {customer_hears}\nsup: {sup_hears}"),
+                "{mode:?} hold={hold}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_coach_whose_agent_left_is_heard_by_nobody() {
+    let mut w = World::new();
+    let (agent, _customer) = agent_and_customer(&mut w);
+    w.coach("sup", "room", agent);
+    w.hangup(agent);
+    assert_eq!(w.heard(), "customer: -\nsup: customer");
+    // A new agent joining is not coached by accident.
+    w.agent_spec("agent2", World::join("room", true, false), false);
+    assert_eq!(
+        w.heard(),
+        "agent2: customer\ncustomer: agent2\nsup: agent2, customer"
+    );
+}
+
+#[test]
+fn coaching_a_call_outside_the_conference_is_refused_and_changes_nothing() {
+    let mut w = World::new();
+    let (agent, _customer) = agent_and_customer(&mut w);
+    let elsewhere = w.agent("other", "elsewhere");
+    let sup = w.agent_spec("sup", World::join("room", true, false), false);
+    let before = w.heard();
+    // Joining to coach a call of another conference.
+    let now = w.tick();
+    let err = w
+        .voice
+        .dial(
+            now,
+            DialRequest {
+                from: "client:caller".into(),
+                to: "client:sup2".into(),
+                callee: Callee::Agent {
+                    identity: "sup2".into(),
+                    auto_answer: true,
+                },
+                join: JoinSpec {
+                    coaching: true,
+                    call_sid_to_coach: Some(elsewhere),
+                    ..World::join("room", true, false)
+                },
+                ring_timeout: 30,
+            },
+        )
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        format!("call_sid_to_coach {elsewhere} is not a participant of conference room")
+    );
+    assert!(w.drain().is_empty(), "nothing happened");
+    // Coaching in a conference that does not exist yet.
+    let now = w.tick();
+    let nowhere = w.voice.dial(
+        now,
+        DialRequest {
+            from: "client:caller".into(),
+            to: "client:sup2".into(),
+            callee: Callee::Agent {
+                identity: "sup2".into(),
+                auto_answer: true,
+            },
+            join: JoinSpec {
+                coaching: true,
+                call_sid_to_coach: Some(agent),
+                ..World::join("new room", true, false)
+            },
+            ring_timeout: 30,
+        },
+    );
+    assert!(matches!(nowhere, Err(VoiceError::Invalid(_))));
+    assert!(w.voice.conference_named("new room").is_none());
+    // Updates: another conference's call, itself, coaching without a call.
+    let refusals = [
+        (
+            ParticipantUpdate {
+                call_sid_to_coach: Some(elsewhere),
+                ..ParticipantUpdate::default()
+            },
+            format!("call_sid_to_coach {elsewhere} is not a participant of conference room"),
+        ),
+        (
+            ParticipantUpdate {
+                coaching: Some(true),
+                call_sid_to_coach: Some(sup),
+                ..ParticipantUpdate::default()
+            },
+            format!("call_sid_to_coach {sup} is the coaching participant itself"),
+        ),
+        (
+            ParticipantUpdate {
+                coaching: Some(true),
+                hold: Some(true),
+                ..ParticipantUpdate::default()
+            },
+            "coaching needs call_sid_to_coach: the participant it coaches".to_owned(),
+        ),
+    ];
+    for (update, message) in refusals {
+        let err = w.change("room", sup, update).expect_err("refused");
+        assert_eq!(err.to_string(), message);
+        assert_eq!(w.heard(), before, "a refused update changes nothing");
+    }
+}
+
+#[test]
+fn holding_participants_never_ends_the_conference() {
+    let mut w = World::new();
+    let c = internal_call(&mut w);
+    let (c1, c2) = (w.conference("C1"), w.conference("C2"));
+    // Every participant of both conferences on hold, end-on-exit ones included.
+    for (room, call) in [("C1", c.alice), ("C1", c.x), ("C2", c.x), ("C2", c.bob)] {
+        w.update(room, call, Some(true), None);
+    }
+    for cf in [c1, c2] {
+        assert_eq!(
+            w.voice.conference(cf).map(|c| c.status),
+            Some(ConferenceStatus::InProgress)
+        );
+    }
+    for call in [c.alice, c.x, c.bob] {
+        assert_eq!(
+            w.voice.call(call).map(|c| c.status),
+            Some(CallStatus::InProgress)
+        );
+    }
+    for (room, call) in [("C1", c.alice), ("C1", c.x), ("C2", c.x), ("C2", c.bob)] {
+        w.update(room, call, Some(false), None);
+    }
+    assert_eq!(w.heard(), "alice: bob\nbob: alice");
 }

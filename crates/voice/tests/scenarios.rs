@@ -10,7 +10,8 @@ use expect_test::{expect, Expect};
 use switchboard_sid::{Application, Call, Conference, Sid, Task};
 use switchboard_twiml::Method;
 use switchboard_voice::{
-    CallStatus, Callee, DialRequest, FetchFailure, FetchResponse, JoinSpec, Millis, Output, Voice,
+    CallStatus, Callee, DialRequest, FetchFailure, FetchResponse, JoinSpec, Millis, Output,
+    ParticipantUpdate, Voice,
 };
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
@@ -281,12 +282,11 @@ impl Driver {
                 conference: conference.into(),
                 start_on_enter: true,
                 end_on_exit,
-                muted: false,
-                label: None,
+                ..JoinSpec::default()
             },
             ring_timeout: 30,
         };
-        let sid = self.voice.dial(self.now, req);
+        let sid = self.voice.dial(self.now, req).expect("dial");
         let alias = self.alias(sid.to_string());
         self.step(&format!("dial {to} from {conference} -> {alias}"));
         self.pump();
@@ -361,8 +361,7 @@ impl Driver {
                     conference: conference.into(),
                     start_on_enter: true,
                     end_on_exit,
-                    muted: false,
-                    label: None,
+                    ..JoinSpec::default()
                 },
             )
             .expect("move");
@@ -607,8 +606,7 @@ fn app_callee_is_fetched_with_twilio_parameters_and_enqueued() {
                     conference: "C3".into(),
                     start_on_enter: true,
                     end_on_exit: false,
-                    muted: false,
-                    label: None,
+                    ..JoinSpec::default()
                 }
             )
             .is_err(),
@@ -1608,14 +1606,23 @@ fn participant_hold_and_mute() {
     ] {
         d.step(&format!("update {call} hold={hold:?} muted={muted:?}"));
         d.voice
-            .update_participant(d.now, room, call, hold, muted)
+            .update_participant(
+                d.now,
+                room,
+                call,
+                ParticipantUpdate {
+                    hold,
+                    muted,
+                    ..ParticipantUpdate::default()
+                },
+            )
             .expect("update");
         d.pump();
     }
     let other = Sid::<Conference>::from_u128(1);
     assert!(d
         .voice
-        .update_participant(d.now, other, call, Some(true), None)
+        .update_participant(d.now, other, call, ParticipantUpdate::hold(true))
         .is_err());
     d.check(expect![[r#"
         > dial client:bob from room -> CA1
