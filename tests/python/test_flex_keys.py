@@ -16,13 +16,16 @@ class JsonBody:
         return self.doc
 
 
-def test_flex_configuration_fetch_and_merge(client, server, raw):
+def test_flex_configuration_fetch_and_merge(client, server, raw, ws):
     conf = client.flex_api.v1.configuration()
     first = conf.fetch()
     assert first.account_sid == server.account_sid
     assert first.url.endswith("/v1/Configuration")
 
-    flows = {"default": {"criteria": {}, "enabled": True, "queue_sid": "WQ" + "a" * 32, "workflow_sid": "WW" + "b" * 32}}
+    # The SIDs it names must exist (test_flex_configuration.py has the refusals).
+    queue = ws.queue("Everyone")
+    workflow = ws.workflow("Assign to Anyone", queue.sid)
+    flows = {"default": {"criteria": {}, "enabled": True, "queue_sid": queue.sid, "workflow_sid": workflow.sid}}
     updated = conf.update(body=JsonBody({"outbound_call_flows": flows, "ui_attributes": {"theme": "dark"}}))
     assert updated.outbound_call_flows == flows
     assert updated.ui_attributes == {"theme": "dark"}

@@ -101,6 +101,13 @@ async fn a_database_of_release_0_1_replays_into_the_same_state() {
             normalize(&mut now);
             let mut want = old.clone();
             normalize(&mut want);
+            // Release 0.1 answered with the keys it stored; this one answers every key of
+            // Twilio's document: the old keys must answer the same.
+            if path == "/v1/Configuration" {
+                if let (Value::Object(now), Value::Object(want)) = (&mut now, &want) {
+                    now.retain(|k, _| want.contains_key(k));
+                }
+            }
             if status == want_status && now == want {
                 same = true;
                 break;

@@ -1,8 +1,8 @@
 //! Flex Configuration: `GET` and `POST /v1/Configuration`.
 //!
-//! The document is stored as JSON. A `POST` (JSON body, as Flex's API takes it) replaces the
-//! top-level keys it names and keeps the others, so updating `ui_attributes` leaves
-//! `outbound_call_flows` alone.
+//! The rules live in the center (`switchboard_center::flex`): the key list and defaults, the
+//! merge, the checks of the SIDs the document names. Here: the JSON body and its bounds, the
+//! keys only this server knows (its URL, the account, the dates), and the answer.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,7 +15,11 @@ use crate::app::App;
 use crate::driver::Driver as Core;
 use crate::http::{ok, ApiError, ApiResult, Ctx};
 use crate::render::iso;
+use switchboard_center::flex::{self, Directory};
+use switchboard_center::model::Model;
 use switchboard_center::Entry;
+use switchboard_routing::Workspace as Engine;
+use switchboard_sid::{Application, Sid, Workspace};
 
 /// The routes.
 pub fn routes() -> Router<App> {
@@ -44,58 +48,47 @@ fn nesting(v: &Value) -> usize {
     deepest
 }
 
-/// Keys whose values must be JSON objects when given.
-const OBJECT_KEYS: &[&str] = &[
-    "attributes",
-    "ui_attributes",
-    "ui_dependencies",
-    "outbound_call_flows",
-    "queue_stats_configuration",
-    "notifications",
-    "markdown",
-    "public_attributes",
-    "channel_configs",
-    "debugger_integration",
-    "flex_ui_status_report",
-    "serverless_service_sids",
-    "integrations",
-];
+/// The model, as the center's configuration checks look SIDs up in it.
+struct Known<'m>(&'m Model);
 
-/// Keys whose values must be strings (or null) when given.
-const STRING_KEYS: &[&str] = &[
-    "taskrouter_workspace_sid",
-    "taskrouter_target_workflow_sid",
-    "taskrouter_target_taskqueue_sid",
-    "taskrouter_offline_activity_sid",
-    "runtime_domain",
-    "messaging_service_instance_sid",
-    "chat_service_instance_sid",
-    "flex_service_instance_sid",
-    "flex_instance_sid",
-    "ui_language",
-    "ui_version",
-    "service_version",
-    "crm_type",
-    "crm_callback_url",
-    "crm_fallback_url",
-    "call_recording_webhook_url",
-    "plugin_service_attributes",
-];
+impl Directory for Known<'_> {
+    fn workspace(&self, sid: Sid<Workspace>) -> Option<&Engine> {
+        self.0.workspace(sid).map(|w| &w.engine)
+    }
 
+    fn workspaces(&self) -> Vec<(Sid<Workspace>, &Engine)> {
+        self.0.workspaces().map(|(s, w)| (s, &w.engine)).collect()
+    }
+
+    fn has_application(&self, sid: Sid<Application>) -> bool {
+        self.0.applications().contains_key(&sid)
+    }
+}
+
+/// Every key of Twilio's document: the center's (stored values, else defaults) and this
+/// server's (the account, the resource's URL and dates; where nothing is stored, the server as
+/// `runtime_domain` and its version as `service_version`).
 fn render(core: &Core, ctx: &Ctx) -> Value {
     let flex = core.center().model().flex();
-    let mut doc = flex.document().clone();
+    let mut doc = flex.full_document();
     let (created, updated) = flex
         .dates()
         .map_or((None, None), |(c, u)| (Some(iso(c.0)), Some(iso(u.0))));
     doc.insert("account_sid".into(), json!(ctx.urls.account.to_string()));
     doc.insert("date_created".into(), json!(created));
     doc.insert("date_updated".into(), json!(updated));
-    doc.entry("status").or_insert(json!("ok"));
     doc.insert(
         "url".into(),
         json!(format!("{}/v1/Configuration", ctx.urls.base)),
     );
+    for (name, value) in [
+        ("runtime_domain", ctx.urls.base.as_str()),
+        ("service_version", env!("CARGO_PKG_VERSION")),
+    ] {
+        if doc.get(name).is_none_or(Value::is_null) {
+            doc.insert(name.into(), json!(value));
+        }
+    }
     Value::Object(doc)
 }
 
@@ -129,34 +122,11 @@ async fn update(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Byte
             ));
         }
     }
-    for (k, v) in &changes {
-        if OBJECT_KEYS.contains(&k.as_str()) && !(v.is_object() || v.is_null()) {
-            return Err(ApiError::invalid(k, "must be a JSON object"));
-        }
-        if STRING_KEYS.contains(&k.as_str()) && !(v.is_string() || v.is_null()) {
-            return Err(ApiError::invalid(k, "must be a string"));
-        }
-    }
-    if let Some(a) = changes.get("account_sid").and_then(Value::as_str) {
-        if a != ctx.urls.account.to_string() {
-            return Err(ApiError::invalid(
-                "account_sid",
-                "does not match the authenticated account",
-            ));
-        }
-    }
     app.core
         .run(move |core| {
-            let mut doc = core.center().model().flex().document().clone();
-            for (k, v) in changes {
-                if matches!(
-                    k.as_str(),
-                    "account_sid" | "url" | "date_created" | "date_updated"
-                ) {
-                    continue;
-                }
-                doc.insert(k, v);
-            }
+            let model = core.center().model();
+            let doc = flex::merge(model.flex().document(), &changes, ctx.urls.account)?;
+            flex::check_references(&Known(model), &doc, &changes)?;
             let size = serde_json::to_string(&doc).map_or(usize::MAX, |t| t.len());
             if size > MAX_BYTES {
                 return Err(ApiError::invalid(
