@@ -1,5 +1,6 @@
-//! PCM and Opus: the hold music clip, a decoder with a small frame queue per mixed source, and
-//! an encoder per mixing receiver. 48 kHz mono, 20 ms frames throughout.
+//! PCM and Opus: the hold music clip, a decoder with a small frame queue per mixed (or
+//! recorded) source, and an encoder per mixing receiver. 48 kHz mono, 20 ms frames throughout,
+//! except for recordings: 16 kHz ([`RECORDING_SAMPLE_RATE`]), decoded at that rate by libopus.
 
 use std::collections::VecDeque;
 use std::f32::consts::TAU;
@@ -14,6 +15,12 @@ pub const SAMPLE_RATE: u32 = 48_000;
 pub const FRAME_SAMPLES: usize = 960;
 /// One frame of PCM.
 pub type Frame = [i16; FRAME_SAMPLES];
+/// Samples per second of recordings (per channel).
+pub const RECORDING_SAMPLE_RATE: u32 = 16_000;
+/// Samples of one channel in one 20 ms recording frame.
+pub const RECORDING_FRAME_SAMPLES: usize = 320;
+/// One channel of one 20 ms recording frame.
+pub(crate) type RecordingFrame = [i16; RECORDING_FRAME_SAMPLES];
 
 /// The notes of the hold music, in order, in Hz: C4, E4, G4, C5 (a soft arpeggio). Chosen well
 /// away from 440, 660 and 880 Hz, the agents' tones in the browser tests.
@@ -32,8 +39,8 @@ pub(crate) const MIX_COMPLEXITY: i32 = 5;
 /// The hold music is encoded once, at start: at the best quality.
 pub(crate) const MUSIC_COMPLEXITY: i32 = 10;
 const MAX_PACKET: usize = 1_500;
-/// The longest Opus packet is 120 ms.
-const MAX_DECODED: usize = FRAME_SAMPLES * 6;
+/// The longest Opus packet is 120 ms: six frames.
+const MAX_DECODED_FRAMES: usize = 6;
 /// A mixed source's queue holds at most this many frames (100 ms); older ones are dropped.
 pub(crate) const SOURCE_QUEUE_FRAMES: usize = 5;
 /// After running dry, a source waits until this many frames are queued before playing again,
@@ -46,6 +53,8 @@ pub(crate) struct HoldMusic {
     pub(crate) pcm: Vec<Frame>,
     /// The clip as Opus frames, for forwarding.
     pub(crate) opus: Vec<Vec<u8>>,
+    /// The clip at the recordings' rate, decoded from `opus` by libopus at 16 kHz (64 KB).
+    pub(crate) recording: Vec<RecordingFrame>,
 }
 
 impl HoldMusic {
@@ -56,7 +65,21 @@ impl HoldMusic {
             .iter()
             .map(|f| encoder.encode(f))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(HoldMusic { pcm, opus })
+        let mut decoder = Decoder::new(RECORDING_SAMPLE_RATE, Channels::Mono)
+            .map_err(|e| MediaError::Opus(e.to_string()))?;
+        let mut recording = Vec::with_capacity(opus.len());
+        for packet in &opus {
+            let mut f = [0i16; RECORDING_FRAME_SAMPLES];
+            decoder
+                .decode(packet, &mut f, false)
+                .map_err(|e| MediaError::Opus(e.to_string()))?;
+            recording.push(f);
+        }
+        Ok(HoldMusic {
+            pcm,
+            opus,
+            recording,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -129,21 +152,34 @@ impl MixEncoder {
     }
 }
 
-/// A decoder for one source that some receiver mixes, with the frames waiting for the mix.
+/// A decoder for one source that some receiver mixes (at 48 kHz) or some recording records (at
+/// 16 kHz), with the frames waiting for the next tick.
 pub(crate) struct SourceDecoder {
     decoder: Decoder,
+    /// Samples in one 20 ms frame at this decoder's rate.
+    frame: usize,
     pcm: Vec<i16>,
     queue: VecDeque<i16>,
     primed: bool,
 }
 
 impl SourceDecoder {
+    /// A decoder for the mixes, at 48 kHz.
     pub(crate) fn new() -> Result<SourceDecoder, MediaError> {
+        SourceDecoder::at(SAMPLE_RATE)
+    }
+
+    /// A decoder at `rate`, one of libopus's 8, 12, 16, 24 or 48 kHz. libopus decodes at that
+    /// rate itself (SILK natively, CELT with its own band-limited resampling), so a recording at
+    /// 16 kHz needs no decimation filter of ours and costs less than a 48 kHz decode.
+    pub(crate) fn at(rate: u32) -> Result<SourceDecoder, MediaError> {
+        let frame = (rate / 50) as usize;
         Ok(SourceDecoder {
-            decoder: Decoder::new(SAMPLE_RATE, Channels::Mono)
+            decoder: Decoder::new(rate, Channels::Mono)
                 .map_err(|e| MediaError::Opus(e.to_string()))?,
-            pcm: vec![0; MAX_DECODED],
-            queue: VecDeque::with_capacity(SOURCE_QUEUE_FRAMES * FRAME_SAMPLES),
+            frame,
+            pcm: vec![0; frame * MAX_DECODED_FRAMES],
+            queue: VecDeque::with_capacity(SOURCE_QUEUE_FRAMES * frame),
             primed: false,
         })
     }
@@ -155,7 +191,7 @@ impl SourceDecoder {
             return false;
         };
         let decoded = self.pcm.get(..n).unwrap_or_default();
-        let cap = SOURCE_QUEUE_FRAMES * FRAME_SAMPLES;
+        let cap = SOURCE_QUEUE_FRAMES * self.frame;
         let overflow = (self.queue.len() + decoded.len()).saturating_sub(cap);
         self.queue.drain(..overflow.min(self.queue.len()));
         let skip = decoded.len().saturating_sub(cap);
@@ -165,21 +201,28 @@ impl SourceDecoder {
 
     /// The next frame for the mix, if one is ready.
     pub(crate) fn take(&mut self) -> Option<Frame> {
+        let mut f = [0i16; FRAME_SAMPLES];
+        self.take_into(&mut f).then_some(f)
+    }
+
+    /// Fills `out` (one frame at this decoder's rate) with the next frame, if one is ready;
+    /// returns whether it did.
+    pub(crate) fn take_into(&mut self, out: &mut [i16]) -> bool {
+        debug_assert_eq!(out.len(), self.frame);
         if !self.primed {
-            if self.queue.len() < SOURCE_PREFILL_FRAMES * FRAME_SAMPLES {
-                return None;
+            if self.queue.len() < SOURCE_PREFILL_FRAMES * self.frame {
+                return false;
             }
             self.primed = true;
         }
-        if self.queue.len() < FRAME_SAMPLES {
+        if self.queue.len() < self.frame {
             self.primed = false;
-            return None;
+            return false;
         }
-        let mut f = [0i16; FRAME_SAMPLES];
-        for (d, s) in f.iter_mut().zip(self.queue.drain(..FRAME_SAMPLES)) {
+        for (d, s) in out.iter_mut().zip(self.queue.drain(..self.frame)) {
             *d = s;
         }
-        Some(f)
+        true
     }
 }
 
@@ -190,11 +233,23 @@ pub(crate) fn accumulate(acc: &mut [i32; FRAME_SAMPLES], frame: &Frame) {
     }
 }
 
+/// Adds `frame` into a recording channel's accumulator.
+pub(crate) fn accumulate_recording(acc: &mut [i32; RECORDING_FRAME_SAMPLES], frame: &[i16]) {
+    for (a, s) in acc.iter_mut().zip(frame) {
+        *a += i32::from(*s);
+    }
+}
+
+/// Clamps a sum of samples to 16 bits.
+pub(crate) fn clamp_sample(a: i32) -> i16 {
+    a.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}
+
 /// Clamps the accumulator to 16 bits.
 pub(crate) fn clamp(acc: &[i32; FRAME_SAMPLES]) -> Frame {
     let mut f = [0i16; FRAME_SAMPLES];
     for (d, a) in f.iter_mut().zip(acc) {
-        *d = (*a).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+        *d = clamp_sample(*a);
     }
     f
 }
@@ -216,6 +271,26 @@ mod tests {
         assert!(first.abs() < 50 && last.abs() < 50, "{first} {last}");
         let peak = music.pcm.iter().flatten().map(|s| s.unsigned_abs()).max();
         assert!(peak.is_some_and(|p| p > 3_000 && p < 8_000), "{peak:?}");
+    }
+
+    #[test]
+    fn a_recording_decoder_decodes_at_16_khz_and_the_music_has_a_16_khz_clip() {
+        let music = HoldMusic::new().expect("music");
+        assert_eq!(music.recording.len(), music.len());
+        let peak = music
+            .recording
+            .iter()
+            .flatten()
+            .map(|s| s.unsigned_abs())
+            .max();
+        assert!(peak.is_some_and(|p| p > 3_000 && p < 9_000), "{peak:?}");
+        let mut dec = SourceDecoder::at(RECORDING_SAMPLE_RATE).expect("decoder");
+        for packet in music.opus.iter().take(4) {
+            assert!(dec.push(packet));
+        }
+        let mut f = [0i16; RECORDING_FRAME_SAMPLES];
+        assert!(dec.take_into(&mut f));
+        assert_eq!(dec.queue.len(), 3 * RECORDING_FRAME_SAMPLES);
     }
 
     #[test]

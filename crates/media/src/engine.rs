@@ -15,9 +15,12 @@ use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tracing::{debug, info};
 
-use crate::audio::{self, HoldMusic, MixEncoder, SourceDecoder, FRAME_SAMPLES};
+use crate::audio::{
+    self, HoldMusic, MixEncoder, RecordingFrame, SourceDecoder, FRAME_SAMPLES,
+    RECORDING_FRAME_SAMPLES, RECORDING_SAMPLE_RATE,
+};
 use crate::error::{MediaError, MAX_SDP_BYTES};
-use crate::graph::{Graph, PeerId, Source};
+use crate::graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};
 
 /// One mix tick: the length of a frame.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -30,6 +33,11 @@ pub const EVENT_QUEUE: usize = 4_096;
 const ADDRESSES_PER_PEER: usize = 4;
 /// When the mix clock is late by more than this, it skips ahead instead of bursting.
 const MAX_TICK_LAG: Duration = Duration::from_millis(100);
+/// How far the recording clock catches up when the engine was not called in time: every frame
+/// of a stall up to this long is still produced (mostly silence), so a recording's length stays
+/// its wall-clock length. Beyond it (the host was suspended), the clock skips ahead and counts
+/// the frames it skipped ([`Counters::recording_frames_skipped`]).
+pub const MAX_RECORDING_CATCHUP: Duration = Duration::from_secs(2);
 
 /// How the engine is set up.
 #[derive(Debug, Clone)]
@@ -114,6 +122,16 @@ pub enum MediaEvent {
     StoppedSending(PeerId),
     /// Media arrives again after [`MediaEvent::StoppedSending`].
     ResumedSending(PeerId),
+    /// 20 ms of a recording ([`Engine::set_recordings`]): [`RECORDING_FRAME_SAMPLES`] stereo
+    /// frames at [`RECORDING_SAMPLE_RATE`], interleaved left (channel 0), right (channel 1).
+    /// One per 20 ms of engine time for every recording that is not paused. `io::Relay` writes
+    /// these to the recording's file and never delivers them on its event channel.
+    RecordingAudio {
+        /// The recording.
+        id: RecordingId,
+        /// `2 * RECORDING_FRAME_SAMPLES` samples, L R L R ...
+        pcm: Vec<i16>,
+    },
 }
 
 /// What happened to datagrams and frames, for metrics and tests.
@@ -141,6 +159,15 @@ pub struct Counters {
     pub dropped_events: u64,
     /// Timeouts handed to peers' str0m state (its timers: RTCP, feedback, pacing, ICE).
     pub peer_timeouts: u64,
+    /// Recording frames produced ([`MediaEvent::RecordingAudio`]).
+    pub recording_frames: u64,
+    /// Recording frames not produced because the engine was called more than
+    /// [`MAX_RECORDING_CATCHUP`] late.
+    pub recording_frames_skipped: u64,
+    /// Recording frames the file writer could not take in time (it lagged); `io::Relay` fills
+    /// this in and writes silence in their place, so the file keeps its length. The engine
+    /// alone leaves it 0.
+    pub recording_frames_dropped: u64,
 }
 
 /// What the engine holds right now, for tests of "removing frees everything".
@@ -150,6 +177,11 @@ pub struct Footprint {
     pub peers: usize,
     /// Opus decoders (one per source that some receiver mixes).
     pub decoders: usize,
+    /// Opus decoders at the recordings' rate (one per peer that some unpaused recording
+    /// records).
+    pub recorders: usize,
+    /// Recordings, paused or not.
+    pub recordings: usize,
     /// Opus encoders (one per receiver that hears a mix).
     pub encoders: usize,
     /// Receivers forwarded a single source.
@@ -249,6 +281,21 @@ struct Peer {
     clock: OutClock,
     /// Present while some receiver mixes this peer.
     decoder: Option<Box<SourceDecoder>>,
+    /// Present while some unpaused recording records this peer (16 kHz).
+    recorder: Option<Box<SourceDecoder>>,
+}
+
+/// The clock of the recordings: one 20 ms tick for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordingClock {
+    /// No recording is running.
+    Off,
+    /// A recording runs, and the clock starts at the next time given to
+    /// [`Engine::handle_timeout`] ([`Engine::poll_timeout`] asks for one at once): the engine
+    /// has no clock of its own, and the last time it saw may be old.
+    Starting,
+    /// The next tick.
+    At(Instant),
 }
 
 /// When each peer next needs the engine's attention: str0m's own deadline, the silence check of
@@ -361,6 +408,11 @@ pub struct Engine {
     now: Option<Instant>,
     sink: Sink,
     frames: Vec<(PeerId, audio::Frame)>,
+    recordings: BTreeMap<RecordingId, RecordingSpec>,
+    recording_clock: RecordingClock,
+    recording_ticks: u64,
+    /// This tick's frame of every recorded peer that had one, by peer (sorted).
+    recorded: Vec<(PeerId, RecordingFrame)>,
 }
 
 impl Engine {
@@ -404,6 +456,10 @@ impl Engine {
                 counters: Counters::default(),
             },
             frames: Vec::new(),
+            recordings: BTreeMap::new(),
+            recording_clock: RecordingClock::Off,
+            recording_ticks: 0,
+            recorded: Vec::new(),
         })
     }
 
@@ -514,6 +570,7 @@ impl Engine {
             route: Route::Silent,
             clock: OutClock::default(),
             decoder: None,
+            recorder: None,
         };
         drain(now, id, &mut peer, &mut self.sink);
         self.sink.timers.arm(id, &mut peer);
@@ -574,6 +631,23 @@ impl Engine {
     /// The graph in force.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// Replaces the recordings, declaratively like [`Engine::set_graph`]: a recording absent
+    /// from `specs` stops, a new one starts, a changed one records its new sources (or pauses,
+    /// or resumes) from the next frame on. Every 20 ms of engine time, each unpaused recording
+    /// yields one [`MediaEvent::RecordingAudio`]; a source with nothing to play (absent, not a
+    /// peer, silent, late) contributes silence, so the frames keep time whatever the sources
+    /// do. A recording holds its spec and nothing else; a decoder per recorded peer is shared
+    /// by all recordings and freed when no unpaused recording records that peer.
+    pub fn set_recordings(&mut self, specs: &BTreeMap<RecordingId, RecordingSpec>) {
+        self.recordings = specs.clone();
+        self.recompute_recordings();
+    }
+
+    /// The recordings in force.
+    pub fn recordings(&self) -> &BTreeMap<RecordingId, RecordingSpec> {
+        &self.recordings
     }
 
     /// A datagram that arrived on the socket at `now`, from `from`, sent to `to` (the
@@ -677,6 +751,7 @@ impl Engine {
             self.tick(now);
             self.next_tick = self.next_tick.map(|_| at + FRAME);
         }
+        self.run_recording_clock(now);
         self.reap();
     }
 
@@ -704,7 +779,12 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.sink.timers.next(), self.next_tick]
+        let recording = match self.recording_clock {
+            RecordingClock::Off => None,
+            RecordingClock::Starting => self.now,
+            RecordingClock::At(t) => Some(t),
+        };
+        [self.sink.timers.next(), self.next_tick, recording]
             .into_iter()
             .flatten()
             .min()
@@ -722,8 +802,10 @@ impl Engine {
             addresses: self.by_addr.len(),
             ..Footprint::default()
         };
+        f.recordings = self.recordings.len();
         for p in self.peers.values() {
             f.decoders += usize::from(p.decoder.is_some());
+            f.recorders += usize::from(p.recorder.is_some());
             f.queued_transmits += p.out.len();
             match p.route {
                 Route::Mix { .. } => f.encoders += 1,
@@ -816,6 +898,116 @@ impl Engine {
             (true, None) => self.next_tick = self.now.map(|t| t + FRAME),
             (true, Some(_)) => {}
         }
+        self.recompute_recordings();
+    }
+
+    /// Gives a 16 kHz decoder to every peer that an unpaused recording records and takes it
+    /// from the others; starts or stops the recording clock.
+    fn recompute_recordings(&mut self) {
+        let recorded: BTreeSet<PeerId> = self
+            .recordings
+            .values()
+            .filter(|r| !r.paused)
+            .flat_map(RecordingSpec::sources)
+            .filter_map(|s| match s {
+                Source::Peer(p) => Some(p),
+                Source::HoldMusic => None,
+            })
+            .collect();
+        for (id, peer) in self.peers.iter_mut() {
+            if !recorded.contains(id) {
+                peer.recorder = None;
+            } else if peer.recorder.is_none() {
+                match SourceDecoder::at(RECORDING_SAMPLE_RATE) {
+                    Ok(d) => peer.recorder = Some(Box::new(d)),
+                    Err(e) => {
+                        self.sink.counters.media_errors += 1;
+                        debug!(%id, error = %e, "no recording decoder");
+                    }
+                }
+            }
+        }
+        let running = self.recordings.values().any(|r| !r.paused);
+        self.recording_clock = match (running, self.recording_clock) {
+            (false, _) => RecordingClock::Off,
+            (true, RecordingClock::Off) => RecordingClock::Starting,
+            (true, clock) => clock,
+        };
+    }
+
+    /// Produces every recording frame due at `now`: all of them up to
+    /// [`MAX_RECORDING_CATCHUP`] late, so that recordings keep wall-clock time.
+    fn run_recording_clock(&mut self, now: Instant) {
+        if self.recording_clock == RecordingClock::Starting {
+            self.recording_clock = RecordingClock::At(now + FRAME);
+            return;
+        }
+        while let RecordingClock::At(mut at) = self.recording_clock {
+            if at > now {
+                break;
+            }
+            let behind = now.saturating_duration_since(at);
+            if behind > MAX_RECORDING_CATCHUP {
+                let skip =
+                    ((behind - MAX_RECORDING_CATCHUP).as_micros() / FRAME.as_micros()) as u32 + 1;
+                let running = self.recordings.values().filter(|r| !r.paused).count() as u64;
+                self.sink.counters.recording_frames_skipped += u64::from(skip) * running;
+                self.recording_ticks += u64::from(skip);
+                at += FRAME * skip;
+                info!(
+                    skipped = skip,
+                    "the recording clock was late and skipped ahead"
+                );
+            }
+            self.record();
+            self.recording_clock = RecordingClock::At(at + FRAME);
+        }
+    }
+
+    /// One 20 ms frame of every unpaused recording.
+    fn record(&mut self) {
+        self.recording_ticks += 1;
+        self.recorded.clear();
+        for (id, peer) in self.peers.iter_mut() {
+            if let Some(d) = peer.recorder.as_mut() {
+                let mut f = [0i16; RECORDING_FRAME_SAMPLES];
+                if d.take_into(&mut f) {
+                    self.recorded.push((*id, f));
+                }
+            }
+        }
+        let music = &self.music.recording;
+        let music_frame = music.get((self.recording_ticks % music.len().max(1) as u64) as usize);
+        for (id, spec) in &self.recordings {
+            if spec.paused {
+                continue;
+            }
+            let mut acc = [[0i32; RECORDING_FRAME_SAMPLES]; 2];
+            for (acc, sources) in acc.iter_mut().zip(&spec.channels) {
+                for source in sources {
+                    let frame = match source {
+                        Source::Peer(p) => self
+                            .recorded
+                            .binary_search_by_key(p, |(id, _)| *id)
+                            .ok()
+                            .and_then(|i| self.recorded.get(i))
+                            .map(|(_, f)| f),
+                        Source::HoldMusic => music_frame,
+                    };
+                    if let Some(f) = frame {
+                        audio::accumulate_recording(acc, f);
+                    }
+                }
+            }
+            let [left, right] = &acc;
+            let mut pcm = Vec::with_capacity(2 * RECORDING_FRAME_SAMPLES);
+            for (l, r) in left.iter().zip(right) {
+                pcm.push(audio::clamp_sample(*l));
+                pcm.push(audio::clamp_sample(*r));
+            }
+            self.sink.counters.recording_frames += 1;
+            self.sink.event(MediaEvent::RecordingAudio { id: *id, pcm });
+        }
     }
 
     /// Routes the media frames that draining produced.
@@ -836,7 +1028,10 @@ impl Engine {
                 // DTMF is negotiated but not relayed.
                 continue;
             }
-            if let Some(d) = peer.decoder.as_mut() {
+            for d in [peer.decoder.as_mut(), peer.recorder.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 if !d.push(&data.data) {
                     self.sink.counters.media_errors += 1;
                 }

@@ -65,3 +65,49 @@ impl Graph {
         self.hears.iter().map(|(r, s)| (*r, s))
     }
 }
+
+/// One recording, named by whoever starts it (the glue maps calls to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordingId(pub u64);
+
+impl fmt::Display for RecordingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "recording#{}", self.0)
+    }
+}
+
+/// What a recording records: two channels, each the mix of a set of sources (peers' voices,
+/// the hold music). Channel 0 is the left one. The sets may change while it records (parties
+/// join and leave, transfers); a source that is not a peer (yet, or any more) is silence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingSpec {
+    /// The sources mixed into the left (0) and right (1) channels.
+    pub channels: [BTreeSet<Source>; 2],
+    /// While paused, nothing is recorded (Twilio's `PauseBehavior` "skip"): the file simply
+    /// has no frames for that time.
+    pub paused: bool,
+}
+
+impl RecordingSpec {
+    /// Records `left` in channel 0 and `right` in channel 1, unpaused.
+    pub fn new(
+        left: impl IntoIterator<Item = Source>,
+        right: impl IntoIterator<Item = Source>,
+    ) -> RecordingSpec {
+        RecordingSpec {
+            channels: [left.into_iter().collect(), right.into_iter().collect()],
+            paused: false,
+        }
+    }
+
+    /// The same spec, paused or not.
+    pub fn paused(mut self, paused: bool) -> RecordingSpec {
+        self.paused = paused;
+        self
+    }
+
+    /// Every source of either channel.
+    pub fn sources(&self) -> impl Iterator<Item = Source> + '_ {
+        self.channels.iter().flatten().copied()
+    }
+}

@@ -22,21 +22,37 @@
 //! Commands ([`RelayHandle`]) go over a bounded channel and are answered through oneshots;
 //! events go out over a bounded channel and are dropped (and logged) when nobody reads them,
 //! so a slow consumer can never stall the media loop.
+//!
+//! # Recordings
+//! A second thread, `switchboard-recorder` (module `record`), owns the recordings' files. The
+//! media thread keeps the recordings' specs and gives them to the engine; the engine's
+//! [`MediaEvent::RecordingAudio`] frames go to the writer over a bounded channel
+//! ([`RECORDING_QUEUE`](crate::RECORDING_QUEUE)) with `try_send`, never over the event
+//! channel. A frame the writer cannot take is counted
+//! ([`Counters::recording_frames_dropped`]) and written as silence once it can, so a file
+//! keeps the call's length. Starting creates the file (never over an existing one) before the
+//! engine records; stopping takes the recording out of the engine, passes every frame it made
+//! to the writer, then has the writer finalize the header and fsync the file and its
+//! directory: the [`RecordingSummary`] comes back only then.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, UdpSocketState};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::engine::{Counters, Engine, EngineConfig, MediaEvent, Transmit};
 use crate::error::MediaError;
-use crate::graph::{Graph, PeerId};
+use crate::graph::{Graph, PeerId, RecordingId, RecordingSpec};
+use crate::record::{RecordingError, RecordingSummary, Writer, WriterMessage};
 
 /// Commands waiting for the media thread.
 const COMMAND_QUEUE: usize = 256;
@@ -91,6 +107,9 @@ pub enum RelayError {
     /// The engine refused.
     #[error(transparent)]
     Media(#[from] MediaError),
+    /// A recording could not be started, changed or finished.
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
     /// The media thread is gone.
     #[error("the media relay has stopped")]
     Stopped,
@@ -112,6 +131,21 @@ enum Command {
         reply: oneshot::Sender<bool>,
     },
     SetGraph(Graph),
+    StartRecording {
+        id: RecordingId,
+        spec: RecordingSpec,
+    },
+    UpdateRecording {
+        id: RecordingId,
+        spec: RecordingSpec,
+        reply: Option<oneshot::Sender<Result<(), RecordingError>>>,
+    },
+    /// Answers with the frames dropped since the last one the writer took (to be written as
+    /// silence), or `None` when the engine had no such recording.
+    StopRecording {
+        id: RecordingId,
+        reply: oneshot::Sender<Option<u32>>,
+    },
     Counters(oneshot::Sender<Counters>),
     Shutdown,
 }
@@ -120,6 +154,7 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct RelayHandle {
     commands: mpsc::Sender<Command>,
+    writer: mpsc::Sender<WriterMessage>,
     local_addr: SocketAddr,
     advertised: SocketAddr,
 }
@@ -167,6 +202,122 @@ impl RelayHandle {
             .map_err(|_| RelayError::Stopped)
     }
 
+    /// Starts recording `spec` into a new WAV file at `path` (16-bit PCM, 2 channels, 16 kHz).
+    /// Returns once the file exists with its header, synced to disk, and the engine records;
+    /// fails if the file cannot be created (its directory is missing, it already exists: a
+    /// recording never overwrites a file) or `id` is already recording. The first frame
+    /// follows within 20 ms.
+    pub async fn start_recording(
+        &self,
+        id: RecordingId,
+        path: PathBuf,
+        spec: RecordingSpec,
+    ) -> Result<(), RelayError> {
+        let (reply, opened) = oneshot::channel();
+        self.writer
+            .send(WriterMessage::Open { id, path, reply })
+            .await
+            .map_err(|_| RelayError::Stopped)?;
+        opened.await.map_err(|_| RelayError::Stopped)??;
+        self.send(Command::StartRecording { id, spec }).await
+    }
+
+    /// Changes what a running recording records (its sources, or paused). See
+    /// [`Engine::set_recordings`].
+    pub async fn update_recording(
+        &self,
+        id: RecordingId,
+        spec: RecordingSpec,
+    ) -> Result<(), RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::UpdateRecording {
+            id,
+            spec,
+            reply: Some(reply),
+        })
+        .await?;
+        Ok(answer.await.map_err(|_| RelayError::Stopped)??)
+    }
+
+    /// Stops a recording and returns its summary once the file is complete: every frame the
+    /// engine made is written, the WAV header is final, and the file and its directory are
+    /// fsynced, so a crash after this returns loses nothing of it. If the media thread is gone,
+    /// the writer still finalizes what it has.
+    pub async fn stop_recording(&self, id: RecordingId) -> Result<RecordingSummary, RelayError> {
+        let (reply, gap) = oneshot::channel();
+        let silent_before = match self.send(Command::StopRecording { id, reply }).await {
+            Ok(()) => gap.await.ok().flatten().unwrap_or(0),
+            Err(_) => 0,
+        };
+        let (reply, done) = oneshot::channel();
+        self.writer
+            .send(WriterMessage::Stop {
+                id,
+                silent_before,
+                reply,
+            })
+            .await
+            .map_err(|_| RelayError::Stopped)?;
+        Ok(done.await.map_err(|_| RelayError::Stopped)??)
+    }
+
+    /// [`RelayHandle::start_recording`] from a thread that is not async (not from inside a
+    /// tokio runtime): it waits for the file to be created (and synced), then for the relay
+    /// to take the command.
+    pub fn start_recording_blocking(
+        &self,
+        id: RecordingId,
+        path: PathBuf,
+        spec: RecordingSpec,
+    ) -> Result<(), RelayError> {
+        let (reply, opened) = oneshot::channel();
+        self.writer
+            .blocking_send(WriterMessage::Open { id, path, reply })
+            .map_err(|_| RelayError::Stopped)?;
+        opened.blocking_recv().map_err(|_| RelayError::Stopped)??;
+        self.commands
+            .blocking_send(Command::StartRecording { id, spec })
+            .map_err(|_| RelayError::Stopped)
+    }
+
+    /// [`RelayHandle::update_recording`] from a thread that is not async, without waiting for
+    /// the relay to take it (an unknown `id` is then only logged).
+    pub fn update_recording_blocking(
+        &self,
+        id: RecordingId,
+        spec: RecordingSpec,
+    ) -> Result<(), RelayError> {
+        self.commands
+            .blocking_send(Command::UpdateRecording {
+                id,
+                spec,
+                reply: None,
+            })
+            .map_err(|_| RelayError::Stopped)
+    }
+
+    /// [`RelayHandle::stop_recording`] from a thread that is not async (not from inside a
+    /// tokio runtime). It waits for the fsyncs: milliseconds on an SSD, more on a busy disk.
+    pub fn stop_recording_blocking(&self, id: RecordingId) -> Result<RecordingSummary, RelayError> {
+        let (reply, gap) = oneshot::channel();
+        let silent_before = match self
+            .commands
+            .blocking_send(Command::StopRecording { id, reply })
+        {
+            Ok(()) => gap.blocking_recv().ok().flatten().unwrap_or(0),
+            Err(_) => 0,
+        };
+        let (reply, done) = oneshot::channel();
+        self.writer
+            .blocking_send(WriterMessage::Stop {
+                id,
+                silent_before,
+                reply,
+            })
+            .map_err(|_| RelayError::Stopped)?;
+        Ok(done.blocking_recv().map_err(|_| RelayError::Stopped)??)
+    }
+
     /// See [`Engine::counters`].
     pub async fn counters(&self) -> Result<Counters, RelayError> {
         let (reply, answer) = oneshot::channel();
@@ -194,6 +345,7 @@ pub struct Relay {
     handle: RelayHandle,
     events: mpsc::Receiver<MediaEvent>,
     thread: Option<JoinHandle<io::Result<()>>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl Relay {
@@ -217,6 +369,11 @@ impl Relay {
         let state = UdpSocketState::new((&socket).into())?;
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, events) = mpsc::channel(EVENT_CHANNEL);
+        let Writer {
+            sender: writer,
+            thread: writer_thread,
+        } = Writer::spawn()?;
+        let frames = writer.clone();
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -233,6 +390,10 @@ impl Relay {
                         advertised,
                         events: event_tx,
                         dropped_events: 0,
+                        writer: frames,
+                        recordings: BTreeMap::new(),
+                        gaps: HashMap::new(),
+                        dropped_frames: 0,
                     }
                     .run(command_rx)
                     .await
@@ -242,11 +403,13 @@ impl Relay {
         Ok(Relay {
             handle: RelayHandle {
                 commands,
+                writer,
                 local_addr,
                 advertised,
             },
             events,
             thread: Some(thread),
+            writer: Some(writer_thread),
         })
     }
 
@@ -260,15 +423,26 @@ impl Relay {
         &mut self.events
     }
 
-    /// Stops the media thread and waits for it.
+    /// Stops the media thread and waits for it, then has the writer finalize (and fsync) the
+    /// recordings still open and waits for it too.
     pub fn shutdown(mut self) -> Result<(), RelayError> {
         // The thread also stops when every handle is dropped; this does not wait for that.
         let _ = self.handle.commands.try_send(Command::Shutdown);
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(r)) => Ok(r?),
+        let media = match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r.map_err(RelayError::from),
             Some(Err(_)) => Err(RelayError::Stopped),
             None => Ok(()),
+        };
+        // The writer drains its queue at disk speed: wait for room rather than block, so this
+        // may also be called from async code.
+        while let Err(TrySendError::Full(_)) = self.handle.writer.try_send(WriterMessage::Shutdown)
+        {
+            std::thread::sleep(Duration::from_millis(1));
         }
+        if let Some(Err(_)) = self.writer.take().map(JoinHandle::join) {
+            warn!("the recording writer panicked");
+        }
+        media
     }
 }
 
@@ -279,6 +453,12 @@ struct Shell {
     advertised: SocketAddr,
     events: mpsc::Sender<MediaEvent>,
     dropped_events: u64,
+    /// Recording frames go here, never to `events`.
+    writer: mpsc::Sender<WriterMessage>,
+    recordings: BTreeMap<RecordingId, RecordingSpec>,
+    /// Per recording, frames dropped since the writer last took one.
+    gaps: HashMap<RecordingId, u32>,
+    dropped_frames: u64,
 }
 
 impl Shell {
@@ -330,8 +510,44 @@ impl Shell {
                 let _ = reply.send(self.engine.remove_peer(id));
             }
             Command::SetGraph(g) => self.engine.set_graph(&g),
+            Command::StartRecording { id, spec } => {
+                self.recordings.insert(id, spec);
+                self.set_recordings(now);
+            }
+            Command::UpdateRecording { id, spec, reply } => {
+                let result = match self.recordings.get_mut(&id) {
+                    Some(s) => {
+                        *s = spec;
+                        Ok(())
+                    }
+                    None => Err(RecordingError::Unknown(id)),
+                };
+                if result.is_ok() {
+                    self.set_recordings(now);
+                }
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(result);
+                    }
+                    None => {
+                        if let Err(e) = result {
+                            warn!(error = %e, "recording not updated");
+                        }
+                    }
+                }
+            }
+            Command::StopRecording { id, reply } => {
+                let known = self.recordings.remove(&id).is_some();
+                // Frames due up to now still belong to it, and reach the writer before the
+                // stop does (the handle sends that after this answer).
+                self.set_recordings(now);
+                let gap = self.gaps.remove(&id).unwrap_or(0);
+                let _ = reply.send(known.then_some(gap));
+            }
             Command::Counters(reply) => {
-                let _ = reply.send(self.engine.counters());
+                let mut c = self.engine.counters();
+                c.recording_frames_dropped = self.dropped_frames;
+                let _ = reply.send(c);
             }
             Command::Shutdown => {}
         }
@@ -373,18 +589,59 @@ impl Shell {
         Ok(())
     }
 
+    /// Brings the engine's clocks to `now` (so that frames due before the change are made
+    /// under the old specs, and a new recording clock starts from the true time), hands the
+    /// frames on, and gives the engine the recordings.
+    fn set_recordings(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+        self.forward_events();
+        self.engine.set_recordings(&self.recordings);
+        self.engine.handle_timeout(now);
+        self.forward_events();
+    }
+
+    /// Forwards the engine's events: recording frames to the writer, the rest to the consumer.
+    fn forward_events(&mut self) {
+        while let Some(e) = self.engine.poll_event() {
+            if let MediaEvent::RecordingAudio { id, pcm } = e {
+                self.record(id, pcm);
+            } else if self.events.try_send(e).is_err() {
+                self.dropped_events += 1;
+                warn!(dropped = self.dropped_events, "media event dropped");
+            }
+        }
+    }
+
+    fn record(&mut self, id: RecordingId, pcm: Vec<i16>) {
+        let silent_before = self.gaps.get(&id).copied().unwrap_or(0);
+        let frame = WriterMessage::Frame {
+            id,
+            pcm,
+            silent_before,
+        };
+        match self.writer.try_send(frame) {
+            Ok(()) => {
+                self.gaps.remove(&id);
+            }
+            Err(e) => {
+                *self.gaps.entry(id).or_default() += 1;
+                self.dropped_frames += 1;
+                // Once a second of audio while it lasts, not once a frame.
+                if self.dropped_frames % 50 == 1 {
+                    let full = matches!(e, TrySendError::Full(_));
+                    warn!(%id, dropped = self.dropped_frames, full, "recording frame dropped");
+                }
+            }
+        }
+    }
+
     /// Sends what the engine queued and forwards its events (the drain contract).
     async fn flush(
         &mut self,
         outgoing: &mut Vec<Transmit>,
         scratch: &mut Vec<u8>,
     ) -> io::Result<()> {
-        while let Some(e) = self.engine.poll_event() {
-            if self.events.try_send(e).is_err() {
-                self.dropped_events += 1;
-                warn!(dropped = self.dropped_events, "media event dropped");
-            }
-        }
+        self.forward_events();
         outgoing.clear();
         while let Some(t) = self.engine.poll_transmit() {
             outgoing.push(t);

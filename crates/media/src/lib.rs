@@ -7,13 +7,16 @@
 //! [`PeerId`]s; this crate knows nothing of calls.
 //!
 //! # Modules
-//! - `graph`: [`PeerId`], [`Source`] and [`Graph`], the only thing the relay obeys.
+//! - `graph`: [`PeerId`], [`Source`] and [`Graph`], the only thing the relay obeys; and
+//!   [`RecordingId`] and [`RecordingSpec`], what it records.
 //! - `engine`: [`Engine`], the sans-IO core on str0m (itself sans-IO): datagrams and time in,
 //!   datagrams, events and the next deadline out. No socket, no clock, no thread.
-//! - `audio`: the hold music and the Opus codecs of the mixer.
+//! - `audio`: the hold music and the Opus codecs of the mixer and the recordings.
 //! - `error`: [`MediaError`], what the engine refuses.
 //! - [`io`]: the thin shell: one UDP socket with batched receive and send, commands in and
 //!   events out over channels.
+//! - `record`: the recordings' files: a writer thread, [`repair_wav`] for a file whose writer
+//!   died, and (feature `mp3`, off by default: LAME is LGPL) `encode_mp3`.
 //!
 //! # Hybrid relay
 //! A receiver that hears exactly one source is forwarded that source's Opus frames as they
@@ -24,10 +27,24 @@
 //! every 20 ms and encodes the result with that receiver's own encoder. Hold music is a loop
 //! synthesized here ([`HOLD_MUSIC_NOTES_HZ`]) and encoded once, forwarded like any source.
 //!
+//! # Recording
+//! [`Engine::set_recordings`] says, declaratively like the graph, what each recording records:
+//! two channels, each the mix of a set of sources, that may change while it runs. Every 20 ms
+//! of engine time (one clock for all recordings, which catches up on a late call so a
+//! recording keeps wall-clock length) each unpaused recording yields one
+//! [`MediaEvent::RecordingAudio`]: 16 kHz stereo PCM, left the mix of channel 0's sources,
+//! right of channel 1's; an absent or silent source is silence. A recorded peer gets a second
+//! Opus decoder that decodes at 16 kHz directly (libopus resamples properly, and it costs less
+//! than 48 kHz plus a filter of ours), shared by every recording of it and freed when no
+//! unpaused recording needs it; a paused recording emits nothing and holds nothing but its
+//! spec. The shell ([`io::RelayHandle::start_recording`], `update_recording`,
+//! `stop_recording`) writes the frames to WAV files on a thread of their own, and returns a
+//! [`RecordingSummary`] only once the file and its directory are fsynced.
+//!
 //! # Drain contract
 //! After **every** input — [`Engine::add_peer`], [`Engine::restart_peer`],
-//! [`Engine::remove_peer`], [`Engine::set_graph`], [`Engine::handle_datagram`] or
-//! [`Engine::handle_timeout`] — the caller:
+//! [`Engine::remove_peer`], [`Engine::set_graph`], [`Engine::set_recordings`],
+//! [`Engine::handle_datagram`] or [`Engine::handle_timeout`] — the caller:
 //! 1. calls [`Engine::poll_transmit`] until it returns `None`, sending each datagram from the
 //!    socket whose address is [`EngineConfig::advertised`];
 //! 2. calls [`Engine::poll_event`] until it returns `None`;
@@ -51,11 +68,20 @@ mod engine;
 mod error;
 mod graph;
 pub mod io;
+mod record;
 
-pub use audio::{FRAME_SAMPLES, HOLD_MUSIC_NOTES_HZ, HOLD_MUSIC_NOTE_FRAMES, SAMPLE_RATE};
+pub use audio::{
+    FRAME_SAMPLES, HOLD_MUSIC_NOTES_HZ, HOLD_MUSIC_NOTE_FRAMES, RECORDING_FRAME_SAMPLES,
+    RECORDING_SAMPLE_RATE, SAMPLE_RATE,
+};
 pub use engine::{
     Counters, Disconnect, Engine, EngineConfig, Footprint, MediaEvent, Transmit, EVENT_QUEUE,
-    FRAME, PEER_TRANSMIT_QUEUE,
+    FRAME, MAX_RECORDING_CATCHUP, PEER_TRANSMIT_QUEUE,
 };
 pub use error::{MediaError, MAX_SDP_BYTES};
-pub use graph::{Graph, PeerId, Source};
+pub use graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};
+#[cfg(feature = "mp3")]
+pub use record::encode_mp3;
+pub use record::{
+    repair_wav, RecordingError, RecordingSummary, WavRepair, RECORDING_CHANNELS, RECORDING_QUEUE,
+};

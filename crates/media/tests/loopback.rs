@@ -1,14 +1,18 @@
 //! The relay over real UDP on 127.0.0.1: the I/O loop's socket, batching and channels, with two
-//! str0m client peers on their own sockets. Bounded in time (it gives up after 15 s).
+//! str0m client peers on their own sockets; and recordings through the shell to their files.
+//! Bounded in time (each test gives up after 15 s).
 
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{amplitude, Client};
-use switchboard_media::io::{Relay, RelayConfig};
-use switchboard_media::{Graph, MediaEvent, PeerId, Source};
+use common::{amplitude, amplitude_at, Client};
+use switchboard_media::io::{Relay, RelayConfig, RelayError};
+use switchboard_media::{
+    Graph, MediaEvent, PeerId, RecordingError, RecordingId, RecordingSpec, Source,
+    HOLD_MUSIC_NOTES_HZ,
+};
 
 struct Browser {
     socket: UdpSocket,
@@ -112,4 +116,134 @@ fn two_browsers_hear_each_other_over_loopback() {
         .expect("remove"));
     relay.shutdown().expect("shutdown");
     assert!(runtime.block_on(handle.counters()).is_err(), "stopped");
+}
+
+#[test]
+fn a_recording_through_the_relay_reaches_its_file_complete() {
+    let dir = tempfile::tempdir().expect("dir");
+    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let relay = Relay::spawn(RelayConfig::new(listen)).expect("relay");
+    let handle = relay.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let path = dir.path().join("call.wav");
+    // The music on the left, a peer that never comes on the right.
+    let spec = RecordingSpec::new([Source::HoldMusic], [Source::Peer(PeerId(5))]);
+    let id = RecordingId(1);
+    runtime
+        .block_on(handle.start_recording(id, path.clone(), spec.clone()))
+        .expect("started");
+    // Refusals: the same id again, a file that exists, a directory that does not.
+    let again =
+        runtime.block_on(handle.start_recording(id, dir.path().join("x.wav"), spec.clone()));
+    assert!(
+        matches!(again, Err(RelayError::Recording(RecordingError::Exists(_)))),
+        "{again:?}"
+    );
+    let exists =
+        runtime.block_on(handle.start_recording(RecordingId(2), path.clone(), spec.clone()));
+    assert!(
+        matches!(
+            exists,
+            Err(RelayError::Recording(RecordingError::File { .. }))
+        ),
+        "{exists:?}"
+    );
+    let nowhere = dir.path().join("missing").join("y.wav");
+    let missing = runtime.block_on(handle.start_recording(RecordingId(3), nowhere, spec.clone()));
+    assert!(missing.is_err_and(|e| e.to_string().contains("missing")));
+    let unknown = runtime.block_on(handle.update_recording(RecordingId(9), spec.clone()));
+    assert!(
+        matches!(
+            unknown,
+            Err(RelayError::Recording(RecordingError::Unknown(_)))
+        ),
+        "{unknown:?}"
+    );
+    // Wait (bounded) for a second of frames, as the relay counts them.
+    let start = Instant::now();
+    let frames = |h: &switchboard_media::io::RelayHandle| {
+        runtime
+            .block_on(h.counters())
+            .expect("counters")
+            .recording_frames
+    };
+    while frames(&handle) < 50 {
+        assert!(start.elapsed() < Duration::from_secs(15), "no frames");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Paused, the count stands still: what the engine makes is what the file gets.
+    runtime
+        .block_on(handle.update_recording(id, spec.clone().paused(true)))
+        .expect("paused");
+    let at_pause = frames(&handle);
+    // A second recording, left open until shutdown, keeps the relay's clock running.
+    let open = dir.path().join("open.wav");
+    handle
+        .start_recording_blocking(RecordingId(4), open.clone(), spec.clone())
+        .expect("second");
+    while frames(&handle) < at_pause + 10 {
+        assert!(start.elapsed() < Duration::from_secs(15), "no frames");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    runtime
+        .block_on(handle.update_recording(id, spec))
+        .expect("resumed");
+    let summary = runtime
+        .block_on(handle.stop_recording(id))
+        .expect("summary");
+    let counters = runtime.block_on(handle.counters()).expect("counters");
+    assert_eq!(counters.recording_frames_dropped, 0, "{counters:?}");
+    assert_eq!(summary.path, path);
+    assert_eq!((summary.channels, summary.sample_rate), (2, 16_000));
+    assert_eq!(
+        summary.bytes,
+        std::fs::metadata(&path).expect("file").len(),
+        "{summary:?}"
+    );
+    let mut reader = hound::WavReader::open(&path).expect("a valid WAV");
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 16_000, 16)
+    );
+    let sample_frames = u64::from(reader.duration());
+    assert_eq!(sample_frames % 320, 0, "whole 20 ms frames");
+    assert_eq!(summary.duration_ms, sample_frames / 16);
+    assert!(summary.bytes == 44 + sample_frames * 4, "{summary:?}");
+    // Every frame made before the pause (the count then was this recording's alone), and
+    // none of the 10 or more ticks of the pause (the second recording's frames).
+    let file_frames = sample_frames / 320;
+    assert!(file_frames >= at_pause, "{file_frames} < {at_pause}");
+    assert!(
+        file_frames < at_pause + 10,
+        "{file_frames} frames after {at_pause}: the paused time was recorded"
+    );
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("samples");
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    assert!(
+        samples.iter().skip(1).step_by(2).all(|&s| s == 0),
+        "right is silent"
+    );
+    let music: f64 = HOLD_MUSIC_NOTES_HZ
+        .iter()
+        .map(|&f| amplitude_at(&left, f, 16_000))
+        .sum();
+    assert!(music > 500.0, "left has the music: {music:.0}");
+    assert!(matches!(
+        runtime.block_on(handle.stop_recording(id)),
+        Err(RelayError::Recording(RecordingError::Unknown(_)))
+    ));
+    // Shutdown finalizes the recording still open.
+    relay.shutdown().expect("shutdown");
+    let reader = hound::WavReader::open(&open).expect("finalized at shutdown");
+    assert!(reader.duration() >= 10 * 320);
+    assert!(runtime
+        .block_on(handle.stop_recording(RecordingId(4)))
+        .is_err());
 }

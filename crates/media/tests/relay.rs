@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{amplitude, loudest, rms, Client, TONES};
+use common::{amplitude, amplitude_at, loudest, rms, Client, TONES};
 use switchboard_media::{
-    Disconnect, Engine, EngineConfig, Graph, MediaError, MediaEvent, PeerId, Source,
-    HOLD_MUSIC_NOTES_HZ,
+    Disconnect, Engine, EngineConfig, Graph, MediaError, MediaEvent, PeerId, RecordingId,
+    RecordingSpec, Source, FRAME, HOLD_MUSIC_NOTES_HZ, MAX_RECORDING_CATCHUP,
+    RECORDING_FRAME_SAMPLES, RECORDING_SAMPLE_RATE,
 };
 
 const LATENCY: Duration = Duration::from_millis(5);
@@ -185,9 +186,50 @@ impl Sim {
                 | MediaEvent::StoppedSending(p)
                 | MediaEvent::ResumedSending(p) => p.0 == id,
                 MediaEvent::Disconnected { peer, .. } => peer.0 == id,
+                MediaEvent::RecordingAudio { .. } => false,
             })
             .cloned()
             .collect()
+    }
+
+    fn recordings(&mut self, specs: &[(u64, RecordingSpec)]) {
+        let specs: BTreeMap<RecordingId, RecordingSpec> = specs
+            .iter()
+            .map(|(id, s)| (RecordingId(*id), s.clone()))
+            .collect();
+        self.engine.set_recordings(&specs);
+        self.flush();
+    }
+
+    /// The frames of recording `id` made in `(from, to]` seconds (a frame made at the very
+    /// instant of a change was made before it).
+    fn recorded_frames(&self, id: u64, from: f64, to: f64) -> Vec<&[i16]> {
+        let (from, to) = (self.at(from) - self.base, self.at(to) - self.base);
+        self.events
+            .iter()
+            .filter(|(t, _)| *t > from && *t <= to)
+            .filter_map(|(_, e)| match e {
+                MediaEvent::RecordingAudio { id: r, pcm } if r.0 == id => Some(pcm.as_slice()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The left and right channels of recording `id` in `(from, to]` seconds.
+    fn recorded(&self, id: u64, from: f64, to: f64) -> [Vec<i16>; 2] {
+        let mut channels = [Vec::new(), Vec::new()];
+        for frame in self.recorded_frames(id, from, to) {
+            assert_eq!(frame.len(), 2 * RECORDING_FRAME_SAMPLES);
+            for lr in frame.chunks_exact(2) {
+                channels[0].push(lr[0]);
+                channels[1].push(lr[1]);
+            }
+        }
+        channels
+    }
+
+    fn elapsed(&self) -> f64 {
+        (self.now - self.base).as_secs_f64()
     }
 }
 
@@ -767,4 +809,266 @@ fn a_forwarded_frame_leaves_with_the_datagram_that_brought_it() {
 
 fn clients_connected(engine: &Engine) -> bool {
     engine.is_connected(PeerId(0)) && engine.is_connected(PeerId(1))
+}
+
+fn rec_amplitude(samples: &[i16], hz: f32) -> f64 {
+    amplitude_at(samples, hz, RECORDING_SAMPLE_RATE)
+}
+
+/// A recorded channel is dominated by `tone`: loud, and every other agent tone at most a tenth
+/// of it.
+fn assert_records_only(samples: &[i16], tone: f32, what: &str) {
+    assert!(
+        samples.len() >= RECORDING_SAMPLE_RATE as usize / 2,
+        "{what}: only {} samples",
+        samples.len()
+    );
+    let a = rec_amplitude(samples, tone);
+    assert!(a > 2_000.0, "{what}: {tone} Hz is too quiet: {a:.0}");
+    for other in TONES.iter().filter(|t| **t != tone) {
+        let o = rec_amplitude(samples, *other);
+        assert!(
+            o < a / 10.0,
+            "{what}: {other} Hz is audible: {o:.0} vs {a:.0}"
+        );
+    }
+}
+
+/// The number of frames in `(from, to]` is the time / 20 ms, give or take the frame at each
+/// edge.
+fn assert_keeps_time(frames: usize, from: f64, to: f64, what: &str) {
+    let expected = (to - from) / FRAME.as_secs_f64();
+    assert!(
+        (frames as f64 - expected).abs() <= 1.0,
+        "{what}: {frames} frames in {:.3} s, not {expected:.1}",
+        to - from
+    );
+}
+
+#[test]
+fn a_recording_puts_each_party_in_its_own_channel() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    s.recordings(&[(7, RecordingSpec::new([p(1)], [p(2)]))]);
+    let t0 = s.elapsed();
+    s.run_until(t0 + 3.0);
+    let [left, right] = s.recorded(7, t0 + 0.5, t0 + 3.0);
+    assert_records_only(&left, 440.0, "left");
+    assert_records_only(&right, 880.0, "right");
+    assert_keeps_time(
+        s.recorded_frames(7, t0, t0 + 3.0).len(),
+        t0,
+        t0 + 3.0,
+        "frames",
+    );
+    // Recording adds a 16 kHz decoder per recorded peer and leaves the forwarding alone.
+    let f = s.engine.footprint();
+    assert_eq!(
+        (f.recordings, f.recorders, f.decoders, f.forwarding),
+        (1, 2, 0, 2),
+        "{f:?}"
+    );
+    let c = s.engine.counters();
+    assert_eq!(
+        c.recording_frames,
+        s.recorded_frames(7, 0.0, 1e6).len() as u64
+    );
+    assert_eq!((c.mixed, c.recording_frames_skipped), (0, 0), "{c:?}");
+    // The call itself is undisturbed.
+    assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 3.0), 880.0, "A");
+    assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 3.0), 440.0, "B");
+    // Stopping frees the decoders and the clock: no frame after it.
+    s.recordings(&[]);
+    let stopped = s.elapsed();
+    s.run_until(stopped + 1.0);
+    assert!(s.recorded_frames(7, stopped, stopped + 1.0).is_empty());
+    let f = s.engine.footprint();
+    assert_eq!((f.recordings, f.recorders), (0, 0), "{f:?}");
+}
+
+#[test]
+fn a_paused_recording_emits_nothing_and_resumes_on_time() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let spec = RecordingSpec::new([p(1)], [p(2)]);
+    s.recordings(&[(1, spec.clone())]);
+    let t0 = s.elapsed();
+    s.run_until(t0 + 1.5);
+    s.recordings(&[(1, spec.clone().paused(true))]);
+    let paused = s.elapsed();
+    assert_eq!(s.engine.footprint().recorders, 0, "paused holds no decoder");
+    s.run_until(paused + 2.0);
+    assert!(
+        s.recorded_frames(1, paused, paused + 2.0).is_empty(),
+        "frames while paused"
+    );
+    assert_eq!(s.engine.footprint().recordings, 1, "paused is not stopped");
+    s.recordings(&[(1, spec)]);
+    let resumed = s.elapsed();
+    s.run_until(resumed + 2.0);
+    let after = s.recorded_frames(1, resumed, resumed + 2.0).len();
+    assert_keeps_time(after, resumed, resumed + 2.0, "after resuming");
+    let [left, right] = s.recorded(1, resumed + 0.3, resumed + 2.0);
+    assert_records_only(&left, 440.0, "left after resuming");
+    assert_records_only(&right, 880.0, "right after resuming");
+    // In all: the time it was not paused.
+    let all = s.recorded_frames(1, 0.0, 1e6).len();
+    assert_keeps_time(all - after, t0, paused, "before the pause");
+}
+
+#[test]
+fn changing_a_spec_switches_what_a_channel_carries_and_outlives_peers() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 660.0);
+    s.join(3, 880.0);
+    // A conference: everyone hears a mix, so mix and recording decoders live side by side.
+    s.graph(
+        Graph::new()
+            .with(PeerId(1), [p(2), p(3)])
+            .with(PeerId(2), [p(1), p(3)])
+            .with(PeerId(3), [p(1), p(2)]),
+    );
+    s.recordings(&[(1, RecordingSpec::new([p(1)], [p(2)]))]);
+    let t0 = s.elapsed();
+    s.run_until(t0 + 1.5);
+    // A transfer: 3 takes 2's place on the right; the left gets the hold music with 1.
+    s.recordings(&[(1, RecordingSpec::new([p(1), Source::HoldMusic], [p(3)]))]);
+    let switched = s.elapsed();
+    s.run_until(switched + 2.0);
+    let [left, right] = s.recorded(1, t0 + 0.4, switched);
+    assert_records_only(&left, 440.0, "left before");
+    assert_records_only(&right, 660.0, "right before");
+    let [left, right] = s.recorded(1, switched + 0.1, switched + 2.0);
+    assert_records_only(&right, 880.0, "right after");
+    assert!(rec_amplitude(&left, 440.0) > 2_000.0, "left after keeps 1");
+    let music: f64 = HOLD_MUSIC_NOTES_HZ
+        .iter()
+        .map(|&f| rec_amplitude(&left, f))
+        .sum();
+    assert!(music > 500.0, "left after has the music: {music:.0}");
+    assert!(rec_amplitude(&left, 660.0) < 200.0, "left after has no 2");
+    let f = s.engine.footprint();
+    assert_eq!((f.decoders, f.recorders), (3, 2), "{f:?}");
+    // 3 leaves: the right falls silent, the recording goes on; 3 comes back as a new peer.
+    assert!(s.engine.remove_peer(PeerId(3)));
+    let left_at = s.elapsed();
+    s.run_until(left_at + 1.0);
+    let [left, right] = s.recorded(1, left_at + 0.1, left_at + 1.0);
+    assert_silent(&right, "right without 3");
+    assert!(rec_amplitude(&left, 440.0) > 2_000.0, "left without 3");
+    s.join(3, 880.0);
+    let back = s.elapsed();
+    s.run_until(back + 1.5);
+    let [_, right] = s.recorded(1, back + 0.3, back + 1.5);
+    assert_records_only(&right, 880.0, "right when 3 is back");
+    assert_keeps_time(
+        s.recorded_frames(1, 0.0, 1e6).len(),
+        t0,
+        s.elapsed(),
+        "through it all",
+    );
+}
+
+/// Without peers: the recording clock on simulated time, called irregularly and late.
+#[test]
+fn the_recording_clock_keeps_time_through_jitter_and_stalls() {
+    let mut engine = Engine::new(EngineConfig::new(addr(40_000))).expect("engine");
+    let start = Instant::now();
+    let mut frames: Vec<Vec<i16>> = Vec::new();
+    let drain = |engine: &mut Engine, frames: &mut Vec<Vec<i16>>| {
+        while let Some(e) = engine.poll_event() {
+            if let MediaEvent::RecordingAudio { id, pcm } = e {
+                assert_eq!(id, RecordingId(3));
+                frames.push(pcm);
+            }
+        }
+    };
+    // Hold music on the left, a peer that does not exist on the right.
+    let specs = BTreeMap::from([(
+        RecordingId(3),
+        RecordingSpec::new([Source::HoldMusic], [p(99)]),
+    )]);
+    engine.handle_timeout(start);
+    engine.set_recordings(&specs);
+    // The engine asks for the time at once: its clock starts from the next time it is given.
+    assert_eq!(engine.poll_timeout(), Some(start));
+    let mut now = start;
+    let mut x = 7u64;
+    let end = start + Duration::from_secs(10);
+    while now < end {
+        // Called at the deadline plus 0 to 13 ms of jitter.
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let due = engine.poll_timeout().expect("a deadline");
+        now = due.max(now) + Duration::from_millis((x >> 33) % 14);
+        engine.handle_timeout(now);
+        drain(&mut engine, &mut frames);
+    }
+    assert_keeps_time(
+        frames.len(),
+        0.0,
+        (now - start).as_secs_f64(),
+        "with jitter",
+    );
+    // A stall within the catch-up: every frame still comes.
+    let before = frames.len();
+    let stall = MAX_RECORDING_CATCHUP - Duration::from_millis(500);
+    now += stall;
+    engine.handle_timeout(now);
+    drain(&mut engine, &mut frames);
+    assert_keeps_time(
+        frames.len() - before,
+        0.0,
+        stall.as_secs_f64(),
+        "after a stall",
+    );
+    // A longer one: the clock skips what is beyond the catch-up, and says so.
+    let before = frames.len();
+    now += Duration::from_secs(5);
+    engine.handle_timeout(now);
+    drain(&mut engine, &mut frames);
+    let c = engine.counters();
+    let made = (frames.len() - before) as u64;
+    assert_keeps_time(
+        (made + c.recording_frames_skipped) as usize,
+        0.0,
+        5.0,
+        "made and skipped",
+    );
+    assert_keeps_time(
+        made as usize,
+        0.0,
+        MAX_RECORDING_CATCHUP.as_secs_f64(),
+        "made in the stall",
+    );
+    assert_eq!(c.recording_frames, frames.len() as u64);
+    // Left: the music, every frame; right: silence.
+    let left: Vec<i16> = frames
+        .iter()
+        .flat_map(|f| f.iter().step_by(2).copied())
+        .collect();
+    let right: Vec<i16> = frames
+        .iter()
+        .flat_map(|f| f.iter().skip(1).step_by(2).copied())
+        .collect();
+    assert!(right.iter().all(|&s| s == 0), "the absent peer is silence");
+    for (i, &note) in HOLD_MUSIC_NOTES_HZ.iter().enumerate() {
+        let n = RECORDING_FRAME_SAMPLES * 25;
+        let note_samples = &left[i * n + n / 5..(i + 1) * n - n / 5];
+        assert!(
+            rec_amplitude(note_samples, note) > 1_000.0,
+            "note {i} ({note} Hz)"
+        );
+    }
+    // Stopping stops the clock: with no peers, nothing is due any more.
+    engine.set_recordings(&BTreeMap::new());
+    assert_eq!(engine.poll_timeout(), None);
+    engine.handle_timeout(now + Duration::from_secs(1));
+    assert!(engine.poll_event().is_none());
 }

@@ -254,10 +254,15 @@ impl Client {
 
 /// The amplitude (0..=32767) of the `hz` component of `samples` at 48 kHz (Goertzel).
 pub fn amplitude(samples: &[i16], hz: f32) -> f64 {
+    amplitude_at(samples, hz, 48_000)
+}
+
+/// The amplitude (0..=32767) of the `hz` component of `samples` at `rate` (Goertzel).
+pub fn amplitude_at(samples: &[i16], hz: f32, rate: u32) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }
-    let w = std::f64::consts::TAU * f64::from(hz) / 48_000.0;
+    let w = std::f64::consts::TAU * f64::from(hz) / f64::from(rate);
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for &x in samples {
