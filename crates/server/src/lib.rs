@@ -296,6 +296,8 @@ async fn media_events(mut relay: switchboard_media::io::Relay, core: CoreHandle)
             MediaEvent::Disconnected { peer, why } => (peer, Event::Gone(describe(&why))),
             MediaEvent::StoppedSending(p) => (p, Event::NotSending),
             MediaEvent::ResumedSending(p) => (p, Event::Sending),
+            // Recorded audio goes to the recorder thread inside the relay, never here.
+            MediaEvent::RecordingAudio { .. } => continue,
         };
         let input = switchboard_center::Input::Media(switchboard_center::MediaInput::Event {
             peer: MediaPeer(peer.0),
