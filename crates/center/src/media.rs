@@ -220,3 +220,26 @@ fn connecting() -> AudioView {
         not_sending: false,
     }
 }
+
+impl Media {
+    /// The peer of the agent on call leg `leg` (an answered agent end whose identity has a
+    /// peer), as [`Media::graph`] maps legs: read-only, for recordings.
+    pub fn peer_of_leg(
+        &self,
+        voice: &Voice,
+        leg: switchboard_sid::Sid<switchboard_sid::Call>,
+    ) -> Option<MediaPeer> {
+        let c = voice.call(leg)?;
+        [&c.caller, &c.callee].into_iter().find_map(|e| match e {
+            End::Agent {
+                identity,
+                answered: true,
+            } => self
+                .by_agent
+                .values()
+                .find(|a| &a.identity == identity)
+                .map(|a| a.peer),
+            _ => None,
+        })
+    }
+}

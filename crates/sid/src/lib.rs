@@ -65,6 +65,8 @@ kinds! {
     Application = "AP";
     /// A conference (`CF…`).
     Conference = "CF";
+    /// A call or conference recording (`RE…`).
+    Recording = "RE";
 }
 
 /// A resource identifier of kind `K`.
