@@ -26,7 +26,8 @@ mod machine;
 pub use address::{app_address, Address, AddressError};
 pub use hearing::{hearing, Hearing, Source};
 pub use machine::{
-    Beep, CallRecord, CallStatus, Callee, ConferenceRecord, ConferenceStatus, DialRequest,
-    DialState, Direction, End, EndReason, FetchFailure, FetchResponse, JoinSpec, Millis, Output,
-    ParticipantUpdate, Participation, Program, Side, Voice, VoiceError, MAX_FETCHES_PER_CALL,
+    Beep, CallProgress, CallRecord, CallStatus, Callee, ConferenceRecord, ConferenceStatus,
+    DialRequest, DialState, Direction, End, EndReason, FetchFailure, FetchResponse, Instructions,
+    JoinSpec, Millis, Output, ParticipantUpdate, Participation, PlaceRequest, Program, Side,
+    StatusCallback, Voice, VoiceError, MAX_FETCHES_PER_CALL,
 };

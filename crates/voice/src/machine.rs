@@ -265,6 +265,120 @@ pub struct CallRecord {
     ring_deadline: Option<Millis>,
     /// TwiML documents requested for this call so far.
     fetches: u32,
+    /// What a call placed through the API runs once it is answered ([`Voice::place`]).
+    on_answer: Option<Box<Instructions>>,
+    /// Where its progress is posted (Twilio's `StatusCallback`).
+    status_callback: Option<StatusCallback>,
+    /// Status callbacks posted so far (Twilio's `SequenceNumber` counts from 0).
+    callbacks_sent: u32,
+}
+
+impl CallRecord {
+    /// Whether the call was placed through the API and still waits to be answered before it runs
+    /// its instructions (a redirect then replaces what it will run).
+    pub fn awaits_answer(&self) -> bool {
+        self.on_answer.is_some()
+    }
+
+    /// Where the call's progress is posted, if anywhere.
+    pub fn status_callback(&self) -> Option<&StatusCallback> {
+        self.status_callback.as_ref()
+    }
+}
+
+/// What a call placed through the API does once answered: Twilio's `Url` (with `Method`), or its
+/// `Twiml`, run on the caller's end of the call while the callee (the `To`) listens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Instructions {
+    /// Fetch TwiML from this URL and run it.
+    Fetch {
+        /// The URL.
+        url: String,
+        /// How to request it.
+        method: Method,
+    },
+    /// Run this document.
+    Twiml(Document),
+}
+
+/// A step of a call's progress that a status callback can ask for (Twilio's
+/// `StatusCallbackEvent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallProgress {
+    /// The call was created.
+    Initiated,
+    /// It rings.
+    Ringing,
+    /// It was answered.
+    Answered,
+    /// It ended, however it ended.
+    Completed,
+}
+
+impl CallProgress {
+    /// Twilio's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallProgress::Initiated => "initiated",
+            CallProgress::Ringing => "ringing",
+            CallProgress::Answered => "answered",
+            CallProgress::Completed => "completed",
+        }
+    }
+
+    /// Parses Twilio's name.
+    pub fn parse(s: &str) -> Option<CallProgress> {
+        match s {
+            "initiated" => Some(CallProgress::Initiated),
+            "ringing" => Some(CallProgress::Ringing),
+            "answered" => Some(CallProgress::Answered),
+            "completed" => Some(CallProgress::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Twilio's call status callback: `StatusCallback`, `StatusCallbackMethod` and
+/// `StatusCallbackEvent`. Each is an [`Output::Fetch`] whose answer is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCallback {
+    /// Where.
+    pub url: String,
+    /// How.
+    pub method: Method,
+    /// Which steps are posted; empty means `completed` only, as on Twilio.
+    pub events: Vec<CallProgress>,
+}
+
+impl StatusCallback {
+    fn wants(&self, step: CallProgress) -> bool {
+        if self.events.is_empty() {
+            step == CallProgress::Completed
+        } else {
+            self.events.contains(&step)
+        }
+    }
+}
+
+/// A call placed through the API with [`Voice::place`] (Twilio's `POST Calls.json`): the callee
+/// is rung (an agent) or runs its application, and once it answers the call runs `instructions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceRequest {
+    /// Caller ID.
+    pub from: String,
+    /// The target as written (`client:bob`, `app:AP…`).
+    pub to: String,
+    /// Who is called. [`Callee::External`] is refused: there is no trunk.
+    pub callee: Callee,
+    /// What the call runs once answered.
+    pub instructions: Instructions,
+    /// The application whose voice URL the instructions are (Twilio's `ApplicationSid`): sent
+    /// as `ApplicationSid` with the call's webhooks.
+    pub application: Option<Sid<Application>>,
+    /// Seconds to ring an agent before giving up.
+    pub ring_timeout: u64,
+    /// Where the call's progress is posted.
+    pub status_callback: Option<StatusCallback>,
 }
 
 /// The most TwiML documents one call may request: a `<Redirect>` loop ends the call instead of
@@ -675,6 +789,17 @@ impl Voice {
     /// is an agent, an application or an unreachable party. Refused, with nothing changed, when
     /// the join asks to coach a call that is not a participant of that conference.
     pub fn dial(&mut self, now: Millis, req: DialRequest) -> Result<Sid<Call>, VoiceError> {
+        self.dial_reporting(now, req, None)
+    }
+
+    /// [`Voice::dial`], posting the call's progress to `status_callback` (a participant added
+    /// through the API with Twilio's `StatusCallback`).
+    pub fn dial_reporting(
+        &mut self,
+        now: Millis,
+        req: DialRequest,
+        status_callback: Option<StatusCallback>,
+    ) -> Result<Sid<Call>, VoiceError> {
         self.tick(now);
         let existing = self.conference_named(&req.join.conference).map(|c| c.sid);
         self.check_coaching(
@@ -724,8 +849,12 @@ impl Voice {
             end_reason: None,
             ring_deadline: None,
             fetches: 0,
+            on_answer: None,
+            status_callback,
+            callbacks_sent: 0,
         };
         self.calls.insert(sid, record);
+        self.progress(sid, CallProgress::Initiated);
         self.join(sid, Side::Caller, participation);
         match req.callee {
             Callee::Agent {
@@ -836,6 +965,149 @@ impl Voice {
                 message: reason.to_owned(),
             },
         );
+        Ok(())
+    }
+
+    /// Places a call through the API (Twilio's `POST Calls.json`): an agent's browser rings, or
+    /// an application's voice URL is requested; once the callee answers, the call's caller end
+    /// runs `instructions` (fetched or given). Refused, with nothing changed, for a callee that
+    /// cannot be reached (a number or SIP address: no trunk).
+    pub fn place(&mut self, now: Millis, req: PlaceRequest) -> Result<Sid<Call>, VoiceError> {
+        self.tick(now);
+        let (callee, application, params, to) = match &req.callee {
+            Callee::Agent { identity, .. } => (
+                End::Agent {
+                    identity: identity.clone(),
+                    answered: false,
+                },
+                req.application,
+                Vec::new(),
+                req.to.clone(),
+            ),
+            // On the application's side, `To` is the application SID.
+            Callee::App { sid, params, .. } => {
+                (End::Gone, Some(*sid), params.clone(), sid.to_string())
+            }
+            Callee::External(to) => {
+                return Err(VoiceError::Invalid(format!(
+                    "to {to} cannot be dialed: no telephone or SIP trunk is configured"
+                )))
+            }
+        };
+        let sid = Sid::from_u128(self.next_u128(0x4341));
+        self.calls.insert(
+            sid,
+            CallRecord {
+                sid,
+                parent: None,
+                from: req.from.clone(),
+                to,
+                direction: Direction::OutboundApi,
+                application,
+                params,
+                status: CallStatus::Queued,
+                caller: End::Gone,
+                callee,
+                date_created: self.now,
+                start_time: None,
+                end_time: None,
+                end_reason: None,
+                ring_deadline: None,
+                fetches: 0,
+                on_answer: Some(Box::new(req.instructions)),
+                status_callback: req.status_callback,
+                callbacks_sent: 0,
+            },
+        );
+        self.progress(sid, CallProgress::Initiated);
+        match req.callee {
+            Callee::Agent { identity, .. } => {
+                self.set_status(sid, CallStatus::Ringing);
+                let deadline = self.now.saturating_add(secs(req.ring_timeout));
+                if let Some(c) = self.calls.get_mut(&sid) {
+                    c.ring_deadline = Some(deadline);
+                }
+                self.timers.insert((deadline, sid));
+                self.outputs.push(Output::Ring {
+                    call: sid,
+                    identity,
+                    from: req.from,
+                });
+            }
+            Callee::App {
+                voice_url, method, ..
+            } => {
+                self.set_status(sid, CallStatus::Ringing);
+                self.start_program(sid, voice_url, method, Vec::new());
+            }
+            Callee::External(_) => {}
+        }
+        Ok(sid)
+    }
+
+    /// Redirects a live call (Twilio's `Url` or `Twiml` on a call update): the end that runs
+    /// TwiML — the one facing the agent's browser, else the callee's — leaves whatever it is in
+    /// (a program, a conference, a queue, a bridge) and runs `instructions`. A call placed
+    /// through the API that is not answered yet gets new instructions to run when it is.
+    /// Refused for a call that has ended, or that rings and has nothing to run.
+    pub fn redirect(
+        &mut self,
+        now: Millis,
+        call: Sid<Call>,
+        instructions: Instructions,
+    ) -> Result<(), VoiceError> {
+        self.tick(now);
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or_else(|| VoiceError::NoCall(call.to_string()))?;
+        if c.on_answer.is_some() && !c.status.is_final() {
+            c.on_answer = Some(Box::new(instructions));
+            return Ok(());
+        }
+        if c.status != CallStatus::InProgress {
+            return Err(VoiceError::State(format!(
+                "Call {call} is not in-progress. Cannot redirect."
+            )));
+        }
+        let side = if matches!(c.callee, End::Agent { .. }) {
+            Side::Caller
+        } else {
+            Side::Callee
+        };
+        let old = match side {
+            Side::Caller => std::mem::replace(&mut c.caller, End::Gone),
+            Side::Callee => std::mem::replace(&mut c.callee, End::Gone),
+        };
+        if let End::Agent { .. } = old {
+            // Both ends are agents' browsers: nothing runs TwiML on this call.
+            self.set_end(call, side, old);
+            return Err(VoiceError::State(format!(
+                "Call {call} connects two browsers and runs no TwiML. Cannot redirect."
+            )));
+        }
+        self.detach(call, old);
+        if self.calls.get(&call).is_some_and(|c| !c.status.is_final()) {
+            self.install(call, side, instructions);
+        }
+        Ok(())
+    }
+
+    /// Forgets a call that has ended (Twilio's `DELETE Calls/{CA}`: the record goes). Refused
+    /// for a live call.
+    pub fn forget_call(&mut self, call: Sid<Call>) -> Result<(), VoiceError> {
+        let c = self
+            .calls
+            .get(&call)
+            .ok_or_else(|| VoiceError::NoCall(call.to_string()))?;
+        if !c.status.is_final() {
+            return Err(VoiceError::State(format!(
+                "Call {call} is {}: only a call that has ended can be deleted",
+                c.status.as_str()
+            )));
+        }
+        self.calls.remove(&call);
+        self.bridged_programs.remove(&call);
         Ok(())
     }
 
@@ -1188,6 +1460,50 @@ impl Voice {
             }
         }
         self.outputs.push(Output::CallStatus { call, status });
+        let step = match status {
+            CallStatus::Queued => None,
+            CallStatus::Ringing => Some(CallProgress::Ringing),
+            CallStatus::InProgress => Some(CallProgress::Answered),
+            _ => Some(CallProgress::Completed),
+        };
+        if let Some(step) = step {
+            self.progress(call, step);
+        }
+    }
+
+    /// Posts a step of a call's progress to its status callback, when it asked for that step.
+    /// The answer is ignored (no program waits for the fetch's id).
+    fn progress(&mut self, call: Sid<Call>, step: CallProgress) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(cb) = c.status_callback.clone().filter(|cb| cb.wants(step)) else {
+            return;
+        };
+        let sequence = c.callbacks_sent;
+        c.callbacks_sent += 1;
+        let duration = match (step, c.start_time, c.end_time) {
+            (CallProgress::Completed, Some(start), Some(end)) => Some((end - start).max(0) / 1000),
+            (CallProgress::Completed, _, _) => Some(0),
+            _ => None,
+        };
+        let mut params = self.standard_params(call);
+        params.push(("CallbackSource".into(), "call-progress-events".into()));
+        params.push(("SequenceNumber".into(), sequence.to_string()));
+        params.push(("StatusCallbackEvent".into(), step.as_str().into()));
+        if let Some(d) = duration {
+            params.push(("CallDuration".into(), d.to_string()));
+            params.push(("Duration".into(), d.to_string()));
+        }
+        self.counter += 1;
+        let id = self.counter;
+        self.outputs.push(Output::Fetch {
+            id,
+            call,
+            url: cb.url,
+            method: cb.method,
+            params,
+        });
     }
 
     fn join(&mut self, call: Sid<Call>, side: Side, p: Participation) {
@@ -1238,6 +1554,7 @@ impl Voice {
         };
         self.set_status(call, CallStatus::InProgress);
         self.outputs.push(Output::AgentConnected { call, identity });
+        self.start_instructions(call);
         // A `<Dial><Client>` child that answers is bridged to its parent, and its siblings stop.
         let parent = self.calls.get(&call).and_then(|c| c.parent);
         if let Some(parent) = parent {
@@ -1360,6 +1677,11 @@ impl Voice {
             }
             if !matches!(verb, Verb::Reject { .. }) {
                 self.answer_app(call);
+                // Answering may have started the other end's instructions, which may have ended
+                // the call: then this program is gone too.
+                if !matches!(self.end_of(call, side), Some(End::Program(_))) {
+                    return;
+                }
             }
             match verb {
                 Verb::Say { .. } | Verb::Play { .. } | Verb::Leave => {}
@@ -1421,6 +1743,39 @@ impl Voice {
             .is_some_and(|c| c.status == CallStatus::Ringing)
         {
             self.set_status(call, CallStatus::InProgress);
+            self.start_instructions(call);
+        }
+    }
+
+    /// A call placed through the API was answered: its caller end starts its instructions.
+    fn start_instructions(&mut self, call: Sid<Call>) {
+        let Some(instructions) = self.calls.get_mut(&call).and_then(|c| c.on_answer.take()) else {
+            return;
+        };
+        self.install(call, Side::Caller, *instructions);
+    }
+
+    /// Runs `instructions` on one end of a call (which must be free: detached or `Gone`).
+    fn install(&mut self, call: Sid<Call>, side: Side, instructions: Instructions) {
+        match instructions {
+            Instructions::Fetch { url, method } => {
+                self.fetch_into(call, side, url, method, Vec::new());
+            }
+            Instructions::Twiml(doc) => {
+                self.set_end(
+                    call,
+                    side,
+                    End::Program(Box::new(Program {
+                        url: String::new(),
+                        doc,
+                        pc: 0,
+                        fetching: None,
+                        paused_until: None,
+                        dialing: None,
+                    })),
+                );
+                self.run(call, side);
+            }
         }
     }
 
@@ -1624,6 +1979,9 @@ impl Voice {
                             end_reason: None,
                             ring_deadline: Some(deadline),
                             fetches: 0,
+                            on_answer: None,
+                            status_callback: None,
+                            callbacks_sent: 0,
                         },
                     );
                     self.timers.insert((deadline, child));
@@ -1707,6 +2065,60 @@ impl Voice {
         self.set_end(parent, side, End::Bridge(child));
         // Keep the program to resume after the bridge ends.
         self.bridged_programs.insert(parent, (side, program));
+    }
+
+    /// An end a redirect took off a live call lets go of what it was in, as if that end hung up:
+    /// a program stops (its `<Dial>` children are canceled), a conference sees the participant
+    /// leave, a queued task is canceled, a bridged call ends (or its `<Dial>` goes on).
+    fn detach(&mut self, call: Sid<Call>, end: End) {
+        match end {
+            End::Program(p) => {
+                if let Some(until) = p.paused_until {
+                    self.timers.remove(&(until, call));
+                }
+                if let Some(dialing) = p.dialing {
+                    for child in dialing.children {
+                        self.end_call(
+                            child,
+                            CallStatus::Canceled,
+                            EndReason {
+                                code: None,
+                                message: "the caller was redirected".into(),
+                            },
+                        );
+                    }
+                }
+            }
+            End::Conference(p) => self.leave(call, p),
+            End::Queued { task, .. } => self.outputs.push(Output::CancelTask {
+                task,
+                reason: "redirected".into(),
+            }),
+            End::Bridge(other) => {
+                self.bridged_programs.remove(&call);
+                let connected = [Side::Caller, Side::Callee]
+                    .into_iter()
+                    .any(|s| matches!(self.end_of(other, s), Some(End::Bridge(c)) if *c == call));
+                if !connected {
+                    return;
+                }
+                if let Some((side, program)) = self.bridged_programs.remove(&other) {
+                    let action = program.dialing.as_ref().and_then(|d| d.action.clone());
+                    self.set_end(other, side, End::Program(program));
+                    self.dial_finished(other, side, action, "completed", Some(call));
+                } else {
+                    self.end_call(
+                        other,
+                        CallStatus::Completed,
+                        EndReason {
+                            code: None,
+                            message: "the other party was redirected".into(),
+                        },
+                    );
+                }
+            }
+            End::Agent { .. } | End::External(_) | End::Gone => {}
+        }
     }
 
     /// Ends a call: every end detaches; conferences it leaves may end; queued tasks are canceled;
