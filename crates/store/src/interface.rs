@@ -5,11 +5,32 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL is not one we can open.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH (or sqlite::memory:)")]
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH, sqlite::memory: or \
+         postgres://USER@HOST[:PORT]/DATABASE (postgresql:// too)"
+    )]
     UnsupportedUrl(String),
     /// The database itself failed.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL failed: connecting, or a statement.
+    #[error("PostgreSQL error: {}", postgres_detail(.0))]
+    Postgres(#[from] postgres::Error),
+    /// The thread that owns a PostgreSQL connection is gone (it panicked).
+    #[error("the PostgreSQL connection's thread stopped")]
+    ConnectionLost,
+    /// A PostgreSQL connection's thread could not be started.
+    #[error("cannot start a thread for the PostgreSQL connection: {0}")]
+    Thread(String),
+    /// Another server writes to this PostgreSQL schema (it holds the writer's lock).
+    #[error("another Switchboard server is writing to the PostgreSQL schema {0:?}")]
+    InUse(String),
+    /// The PostgreSQL connection's `search_path` names no schema that exists.
+    #[error("no PostgreSQL schema to use: the search_path names none that exists")]
+    NoSchema,
+    /// A write on a read-only connection.
+    #[error("this connection to the database is read-only")]
+    ReadOnly,
     /// The database was written by a newer Switchboard.
     #[error("the database's schema version {found} is newer than this program's ({supported})")]
     SchemaTooNew {
@@ -21,6 +42,15 @@ pub enum StoreError {
     /// A visitor refused a row (replay failed).
     #[error("{0}")]
     Visit(String),
+}
+
+/// A PostgreSQL error with what the server said: the client's own message is only its kind
+/// ("db error").
+fn postgres_detail(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// One log entry: what happened, at what time (milliseconds since the Unix epoch), as JSON text.
@@ -141,8 +171,9 @@ pub struct TaskQuery {
 }
 
 /// Reads of what the store keeps beside the log. A second connection to the same database can
-/// serve them while the writer commits (SQLite's WAL lets readers run beside one writer), so slow
-/// reads need not wait behind changes, nor changes behind them.
+/// serve them while the writer commits (SQLite's WAL lets readers run beside one writer, and
+/// PostgreSQL's snapshots do the same), so slow reads need not wait behind changes, nor changes
+/// behind them.
 pub trait Reads: Send {
     /// Events matching the query, oldest first, `limit` from `offset`.
     fn events(

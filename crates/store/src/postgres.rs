@@ -1,0 +1,867 @@
+//! The PostgreSQL store: the same tables as the SQLite one, in the schema the connection's
+//! `search_path` selects, migrated to this program's version when the writer opens.
+//!
+//! The `postgres` client blocks its caller on a private async runtime, which must not happen on
+//! a thread that drives an async runtime of its own (the server opens the store from one). So
+//! each [`PostgresStore`] owns one connection on a thread of its own, and every call hands that
+//! thread a job and waits for its answer: the caller blocks as it would on SQLite, from any
+//! thread, and dropping the store closes the connection on its thread.
+//!
+//! One writer at a time: the writer holds a session advisory lock on its schema, so a second
+//! server started on the same database fails at once instead of interleaving its log with the
+//! first one's.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Statement};
+
+use crate::interface::{
+    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+};
+
+/// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`. Append only; never edit one
+/// that has shipped.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE log (
+    seq   BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL,
+    body  TEXT NOT NULL
+);
+CREATE TABLE events (
+    sid             TEXT COLLATE \"C\" PRIMARY KEY,
+    workspace_sid   TEXT COLLATE \"C\" NOT NULL,
+    event_type      TEXT COLLATE \"C\" NOT NULL,
+    at_ms           BIGINT NOT NULL,
+    task_sid        TEXT COLLATE \"C\" NOT NULL,
+    worker_sid      TEXT COLLATE \"C\" NOT NULL,
+    reservation_sid TEXT COLLATE \"C\" NOT NULL,
+    workflow_sid    TEXT COLLATE \"C\" NOT NULL,
+    queue_sid       TEXT COLLATE \"C\" NOT NULL,
+    channel         TEXT COLLATE \"C\" NOT NULL,
+    data            TEXT NOT NULL,
+    ord             BIGINT NOT NULL
+);
+CREATE INDEX events_by_time ON events (workspace_sid, at_ms, ord);
+CREATE INDEX events_by_task ON events (task_sid);
+CREATE INDEX events_by_worker ON events (worker_sid);
+CREATE TABLE finished_tasks (
+    sid             TEXT COLLATE \"C\" PRIMARY KEY,
+    workspace_sid   TEXT COLLATE \"C\" NOT NULL,
+    status          TEXT COLLATE \"C\" NOT NULL,
+    date_created_ms BIGINT NOT NULL,
+    date_updated_ms BIGINT NOT NULL,
+    data            TEXT NOT NULL
+);
+CREATE INDEX finished_by_workspace ON finished_tasks (workspace_sid, date_created_ms);
+CREATE TABLE settings (
+    key   TEXT COLLATE \"C\" PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"];
+
+/// The schema version this program writes.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first key of the writer's advisory lock (the second is the schema's name, hashed).
+const WRITER_LOCK: i32 = 0x5342_0001;
+
+/// How long a writer waits for the lock a previous writer still holds (its backend may take a
+/// moment to notice that its client is gone).
+const WRITER_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Log entries handed from the connection's thread to a `read_log` visitor at a time.
+const LOG_CHUNK: i32 = 1024;
+
+/// A connection to a PostgreSQL database: the writer ([`PostgresStore::open`]) or a read-only
+/// reader beside it ([`PostgresStore::open_reader`]).
+pub struct PostgresStore {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// What the connection's thread owns.
+struct Session {
+    client: Client,
+    config: Config,
+    role: Role,
+}
+
+enum Role {
+    Writer(Writer),
+    Reader,
+}
+
+/// The writer's statements and counters. Only the writer writes (it holds the lock), so the
+/// next `seq` and `ord` are known here; they advance only when a commit succeeds, so the log
+/// has no gaps.
+struct Writer {
+    next_seq: i64,
+    next_ord: i64,
+    log: Statement,
+    event: Statement,
+    finished: Statement,
+    delete: Statement,
+    setting: Statement,
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?…]`,
+    /// or `postgresql://`), takes the writer's lock on its schema, and runs the migrations
+    /// this version has that the database lacks.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::spawn(url, true)
+    }
+
+    /// A read-only connection to a database a writer has migrated, for reads beside it.
+    pub fn open_reader(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::spawn(url, false)
+    }
+
+    fn spawn(url: &str, writer: bool) -> Result<PostgresStore, StoreError> {
+        let config = config(url)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready_tx, ready) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("switchboard-pg".into())
+            .spawn(move || {
+                let session = match Session::start(config, writer) {
+                    Ok(s) => {
+                        let _ = ready_tx.send(Ok(()));
+                        s
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                session.run(queue);
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        let store = PostgresStore {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        };
+        ready.recv().map_err(|_| StoreError::ConnectionLost)??;
+        Ok(store)
+    }
+
+    /// Runs `f` on the connection's thread and waits for its answer.
+    fn call<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Session) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .as_ref()
+            .ok_or(StoreError::ConnectionLost)?
+            .send(Box::new(move |s: &mut Session| {
+                let _ = tx.send(f(s));
+            }))
+            .map_err(|_| StoreError::ConnectionLost)?;
+        rx.recv().map_err(|_| StoreError::ConnectionLost)?
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread, which closes the connection (and lets the lock go).
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Parses a URL, with defaults for what it does not say.
+fn config(url: &str) -> Result<Config, StoreError> {
+    let mut config: Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("switchboard");
+    }
+    Ok(config)
+}
+
+impl Session {
+    fn start(config: Config, writer: bool) -> Result<Session, StoreError> {
+        let mut client = config.connect(NoTls)?;
+        let role = if writer {
+            Role::Writer(Writer::start(&mut client)?)
+        } else {
+            client.batch_execute("SET default_transaction_read_only = on")?;
+            check_version(&mut client)?;
+            Role::Reader
+        };
+        Ok(Session {
+            client,
+            config,
+            role,
+        })
+    }
+
+    fn run(mut self, queue: mpsc::Receiver<Job>) {
+        while let Ok(job) = queue.recv() {
+            if matches!(self.role, Role::Reader) && self.client.is_closed() {
+                // A reader whose connection broke (the server restarted) connects again; a
+                // writer does not: whether its last commit landed is unknown, and the server
+                // stops writing after a failed commit anyway.
+                match self.reconnect() {
+                    Ok(()) => tracing::info!("a PostgreSQL reader reconnected"),
+                    Err(e) => tracing::warn!("a PostgreSQL reader could not reconnect: {e}"),
+                }
+            }
+            job(&mut self);
+        }
+        if matches!(self.role, Role::Writer(_)) {
+            // Let the writer's lock go now, not when the server notices the closed socket.
+            let _ = self.client.batch_execute("SELECT pg_advisory_unlock_all()");
+        }
+    }
+
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        let mut client = self.config.connect(NoTls)?;
+        client.batch_execute("SET default_transaction_read_only = on")?;
+        self.client = client;
+        Ok(())
+    }
+
+    fn writer(&mut self) -> Result<(&mut Client, &mut Writer), StoreError> {
+        match &mut self.role {
+            Role::Writer(w) => Ok((&mut self.client, w)),
+            Role::Reader => Err(StoreError::ReadOnly),
+        }
+    }
+}
+
+impl Writer {
+    fn start(client: &mut Client) -> Result<Writer, StoreError> {
+        client.batch_execute("SET synchronous_commit = on")?;
+        let schema: Option<String> = client.query_one("SELECT current_schema()", &[])?.get(0);
+        let schema = schema.ok_or(StoreError::NoSchema)?;
+        let deadline = Instant::now() + WRITER_LOCK_WAIT;
+        loop {
+            let locked: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                    &[&WRITER_LOCK, &schema],
+                )?
+                .get(0);
+            if locked {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::InUse(schema));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        migrate(client, &schema)?;
+        let next_seq: i64 = client
+            .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", &[])?
+            .get(0);
+        let next_ord: i64 = client
+            .query_one("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", &[])?
+            .get(0);
+        Ok(Writer {
+            next_seq,
+            next_ord,
+            log: client.prepare("INSERT INTO log (seq, at_ms, body) VALUES ($1, $2, $3)")?,
+            event: client.prepare(
+                "INSERT INTO events (sid, workspace_sid, event_type, at_ms, task_sid, worker_sid,
+                 reservation_sid, workflow_sid, queue_sid, channel, data, ord)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (sid) DO UPDATE SET workspace_sid = excluded.workspace_sid,
+                 event_type = excluded.event_type, at_ms = excluded.at_ms,
+                 task_sid = excluded.task_sid, worker_sid = excluded.worker_sid,
+                 reservation_sid = excluded.reservation_sid, workflow_sid = excluded.workflow_sid,
+                 queue_sid = excluded.queue_sid, channel = excluded.channel,
+                 data = excluded.data, ord = excluded.ord",
+            )?,
+            finished: client.prepare(
+                "INSERT INTO finished_tasks (sid, workspace_sid, status, date_created_ms,
+                 date_updated_ms, data) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (sid) DO UPDATE SET workspace_sid = excluded.workspace_sid,
+                 status = excluded.status, date_created_ms = excluded.date_created_ms,
+                 date_updated_ms = excluded.date_updated_ms, data = excluded.data",
+            )?,
+            delete: client.prepare("DELETE FROM finished_tasks WHERE sid = $1")?,
+            setting: client.prepare(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?,
+        })
+    }
+
+    fn commit(&mut self, client: &mut Client, batch: &Batch) -> Result<i64, StoreError> {
+        let mut tx = client.transaction()?;
+        let mut seq = self.next_seq;
+        for e in &batch.log {
+            tx.execute(&self.log, &[&seq, &e.at_ms, &e.body])?;
+            seq += 1;
+        }
+        let mut ord = self.next_ord;
+        for e in &batch.events {
+            tx.execute(
+                &self.event,
+                &[
+                    &e.sid,
+                    &e.workspace_sid,
+                    &e.event_type,
+                    &e.at_ms,
+                    &e.task_sid,
+                    &e.worker_sid,
+                    &e.reservation_sid,
+                    &e.workflow_sid,
+                    &e.queue_sid,
+                    &e.channel,
+                    &e.data,
+                    &ord,
+                ],
+            )?;
+            ord += 1;
+        }
+        for t in &batch.finished {
+            tx.execute(
+                &self.finished,
+                &[
+                    &t.sid,
+                    &t.workspace_sid,
+                    &t.status,
+                    &t.date_created_ms,
+                    &t.date_updated_ms,
+                    &t.data,
+                ],
+            )?;
+        }
+        for sid in &batch.deleted_tasks {
+            tx.execute(&self.delete, &[sid])?;
+        }
+        for (k, v) in &batch.settings {
+            tx.execute(&self.setting, &[k, v])?;
+        }
+        tx.commit()?;
+        let first = if batch.log.is_empty() {
+            0
+        } else {
+            self.next_seq
+        };
+        self.next_seq = seq;
+        self.next_ord = ord;
+        Ok(first)
+    }
+}
+
+/// The version the database is at (0 before the first migration).
+fn version(client: &mut Client) -> Result<i64, StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0))
+}
+
+fn check_version(client: &mut Client) -> Result<i64, StoreError> {
+    let found = version(client)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(found)
+}
+
+/// Runs the migrations the database lacks, all in one transaction with their records in
+/// `schema_migrations`.
+fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
+    let found = check_version(client)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    BIGINT PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )",
+    )?;
+    for (version, sql) in (1_i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )?;
+        tracing::info!(schema, version, "migrated the PostgreSQL schema");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn commit(&mut self, batch: &Batch) -> Result<i64, StoreError> {
+        let batch = batch.clone();
+        self.call(move |s| {
+            let (client, writer) = s.writer()?;
+            writer.commit(client, &batch)
+        })
+    }
+
+    fn read_log(
+        &mut self,
+        visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        enum Msg {
+            Rows(Vec<LogEntry>),
+            Done,
+            Failed(StoreError),
+        }
+        // The rows come in chunks over a short channel, so a long log is never all in memory;
+        // a visitor that fails drops the channel, which stops the read.
+        let (tx, rx) = mpsc::sync_channel::<Msg>(2);
+        let read = move |s: &mut Session| {
+            let result = (|| -> Result<bool, StoreError> {
+                let mut t = s.client.transaction()?;
+                let portal = t.bind("SELECT seq, at_ms, body FROM log ORDER BY seq", &[])?;
+                loop {
+                    let rows = t.query_portal(&portal, LOG_CHUNK)?;
+                    if rows.is_empty() {
+                        return Ok(true);
+                    }
+                    let chunk = rows
+                        .iter()
+                        .map(|r| {
+                            Ok(LogEntry {
+                                seq: r.try_get(0)?,
+                                at_ms: r.try_get(1)?,
+                                body: r.try_get(2)?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, postgres::Error>>()?;
+                    if tx.send(Msg::Rows(chunk)).is_err() {
+                        return Ok(false);
+                    }
+                }
+            })();
+            let _ = tx.send(match result {
+                Ok(_) => Msg::Done,
+                Err(e) => Msg::Failed(e),
+            });
+        };
+        self.jobs
+            .as_ref()
+            .ok_or(StoreError::ConnectionLost)?
+            .send(Box::new(read))
+            .map_err(|_| StoreError::ConnectionLost)?;
+        loop {
+            match rx.recv().map_err(|_| StoreError::ConnectionLost)? {
+                Msg::Rows(rows) => {
+                    for entry in rows {
+                        visit(entry).map_err(StoreError::Visit)?;
+                    }
+                }
+                Msg::Done => return Ok(()),
+                Msg::Failed(e) => return Err(e),
+            }
+        }
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+fn refs(args: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+impl Reads for PostgresStore {
+    fn events(
+        &mut self,
+        query: &EventQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let (clause, mut args) = event_where(query);
+        let n = args.len();
+        let sql = format!(
+            "SELECT sid, workspace_sid, event_type, at_ms, task_sid, worker_sid, reservation_sid,
+                    workflow_sid, queue_sid, channel, data
+             FROM events WHERE {clause} ORDER BY at_ms, ord LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        args.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        args.push(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
+        self.call(move |s| {
+            let rows = s.client.query(&sql, &refs(&args))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EventRow {
+                        sid: r.try_get(0)?,
+                        workspace_sid: r.try_get(1)?,
+                        event_type: r.try_get(2)?,
+                        at_ms: r.try_get(3)?,
+                        task_sid: r.try_get(4)?,
+                        worker_sid: r.try_get(5)?,
+                        reservation_sid: r.try_get(6)?,
+                        workflow_sid: r.try_get(7)?,
+                        queue_sid: r.try_get(8)?,
+                        channel: r.try_get(9)?,
+                        data: r.try_get(10)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn event_counts(&mut self, query: &EventQuery) -> Result<Vec<(String, i64)>, StoreError> {
+        let (clause, args) = event_where(query);
+        let sql = format!(
+            "SELECT event_type, COUNT(*) FROM events WHERE {clause} GROUP BY event_type ORDER BY event_type"
+        );
+        self.call(move |s| {
+            let rows = s.client.query(&sql, &refs(&args))?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+
+    fn finished_task(
+        &mut self,
+        workspace_sid: &str,
+        sid: &str,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        let (workspace_sid, sid) = (workspace_sid.to_owned(), sid.to_owned());
+        self.call(move |s| {
+            let row = s.client.query_opt(
+                "SELECT sid, workspace_sid, status, date_created_ms, date_updated_ms, data
+                 FROM finished_tasks WHERE workspace_sid = $1 AND sid = $2",
+                &[&workspace_sid, &sid],
+            )?;
+            row.as_ref().map(task_row).transpose()
+        })
+    }
+
+    fn finished_tasks(&mut self, query: &TaskQuery) -> Result<Vec<TaskRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT sid, workspace_sid, status, date_created_ms, date_updated_ms, data
+             FROM finished_tasks WHERE workspace_sid = $1",
+        );
+        let mut args: Vec<Param> = vec![Box::new(query.workspace_sid.clone())];
+        if !query.statuses.is_empty() {
+            sql.push_str(" AND status = ANY($2)");
+            args.push(Box::new(query.statuses.clone()));
+        }
+        sql.push_str(" ORDER BY date_created_ms, sid");
+        self.call(move |s| {
+            let rows = s.client.query(&sql, &refs(&args))?;
+            rows.iter().map(task_row).collect()
+        })
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_owned();
+        self.call(move |s| {
+            let row = s
+                .client
+                .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+}
+
+fn task_row(r: &postgres::Row) -> Result<TaskRow, StoreError> {
+    Ok(TaskRow {
+        sid: r.try_get(0)?,
+        workspace_sid: r.try_get(1)?,
+        status: r.try_get(2)?,
+        date_created_ms: r.try_get(3)?,
+        date_updated_ms: r.try_get(4)?,
+        data: r.try_get(5)?,
+    })
+}
+
+fn event_where(q: &EventQuery) -> (String, Vec<Param>) {
+    let mut clauses = vec!["workspace_sid = $1".to_owned()];
+    let mut args: Vec<Param> = vec![Box::new(q.workspace_sid.clone())];
+    for (column, value) in [
+        ("sid", &q.sid),
+        ("task_sid", &q.task_sid),
+        ("worker_sid", &q.worker_sid),
+        ("reservation_sid", &q.reservation_sid),
+        ("workflow_sid", &q.workflow_sid),
+        ("queue_sid", &q.queue_sid),
+        ("channel", &q.channel),
+    ] {
+        if !value.is_empty() {
+            args.push(Box::new(value.clone()));
+            clauses.push(format!("{column} = ${}", args.len()));
+        }
+    }
+    if !q.event_types.is_empty() {
+        args.push(Box::new(q.event_types.clone()));
+        clauses.push(format!("event_type = ANY(${})", args.len()));
+    }
+    if let Some(from) = q.from_ms {
+        args.push(Box::new(from));
+        clauses.push(format!("at_ms >= ${}", args.len()));
+    }
+    if let Some(to) = q.to_ms {
+        args.push(Box::new(to));
+        clauses.push(format!("at_ms <= ${}", args.len()));
+    }
+    (clauses.join(" AND "), args)
+}
+
+/// The variable that names the PostgreSQL server tests use.
+pub const TEST_SERVER_VAR: &str = "SWITCHBOARD_TEST_POSTGRES";
+
+/// The server tests use when [`TEST_SERVER_VAR`] is unset.
+pub const TEST_SERVER_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A throwaway schema on a PostgreSQL server, for tests: created empty by
+/// [`ScratchSchema::create`], dropped with everything in it when the value is dropped. Its
+/// [`url`](ScratchSchema::url) selects it (`options=-csearch_path=…`), so tests can share one
+/// database and run side by side.
+///
+/// Every statement runs on a short-lived thread of its own, so this works from inside an async
+/// runtime too.
+pub struct ScratchSchema {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchSchema {
+    /// A fresh schema on the server `server_url` names.
+    pub fn create(server_url: &str) -> Result<ScratchSchema, StoreError> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "sb_test_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let separator = if server_url.contains('?') { '&' } else { '?' };
+        let url = format!("{server_url}{separator}options=-csearch_path%3D{name}");
+        let schema = ScratchSchema {
+            server: server_url.to_owned(),
+            name,
+            url,
+        };
+        schema.on_server(&format!("CREATE SCHEMA {}", schema.name))?;
+        Ok(schema)
+    }
+
+    /// A fresh schema on the test server: [`TEST_SERVER_VAR`] or [`TEST_SERVER_DEFAULT`]. The
+    /// error says which server could not be reached and how to get one.
+    pub fn for_tests() -> Result<ScratchSchema, String> {
+        let server =
+            std::env::var(TEST_SERVER_VAR).unwrap_or_else(|_| TEST_SERVER_DEFAULT.to_owned());
+        ScratchSchema::create(&server).map_err(|e| {
+            format!(
+                "the PostgreSQL tests need a server at {server} ({TEST_SERVER_VAR}; trust \
+                 auth, database `test`): {e}. Start one with `. scripts/lib/deps.sh; \
+                 ensure_postgres`, or point {TEST_SERVER_VAR} at another."
+            )
+        })
+    }
+
+    /// The URL of a connection to this schema.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs SQL in this schema on a connection of its own (tests that change the database
+    /// behind a store's back).
+    pub fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        run_once(&self.url, sql)
+    }
+
+    fn on_server(&self, sql: &str) -> Result<(), StoreError> {
+        run_once(&self.server, sql)
+    }
+}
+
+impl Drop for ScratchSchema {
+    fn drop(&mut self) {
+        if let Err(e) = self.on_server(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)) {
+            tracing::warn!(schema = self.name, "cannot drop a scratch schema: {e}");
+        }
+    }
+}
+
+/// Runs SQL on a new connection, on a thread of its own.
+fn run_once(url: &str, sql: &str) -> Result<(), StoreError> {
+    let config = config(url)?;
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<(), StoreError> {
+            let mut client = config.connect(NoTls)?;
+            client.batch_execute(sql)?;
+            Ok(())
+        })
+        .join()
+        .map_err(|_| StoreError::ConnectionLost)?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch schema on the test server. The tests fail, never skip, when it cannot be had.
+    struct Scratch(ScratchSchema);
+
+    impl crate::suite::Fixture for Scratch {
+        fn new() -> Scratch {
+            Scratch(ScratchSchema::for_tests().unwrap_or_else(|e| panic!("{e}")))
+        }
+
+        fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+            Ok(Box::new(PostgresStore::open(self.0.url())?))
+        }
+
+        fn reader(&self) -> Box<dyn Store> {
+            Box::new(PostgresStore::open_reader(self.0.url()).unwrap())
+        }
+
+        fn execute(&self, sql: &str) {
+            self.0.execute(sql).unwrap();
+        }
+
+        fn set_version(&self, version: i64) {
+            self.execute(&format!(
+                "INSERT INTO schema_migrations (version) VALUES ({version})"
+            ));
+        }
+    }
+
+    crate::suite::suite!(Scratch);
+
+    fn client(url: &str) -> Client {
+        config(url).unwrap().connect(NoTls).unwrap()
+    }
+
+    #[test]
+    fn migrations_run_once_and_are_recorded() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        drop(PostgresStore::open(db.0.url()).unwrap());
+        drop(PostgresStore::open(db.0.url()).unwrap());
+        let mut c = client(db.0.url());
+        let versions: Vec<i64> = c
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, [SCHEMA_VERSION]);
+        // The tables are in the scratch schema, not in public.
+        let schema: String = c
+            .query_one(
+                "SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'log'
+                 AND table_schema = $1",
+                &[&db.0.name()],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(schema, db.0.name());
+    }
+
+    #[test]
+    fn a_reader_of_an_unmigrated_schema_sees_no_table() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let mut r = PostgresStore::open_reader(db.0.url()).unwrap();
+        let err = r.setting("k").unwrap_err();
+        assert!(err.to_string().contains("settings"), "{err}");
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let first = PostgresStore::open(db.0.url()).unwrap();
+        match PostgresStore::open(db.0.url()) {
+            Err(StoreError::InUse(schema)) => assert_eq!(schema, db.0.name()),
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a second writer opened the schema"),
+        }
+        // Readers are welcome beside the writer; once it closes, another writer may open.
+        drop(PostgresStore::open_reader(db.0.url()).unwrap());
+        drop(first);
+        drop(PostgresStore::open(db.0.url()).unwrap());
+    }
+
+    #[test]
+    fn errors_say_what_the_server_said() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let err = db.0.execute("SELECT * FROM nowhere").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("relation \"nowhere\" does not exist"),
+            "{err}"
+        );
+        let err = ScratchSchema::create("postgres://postgres@127.0.0.1:1/test")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("error connecting"), "{err}");
+    }
+
+    #[test]
+    fn a_schema_that_does_not_exist_is_a_clear_error() {
+        let server =
+            std::env::var(TEST_SERVER_VAR).unwrap_or_else(|_| TEST_SERVER_DEFAULT.to_owned());
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}options=-csearch_path%3Dsb_no_such_schema");
+        match PostgresStore::open(&url) {
+            Err(StoreError::NoSchema) => {}
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("opened a schema that does not exist"),
+        }
+    }
+
+    #[test]
+    fn the_store_works_from_inside_an_async_runtime() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut s = PostgresStore::open(db.0.url()).unwrap();
+            s.commit(&Batch {
+                settings: vec![("k".into(), "v".into())],
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(s.setting("k").unwrap().as_deref(), Some("v"));
+            drop(s);
+        });
+    }
+}
