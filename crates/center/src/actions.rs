@@ -14,6 +14,7 @@ use crate::error::CenterError;
 use crate::io::ConferenceOptions;
 use crate::protocol::{Action, ActionData, MAX_TEXT};
 use crate::sessions::Agent;
+use crate::transfer::TransferTarget;
 use crate::view;
 
 fn check_text(name: &str, text: Option<&str>) -> Result<(), CenterError> {
@@ -89,6 +90,8 @@ pub fn act(
                         },
                     },
                 ))?;
+            } else if calls.transfer(task).is_some() {
+                calls.accept_transfer(cx, ws, reservation_sid, task, worker)?;
             } else if calls.enqueued(task).is_some() {
                 calls.conference_instruction(
                     cx,
@@ -115,8 +118,98 @@ pub fn act(
             let call = calls
                 .agent_leg(task_sid)
                 .ok_or_else(|| CenterError::invalid("task_sid", "has no call to hang up"))?;
+            match calls.conference_of_task(cx.voice, task_sid).map(|c| c.sid) {
+                Some(conference) => calls.leave(cx, conference, call, "the agent hung up"),
+                None => {
+                    let now = cx.ms();
+                    cx.voice.hangup(now, call, "the agent hung up")?;
+                }
+            }
+            done
+        }
+        Action::Transfer {
+            task_sid,
+            worker_sid,
+            queue_sid,
+            mode,
+        } => {
+            own_task(cx, agent, task_sid)?;
+            let target = match (worker_sid, queue_sid) {
+                (Some(w), None) => TransferTarget::Agent(w),
+                (None, Some(q)) => TransferTarget::Queue(q),
+                (None, None) => return Err(CenterError::missing("worker_sid")),
+                (Some(_), Some(_)) => {
+                    return Err(CenterError::invalid(
+                        "queue_sid",
+                        "cannot be given with worker_sid: transfer to an agent or a queue",
+                    ))
+                }
+            };
+            let task_sid = calls.start_transfer(cx, agent, task_sid, target, mode)?;
+            Ok(ActionData::Task { task_sid })
+        }
+        Action::CompleteTransfer { task_sid } => {
+            own_task(cx, agent, task_sid)?;
+            calls.complete_transfer(cx, task_sid)?;
+            done
+        }
+        Action::CancelTransfer { task_sid } => {
+            own_task(cx, agent, task_sid)?;
+            calls.cancel_transfer(cx, task_sid)?;
+            done
+        }
+        Action::UpdateParticipant {
+            task_sid,
+            call_sid,
+            hold,
+            muted,
+        } => {
+            own_task(cx, agent, task_sid)?;
+            let (conference, leg, participants) = conference_of(calls, cx, task_sid)?;
+            if call_sid == leg || !participants.contains(&call_sid) {
+                return Err(CenterError::invalid(
+                    "call_sid",
+                    format!("{call_sid} is not another party of this call"),
+                ));
+            }
+            if hold.is_none() && muted.is_none() {
+                return Err(CenterError::missing("hold"));
+            }
             let now = cx.ms();
-            cx.voice.hangup(now, call, "the agent hung up")?;
+            cx.voice.update_participant(
+                now,
+                conference,
+                call_sid,
+                ParticipantUpdate {
+                    hold,
+                    muted,
+                    ..ParticipantUpdate::default()
+                },
+            )?;
+            done
+        }
+        Action::RemoveParticipant { task_sid, call_sid } => {
+            own_task(cx, agent, task_sid)?;
+            let (conference, leg, participants) = conference_of(calls, cx, task_sid)?;
+            if call_sid == leg || !participants.contains(&call_sid) {
+                return Err(CenterError::invalid(
+                    "call_sid",
+                    format!("{call_sid} is not another party of this call"),
+                ));
+            }
+            calls.leave(cx, conference, call_sid, "removed by an agent");
+            done
+        }
+        Action::Supervise {
+            conference_sid,
+            mode,
+            call_sid,
+        } => {
+            calls.supervise(cx, agent, conference_sid, mode, call_sid)?;
+            done
+        }
+        Action::StopSupervising {} => {
+            calls.stop_supervising(cx, agent)?;
             done
         }
         Action::Hold { task_sid, hold } => {
@@ -247,9 +340,8 @@ fn conference_of(
     let leg = calls
         .agent_leg(task)
         .ok_or_else(|| CenterError::invalid("task_sid", "has no call"))?;
-    let conf = cx
-        .voice
-        .conference_named(&task.to_string())
+    let conf = calls
+        .conference_of_task(cx.voice, task)
         .ok_or_else(|| CenterError::invalid("task_sid", "has no conference"))?;
     Ok((conf.sid, leg, conf.participants.clone()))
 }

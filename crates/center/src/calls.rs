@@ -19,11 +19,13 @@ use switchboard_routing::{
     RoutingTarget, TaskStatus, TaskStatusChange, TaskUpdate,
 };
 use switchboard_sid::{
-    Call, Reservation, Sid, Task, TaskQueue, Worker, Workflow, Workspace as WorkspaceKind,
+    Call, Conference, Reservation, Sid, Task, TaskQueue, Worker, Workflow,
+    Workspace as WorkspaceKind,
 };
 use switchboard_twiml::Method;
 use switchboard_voice::{
-    Address, CallStatus, Callee, DialRequest, End, JoinSpec, Output as VoiceOutput, Voice,
+    Address, CallStatus, Callee, ConferenceRecord, ConferenceStatus, DialRequest, End, JoinSpec,
+    Output as VoiceOutput, ParticipantUpdate, Voice,
 };
 
 use crate::cx::Cx;
@@ -32,7 +34,13 @@ use crate::entry::{Entry, TaskOrigin};
 use crate::error::{CenterError, ErrorKind};
 use crate::io::ConferenceOptions;
 use crate::model::Model;
-use crate::protocol::{CallDirection, CallOutcome, CallState, CallView, RESERVED_TASK_ATTRIBUTES};
+use crate::protocol::{
+    CallDirection, CallOutcome, CallState, CallView, TransferView, RESERVED_TASK_ATTRIBUTES,
+};
+use crate::sessions::Agent;
+use crate::supervise::Supervising;
+use crate::transfer::Transfer;
+use crate::view;
 
 /// Whom an internal call is for, from the destination the caller dialed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,10 +88,28 @@ pub struct Calls {
     far_legs: BTreeMap<Sid<Call>, Sid<Task>>,
     enqueued: BTreeMap<Sid<Task>, Enqueued>,
     enqueued_calls: BTreeMap<Sid<Call>, Sid<Task>>,
-    agent_legs: BTreeMap<Sid<Task>, Sid<Call>>,
-    leg_tasks: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Task>)>,
+    pub(crate) agent_legs: BTreeMap<Sid<Task>, Sid<Call>>,
+    pub(crate) leg_tasks: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Task>)>,
     awaiting_answer: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Reservation>)>,
     rings: BTreeMap<String, BTreeSet<Sid<Call>>>,
+    /// Tasks whose agent joined a conference named after another task (a transfer's).
+    pub(crate) joined: BTreeMap<Sid<Task>, Sid<Conference>>,
+    /// Agent legs whose end-on-exit was lowered while another agent shared the conference.
+    lowered: BTreeSet<Sid<Call>>,
+    /// Transfers in progress, by their new task.
+    pub(crate) transfers: BTreeMap<Sid<Task>, Transfer>,
+    /// The transfer in progress of a task, by the task it moves.
+    pub(crate) transfer_of: BTreeMap<Sid<Task>, Sid<Task>>,
+    /// How the last transfer of a task failed, until the next one starts.
+    pub(crate) failed_transfers: BTreeMap<Sid<Task>, TransferView>,
+    /// Who transferred a task's call to its agent.
+    pub(crate) transferred_from: BTreeMap<Sid<Task>, String>,
+    /// Supervisors on calls.
+    pub(crate) supervising: BTreeMap<Agent, Supervising>,
+    /// Supervisors' legs.
+    pub(crate) supervisor_legs: BTreeMap<Sid<Call>, Agent>,
+    /// Agents whose desktops changed outside the voice outputs' reach (read by the center).
+    pub(crate) touched: BTreeSet<Agent>,
 }
 
 /// StartOutboundCall's parameters.
@@ -129,6 +155,131 @@ impl Calls {
     /// The agent's own leg for a task.
     pub fn agent_leg(&self, task: Sid<Task>) -> Option<Sid<Call>> {
         self.agent_legs.get(&task).copied()
+    }
+
+    /// The live conference a task's agent is on: the one it joined, else the one named after it.
+    pub fn conference_of_task<'v>(
+        &self,
+        voice: &'v Voice,
+        task: Sid<Task>,
+    ) -> Option<&'v ConferenceRecord> {
+        match self.joined.get(&task) {
+            Some(c) => voice
+                .conference(*c)
+                .filter(|c| c.status != ConferenceStatus::Completed),
+            None => voice.conference_named(&task.to_string()),
+        }
+    }
+
+    /// The task an agent leg belongs to.
+    pub fn task_of_leg(&self, call: Sid<Call>) -> Option<(Sid<WorkspaceKind>, Sid<Task>)> {
+        self.leg_tasks.get(&call).copied()
+    }
+
+    /// The far leg of an outbound task's call, with the task.
+    pub fn outbound_of_far_leg(&self, call: Sid<Call>) -> Option<(Sid<Task>, &Outbound)> {
+        let task = *self.far_legs.get(&call)?;
+        Some((task, self.outbound.get(&task)?))
+    }
+
+    /// The agents' legs (of tasks) among `calls`.
+    pub fn agent_legs_in(&self, calls: &[Sid<Call>]) -> Vec<Sid<Call>> {
+        calls
+            .iter()
+            .copied()
+            .filter(|c| self.leg_tasks.contains_key(c))
+            .collect()
+    }
+
+    /// Agents' changed desktops the voice outputs do not name (transfers, supervision).
+    pub fn take_touched(&mut self) -> BTreeSet<Agent> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Hangs up `leg` in `conference` without ending the call for the others: while another
+    /// agent stays, the leaving one does not end the conference.
+    pub fn leave(
+        &mut self,
+        cx: &mut Cx<'_>,
+        conference: Sid<Conference>,
+        leg: Sid<Call>,
+        why: &str,
+    ) {
+        let others = cx.voice.conference(conference).is_some_and(|c| {
+            self.agent_legs_in(&c.participants)
+                .iter()
+                .any(|l| *l != leg)
+        });
+        let ends = cx
+            .voice
+            .participation(conference, leg)
+            .is_some_and(|p| p.end_on_exit);
+        let now = cx.ms();
+        if others && ends {
+            let _ = cx.voice.update_participant(
+                now,
+                conference,
+                leg,
+                ParticipantUpdate {
+                    end_on_exit: Some(false),
+                    ..ParticipantUpdate::default()
+                },
+            );
+        }
+        let _ = cx.voice.hangup(now, leg, why);
+    }
+
+    /// While two or more agents share `conference`, none ends it by leaving; when one is left,
+    /// it ends the call again by leaving, as before.
+    pub fn settle_end_on_exit(&mut self, cx: &mut Cx<'_>, conference: Sid<Conference>) {
+        let Some(c) = cx.voice.conference(conference) else {
+            return;
+        };
+        if c.status == ConferenceStatus::Completed {
+            return;
+        }
+        let agents = self.agent_legs_in(&c.participants);
+        if agents.len() >= 2 {
+            self.lower_end_on_exit(cx, conference);
+        } else if let Some(leg) = agents.first().copied().filter(|l| self.lowered.contains(l)) {
+            self.lowered.remove(&leg);
+            let now = cx.ms();
+            let _ = cx.voice.update_participant(
+                now,
+                conference,
+                leg,
+                ParticipantUpdate {
+                    end_on_exit: Some(true),
+                    ..ParticipantUpdate::default()
+                },
+            );
+        }
+    }
+
+    /// Every agent in `conference` stops ending it by leaving.
+    pub(crate) fn lower_end_on_exit(&mut self, cx: &mut Cx<'_>, conference: Sid<Conference>) {
+        let Some(c) = cx.voice.conference(conference) else {
+            return;
+        };
+        let now = cx.ms();
+        for leg in self.agent_legs_in(&c.participants.clone()) {
+            let ends = cx
+                .voice
+                .participation(conference, leg)
+                .is_some_and(|p| p.end_on_exit);
+            if ends {
+                self.lowered.insert(leg);
+                let _ = cx.voice.update_participant(
+                    now,
+                    conference,
+                    leg,
+                    ParticipantUpdate {
+                        end_on_exit: Some(false),
+                        ..ParticipantUpdate::default()
+                    },
+                );
+            }
+        }
     }
 
     /// Calls ringing an agent's browser directly.
@@ -471,6 +622,9 @@ impl Calls {
     pub fn on_routing_event(&mut self, cx: &mut Cx<'_>, ws: Sid<WorkspaceKind>, e: &Event) {
         let Some(t) = &e.task else { return };
         let task = t.sid;
+        if self.transfers.contains_key(&task) {
+            self.on_transfer_event(cx, ws, e);
+        }
         match e.event_type {
             EventType::ReservationCreated => {
                 let (Some(r), Some(w)) = (e.reservation_sid, &e.worker) else {
@@ -555,10 +709,16 @@ impl Calls {
                 }
             }
             VoiceOutput::ConferenceEvent {
+                conference,
+                event: "participant-leave",
+                ..
+            } => self.settle_end_on_exit(cx, *conference),
+            VoiceOutput::ConferenceEvent {
+                conference,
                 call: Some(call),
                 event: "participant-join",
-                ..
             } => {
+                self.settle_end_on_exit(cx, *conference);
                 // The far leg of an outbound call joined a second conference: someone answered.
                 let joined_twice = cx.voice.call(*call).is_some_and(|c| {
                     matches!(
@@ -608,6 +768,22 @@ impl Calls {
                 }
                 self.far_leg_ended(cx.voice, *call);
                 self.agent_leg_ended(*call);
+                self.lowered.remove(call);
+                if let Some(agent) = self.supervisor_legs.remove(call) {
+                    self.supervising.remove(&agent);
+                    self.touched.insert(agent);
+                }
+                // An agent who left a call that goes on (a transfer, a three-way call) wraps up.
+                if let Some((ws, task)) = self.leg_tasks.get(call).copied() {
+                    let assigned = cx
+                        .model
+                        .workspace(ws)
+                        .and_then(|w| w.engine.task(task))
+                        .is_some_and(|t| t.status == TaskStatus::Assigned);
+                    if assigned {
+                        end_task(cx, ws, task, "the agent left the call");
+                    }
+                }
                 let identities: Vec<String> = self
                     .rings
                     .iter()
@@ -627,14 +803,23 @@ impl Calls {
                     .voice
                     .conference(*conference)
                     .map(|c| c.friendly_name.clone());
-                if let Some(task) = name.and_then(|n| n.parse::<Sid<Task>>().ok()) {
+                let mut tasks: Vec<Sid<Task>> = self
+                    .joined
+                    .iter()
+                    .filter(|(_, c)| **c == *conference)
+                    .map(|(t, _)| *t)
+                    .collect();
+                tasks.extend(name.and_then(|n| n.parse::<Sid<Task>>().ok()));
+                for task in tasks {
                     if let Some(ws) = cx.model.workspace_of_task(task) {
                         end_task(cx, ws, task, "the call ended");
                     }
                     if let Some(leg) = self.agent_legs.remove(&task) {
                         self.leg_tasks.remove(&leg);
                     }
+                    self.joined.remove(&task);
                 }
+                self.conference_ended(cx, *conference);
             }
             _ => {}
         }
@@ -810,6 +995,16 @@ impl Calls {
         if let Some(leg) = self.agent_legs.remove(&task) {
             self.leg_tasks.remove(&leg);
         }
+        self.joined.remove(&task);
+        self.failed_transfers.remove(&task);
+        self.transferred_from.remove(&task);
+        if let Some(t) = self.transfer_of.remove(&task) {
+            self.transfers.remove(&t);
+        }
+        if let Some(t) = self.transfers.remove(&task) {
+            self.transfer_of.remove(&t.from_task);
+            self.touched.insert((t.workspace, t.from_worker));
+        }
     }
 
     /// At start, after replay: calls did not survive, so the tasks of calls end too.
@@ -840,7 +1035,7 @@ impl Calls {
         let origin = state.origin(task)?;
         let t = state.engine.task(task)?;
         let leg = self.agent_legs.get(&task).copied();
-        let conf = voice.conference_named(&task.to_string());
+        let conf = self.conference_of_task(voice, task);
         let muted = match (conf, leg) {
             (Some(c), Some(l)) => voice.participation(c.sid, l).is_some_and(|p| p.muted),
             _ => false,
@@ -894,6 +1089,10 @@ impl Calls {
                 (CallDirection::Inbound, state, None)
             }
         };
+        let participants = match (conf, state) {
+            (Some(c), CallState::Connected) => view::participants(model, self, voice, c, leg),
+            _ => Vec::new(),
+        };
         Some(CallView {
             direction,
             state,
@@ -901,6 +1100,9 @@ impl Calls {
             call_sid: leg,
             muted,
             held,
+            participants,
+            transfer: self.transfer_view(task),
+            transferred_from: self.transferred_from(task).map(str::to_owned),
         })
     }
 
@@ -924,6 +1126,13 @@ impl Calls {
                 conference, call, ..
             } => {
                 calls.extend(*call);
+                dirty.supervisors = true;
+                tasks.extend(
+                    self.joined
+                        .iter()
+                        .filter(|(_, c)| **c == *conference)
+                        .map(|(t, _)| *t),
+                );
                 if let Some(c) = voice.conference(*conference) {
                     calls.extend(c.participants.iter().copied());
                     tasks.extend(c.friendly_name.parse::<Sid<Task>>().ok());
@@ -940,6 +1149,9 @@ impl Calls {
             }
             if let Some(t) = self.enqueued_calls.get(&call) {
                 tasks.push(*t);
+            }
+            if let Some(agent) = self.supervisor_legs.get(&call) {
+                dirty.workers.insert(*agent);
             }
             if let Some(c) = voice.call(call) {
                 for end in [&c.caller, &c.callee] {

@@ -533,6 +533,7 @@ impl Center {
         let staged = std::mem::take(self.model.staged());
         let mut dirty = std::mem::take(&mut self.dirty);
         merge(&mut dirty, staged.dirty);
+        dirty.workers.extend(self.calls.take_touched());
         if !staged.commit.is_empty() {
             self.outputs.push_back(Output::Persist(staged.commit));
         }
@@ -593,6 +594,14 @@ impl Center {
             for identity in &dirty.identities {
                 set.extend(self.sessions.by_identity(identity));
             }
+            if dirty.supervisors {
+                let supervisors: Vec<Agent> = self
+                    .sessions
+                    .agents()
+                    .filter(|a| crate::supervise::is_supervisor(&self.model, *a))
+                    .collect();
+                set.extend(supervisors);
+            }
             set
         };
         for agent in agents {
@@ -632,4 +641,5 @@ fn merge(into: &mut Dirty, from: Dirty) {
     into.workspaces.extend(from.workspaces);
     into.workers.extend(from.workers);
     into.identities.extend(from.identities);
+    into.supervisors |= from.supervisors;
 }

@@ -42,6 +42,9 @@ pub const AGENTS: &[(&str, &str, &[&str])] = &[
     ("zoe", "Zoë Ortega", &["sales", "support"]),
 ];
 
+/// The demo agent who is also a supervisor (Flex's `roles`), to try monitoring and coaching.
+pub const SUPERVISOR: &str = "zoe";
+
 /// The SIDs of what the demo creates.
 #[derive(Debug, Clone)]
 pub struct DemoSids {
@@ -193,11 +196,17 @@ pub fn entries(
         fallback_assignment_callback_url: None,
     }));
     for (sid, (identity, full_name, skills)) in workers.iter().zip(AGENTS) {
+        let roles: &[&str] = if *identity == SUPERVISOR {
+            &["agent", "supervisor"]
+        } else {
+            &["agent"]
+        };
         let attributes = json!({
             "full_name": full_name,
             "contact_uri": format!("client:{identity}"),
             "skills": skills,
             "routing": {"skills": skills, "levels": {}},
+            "roles": roles,
         });
         cmds.push(Command::CreateWorker(NewWorker {
             sid: *sid,

@@ -16,6 +16,8 @@ pub struct Dirty {
     pub workers: BTreeSet<(Sid<WorkspaceKind>, Sid<Worker>)>,
     /// Agents reached as `client:IDENTITY` (calls ringing them directly).
     pub identities: BTreeSet<String>,
+    /// Every supervisor (a live call started, changed or ended).
+    pub supervisors: bool,
 }
 
 impl Dirty {
@@ -25,5 +27,6 @@ impl Dirty {
             && self.workspaces.is_empty()
             && self.workers.is_empty()
             && self.identities.is_empty()
+            && !self.supervisors
     }
 }

@@ -25,6 +25,9 @@ pub enum TaskOrigin {
     Outbound,
     /// A call waiting after `<Enqueue>`.
     Enqueued,
+    /// A call being transferred to another agent or queue (TaskRouter's transfer model: a new
+    /// task that carries the conference and the original task).
+    Transfer,
     /// Read from a version-1 log, where call tasks were recognised by their attributes.
     Legacy,
 }

@@ -34,6 +34,7 @@
 //! - [`entry`]: the log format; [`model`]: the durable state an entry changes.
 //! - [`calls`]: TaskRouter's conference instruction, StartOutboundCall, the internal-call
 //!   outcomes, and the live links between tasks and calls.
+//! - [`transfer`]: cold, warm and three-way transfers; [`supervise`]: monitor, coach, barge.
 //! - [`actions`]: what a desktop may do; [`view`]: what it shows; [`sessions`]: who is
 //!   connected; [`protocol`]: the desktop protocol's types (TypeScript is generated from them).
 //! - [`flex`]: the Flex configuration, typed; [`records`]: applications and API keys.
@@ -58,6 +59,8 @@ pub mod protocol;
 pub mod recording;
 pub mod records;
 pub mod sessions;
+pub mod supervise;
+pub mod transfer;
 pub mod view;
 
 pub use center::{Center, CenterConfig, CALL_RETENTION_MS};

@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_sid::{
-    Activity, Call, Reservation, Sid, Task, TaskQueue, Worker, Workspace as WorkspaceKind,
+    Activity, Call, Conference, Reservation, Sid, Task, TaskQueue, Worker,
+    Workspace as WorkspaceKind,
 };
 
 pub use crate::flex::InternalCallFeature;
@@ -139,6 +140,75 @@ pub enum Action {
         #[serde(default)]
         prefix: String,
     },
+    /// Transfer a task's call to another agent or a queue (`cold`, `warm`), or add them to it
+    /// (`add`, a three-way call). Exactly one of `worker_sid` and `queue_sid`.
+    Transfer {
+        /// The task whose call moves.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+        /// To this agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(type = "string | undefined", optional))]
+        worker_sid: Option<Sid<Worker>>,
+        /// To this queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(type = "string | undefined", optional))]
+        queue_sid: Option<Sid<TaskQueue>>,
+        /// How.
+        mode: TransferMode,
+    },
+    /// End a warm transfer's consultation by leaving: the other parties stay with the new agent.
+    CompleteTransfer {
+        /// The transferring agent's task.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+    },
+    /// Call a transfer off: the target stops ringing (or leaves), the other parties come back.
+    CancelTransfer {
+        /// The transferring agent's task.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+    },
+    /// Hold or mute one other party of a task's call (the participants panel).
+    UpdateParticipant {
+        /// The agent's task.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+        /// The party.
+        #[cfg_attr(test, ts(type = "string"))]
+        call_sid: Sid<Call>,
+        /// Hold on or off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        hold: Option<bool>,
+        /// Mute on or off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        muted: Option<bool>,
+    },
+    /// Remove one other party from a task's call.
+    RemoveParticipant {
+        /// The agent's task.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+        /// The party.
+        #[cfg_attr(test, ts(type = "string"))]
+        call_sid: Sid<Call>,
+    },
+    /// A supervisor joins a live call to monitor, coach or barge, or changes how it takes part.
+    Supervise {
+        /// The call's conference (from the live-calls list).
+        #[cfg_attr(test, ts(type = "string"))]
+        conference_sid: Sid<Conference>,
+        /// How.
+        mode: SuperviseMode,
+        /// The agent's leg to coach (default: the call's first agent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(type = "string | undefined", optional))]
+        call_sid: Option<Sid<Call>>,
+    },
+    /// The supervisor leaves the call it supervises.
+    StopSupervising {},
     /// Starts (or, with `restart`, ICE-restarts) this desktop's audio: a WebRTC offer with one
     /// audio transceiver. The answer comes back in the result. An agent has one audio
     /// connection; a new offer that is not a restart replaces it.
@@ -156,6 +226,33 @@ pub enum Action {
         /// The new token; it must be for the same worker.
         token: String,
     },
+}
+
+/// How a transfer moves a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMode {
+    /// Blind: the other parties wait on hold; the agent leaves when the target answers.
+    Cold,
+    /// Consult first: the other parties wait on hold while the two agents talk; then
+    /// `complete_transfer` or `cancel_transfer`.
+    Warm,
+    /// Add the target to the call: a three-way call, nobody on hold.
+    Add,
+}
+
+/// How a supervisor takes part in a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SuperviseMode {
+    /// Listen only: nobody hears the supervisor.
+    Monitor,
+    /// Whisper: only the coached agent hears the supervisor.
+    Coach,
+    /// Join the conversation: everyone hears the supervisor.
+    Barge,
 }
 
 /// Task attributes the server itself writes or relies on; a desktop cannot set them.
@@ -305,6 +402,55 @@ pub struct DesktopState {
     pub audio: Option<AudioView>,
     /// How the desktop reaches the server's media relay.
     pub media: MediaSettings,
+    /// For a supervisor (a worker whose `roles` include `supervisor` or `admin`): the live
+    /// calls and the one it takes part in.
+    pub supervisor: Option<SupervisorView>,
+}
+
+/// What a supervisor's desktop shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SupervisorView {
+    /// Calls with an agent on them, oldest first.
+    pub live_calls: Vec<LiveCall>,
+    /// The call this supervisor is on, if any.
+    pub supervising: Option<SupervisingView>,
+}
+
+/// A live call, in the supervisor's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct LiveCall {
+    /// Its conference.
+    #[cfg_attr(test, ts(type = "string"))]
+    pub conference_sid: Sid<Conference>,
+    /// The task it was routed as.
+    #[cfg_attr(test, ts(type = "string"))]
+    pub task_sid: Sid<Task>,
+    /// The task's queue.
+    pub queue: Option<String>,
+    /// Its parties, agents first.
+    pub participants: Vec<ParticipantView>,
+    /// Started at (ms since the Unix epoch).
+    #[cfg_attr(test, ts(type = "number"))]
+    pub since: i64,
+}
+
+/// The call a supervisor is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SupervisingView {
+    /// The call's conference.
+    #[cfg_attr(test, ts(type = "string"))]
+    pub conference_sid: Sid<Conference>,
+    /// The supervisor's own leg.
+    #[cfg_attr(test, ts(type = "string"))]
+    pub call_sid: Sid<Call>,
+    /// How it takes part.
+    pub mode: SuperviseMode,
+    /// The agent's leg it coaches.
+    #[cfg_attr(test, ts(type = "string | null"))]
+    pub coached_call_sid: Option<Sid<Call>>,
 }
 
 /// How an agent's audio connection stands, as the server sees it.
@@ -522,6 +668,92 @@ pub struct CallView {
     pub muted: bool,
     /// The other party is on hold.
     pub held: bool,
+    /// The other parties of the call (the participants panel), agents first.
+    pub participants: Vec<ParticipantView>,
+    /// A transfer this agent started on the call, or how the last one failed.
+    pub transfer: Option<TransferView>,
+    /// For a call transferred to this agent: who transferred it.
+    pub transferred_from: Option<String>,
+}
+
+/// Who a party of a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    /// An agent on a task of the call.
+    Agent,
+    /// The caller (for an internal call, the calling agent).
+    Caller,
+    /// A supervisor.
+    Supervisor,
+}
+
+/// One party of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ParticipantView {
+    /// Its leg.
+    #[cfg_attr(test, ts(type = "string"))]
+    pub call_sid: Sid<Call>,
+    /// The name to show.
+    pub name: String,
+    /// Agent, caller or supervisor.
+    pub kind: PartyKind,
+    /// On hold.
+    pub hold: bool,
+    /// Muted.
+    pub muted: bool,
+    /// Coaching (heard only by the agent it coaches).
+    pub coaching: bool,
+}
+
+/// How a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    /// The target is being reached.
+    Ringing,
+    /// Warm: the target answered; the two agents talk while the others wait.
+    Consulting,
+    /// It did not happen; `outcome` says why.
+    Failed,
+}
+
+/// Why a transfer did not happen. The desktop turns each code into a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferOutcome {
+    /// The target agent declined.
+    Declined,
+    /// Nobody answered in time.
+    NoAnswer,
+    /// The target agent cannot take calls (offline, away).
+    Unavailable,
+    /// The target agent is on another call.
+    Busy,
+    /// Nobody in the queue can take it.
+    NobodyAvailable,
+    /// The transferring agent called it off.
+    Canceled,
+    /// The caller hung up meanwhile.
+    CallerLeft,
+}
+
+/// A transfer, as the transferring agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TransferView {
+    /// Cold, warm or add.
+    pub mode: TransferMode,
+    /// The agent's or queue's name.
+    pub target: String,
+    /// How it stands.
+    pub state: TransferState,
+    /// Why it failed.
+    pub outcome: Option<TransferOutcome>,
 }
 
 /// A call ringing the agent's browser directly.
@@ -598,6 +830,16 @@ mod typescript {
             AudioView::decl(),
             IceServer::decl(),
             MediaSettings::decl(),
+            TransferMode::decl(),
+            SuperviseMode::decl(),
+            SupervisorView::decl(),
+            LiveCall::decl(),
+            SupervisingView::decl(),
+            PartyKind::decl(),
+            ParticipantView::decl(),
+            TransferState::decl(),
+            TransferOutcome::decl(),
+            TransferView::decl(),
         ];
         let mut out = String::from(
             "// Generated from crates/center/src/protocol.rs by its `protocol_typescript` test.\n\

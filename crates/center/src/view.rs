@@ -2,15 +2,15 @@
 //! state, and the directory of agents and queues the dialpad searches.
 
 use switchboard_routing::{ReservationStatus, TaskStatus};
-use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
-use switchboard_voice::{End, Voice};
+use switchboard_sid::{Call, Sid, Task, Worker, Workspace as WorkspaceKind};
+use switchboard_voice::{ConferenceRecord, End, Voice};
 
-use crate::calls::Calls;
+use crate::calls::{Calls, InternalTarget};
 use crate::media::Media;
 use crate::model::Model;
 use crate::protocol::{
-    ActivityView, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, ReservationState,
-    TaskState, TaskView, WorkerView,
+    ActivityView, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, ParticipantView,
+    PartyKind, ReservationState, TaskState, TaskView, WorkerView,
 };
 
 /// The most agents a directory search answers with.
@@ -46,6 +46,111 @@ pub fn identity(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> O
         .and_then(|v| v.as_str())
         .and_then(|c| c.strip_prefix("client:"))
         .map(str::to_owned)
+}
+
+/// The name a worker is shown by: its `full_name`, else its friendly name.
+pub fn worker_name(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> Option<String> {
+    let w = model.workspace(ws)?.engine.worker(worker)?;
+    Some(
+        w.attributes
+            .value()
+            .get("full_name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| w.friendly_name.to_string()),
+    )
+}
+
+/// The worker handling a call task: the agent of an outbound task, else the worker of its
+/// live reservation.
+pub fn task_worker(
+    calls: &Calls,
+    model: &Model,
+    ws: Sid<WorkspaceKind>,
+    task: Sid<Task>,
+) -> Option<Sid<Worker>> {
+    if let Some(o) = calls.outbound(task) {
+        return Some(o.worker);
+    }
+    let e = &model.workspace(ws)?.engine;
+    e.task(task)?
+        .reservations
+        .iter()
+        .filter_map(|r| e.reservation(*r))
+        .find(|r| r.status.is_live())
+        .map(|r| r.worker_sid)
+}
+
+/// The parties of a conference (but `me`), agents first: who each is, and how it takes part.
+pub fn participants(
+    model: &Model,
+    calls: &Calls,
+    voice: &Voice,
+    conference: &ConferenceRecord,
+    me: Option<Sid<Call>>,
+) -> Vec<ParticipantView> {
+    let mut out: Vec<ParticipantView> = conference
+        .participants
+        .iter()
+        .copied()
+        .filter(|c| Some(*c) != me)
+        .filter_map(|leg| {
+            let p = voice.participation(conference.sid, leg)?;
+            let (kind, name) = party(model, calls, voice, conference, leg);
+            Some(ParticipantView {
+                call_sid: leg,
+                name,
+                kind,
+                hold: p.hold,
+                muted: p.muted,
+                coaching: p.coaching,
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| match p.kind {
+        PartyKind::Agent => 0,
+        PartyKind::Caller => 1,
+        PartyKind::Supervisor => 2,
+    });
+    out
+}
+
+/// Who a leg of a conference is, and the name to show for it.
+fn party(
+    model: &Model,
+    calls: &Calls,
+    voice: &Voice,
+    conference: &ConferenceRecord,
+    leg: Sid<Call>,
+) -> (PartyKind, String) {
+    if let Some((ws, worker)) = calls.supervisor_of_leg(leg) {
+        let name = worker_name(model, ws, worker).unwrap_or_default();
+        return (PartyKind::Supervisor, name);
+    }
+    if let Some((ws, task)) = calls.task_of_leg(leg) {
+        let name = task_worker(calls, model, ws, task)
+            .and_then(|w| worker_name(model, ws, w))
+            .unwrap_or_default();
+        return (PartyKind::Agent, name);
+    }
+    if let Some((task, o)) = calls.outbound_of_far_leg(leg) {
+        // The far leg of an internal call: in the callee's conference it is the calling agent;
+        // in the caller's own it stands for whoever was called.
+        let name = if conference.friendly_name == task.to_string() {
+            match &o.internal {
+                Some(InternalTarget::Agent(w)) => worker_name(model, o.workspace, *w),
+                Some(InternalTarget::Queue(q)) => Some(q.clone()),
+                None => None,
+            }
+            .unwrap_or_else(|| o.destination.clone())
+        } else {
+            worker_name(model, o.workspace, o.worker).unwrap_or_default()
+        };
+        return (PartyKind::Caller, name);
+    }
+    let from = voice.call(leg).map(|c| c.from.clone()).unwrap_or_default();
+    let name = from.strip_prefix("client:").unwrap_or(&from).to_owned();
+    (PartyKind::Caller, name)
 }
 
 /// Everything an agent's desktop shows; `None` when the agent or its workspace is gone.
@@ -137,6 +242,7 @@ pub fn desktop_state(
         incoming_calls,
         audio: media.view((ws, worker)),
         media: media.settings().clone(),
+        supervisor: calls.supervisor_view(model, voice, (ws, worker)),
     })
 }
 

@@ -87,7 +87,67 @@ query: string, } | { "type": "directory_queues",
 /**
  * The start of a name; empty lists every queue.
  */
-prefix: string, } | { "type": "media_offer", 
+prefix: string, } | { "type": "transfer", 
+/**
+ * The task whose call moves.
+ */
+task_sid: string, 
+/**
+ * To this agent.
+ */
+worker_sid?: string | undefined, 
+/**
+ * To this queue.
+ */
+queue_sid?: string | undefined, 
+/**
+ * How.
+ */
+mode: TransferMode, } | { "type": "complete_transfer", 
+/**
+ * The transferring agent's task.
+ */
+task_sid: string, } | { "type": "cancel_transfer", 
+/**
+ * The transferring agent's task.
+ */
+task_sid: string, } | { "type": "update_participant", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * The party.
+ */
+call_sid: string, 
+/**
+ * Hold on or off.
+ */
+hold?: boolean, 
+/**
+ * Mute on or off.
+ */
+muted?: boolean, } | { "type": "remove_participant", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * The party.
+ */
+call_sid: string, } | { "type": "supervise", 
+/**
+ * The call's conference (from the live-calls list).
+ */
+conference_sid: string, 
+/**
+ * How.
+ */
+mode: SuperviseMode, 
+/**
+ * The agent's leg to coach (default: the call's first agent).
+ */
+call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "media_offer", 
 /**
  * The offer's SDP.
  */
@@ -182,7 +242,67 @@ query: string, } | { "type": "directory_queues",
 /**
  * The start of a name; empty lists every queue.
  */
-prefix: string, } | { "type": "media_offer", 
+prefix: string, } | { "type": "transfer", 
+/**
+ * The task whose call moves.
+ */
+task_sid: string, 
+/**
+ * To this agent.
+ */
+worker_sid?: string | undefined, 
+/**
+ * To this queue.
+ */
+queue_sid?: string | undefined, 
+/**
+ * How.
+ */
+mode: TransferMode, } | { "type": "complete_transfer", 
+/**
+ * The transferring agent's task.
+ */
+task_sid: string, } | { "type": "cancel_transfer", 
+/**
+ * The transferring agent's task.
+ */
+task_sid: string, } | { "type": "update_participant", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * The party.
+ */
+call_sid: string, 
+/**
+ * Hold on or off.
+ */
+hold?: boolean, 
+/**
+ * Mute on or off.
+ */
+muted?: boolean, } | { "type": "remove_participant", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * The party.
+ */
+call_sid: string, } | { "type": "supervise", 
+/**
+ * The call's conference (from the live-calls list).
+ */
+conference_sid: string, 
+/**
+ * How.
+ */
+mode: SuperviseMode, 
+/**
+ * The agent's leg to coach (default: the call's first agent).
+ */
+call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "media_offer", 
 /**
  * The offer's SDP.
  */
@@ -298,7 +418,12 @@ audio: AudioView | null,
 /**
  * How the desktop reaches the server's media relay.
  */
-media: MediaSettings, };
+media: MediaSettings, 
+/**
+ * For a supervisor (a worker whose `roles` include `supervisor` or `admin`): the live
+ * calls and the one it takes part in.
+ */
+supervisor: SupervisorView | null, };
 
 export type InternalCallFeature = { 
 /**
@@ -446,7 +571,19 @@ muted: boolean,
 /**
  * The other party is on hold.
  */
-held: boolean, };
+held: boolean, 
+/**
+ * The other parties of the call (the participants panel), agents first.
+ */
+participants: Array<ParticipantView>, 
+/**
+ * A transfer this agent started on the call, or how the last one failed.
+ */
+transfer: TransferView | null, 
+/**
+ * For a call transferred to this agent: who transferred it.
+ */
+transferred_from: string | null, };
 
 export type IncomingCall = { 
 /**
@@ -534,3 +671,107 @@ enabled: boolean,
  * STUN/TURN servers for networks where the relay's UDP port cannot be reached directly.
  */
 ice_servers: Array<IceServer>, };
+
+export type TransferMode = "cold" | "warm" | "add";
+
+export type SuperviseMode = "monitor" | "coach" | "barge";
+
+export type SupervisorView = { 
+/**
+ * Calls with an agent on them, oldest first.
+ */
+live_calls: Array<LiveCall>, 
+/**
+ * The call this supervisor is on, if any.
+ */
+supervising: SupervisingView | null, };
+
+export type LiveCall = { 
+/**
+ * Its conference.
+ */
+conference_sid: string, 
+/**
+ * The task it was routed as.
+ */
+task_sid: string, 
+/**
+ * The task's queue.
+ */
+queue: string | null, 
+/**
+ * Its parties, agents first.
+ */
+participants: Array<ParticipantView>, 
+/**
+ * Started at (ms since the Unix epoch).
+ */
+since: number, };
+
+export type SupervisingView = { 
+/**
+ * The call's conference.
+ */
+conference_sid: string, 
+/**
+ * The supervisor's own leg.
+ */
+call_sid: string, 
+/**
+ * How it takes part.
+ */
+mode: SuperviseMode, 
+/**
+ * The agent's leg it coaches.
+ */
+coached_call_sid: string | null, };
+
+export type PartyKind = "agent" | "caller" | "supervisor";
+
+export type ParticipantView = { 
+/**
+ * Its leg.
+ */
+call_sid: string, 
+/**
+ * The name to show.
+ */
+name: string, 
+/**
+ * Agent, caller or supervisor.
+ */
+kind: PartyKind, 
+/**
+ * On hold.
+ */
+hold: boolean, 
+/**
+ * Muted.
+ */
+muted: boolean, 
+/**
+ * Coaching (heard only by the agent it coaches).
+ */
+coaching: boolean, };
+
+export type TransferState = "ringing" | "consulting" | "failed";
+
+export type TransferOutcome = "declined" | "no-answer" | "unavailable" | "busy" | "nobody-available" | "canceled" | "caller-left";
+
+export type TransferView = { 
+/**
+ * Cold, warm or add.
+ */
+mode: TransferMode, 
+/**
+ * The agent's or queue's name.
+ */
+target: string, 
+/**
+ * How it stands.
+ */
+state: TransferState, 
+/**
+ * Why it failed.
+ */
+outcome: TransferOutcome | null, };
