@@ -10,7 +10,8 @@ use crate::driver::Clock;
 pub struct Config {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// `sqlite://PATH` or `sqlite::memory:`.
+    /// `sqlite://PATH`, `sqlite::memory:`, or `postgres://USER@HOST[:PORT]/DATABASE`
+    /// (`postgresql://` too): what `switchboard_store::open` takes.
     pub database: String,
     /// The URL clients use to reach us (for links and signatures behind a proxy).
     pub public_url: Option<String>,

@@ -13,7 +13,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
-    /// Database URL: sqlite://PATH (a file, created if missing) or sqlite::memory:.
+    /// Database URL: sqlite://PATH (a file, created if missing), sqlite::memory:, or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (postgresql:// too; its tables are
+    /// created or migrated at start, in the schema `options=-csearch_path%3DNAME` names, else
+    /// public).
     #[arg(
         long,
         env = "SWITCHBOARD_DATABASE",
@@ -127,6 +130,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 /// Runs the server with the demo workspace seeded.
 pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     if args.fresh {
+        if switchboard_store::is_postgres(&args.serve.database) {
+            anyhow::bail!(
+                "demo --fresh deletes a SQLite file; to start a PostgreSQL database afresh, drop \
+                 its schema (or use another one) and start without --fresh"
+            );
+        }
         if let Some(path) = switchboard_store::sqlite_path(&args.serve.database) {
             for suffix in ["", "-wal", "-shm"] {
                 let file = format!("{path}{suffix}");
