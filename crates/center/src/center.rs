@@ -289,6 +289,7 @@ impl Center {
                     VoiceRequest::RemoveParticipant { conference, call } => {
                         cx.voice.remove_participant(ms, conference, call)?
                     }
+                    other => return crate::voice_api::handle(&mut cx, other),
                 }
                 Ok(Reply::Done)
             }

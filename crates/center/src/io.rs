@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use switchboard_routing::{Event, FinishedTask, Timestamp};
 use switchboard_sid::{
-    Call, Conference, Event as EventKind, Reservation, Sid, Task, Worker,
+    Application, Call, Conference, Event as EventKind, Reservation, Sid, Task, Worker,
     Workspace as WorkspaceKind,
 };
 use switchboard_twiml::Method;
-use switchboard_voice::{FetchFailure, FetchResponse};
+use switchboard_voice::{FetchFailure, FetchResponse, JoinSpec, ParticipantUpdate, StatusCallback};
 
 use crate::entry::Entry;
 use crate::media::{Attachment, MediaEvent, MediaGraph, MediaPeer};
@@ -60,6 +60,85 @@ pub enum VoiceRequest {
         /// The participant's call.
         call: Sid<Call>,
     },
+    /// `POST Calls.json`: place a call (Reply: [`Reply::Call`]).
+    CreateCall(Box<CallSpec>),
+    /// `Url` or `Twiml` on a call: redirect it (or, not answered yet, change what it will run).
+    Redirect {
+        /// The call.
+        call: Sid<Call>,
+        /// What it runs now.
+        instructions: CallInstructions,
+    },
+    /// `DELETE Calls/{CA}`: forget an ended call.
+    DeleteCall {
+        /// The call.
+        call: Sid<Call>,
+    },
+    /// `POST Conferences/{CF}/Participants.json`: dial `to` into a conference (Reply:
+    /// [`Reply::Call`], the participant's call).
+    AddParticipant(Box<ParticipantSpec>),
+    /// Any change to a participant: hold, mute, coaching, end-on-exit.
+    ModifyParticipant {
+        /// The conference.
+        conference: Sid<Conference>,
+        /// The participant's call.
+        call: Sid<Call>,
+        /// What changes.
+        update: ParticipantUpdate,
+    },
+}
+
+/// What a call placed through the API runs once answered: Twilio's `ApplicationSid`, `Url` or
+/// `Twiml`, in that order of precedence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallInstructions {
+    /// Fetch this URL.
+    Url {
+        /// The URL.
+        url: String,
+        /// How.
+        method: Method,
+    },
+    /// Run this TwiML document (parsed by the center: 12100 / 12200 when it is not TwiML).
+    Twiml(String),
+    /// Fetch this application's voice URL (sent as `ApplicationSid` with the webhooks).
+    Application(Sid<Application>),
+}
+
+/// `POST Calls.json`'s parameters, validated by the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSpec {
+    /// Caller ID (`From`).
+    pub from: String,
+    /// The target (`To`): `client:NAME` or `app:AP…?…`.
+    pub to: String,
+    /// What it runs once answered.
+    pub instructions: CallInstructions,
+    /// Seconds to ring (`Timeout`).
+    pub ring_timeout: u64,
+    /// `StatusCallback`, `StatusCallbackMethod`, `StatusCallbackEvent`.
+    pub status_callback: Option<StatusCallback>,
+    /// Twilio's `Record`, validated and carried for the recording layer: the voice engine itself
+    /// records nothing.
+    pub record: bool,
+}
+
+/// `POST Conferences/{CF}/Participants.json`'s parameters, validated by the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantSpec {
+    /// Caller ID (`From`).
+    pub from: String,
+    /// Whom to dial (`To`): `client:NAME` or `app:AP…?…`.
+    pub to: String,
+    /// How the call joins; `join.conference` is the conference's friendly name.
+    pub join: JoinSpec,
+    /// Seconds to ring (`Timeout`).
+    pub ring_timeout: u64,
+    /// `StatusCallback`, `StatusCallbackMethod`, `StatusCallbackEvent`.
+    pub status_callback: Option<StatusCallback>,
+    /// Twilio's `Record` (the participant's call), validated and carried for the recording
+    /// layer: the voice engine itself records nothing.
+    pub record: bool,
 }
 
 /// Audio: what a desktop asks of the relay, and what the relay reports.
@@ -162,6 +241,8 @@ pub enum Reply {
     Desktop(ActionData),
     /// Which relay peer takes a desktop's audio offer.
     Media(Attachment),
+    /// The call a Voice API request placed.
+    Call(Sid<Call>),
 }
 
 /// A TaskRouter event with the SID and workspace name it is stored and posted with.

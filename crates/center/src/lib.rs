@@ -62,6 +62,7 @@ pub mod sessions;
 pub mod supervise;
 pub mod transfer;
 pub mod view;
+mod voice_api;
 
 pub use center::{Center, CenterConfig, CALL_RETENTION_MS};
 pub use entry::{Entry, TaskOrigin, LOG_FORMAT};

@@ -12,8 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use switchboard_center::io::{CallInstructions, CallSpec, ParticipantSpec};
+use switchboard_center::Reply;
 use switchboard_sid::{Account, Application, Call, Conference, Sid};
-use switchboard_voice::{CallRecord, CallStatus, ConferenceRecord, Participation};
+use switchboard_twiml::Method;
+use switchboard_voice::{
+    Address, Beep, CallProgress, CallRecord, CallStatus, ConferenceRecord, ConferenceStatus,
+    JoinSpec, ParticipantUpdate, Participation, StatusCallback,
+};
 
 use crate::app::App;
 use crate::driver::Driver as Core;
@@ -43,7 +49,7 @@ pub fn routes() -> Router<App> {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{sid}",
-            get(fetch_call).post(update_call),
+            get(fetch_call).post(update_call).delete(delete_call),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Conferences.json",
@@ -491,16 +497,202 @@ async fn list_calls(State(app): State<App>, ctx: Ctx, Path(account): Path<String
     Ok(list2010(&ctx, "calls", paging, items, more))
 }
 
-async fn create_call(State(app): State<App>, Path(account): Path<String>) -> ApiResult {
-    check_account(&app, &account)?;
-    Err(ApiError {
+/// Twilio's codes for the Calls and Participants parameters (its error dictionary).
+mod codes {
+    /// No `To` given.
+    pub const MISSING_TO: u32 = 21201;
+    /// `Url` missing or not a URL we can call.
+    pub const INVALID_URL: u32 = 21205;
+    /// A `To` that is not a destination at all.
+    pub const INVALID_TO: u32 = 21211;
+    /// No `From` given.
+    pub const MISSING_FROM: u32 = 21213;
+    /// A well-formed `To` that cannot be reached: a number or SIP address, without a trunk.
+    pub const UNREACHABLE_TO: u32 = 21214;
+    /// An `ApplicationSid` that is malformed or names no application.
+    pub const INVALID_APPLICATION: u32 = 21218;
+    /// The call is not in a state that allows it.
+    pub const INVALID_CALL_STATE: u32 = 21220;
+}
+
+/// A 400 with one of Twilio's specific codes.
+fn coded(code: u32, message: impl Into<String>) -> ApiError {
+    ApiError {
         status: StatusCode::BAD_REQUEST,
-        code: 20001,
-        message: "Creating calls through the REST API is not supported by Switchboard: outbound \
-                  calls are placed through the StartOutboundCall function or from the agent \
-                  desktop."
-            .into(),
+        code,
+        message: message.into(),
+    }
+}
+
+/// The longest inline `Twiml` Twilio accepts, in characters.
+const MAX_TWIML_CHARS: usize = 4000;
+/// The longest ring Twilio allows (`Timeout`), in seconds; the default is 60.
+const MAX_TIMEOUT_SECS: u64 = 600;
+
+/// `To` and `From`, checked: a destination we can dial (`client:` or `app:`).
+fn destination(form: &Form) -> Result<(String, String), ApiError> {
+    let to = match form.get("To").map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => {
+            return Err(coded(
+                codes::MISSING_TO,
+                "Required parameter To missing: the client:<identity> or app:AP… to call",
+            ))
+        }
+    };
+    let from = match form.get("From").map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => {
+            return Err(coded(
+                codes::MISSING_FROM,
+                "Required parameter From missing: the caller ID the callee is shown",
+            ))
+        }
+    };
+    match Address::parse(&to) {
+        Err(e) => Err(coded(
+            codes::INVALID_TO,
+            format!("To {to:?} is not a valid destination: {e}"),
+        )),
+        Ok(Address::Number(_) | Address::Sip(_)) => Err(coded(
+            codes::UNREACHABLE_TO,
+            format!(
+                "To {to:?} cannot be reached: no telephone or SIP trunk is configured, so numbers \
+                 cannot be dialled; call client:<identity> or app:AP…"
+            ),
+        )),
+        Ok(_) => Ok((to, from)),
+    }
+}
+
+/// `Timeout`: seconds to ring, 1 to 600, default 60.
+fn ring_timeout(form: &Form) -> Result<u64, ApiError> {
+    match form.uint::<u64>("Timeout")? {
+        None => Ok(60),
+        Some(t) if (1..=MAX_TIMEOUT_SECS).contains(&t) => Ok(t),
+        Some(t) => Err(ApiError::invalid(
+            "Timeout",
+            format!("must be between 1 and {MAX_TIMEOUT_SECS} seconds, got {t}"),
+        )),
+    }
+}
+
+/// `StatusCallback`, `StatusCallbackMethod` and `StatusCallbackEvent` (repeated or
+/// space/comma-separated: `initiated`, `ringing`, `answered`, `completed`).
+fn status_callback(form: &Form) -> Result<Option<StatusCallback>, ApiError> {
+    let url = form.callback_url("StatusCallback")?.flatten();
+    let method = method_param(form, "StatusCallbackMethod")?;
+    let mut events = Vec::new();
+    for raw in form.list("StatusCallbackEvent") {
+        for name in raw.split_whitespace() {
+            let step = CallProgress::parse(name).ok_or_else(|| {
+                ApiError::invalid(
+                    "StatusCallbackEvent",
+                    format!("must be initiated, ringing, answered or completed, got {name:?}"),
+                )
+            })?;
+            if !events.contains(&step) {
+                events.push(step);
+            }
+        }
+    }
+    Ok(url.map(|url| StatusCallback {
+        url,
+        method: twiml_method(method.as_deref()),
+        events,
+    }))
+}
+
+fn twiml_method(m: Option<&str>) -> Method {
+    match m {
+        Some("GET") => Method::Get,
+        _ => Method::Post,
+    }
+}
+
+/// What a call runs once answered: `ApplicationSid`, else `Url` (with `Method`), else `Twiml`,
+/// as Twilio ranks them. `None` when none is given.
+fn instructions(form: &Form) -> Result<Option<CallInstructions>, ApiError> {
+    let method = method_param(form, "Method")?;
+    let url = form.callback_url("Url").map_err(|e| ApiError {
+        code: codes::INVALID_URL,
+        ..e
+    })?;
+    let application = match form.get("ApplicationSid").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse::<Sid<Application>>().map_err(|_| {
+            coded(
+                codes::INVALID_APPLICATION,
+                format!("ApplicationSid {v:?} is not an application SID (AP and 32 hex digits)"),
+            )
+        })?),
+    };
+    let twiml = match form.get("Twiml").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) if v.chars().count() > MAX_TWIML_CHARS => {
+            return Err(ApiError::invalid(
+                "Twiml",
+                format!("must be at most {MAX_TWIML_CHARS} characters"),
+            ))
+        }
+        Some(v) => Some(v.to_owned()),
+    };
+    Ok(match (application, url.flatten(), twiml) {
+        (Some(sid), _, _) => Some(CallInstructions::Application(sid)),
+        (None, Some(url), _) => Some(CallInstructions::Url {
+            url,
+            method: twiml_method(method.as_deref()),
+        }),
+        (None, None, Some(xml)) => Some(CallInstructions::Twiml(xml)),
+        (None, None, None) => None,
     })
+}
+
+async fn create_call(
+    State(app): State<App>,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    check_account(&app, &account)?;
+    let form = Form::parse(&body)?;
+    let (to, from) = destination(&form)?;
+    let instructions = instructions(&form)?.ok_or_else(|| {
+        coded(
+            codes::INVALID_URL,
+            "Required parameter Url missing: give Url, Twiml or ApplicationSid, what the call \
+             runs once answered",
+        )
+    })?;
+    // Accepted and ignored, but a URL we would call must still be one.
+    form.check_callback_urls(&[
+        "FallbackUrl",
+        "RecordingStatusCallback",
+        "AsyncAmdStatusCallback",
+    ])?;
+    method_param(&form, "FallbackMethod")?;
+    let spec = CallSpec {
+        from,
+        to,
+        instructions,
+        ring_timeout: ring_timeout(&form)?,
+        status_callback: status_callback(&form)?,
+        record: strict_bool(&form, "Record")?.unwrap_or(false),
+    };
+    app.core
+        .run(move |core| {
+            let call =
+                placed(core.handle(Input::Voice(VoiceRequest::CreateCall(Box::new(spec))))?)?;
+            stored_call(core, call).map(created)
+        })
+        .await?
+}
+
+/// The call a placing request answered with.
+fn placed(reply: Reply) -> Result<Sid<Call>, ApiError> {
+    match reply {
+        Reply::Call(call) => Ok(call),
+        other => Err(ApiError::internal(format!("unexpected reply {other:?}"))),
+    }
 }
 
 fn stored_call(core: &Core, sid: Sid<Call>) -> Result<Value, ApiError> {
@@ -530,42 +722,96 @@ async fn update_call(
     check_account(&app, &account)?;
     let sid: Sid<Call> = segment_sid(&sid, "Call")?;
     let form = Form::parse(&body)?;
-    // Ignored, but a URL we would call must still be one.
+    // Accepted and ignored, but a URL we would call must still be one.
     form.check_callback_urls(&["StatusCallback", "FallbackUrl"])?;
-    for redirect in ["Url", "Twiml"] {
-        if form.get(redirect).is_some() {
-            return Err(ApiError::invalid(
-                redirect,
-                "is not supported: Switchboard cannot redirect a live call; only Status=completed \
-                 or Status=canceled is",
-            ));
-        }
-    }
-    let status = form.required("Status")?;
-    let cancel_only = match status.as_str() {
-        "completed" => false,
-        "canceled" => true,
-        other => {
+    method_param(&form, "StatusCallbackMethod")?;
+    method_param(&form, "FallbackMethod")?;
+    let redirect = instructions(&form)?;
+    let status = match form.get("Status") {
+        None => None,
+        Some("completed") => Some(false),
+        Some("canceled") => Some(true),
+        Some(other) => {
             return Err(ApiError::invalid(
                 "Status",
                 format!("must be completed or canceled, got {other:?}"),
             ))
         }
     };
+    if status.is_none() && redirect.is_none() {
+        return Err(ApiError::invalid(
+            "Status",
+            "is missing: give Status (completed or canceled), Url, Twiml or ApplicationSid",
+        ));
+    }
     app.core
         .run(move |core| {
-            let current = core
+            let record = core
+                .voice()
+                .call(sid)
+                .ok_or_else(|| ApiError::not_found(format!("Call {sid}")))?;
+            let current = record.status;
+            let waiting = record.awaits_answer();
+            match (status, redirect) {
+                // `Status` wins over a redirect given with it.
+                (Some(cancel_only), _) => {
+                    // `canceled` only stops a call that has not been answered, as Twilio does.
+                    let applies = !current.is_final()
+                        && (!cancel_only
+                            || matches!(current, CallStatus::Queued | CallStatus::Ringing));
+                    if applies {
+                        core.handle(Input::Voice(VoiceRequest::Hangup { call: sid }))?;
+                    }
+                }
+                (None, Some(instructions)) => {
+                    if current.is_final() || (current != CallStatus::InProgress && !waiting) {
+                        return Err(coded(
+                            codes::INVALID_CALL_STATE,
+                            format!(
+                                "Call {sid} is not in-progress. Cannot redirect (it is {}).",
+                                current.as_str()
+                            ),
+                        ));
+                    }
+                    core.handle(Input::Voice(VoiceRequest::Redirect {
+                        call: sid,
+                        instructions,
+                    }))?;
+                }
+                (None, None) => {}
+            }
+            stored_call(core, sid).map(ok)
+        })
+        .await?
+}
+
+/// Twilio's `DELETE Calls/{CA}`: the record of a call that has ended goes; a live call is
+/// refused (hang it up first with `Status=completed`).
+async fn delete_call(
+    State(app): State<App>,
+    Path((account, sid)): Path<(String, String)>,
+) -> ApiResult {
+    check_account(&app, &account)?;
+    let sid: Sid<Call> = segment_sid(&sid, "Call")?;
+    app.core
+        .run(move |core| {
+            let status = core
                 .voice()
                 .call(sid)
                 .map(|c| c.status)
                 .ok_or_else(|| ApiError::not_found(format!("Call {sid}")))?;
-            // `canceled` only stops a call that has not been answered, as Twilio does.
-            let applies = !current.is_final()
-                && (!cancel_only || matches!(current, CallStatus::Queued | CallStatus::Ringing));
-            if applies {
-                core.handle(Input::Voice(VoiceRequest::Hangup { call: sid }))?;
+            if !status.is_final() {
+                return Err(coded(
+                    codes::INVALID_CALL_STATE,
+                    format!(
+                        "Call {sid} is {}: only a call that has ended can be deleted; hang it up \
+                         first with Status=completed",
+                        status.as_str()
+                    ),
+                ));
             }
-            stored_call(core, sid).map(ok)
+            core.handle(Input::Voice(VoiceRequest::DeleteCall { call: sid }))?;
+            Ok(no_content())
         })
         .await?
 }
@@ -693,20 +939,29 @@ fn render_participant(
     account: Sid<Account>,
     conf: &ConferenceRecord,
     call: Sid<Call>,
+    status: Option<CallStatus>,
     p: &Participation,
 ) -> Value {
+    // Twilio's participant statuses, from the participant's call.
+    let status = match status {
+        Some(CallStatus::Queued) => "queued",
+        Some(CallStatus::Ringing) => "ringing",
+        Some(CallStatus::InProgress) => "connected",
+        Some(CallStatus::Failed | CallStatus::Busy | CallStatus::NoAnswer) => "failed",
+        _ => "complete",
+    };
     json!({
         "account_sid": account.to_string(),
         "call_sid": call.to_string(),
         "conference_sid": conf.sid.to_string(),
         "label": p.label,
-        "call_sid_to_coach": null,
-        "coaching": false,
+        "call_sid_to_coach": p.call_sid_to_coach.map(|c| c.to_string()),
+        "coaching": p.coaching,
         "end_conference_on_exit": p.end_on_exit,
         "start_conference_on_enter": p.start_on_enter,
         "hold": p.hold,
         "muted": p.muted,
-        "status": "connected",
+        "status": status,
         "queue_time": "0",
         "date_created": rfc2822(p.joined),
         "date_updated": rfc2822(conf.date_updated.max(p.joined)),
@@ -765,9 +1020,10 @@ fn stored_participant(
         .voice()
         .conference(conf)
         .ok_or_else(|| ApiError::not_found(format!("Conference {conf}")))?;
+    let status = core.voice().call(call).map(|c| c.status);
     core.voice()
         .participation(conf, call)
-        .map(|p| render_participant(account, record, call, p))
+        .map(|p| render_participant(account, record, call, status, p))
         .ok_or_else(|| ApiError::not_found(format!("Participant {call} of Conference {conf}")))
 }
 
@@ -790,35 +1046,210 @@ async fn list_participants(
                 .voice()
                 .conference(conf)
                 .ok_or_else(|| ApiError::not_found(format!("Conference {conf}")))?;
-            let all: Vec<Value> = if coaching == Some(true) {
-                Vec::new()
-            } else {
-                members(core, record)
-                    .iter()
-                    .filter(|(_, p)| hold.is_none_or(|h| p.hold == h))
-                    .filter(|(_, p)| muted.is_none_or(|m| p.muted == m))
-                    .map(|(call, p)| render_participant(account, record, *call, p))
-                    .collect()
-            };
+            let all: Vec<Value> = members(core, record)
+                .iter()
+                .filter(|(_, p)| hold.is_none_or(|h| p.hold == h))
+                .filter(|(_, p)| muted.is_none_or(|m| p.muted == m))
+                .filter(|(_, p)| coaching.is_none_or(|c| p.coaching == c))
+                .map(|(call, p)| {
+                    let status = core.voice().call(*call).map(|c| c.status);
+                    render_participant(account, record, *call, status, p)
+                })
+                .collect();
             Ok::<_, ApiError>(page_of(all, paging))
         })
         .await??;
     Ok(list2010(&ctx, "participants", paging, items, more))
 }
 
+/// The longest participant `Label` Twilio accepts, in characters.
+const MAX_LABEL_CHARS: usize = 128;
+
+/// `Beep`: `true`, `false`, `onEnter`, `onExit` (`true`/`false` in any case).
+fn beep_param(form: &Form) -> Result<Option<Beep>, ApiError> {
+    let Some(v) = form.get("Beep") else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    let normal = match v.to_ascii_lowercase().as_str() {
+        "true" => "true",
+        "false" => "false",
+        "onenter" => "onEnter",
+        "onexit" => "onExit",
+        _ => "",
+    };
+    Beep::parse(normal).map(Some).ok_or_else(|| {
+        ApiError::invalid(
+            "Beep",
+            format!("must be true, false, onEnter or onExit, got {v:?}"),
+        )
+    })
+}
+
+/// `Coaching` and `CallSidToCoach`, checked against the conference: the coached call must be
+/// another participant of it, as Twilio requires.
+fn check_coaching(
+    core: &Core,
+    conf: Option<Sid<Conference>>,
+    call: Option<Sid<Call>>,
+    coaching: Option<bool>,
+    target: Option<Sid<Call>>,
+) -> Result<(), ApiError> {
+    let current = match (conf, call) {
+        (Some(cf), Some(c)) => core.voice().participation(cf, c).cloned(),
+        _ => None,
+    };
+    let coaches = coaching
+        .unwrap_or_else(|| current.as_ref().is_some_and(|p| p.coaching) || target.is_some());
+    if !coaches || (coaching.is_none() && target.is_none()) {
+        return Ok(());
+    }
+    let Some(target) = target.or_else(|| current.and_then(|p| p.call_sid_to_coach)) else {
+        return Err(ApiError::invalid(
+            "CallSidToCoach",
+            "is required when Coaching is true: the participant's call to coach",
+        ));
+    };
+    if Some(target) == call {
+        return Err(ApiError::invalid(
+            "CallSidToCoach",
+            format!("{target} is the coaching participant itself"),
+        ));
+    }
+    let present = conf.is_some_and(|cf| core.voice().participation(cf, target).is_some());
+    if !present {
+        return Err(ApiError::invalid(
+            "CallSidToCoach",
+            format!("{target} is not a participant of this conference"),
+        ));
+    }
+    Ok(())
+}
+
 async fn create_participant(
     State(app): State<App>,
-    Path((account, _sid)): Path<(String, String)>,
+    Path((account, sid)): Path<(String, String)>,
+    body: Bytes,
 ) -> ApiResult {
     check_account(&app, &account)?;
-    Err(ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: 20001,
-        message: "Adding participants through the REST API is not supported by Switchboard: \
-                  calls join conferences through TaskRouter's conference instruction or the \
-                  agent desktop."
-            .into(),
-    })
+    let segment = bare(&sid).to_owned();
+    let form = Form::parse(&body)?;
+    let (to, from) = destination(&form)?;
+    let label = form.string("Label").filter(|l| !l.is_empty());
+    if let Some(l) = &label {
+        if l.chars().count() > MAX_LABEL_CHARS {
+            return Err(ApiError::invalid(
+                "Label",
+                format!("must be at most {MAX_LABEL_CHARS} characters"),
+            ));
+        }
+    }
+    let coaching = strict_bool(&form, "Coaching")?;
+    let coach: Option<Sid<Call>> = form.sid("CallSidToCoach")?;
+    // Accepted and ignored (the relay plays its own hold and wait music and records through
+    // the recording layer), but a URL we would call must still be one.
+    form.check_callback_urls(&[
+        "HoldUrl",
+        "WaitUrl",
+        "ConferenceStatusCallback",
+        "ConferenceRecordingStatusCallback",
+        "RecordingStatusCallback",
+        "AmdStatusCallback",
+    ])?;
+    for name in [
+        "HoldMethod",
+        "WaitMethod",
+        "ConferenceStatusCallbackMethod",
+        "ConferenceRecordingStatusCallbackMethod",
+        "RecordingStatusCallbackMethod",
+    ] {
+        method_param(&form, name)?;
+    }
+    let defaults = JoinSpec::default();
+    let join = JoinSpec {
+        conference: String::new(),
+        start_on_enter: strict_bool(&form, "StartConferenceOnEnter")?
+            .unwrap_or(defaults.start_on_enter),
+        end_on_exit: strict_bool(&form, "EndConferenceOnExit")?.unwrap_or(defaults.end_on_exit),
+        muted: strict_bool(&form, "Muted")?.unwrap_or(false),
+        hold: strict_bool(&form, "Hold")?.unwrap_or(false),
+        label,
+        coaching: coaching.unwrap_or(coach.is_some()),
+        call_sid_to_coach: coach,
+        beep: beep_param(&form)?.unwrap_or_default(),
+        early_media: strict_bool(&form, "EarlyMedia")?.unwrap_or(true),
+    };
+    let ring_timeout = ring_timeout(&form)?;
+    let status_callback = status_callback(&form)?;
+    let record = strict_bool(&form, "Record")?.unwrap_or(false);
+    app.core
+        .run(move |core| {
+            // The path names the conference by SID (it must be live) or, as Twilio allows, by
+            // friendly name (created when no live conference has it).
+            let existing = match segment.parse::<Sid<Conference>>() {
+                Ok(cf) => {
+                    let c = core
+                        .voice()
+                        .conference(cf)
+                        .ok_or_else(|| ApiError::not_found(format!("Conference {cf}")))?;
+                    if c.status == ConferenceStatus::Completed {
+                        return Err(ApiError::invalid(
+                            "ConferenceSid",
+                            format!("{cf} has ended: participants cannot be added to it"),
+                        ));
+                    }
+                    Some(c)
+                }
+                Err(_) => core.voice().conference_named(&segment),
+            };
+            let name = existing.map_or(segment.clone(), |c| c.friendly_name.clone());
+            let conf = existing.map(|c| c.sid);
+            if let (Some(l), Some(c)) = (&join.label, existing) {
+                let taken = members(core, c)
+                    .iter()
+                    .any(|(_, p)| p.label.as_deref() == Some(l.as_str()));
+                if taken {
+                    return Err(ApiError::invalid(
+                        "Label",
+                        format!("{l:?} is already the label of a participant of this conference"),
+                    ));
+                }
+            }
+            check_coaching(
+                core,
+                conf,
+                None,
+                Some(join.coaching),
+                join.call_sid_to_coach,
+            )?;
+            let spec = ParticipantSpec {
+                from,
+                to,
+                join: JoinSpec {
+                    conference: name.clone(),
+                    ..join
+                },
+                ring_timeout,
+                status_callback,
+                record,
+            };
+            let call =
+                placed(core.handle(Input::Voice(VoiceRequest::AddParticipant(Box::new(spec))))?)?;
+            // The conference of the participant's call (new when the path named a new one).
+            let cf = core
+                .voice()
+                .call(call)
+                .and_then(|c| {
+                    [&c.caller, &c.callee].into_iter().find_map(|e| match e {
+                        switchboard_voice::End::Conference(p) => Some(p.conference),
+                        _ => None,
+                    })
+                })
+                .or(conf)
+                .ok_or_else(|| ApiError::not_found(format!("Conference {name}")))?;
+            stored_participant(core, cf, call).map(created)
+        })
+        .await?
 }
 
 async fn fetch_participant(
@@ -843,19 +1274,43 @@ async fn update_participant(
     check_account(&app, &account)?;
     let conf: Sid<Conference> = segment_sid(&sid, "Conference")?;
     let form = Form::parse(&body)?;
-    // Ignored, but a URL we would call must still be one.
-    form.check_callback_urls(&["HoldUrl", "AnnounceUrl", "WaitUrl"])?;
-    let hold = strict_bool(&form, "Hold")?;
-    let muted = strict_bool(&form, "Muted")?;
+    for unsupported in ["AnnounceUrl", "AnnounceMethod"] {
+        if form.get(unsupported).is_some_and(|v| !v.is_empty()) {
+            return Err(ApiError::invalid(
+                unsupported,
+                "is not supported: Switchboard plays no announcements to a participant",
+            ));
+        }
+    }
+    // Accepted and ignored (the relay plays its own hold and wait music), but a URL we would
+    // call must still be one.
+    form.check_callback_urls(&["HoldUrl", "WaitUrl"])?;
+    for name in ["HoldMethod", "WaitMethod"] {
+        method_param(&form, name)?;
+    }
+    strict_bool(&form, "BeepOnExit")?;
+    let update = ParticipantUpdate {
+        hold: strict_bool(&form, "Hold")?,
+        muted: strict_bool(&form, "Muted")?,
+        coaching: strict_bool(&form, "Coaching")?,
+        call_sid_to_coach: form.sid("CallSidToCoach")?,
+        end_on_exit: strict_bool(&form, "EndConferenceOnExit")?,
+    };
     app.core
         .run(move |core| {
             let call = resolve_participant(core, conf, &call)?;
-            if hold.is_some() || muted.is_some() {
-                core.handle(Input::Voice(VoiceRequest::UpdateParticipant {
+            check_coaching(
+                core,
+                Some(conf),
+                Some(call),
+                update.coaching,
+                update.call_sid_to_coach,
+            )?;
+            if update != ParticipantUpdate::default() {
+                core.handle(Input::Voice(VoiceRequest::ModifyParticipant {
                     conference: conf,
                     call,
-                    hold,
-                    muted,
+                    update,
                 }))?;
             }
             stored_participant(core, conf, call).map(ok)
