@@ -92,3 +92,17 @@ impl Default for Limits {
         }
     }
 }
+
+/// Where recordings are kept for a database URL when no data directory is given
+/// (`--data-dir`, `SWITCHBOARD_DATA_DIR`): `recordings` beside the SQLite database file, or
+/// `./data` for a database in memory.
+pub fn data_dir_for(database: &str) -> std::path::PathBuf {
+    match switchboard_store::sqlite_path(database) {
+        Some(file) => std::path::Path::new(file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("recordings"),
+        None => std::path::PathBuf::from("./data"),
+    }
+}

@@ -28,6 +28,7 @@ pub mod fetcher;
 pub mod http;
 pub mod ids;
 pub mod reader;
+pub mod recordings;
 pub mod render;
 pub mod signature;
 pub mod tokens;
@@ -85,6 +86,7 @@ pub struct Prepared {
     fetches: tokio::sync::mpsc::UnboundedReceiver<driver::FetchJob>,
     token_key: Arc<[u8]>,
     config: Config,
+    recordings: Arc<recordings::Recordings>,
 }
 
 impl Prepared {
@@ -99,6 +101,11 @@ impl Prepared {
             let h = r.handle();
             (h.local_addr(), h.advertised())
         })
+    }
+
+    /// The recordings service (for the `Record` options of conferences and TwiML).
+    pub fn recordings(&self) -> Arc<recordings::Recordings> {
+        self.recordings.clone()
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and stops.
@@ -142,12 +149,17 @@ impl Prepared {
             self.config.webhook_attempts,
             self.config.webhook_backoff,
         ));
-        let router = api::router(app);
+        let recorder = tokio::spawn(self.recordings.clone().run(self.core.clone()));
+        let router = api::router(app).layer(axum::Extension(self.recordings.clone()));
         conn::serve(self.listener, router, &self.config.limits, async move {
             shutdown.await;
             let _ = down_tx.send(true);
         })
         .await;
+        recorder.abort();
+        let _ = recorder.await;
+        // Every running recording is finished (file and sidecar) before the relay stops.
+        self.recordings.stop_all().await;
         let _ = self.core.run(|d| d.stop()).await;
         drop(self.core);
         if let Some(relay) = relay {
@@ -247,6 +259,16 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             .map(|m| m.ice_servers.clone())
             .unwrap_or_default(),
     };
+    let recordings = tokio::task::block_in_place(|| {
+        recordings::Recordings::open(
+            recordings::data_dir(&config.database),
+            relay.as_ref().map(switchboard_media::io::Relay::handle),
+            Some(tx.clone()),
+            config.clock.clone(),
+            account_sid,
+            base.clone(),
+        )
+    })?;
     let outlets = Outlets {
         webhooks: Some(tx),
         fetches: Some(fetch_tx),
@@ -282,6 +304,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         fetches: fetch_rx,
         token_key,
         config,
+        recordings: Arc::new(recordings),
     })
 }
 

@@ -9,6 +9,7 @@ mod desktop;
 mod flex;
 mod functions;
 mod keys;
+mod recordings;
 mod stats;
 mod taskrouter;
 mod voice;
@@ -37,6 +38,7 @@ pub fn router(app: App) -> Router {
         .merge(keys::routes())
         .merge(desktop::routes())
         .merge(voice::routes())
+        .merge(recordings::routes())
         .fallback(|| async { ApiError::not_found("this resource") })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
