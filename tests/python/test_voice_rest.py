@@ -1,6 +1,6 @@
 """The Voice REST API (2010-04-01): Applications, Calls, Conferences and Participants, through the
-official twilio library and raw HTTP. Live calls are exercised by the Rust end-to-end tests
-(crates/server/tests/voice_rest.rs); here the resources are checked on a server without calls."""
+official twilio library and raw HTTP: the resources and their errors on a server without calls,
+and calls and participants created with the library and answered on demo agents' desktops."""
 
 import datetime
 from email.utils import parsedate_to_datetime
@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from conftest import assert_twilio_error
+from conftest import assert_twilio_error, poll
 
 APP_FIELDS = {
     "sid", "account_sid", "friendly_name", "api_version", "voice_url", "voice_method",
@@ -257,24 +257,181 @@ def test_unknown_call_is_404(server, client, raw):
 def test_bad_call_update_is_400(server, raw):
     sid = "CA" + "0" * 32
     assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={"Status": "ringing"}), 400, 20001)
-    assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={}), 400, 20001)
-    body = assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={"Url": "https://example.com"}), 400)
-    assert "redirect" in body["message"]
+    body = assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={}), 400, 20001)
+    assert "Status" in body["message"]
+    # a redirect of a call that does not exist is a 404, a malformed Url a 400 naming it
+    assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={"Url": "https://example.com"}), 404, 20404)
+    body = assert_twilio_error(raw.post(f"{base(server)}/Calls/{sid}.json", data={"Url": "nope"}), 400, 21205)
+    assert "Url" in body["message"]
+    assert_twilio_error(raw.delete(f"{base(server)}/Calls/{sid}.json"), 404, 20404)
 
 
-def test_creating_a_call_is_refused_clearly(client):
-    with pytest.raises(TwilioRestException) as e:
-        client.calls.create(to="client:bob", from_="client:alice", url="https://example.com/twiml")
-    assert e.value.status == 400
-    assert "StartOutboundCall" in e.value.msg
-    assert "not supported" in e.value.msg
+def test_calling_a_number_is_refused_clearly(client):
+    for to in ["+15005550006", "sip:bob@example.com"]:
+        with pytest.raises(TwilioRestException) as e:
+            client.calls.create(to=to, from_="client:alice", url="https://example.com/twiml")
+        assert e.value.status == 400 and e.value.code == 21214, e.value
+        assert "trunk" in e.value.msg and "To" in e.value.msg
 
 
-def test_adding_a_participant_is_refused_clearly(client):
+@pytest.mark.parametrize(
+    "params, code, named",
+    [
+        ({"From": "client:a", "Url": "https://example.com/t"}, 21201, "To"),
+        ({"To": "client:bob", "Url": "https://example.com/t"}, 21213, "From"),
+        ({"To": "client:bob", "From": "client:a"}, 21205, "Url"),
+        ({"To": "client:", "From": "client:a", "Url": "https://example.com/t"}, 21211, "To"),
+        ({"To": "client:bob", "From": "client:a", "ApplicationSid": "AP1"}, 21218, "ApplicationSid"),
+        ({"To": "client:bob", "From": "client:a", "ApplicationSid": "AP" + "0" * 32}, 21218, "ApplicationSid"),
+        ({"To": "client:bob", "From": "client:a", "Twiml": "<Say>no response</Say>"}, 12100, "Twiml"),
+        ({"To": "client:bob", "From": "client:a", "Twiml": "<Response/>", "Timeout": "601"}, 20001, "Timeout"),
+        ({"To": "client:bob", "From": "client:a", "Twiml": "<Response/>", "StatusCallback": "x"}, 20001, "StatusCallback"),
+        ({"To": "client:bob", "From": "client:a", "Twiml": "<Response/>", "Record": "often"}, 20001, "Record"),
+    ],
+)
+def test_bad_call_parameters_are_named(server, raw, params, code, named):
+    body = assert_twilio_error(raw.post(f"{base(server)}/Calls.json", data=params), 400, code)
+    assert named in body["message"], body
+
+
+def test_adding_a_participant_to_an_unknown_conference_is_404(client, server, raw):
     with pytest.raises(TwilioRestException) as e:
         client.conferences("CF" + "0" * 32).participants.create(from_="client:alice", to="client:bob")
-    assert e.value.status == 400
-    assert "not supported" in e.value.msg
+    assert e.value.status == 404 and e.value.code == 20404
+    url = f"{base(server)}/Conferences/somewhere/Participants.json"
+    assert_twilio_error(raw.post(url, data={"From": "a"}), 400, 21201)
+    assert_twilio_error(raw.post(url, data={"To": "client:bob"}), 400, 21213)
+    assert_twilio_error(raw.post(url, data={"To": "+15005550006", "From": "a"}), 400, 21214)
+    body = assert_twilio_error(raw.post(url, data={"To": "client:bob", "From": "a", "Coaching": "true"}), 400, 20001)
+    assert "CallSidToCoach" in body["message"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Calls and participants made through the API, answered on agents' desktops
+
+
+class Webhooks:
+    """A local TwiML application: POST /room answers <Dial><Conference>; /status and any other
+    path record the request (path and form) and answer an empty document."""
+
+    def __init__(self, room="py-room"):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl
+
+        from twilio.twiml.voice_response import Dial, VoiceResponse
+
+        hooks = self
+        self.seen = []
+        self.room = room
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                hooks.seen.append((self.path, form, self.headers.get("X-Twilio-Signature")))
+                if self.path.startswith("/room"):
+                    r = VoiceResponse()
+                    d = Dial()
+                    d.conference(hooks.room, record="record-from-start")
+                    r.append(d)
+                    body = str(r).encode()
+                else:
+                    body = b"<Response/>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def at(self, path):
+        return [(form, sig) for p, form, sig in self.seen if p.startswith(path)]
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def ringing_call(desktop, sid):
+    desktop.wait(lambda s: any(c["call_sid"] == sid for c in s["incoming_calls"]), f"{sid} ringing")
+
+
+def test_calls_and_participants_made_with_the_library(make_server):
+    from twilio.request_validator import RequestValidator
+
+    from test_internal_call import Desktop
+
+    server = make_server("demo", extra=("--fresh",))
+    client = server.client()
+    hooks = Webhooks()
+    alice, bob = Desktop(server, "alice"), Desktop(server, "bob")
+    try:
+        call = client.calls.create(
+            to="client:bob",
+            from_="client:api",
+            url=hooks.base + "/room",
+            status_callback=hooks.base + "/status",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            timeout=30,
+        )
+        assert call.sid.startswith("CA") and call.status == "ringing"
+        assert call.direction == "outbound-api" and call.to == "client:bob"
+        ringing_call(bob, call.sid)
+        assert not hooks.at("/room"), "the Url is fetched only once answered"
+        bob.act(type="answer_call", call_sid=call.sid)
+        poll(lambda: hooks.at("/room"), 10, what="the Url fetched")
+        form, signature = hooks.at("/room")[0]
+        assert form["CallSid"] == call.sid and form["Direction"] == "outbound-api"
+        assert RequestValidator(server.auth_token).validate(hooks.base + "/room", form, signature)
+        conf = poll(lambda: client.conferences.list(friendly_name="py-room", status="in-progress"), 10, what="conference")[0]
+
+        # Alice joins as a labelled participant and coaches Bob once she answers.
+        p = client.conferences(conf.sid).participants.create(
+            from_="client:api", to="client:alice", label="coach", early_media=False, beep="false",
+            end_conference_on_exit=False, muted=False, record=False, timeout=20,
+        )
+        assert p.label == "coach" and p.status == "ringing" and p.conference_sid == conf.sid
+        ringing_call(alice, p.call_sid)
+        alice.act(type="answer_call", call_sid=p.call_sid)
+        poll(lambda: client.conferences(conf.sid).participants("coach").fetch().status == "connected", 10, what="connected")
+        p = client.conferences(conf.sid).participants(p.call_sid).update(coaching=True, call_sid_to_coach=call.sid)
+        assert p.coaching is True and p.call_sid_to_coach == call.sid
+        assert [x.call_sid for x in client.conferences(conf.sid).participants.list(coaching=True)] == [p.call_sid]
+        with pytest.raises(TwilioRestException) as e:
+            client.conferences(conf.sid).participants(p.call_sid).update(announce_url="https://example.com/a")
+        assert e.value.status == 400 and "AnnounceUrl" in e.value.msg
+
+        # A live call is not deleted; a redirect takes Bob out of the conference into new TwiML.
+        with pytest.raises(TwilioRestException) as e:
+            client.calls(call.sid).delete()
+        assert e.value.status == 400 and e.value.code == 21220
+        redirected = client.calls(call.sid).update(twiml="<Response><Pause length=\"30\"/></Response>")
+        assert redirected.status == "in-progress"
+        poll(lambda: len(client.conferences(conf.sid).participants.list()) == 1, 10, what="Bob left the conference")
+        done = client.calls(call.sid).update(status="completed")
+        assert done.status == "completed" and done.duration is not None
+        steps = poll(lambda: [f["StatusCallbackEvent"] for f, _ in hooks.at("/status")] if len(hooks.at("/status")) >= 4 else None, 10, what="status callbacks")
+        assert steps == ["initiated", "ringing", "answered", "completed"], steps
+        for form, signature in hooks.at("/status"):
+            assert RequestValidator(server.auth_token).validate(hooks.base + "/status", form, signature)
+        assert client.calls(call.sid).delete() is True
+        with pytest.raises(TwilioRestException) as e:
+            client.calls(call.sid).fetch()
+        assert e.value.status == 404
+
+        # Kicking Alice ends her call (and the conference, now empty).
+        assert client.conferences(conf.sid).participants(p.call_sid).delete() is True
+        assert client.calls(p.call_sid).fetch().status == "completed"
+    finally:
+        hooks.close()
+        alice.close()
+        bob.close()
 
 
 def test_conferences_list_is_empty(server, client, raw):
@@ -322,7 +479,7 @@ def test_voice_routes_require_credentials(server):
         ("POST", f"/Conferences/{cf}.json"), ("GET", f"/Conferences/{cf}/Participants.json"),
         ("POST", f"/Conferences/{cf}/Participants.json"), ("GET", f"/Conferences/{cf}/Participants/{ca}.json"),
         ("POST", f"/Conferences/{cf}/Participants/{ca}.json"),
-        ("DELETE", f"/Conferences/{cf}/Participants/{ca}.json"),
+        ("DELETE", f"/Conferences/{cf}/Participants/{ca}.json"), ("DELETE", f"/Calls/{ca}.json"),
     ]
     for method, path in paths:
         for auth in [None, (server.account_sid, "wrong"), ("AC" + "9" * 32, server.auth_token)]:
