@@ -820,6 +820,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_reconnects_after_its_connection_broke() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let mut w = PostgresStore::open(db.0.url()).unwrap();
+        w.commit(&Batch {
+            settings: vec![("k".into(), "v".into())],
+            ..Default::default()
+        })
+        .unwrap();
+        let mut r = PostgresStore::open_reader(db.0.url()).unwrap();
+        let pid: i32 = r
+            .call(|s| Ok(s.client.query_one("SELECT pg_backend_pid()", &[])?.get(0)))
+            .unwrap();
+        db.0.execute(&format!("SELECT pg_terminate_backend({pid})"))
+            .unwrap();
+        // The read that meets the broken connection fails; the next one is on a new connection.
+        let first = r.setting("k");
+        assert!(first.is_err(), "{first:?}");
+        assert_eq!(r.setting("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
     fn errors_say_what_the_server_said() {
         let db = <Scratch as crate::suite::Fixture>::new();
         let err = db.0.execute("SELECT * FROM nowhere").unwrap_err();
