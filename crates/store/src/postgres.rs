@@ -243,7 +243,9 @@ impl Session {
 impl Writer {
     fn start(client: &mut Client) -> Result<Writer, StoreError> {
         client.batch_execute("SET synchronous_commit = on")?;
-        let schema: Option<String> = client.query_one("SELECT current_schema()", &[])?.get(0);
+        let schema: Option<String> = client
+            .query_one("SELECT current_schema()", &[])?
+            .try_get(0)?;
         let schema = schema.ok_or(StoreError::NoSchema)?;
         let deadline = Instant::now() + WRITER_LOCK_WAIT;
         loop {
@@ -252,7 +254,7 @@ impl Writer {
                     "SELECT pg_try_advisory_lock($1, hashtext($2))",
                     &[&WRITER_LOCK, &schema],
                 )?
-                .get(0);
+                .try_get(0)?;
             if locked {
                 break;
             }
@@ -264,10 +266,10 @@ impl Writer {
         migrate(client, &schema)?;
         let next_seq: i64 = client
             .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", &[])?
-            .get(0);
+            .try_get(0)?;
         let next_ord: i64 = client
             .query_one("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", &[])?
-            .get(0);
+            .try_get(0)?;
         Ok(Writer {
             next_seq,
             next_ord,
@@ -361,7 +363,7 @@ impl Writer {
 fn version(client: &mut Client) -> Result<i64, StoreError> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
-        .get(0);
+        .try_get(0)?;
     if !exists {
         return Ok(0);
     }
@@ -370,7 +372,7 @@ fn version(client: &mut Client) -> Result<i64, StoreError> {
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             &[],
         )?
-        .get(0))
+        .try_get(0)?)
 }
 
 fn check_version(client: &mut Client) -> Result<i64, StoreError> {
