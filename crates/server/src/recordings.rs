@@ -242,8 +242,13 @@ impl Recordings {
 
     /// Every recording matching the filter, most recent first.
     pub fn list(&self, keep: impl Fn(&RecordingMeta) -> bool) -> Vec<RecordingMeta> {
-        let mut v: Vec<RecordingMeta> =
-            self.lock().all.values().filter(|m| keep(m)).cloned().collect();
+        let mut v: Vec<RecordingMeta> = self
+            .lock()
+            .all
+            .values()
+            .filter(|m| keep(m))
+            .cloned()
+            .collect();
         v.sort_by(|a, b| {
             b.date_created_ms
                 .cmp(&a.date_created_ms)
@@ -457,7 +462,10 @@ impl Recordings {
             }
         };
         let summary = match &self.relay {
-            Some(relay) => relay.stop_recording(live.id).await.map_err(|e| e.to_string()),
+            Some(relay) => relay
+                .stop_recording(live.id)
+                .await
+                .map_err(|e| e.to_string()),
             None => Err("no relay".to_owned()),
         };
         let mut meta = self.get(sid).ok_or_else(|| not_found(sid))?;
@@ -649,7 +657,10 @@ impl Recordings {
 pub fn callback_params(meta: &RecordingMeta, event: &str) -> Vec<(String, String)> {
     let mut p = vec![
         ("AccountSid".to_owned(), meta.account_sid.clone()),
-        ("CallSid".to_owned(), meta.call_sid.clone().unwrap_or_default()),
+        (
+            "CallSid".to_owned(),
+            meta.call_sid.clone().unwrap_or_default(),
+        ),
         ("RecordingSid".to_owned(), meta.sid.clone()),
         (
             "RecordingUrl".to_owned(),
@@ -664,10 +675,7 @@ pub fn callback_params(meta: &RecordingMeta, event: &str) -> Vec<(String, String
             meta.duration_s.map_or_else(String::new, |d| d.to_string()),
         ),
         ("RecordingChannels".to_owned(), meta.channels.to_string()),
-        (
-            "RecordingStartTime".to_owned(),
-            rfc2822(meta.start_time_ms),
-        ),
+        ("RecordingStartTime".to_owned(), rfc2822(meta.start_time_ms)),
         ("RecordingSource".to_owned(), meta.source.clone()),
         ("RecordingTrack".to_owned(), meta.track.clone()),
     ];

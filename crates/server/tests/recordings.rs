@@ -153,7 +153,11 @@ async fn dual_channel_recording_pauses_resumes_and_survives_a_crash() {
     pump_for(&mut a, &mut b, Duration::from_millis(1_500)).await;
     // Paused (skip): the file does not grow meanwhile.
     assert_eq!(
-        service.pause(sid, PauseBehavior::Skip).await.unwrap().status,
+        service
+            .pause(sid, PauseBehavior::Skip)
+            .await
+            .unwrap()
+            .status,
         status::PAUSED
     );
     pump_for(&mut a, &mut b, Duration::from_millis(1_000)).await;
@@ -165,7 +169,10 @@ async fn dual_channel_recording_pauses_resumes_and_survives_a_crash() {
     let done = service.stop(sid).await.unwrap();
     assert_eq!(done.status, status::COMPLETED);
     let secs = done.duration_s.unwrap();
-    assert!((2..=3).contains(&secs), "2.5 s recorded, not the pause: {secs}");
+    assert!(
+        (2..=3).contains(&secs),
+        "2.5 s recorded, not the pause: {secs}"
+    );
     let hook = posted.recv().await.unwrap();
     assert_eq!(param(&hook, "RecordingStatus"), "completed");
     assert_eq!(param(&hook, "RecordingChannels"), "2");
@@ -209,7 +216,10 @@ async fn dual_channel_recording_pauses_resumes_and_survives_a_crash() {
     let mono_sid = mono.sid.parse().unwrap();
     pump_for(&mut a, &mut b, Duration::from_millis(1_200)).await;
     let mono = service.stop(mono_sid).await.unwrap();
-    assert_eq!((mono.status.as_str(), mono.channels), (status::COMPLETED, 1));
+    assert_eq!(
+        (mono.status.as_str(), mono.channels),
+        (status::COMPLETED, 1)
+    );
     let (both, _, n) = channels_of(&service.wav_path(mono_sid).unwrap());
     assert_eq!(n, 1);
     let both = &both[8_000.min(both.len())..];

@@ -92,7 +92,10 @@ fn parent_sid<K: switchboard_sid::SidKind>(segment: &str, what: &str) -> Result<
 
 /// A recording in Twilio's shape.
 pub fn render(ctx: &Ctx, m: &RecordingMeta) -> Value {
-    let path = format!("/2010-04-01/Accounts/{}/Recordings/{}", m.account_sid, m.sid);
+    let path = format!(
+        "/2010-04-01/Accounts/{}/Recordings/{}",
+        m.account_sid, m.sid
+    );
     let duration = match (&m.duration_s, m.is_final()) {
         (Some(d), true) => d.to_string(),
         _ => "-1".to_owned(),
@@ -170,7 +173,9 @@ fn list(
     let all: Vec<Value> = service
         .list(|m| {
             keep(m)
-                && call.as_deref().is_none_or(|c| m.call_sid.as_deref() == Some(c))
+                && call
+                    .as_deref()
+                    .is_none_or(|c| m.call_sid.as_deref() == Some(c))
                 && conference
                     .as_deref()
                     .is_none_or(|c| m.conference_sid.as_deref() == Some(c))
@@ -289,7 +294,10 @@ async fn list_call(
     check_account(&app, &account)?;
     let call: Sid<Call> = parent_sid(&call, "Call")?;
     let c = call.to_string();
-    let known = app.core.run(move |d| d.voice().call(call).is_some()).await?;
+    let known = app
+        .core
+        .run(move |d| d.voice().call(call).is_some())
+        .await?;
     let mine = move |m: &RecordingMeta| m.call_sid.as_deref() == Some(c.as_str());
     if !known && service.list(&mine).is_empty() {
         return Err(ApiError::not_found(format!("Call {call}")));
@@ -374,7 +382,11 @@ async fn start_call(
         })?,
     };
     let options = start_options(&form, "StartCallRecordingAPI")?;
-    if app.core.run(move |d| d.voice().call(call).is_none()).await? {
+    if app
+        .core
+        .run(move |d| d.voice().call(call).is_none())
+        .await?
+    {
         return Err(ApiError::not_found(format!("Call {call}")));
     }
     let m = service
@@ -473,7 +485,10 @@ async fn list_conference(
     check_account(&app, &account)?;
     let cf: Sid<Conference> = parent_sid(&cf, "Conference")?;
     let c = cf.to_string();
-    let known = app.core.run(move |d| d.voice().conference(cf).is_some()).await?;
+    let known = app
+        .core
+        .run(move |d| d.voice().conference(cf).is_some())
+        .await?;
     let mine = move |m: &RecordingMeta| m.conference_sid.as_deref() == Some(c.as_str());
     if !known && service.list(&mine).is_empty() {
         return Err(ApiError::not_found(format!("Conference {cf}")));
