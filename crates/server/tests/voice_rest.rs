@@ -456,12 +456,15 @@ async fn calls_and_participants_created_through_the_api_ring_desktops() {
     server.stop().await;
 }
 
+/// A refused create: its form, the status, Twilio's code, and what the message names.
+type Case = (Vec<(&'static str, &'static str)>, u16, u32, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_calls_and_participants_checks_every_parameter() {
     let server = Server::start().await;
     let calls = account_url(&server, "/Calls.json");
     let twiml = ("Twiml", "<Response><Hangup/></Response>");
-    let cases: Vec<(Vec<(&str, &str)>, u16, u32, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (vec![("From", "a"), twiml], 400, 21201, "To"),
         (vec![("To", "client:bob"), twiml], 400, 21213, "From"),
         (
