@@ -5,9 +5,7 @@ library on a live call between demo agents' desktops.
 An operation "works" when the library's call returns without an error. Every failure is
 reported by name, with the status and message the server gave. The 18 operations on Calls,
 Conferences, Participants and Applications must all work; the whole set must reach 27 of 30.
-Recordings are built separately: until they are served in full, the 27-of-30 check is expected
-to fail (it is marked xfail, not strict, so it passes as soon as they are) and the failing
-recording operations are printed.
+The recording operations (account, call and conference recordings) must all work too.
 """
 
 import pytest
@@ -157,7 +155,9 @@ def walk(t, client, hooks, alice, bob):
         t.run("recordings.list", lambda: client.recordings.list())
 
     # Recordings of the conference (its TwiML asks for record-from-start).
-    crecs = t.run("conference_recordings.list", lambda: client.conferences(conf.sid).recordings.list())
+    # The recording starts once the conference is in progress with media to record: wait for it.
+    crecs = t.run("conference_recordings.list", lambda: poll(
+        lambda: client.conferences(conf.sid).recordings.list(), 10, what="conference recording"))
     if crecs:
         cr = crecs[0]
         t.run("conference_recordings.fetch", lambda: client.conferences(conf.sid).recordings(cr.sid).fetch())
@@ -181,19 +181,10 @@ def test_every_call_conference_participant_and_application_operation_works(tally
     assert tally.failed(NON_RECORDING) == {}, tally.report()[1]
 
 
-@pytest.mark.xfail(
-    reason="Recordings (account, call and conference) are served by separate work; until all of "
-    "them land, fewer than 27 of the 30 operations work: the failing ones are printed",
-    strict=False,
-)
 def test_at_least_27_of_the_30_in_scope_operations_work(tally):
     worked, report = tally.report()
     assert worked >= 27, report
 
 
-def test_recording_operations_answer_or_are_listed(tally):
-    """States which recording operations fail today (informational: never fails by itself)."""
-    failed = tally.failed(RECORDING)
-    for name, why in failed.items():
-        print(f"recording operation not working yet: {name}: {why}")
-    assert set(failed) <= set(RECORDING)
+def test_every_recording_operation_works(tally):
+    assert tally.failed(RECORDING) == {}, tally.report()[1]

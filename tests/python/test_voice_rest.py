@@ -416,8 +416,13 @@ def test_calls_and_participants_made_with_the_library(make_server):
         poll(lambda: len(client.conferences(conf.sid).participants.list()) == 1, 10, what="Bob left the conference")
         done = client.calls(call.sid).update(status="completed")
         assert done.status == "completed" and done.duration is not None
-        steps = poll(lambda: [f["StatusCallbackEvent"] for f, _ in hooks.at("/status")] if len(hooks.at("/status")) >= 4 else None, 10, what="status callbacks")
+        # Webhooks are posted concurrently, so they may arrive out of order: Twilio's
+        # SequenceNumber gives their order.
+        posted = poll(lambda: hooks.at("/status") if len(hooks.at("/status")) >= 4 else None, 10, what="status callbacks")
+        ordered = sorted(posted, key=lambda fs: int(fs[0]["SequenceNumber"]))
+        steps = [f["StatusCallbackEvent"] for f, _ in ordered]
         assert steps == ["initiated", "ringing", "answered", "completed"], steps
+        assert [int(f["SequenceNumber"]) for f, _ in ordered] == [0, 1, 2, 3]
         for form, signature in hooks.at("/status"):
             assert RequestValidator(server.auth_token).validate(hooks.base + "/status", form, signature)
         assert client.calls(call.sid).delete() is True

@@ -41,7 +41,7 @@ use switchboard_voice::{ConferenceStatus, End, Side, Source, Voice};
 use crate::media::{Media, MediaSource};
 
 /// Which audio of a call is recorded (Twilio's `RecordingTrack`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Track {
     /// What the call's party says (received by the server).
     Inbound,
@@ -74,7 +74,7 @@ impl Track {
 }
 
 /// What is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RecordingTarget {
     /// One call leg, with the track to keep.
     Call(Sid<Call>, Track),

@@ -71,6 +71,9 @@ pub(crate) fn handle(cx: &mut Cx<'_>, request: VoiceRequest) -> Result<Reply, Ce
                     status_callback: spec.status_callback,
                 },
             )?;
+            if spec.record {
+                cx.voice.request_call_recording(call);
+            }
             return Ok(Reply::Call(call));
         }
         VoiceRequest::AddParticipant(spec) => {
@@ -96,6 +99,18 @@ pub(crate) fn handle(cx: &mut Cx<'_>, request: VoiceRequest) -> Result<Reply, Ce
                     ),
                     other => CenterError::from(other),
                 })?;
+            if spec.record {
+                // Twilio's `Record` on a participant records its conference.
+                let conference = cx.voice.call(call).and_then(|c| {
+                    [&c.caller, &c.callee].into_iter().find_map(|e| match e {
+                        switchboard_voice::End::Conference(p) => Some(p.conference),
+                        _ => None,
+                    })
+                });
+                if let Some(cf) = conference {
+                    cx.voice.request_conference_recording(cf);
+                }
+            }
             return Ok(Reply::Call(call));
         }
     }

@@ -179,6 +179,8 @@ struct State {
     live: BTreeMap<Sid<Recording>, Live>,
     /// Calls already recorded automatically (never twice).
     auto: BTreeSet<Sid<Call>>,
+    /// Targets recorded because `Record` or TwiML asked (never twice).
+    asked: BTreeSet<RecordingTarget>,
 }
 
 /// The recordings service: see the [module documentation](self).
@@ -544,7 +546,7 @@ impl Recordings {
             .map(|(sid, l)| (*sid, l.target))
             .collect();
         let auto_on = self.relay.is_some();
-        let Ok((now, auto, callback)) = core
+        let Ok((now, auto, callback, asked)) = core
             .run(move |d| {
                 let now: Vec<(Sid<Recording>, Option<Channels>)> = targets
                     .into_iter()
@@ -565,7 +567,28 @@ impl Recordings {
                 } else {
                     Vec::new()
                 };
-                (now, auto, callback)
+                // Asked for by `Record` (a call, a participant's conference) or TwiML's
+                // `record="record-from-start"`, once there is something to record.
+                let asked: Vec<RecordingTarget> = if auto_on {
+                    let calls = d
+                        .voice()
+                        .calls()
+                        .filter(|c| {
+                            c.record && c.status == switchboard_voice::CallStatus::InProgress
+                        })
+                        .map(|c| RecordingTarget::Call(c.sid, Track::Both));
+                    let conferences = d
+                        .voice()
+                        .conferences()
+                        .filter(|c| {
+                            c.record && c.status == switchboard_voice::ConferenceStatus::InProgress
+                        })
+                        .map(|c| RecordingTarget::Conference(c.sid));
+                    calls.chain(conferences).collect()
+                } else {
+                    Vec::new()
+                };
+                (now, auto, callback, asked)
             })
             .await
         else {
@@ -594,6 +617,25 @@ impl Recordings {
                             tracing::warn!(%sid, error = %e, "the relay refused new channels");
                         }
                     }
+                }
+            }
+        }
+        for target in asked {
+            if !self.lock().asked.insert(target) {
+                continue;
+            }
+            let source = match target {
+                RecordingTarget::Call(..) => "OutboundAPI",
+                RecordingTarget::Conference(_) => "Conference",
+            };
+            let options = StartOptions {
+                source: source.into(),
+                ..StartOptions::default()
+            };
+            match self.start(core, target, options).await {
+                Ok(m) => tracing::info!(sid = %m.sid, ?target, "recording started as asked"),
+                Err(e) => {
+                    tracing::warn!(?target, error = %e.message, "asked-for recording not started")
                 }
             }
         }

@@ -262,6 +262,8 @@ pub struct CallRecord {
     pub end_time: Option<Millis>,
     /// Why it ended.
     pub end_reason: Option<EndReason>,
+    /// Twilio's `Record` on the call: it is to be recorded once in progress.
+    pub record: bool,
     ring_deadline: Option<Millis>,
     /// TwiML documents requested for this call so far.
     fetches: u32,
@@ -426,6 +428,9 @@ pub struct ConferenceRecord {
     pub end_reason: Option<String>,
     /// Status callback for conference events.
     pub status_callback: Option<(String, Method, Vec<String>)>,
+    /// To be recorded from its start (TwiML `record="record-from-start"`, or a participant
+    /// added with `Record`).
+    pub record: bool,
 }
 
 /// What a webhook answered.
@@ -772,6 +777,20 @@ impl Voice {
         self.conferences.values()
     }
 
+    /// Asks for a conference to be recorded (a participant's `Record`).
+    pub fn request_conference_recording(&mut self, conference: Sid<Conference>) {
+        if let Some(c) = self.conferences.get_mut(&conference) {
+            c.record = true;
+        }
+    }
+
+    /// Asks for a call to be recorded once in progress (`Record` on `POST Calls`).
+    pub fn request_call_recording(&mut self, call: Sid<Call>) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.record = true;
+        }
+    }
+
     /// The participation of a call in a conference, from whichever end is in it.
     pub fn participation(
         &self,
@@ -847,6 +866,7 @@ impl Voice {
             start_time: None,
             end_time: None,
             end_reason: None,
+            record: false,
             ring_deadline: None,
             fetches: 0,
             on_answer: None,
@@ -1012,6 +1032,7 @@ impl Voice {
                 start_time: None,
                 end_time: None,
                 end_reason: None,
+                record: false,
                 ring_deadline: None,
                 fetches: 0,
                 on_answer: Some(Box::new(req.instructions)),
@@ -1420,6 +1441,7 @@ impl Voice {
                 date_updated: self.now,
                 end_reason: None,
                 status_callback: None,
+                record: false,
             },
         );
         sid
@@ -1905,6 +1927,11 @@ impl Voice {
                     _ => return true,
                 };
                 let conference = self.conference_for(&c.name);
+                if c.record.as_deref() == Some("record-from-start") {
+                    if let Some(conf) = self.conferences.get_mut(&conference) {
+                        conf.record = true;
+                    }
+                }
                 if let Some(cb) = c.status_callback.clone() {
                     if let Some(conf) = self.conferences.get_mut(&conference) {
                         conf.status_callback.get_or_insert((
@@ -1977,6 +2004,7 @@ impl Voice {
                             start_time: None,
                             end_time: None,
                             end_reason: None,
+                            record: false,
                             ring_deadline: Some(deadline),
                             fetches: 0,
                             on_answer: None,
