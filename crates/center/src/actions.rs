@@ -292,12 +292,13 @@ pub fn act(
                 queues: view::directory_queues(cx.model, ws, &prefix),
             })
         }
-        Action::UpdateToken { .. } | Action::MediaOffer { .. } | Action::MediaClose {} => {
-            Err(CenterError::invalid(
-                "type",
-                "is carried out by the server, which hands it to the center as its own input",
-            ))
-        }
+        Action::UpdateToken { .. }
+        | Action::MediaOffer { .. }
+        | Action::MediaClose {}
+        | Action::Recording { .. } => Err(CenterError::invalid(
+            "type",
+            "is carried out by the server, which hands it to the center as its own input",
+        )),
     }
 }
 

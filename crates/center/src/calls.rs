@@ -110,6 +110,8 @@ pub struct Calls {
     pub(crate) supervisor_legs: BTreeMap<Sid<Call>, Agent>,
     /// Agents whose desktops changed outside the voice outputs' reach (read by the center).
     pub(crate) touched: BTreeSet<Agent>,
+    /// Recordings running now (the server's recorder says which).
+    pub(crate) recordings: Vec<crate::recording::LiveRecording>,
 }
 
 /// StartOutboundCall's parameters.
@@ -189,6 +191,59 @@ impl Calls {
             .copied()
             .filter(|c| self.leg_tasks.contains_key(c))
             .collect()
+    }
+
+    /// The recording of the conversation `conference` is part of, while one runs.
+    pub fn recording_of(
+        &self,
+        voice: &Voice,
+        conference: Sid<Conference>,
+    ) -> Option<crate::protocol::RecordingView> {
+        self.recordings
+            .iter()
+            .find(|r| r.target.touches(voice, conference))
+            .map(|r| crate::protocol::RecordingView {
+                sid: r.sid,
+                paused: r.paused,
+            })
+    }
+
+    /// The recordings running now; the desktops whose calls they touch (before or after) are
+    /// marked for rendering.
+    pub fn set_recordings(
+        &mut self,
+        model: &Model,
+        voice: &Voice,
+        recordings: Vec<crate::recording::LiveRecording>,
+        dirty: &mut Dirty,
+    ) {
+        if recordings == self.recordings {
+            return;
+        }
+        let changed: Vec<crate::recording::RecordingTarget> = self
+            .recordings
+            .iter()
+            .chain(recordings.iter())
+            .map(|r| r.target)
+            .collect();
+        self.recordings = recordings;
+        for c in voice.conferences() {
+            if c.status == ConferenceStatus::Completed {
+                continue;
+            }
+            if changed.iter().any(|t| t.touches(voice, c.sid)) {
+                self.mark(
+                    model,
+                    voice,
+                    &VoiceOutput::ConferenceEvent {
+                        conference: c.sid,
+                        event: "recording",
+                        call: None,
+                    },
+                    dirty,
+                );
+            }
+        }
     }
 
     /// Agents' changed desktops the voice outputs do not name (transfers, supervision).
@@ -1103,6 +1158,7 @@ impl Calls {
             participants,
             transfer: self.transfer_view(task),
             transferred_from: self.transferred_from(task).map(str::to_owned),
+            recording: conf.and_then(|c| self.recording_of(voice, c.sid)),
         })
     }
 

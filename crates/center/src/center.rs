@@ -205,6 +205,46 @@ impl Center {
         self.ids.sid()
     }
 
+    /// What recording a desktop's `recording` action is about: the conference of the agent's
+    /// own task, and the recording running on its conversation, if one is.
+    pub fn recording_context(
+        &self,
+        session: SessionId,
+        task: Sid<switchboard_sid::Task>,
+    ) -> Result<
+        (
+            Sid<switchboard_sid::Conference>,
+            Option<Sid<switchboard_sid::Recording>>,
+        ),
+        CenterError,
+    > {
+        let (ws, worker) = self
+            .sessions
+            .get(session)
+            .map(|s| s.agent)
+            .ok_or_else(|| CenterError::not_found("desktop session"))?;
+        let e = &self.model.workspace_or_404(ws)?.engine;
+        let mine = e.task(task).is_some_and(|t| {
+            t.reservations
+                .iter()
+                .filter_map(|r| e.reservation(*r))
+                .any(|r| r.worker_sid == worker && r.status.is_live())
+        });
+        if !mine {
+            return Err(CenterError::not_found(format!("Task {task}")));
+        }
+        let conference = self
+            .calls
+            .conference_of_task(&self.voice, task)
+            .ok_or_else(|| CenterError::invalid("task_sid", "is not on a live call"))?
+            .sid;
+        let running = self
+            .calls
+            .recording_of(&self.voice, conference)
+            .map(|r| r.sid);
+        Ok((conference, running))
+    }
+
     /// What a session's agent sees now, worked out afresh.
     pub fn desktop_state(&self, session: SessionId) -> Option<DesktopState> {
         let (ws, worker) = self.sessions.get(session)?.agent;
@@ -344,6 +384,11 @@ impl Center {
                 Ok(Reply::Done)
             }
             Input::Media(m) => self.media_input(now, m),
+            Input::Recordings(live) => {
+                self.calls
+                    .set_recordings(&self.model, &self.voice, live, &mut self.dirty);
+                Ok(Reply::Done)
+            }
             Input::Desktop { session, action } => {
                 let agent = self
                     .sessions

@@ -221,6 +221,9 @@ pub enum Input {
     },
     /// Audio.
     Media(MediaInput),
+    /// The recordings running now, whole (the server's recorder says so whenever one starts,
+    /// pauses, resumes or stops): the desktops of their calls show them.
+    Recordings(Vec<crate::recording::LiveRecording>),
     /// A desktop asked for something.
     Desktop {
         /// The session.

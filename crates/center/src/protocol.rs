@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchboard_sid::{
-    Activity, Call, Conference, Reservation, Sid, Task, TaskQueue, Worker,
+    Activity, Call, Conference, Recording, Reservation, Sid, Task, TaskQueue, Worker,
     Workspace as WorkspaceKind,
 };
 
@@ -209,6 +209,15 @@ pub enum Action {
     },
     /// The supervisor leaves the call it supervises.
     StopSupervising {},
+    /// Record a task's call (dual channel: the caller's side left, the agents' right), or pause,
+    /// resume or stop its recording. Carried out by the server's recorder.
+    Recording {
+        /// The agent's task.
+        #[cfg_attr(test, ts(type = "string"))]
+        task_sid: Sid<Task>,
+        /// What to do.
+        action: RecordingAction,
+    },
     /// Starts (or, with `restart`, ICE-restarts) this desktop's audio: a WebRTC offer with one
     /// audio transceiver. The answer comes back in the result. An agent has one audio
     /// connection; a new offer that is not a restart replaces it.
@@ -240,6 +249,32 @@ pub enum TransferMode {
     Warm,
     /// Add the target to the call: a three-way call, nobody on hold.
     Add,
+}
+
+/// What to do with a call's recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingAction {
+    /// Start recording.
+    Start,
+    /// Pause (the paused time is left out of the file).
+    Pause,
+    /// Resume a paused recording.
+    Resume,
+    /// Stop; the file is complete and listed in the Recordings API.
+    Stop,
+}
+
+/// A call's recording, as its agents see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RecordingView {
+    /// `RE…` (the Recordings API's SID).
+    #[cfg_attr(test, ts(type = "string"))]
+    pub sid: Sid<Recording>,
+    /// Paused.
+    pub paused: bool,
 }
 
 /// How a supervisor takes part in a call.
@@ -674,6 +709,8 @@ pub struct CallView {
     pub transfer: Option<TransferView>,
     /// For a call transferred to this agent: who transferred it.
     pub transferred_from: Option<String>,
+    /// The call's recording, while one runs.
+    pub recording: Option<RecordingView>,
 }
 
 /// Who a party of a call is.
@@ -840,6 +877,8 @@ mod typescript {
             TransferState::decl(),
             TransferOutcome::decl(),
             TransferView::decl(),
+            RecordingAction::decl(),
+            RecordingView::decl(),
         ];
         let mut out = String::from(
             "// Generated from crates/center/src/protocol.rs by its `protocol_typescript` test.\n\

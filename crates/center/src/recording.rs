@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use switchboard_sid::{Call, Conference, Sid};
+use switchboard_sid::{Call, Conference, Recording, Sid};
 use switchboard_voice::{ConferenceStatus, End, Side, Source, Voice};
 
 use crate::media::{Media, MediaSource};
@@ -306,4 +306,59 @@ pub fn connected_internal_calls(voice: &Voice) -> Vec<Sid<Call>> {
             _ => None,
         })
         .collect()
+}
+
+/// A recording running now, as the server's recorder tells the center.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRecording {
+    /// `RE…`.
+    pub sid: Sid<Recording>,
+    /// What it records.
+    pub target: RecordingTarget,
+    /// Paused (Twilio's `paused`).
+    pub paused: bool,
+}
+
+impl RecordingTarget {
+    /// Whether it records part of the conversation `conference` belongs to (the conferences and
+    /// calls reachable from it through calls that sit in two conferences, as the two
+    /// conferences of an internal call).
+    pub fn touches(&self, voice: &Voice, conference: Sid<Conference>) -> bool {
+        let (conferences, calls) = conversation(voice, conference);
+        match self {
+            RecordingTarget::Conference(c) => conferences.contains(c),
+            RecordingTarget::Call(c, _) => calls.contains(c),
+        }
+    }
+}
+
+/// The conferences and calls of the conversation `conference` is part of.
+pub fn conversation(
+    voice: &Voice,
+    conference: Sid<Conference>,
+) -> (BTreeSet<Sid<Conference>>, BTreeSet<Sid<Call>>) {
+    let mut conferences = BTreeSet::new();
+    let mut calls = BTreeSet::new();
+    let mut todo = VecDeque::from([conference]);
+    while let Some(cf) = todo.pop_front() {
+        if !conferences.insert(cf) {
+            continue;
+        }
+        let Some(c) = voice.conference(cf) else {
+            continue;
+        };
+        for call in &c.participants {
+            if !calls.insert(*call) {
+                continue;
+            }
+            if let Some(record) = voice.call(*call) {
+                for end in [&record.caller, &record.callee] {
+                    if let End::Conference(p) = end {
+                        todo.push_back(p.conference);
+                    }
+                }
+            }
+        }
+    }
+    (conferences, calls)
 }

@@ -192,3 +192,54 @@ fn unknown_targets_record_nothing() {
         None
     );
 }
+
+#[test]
+fn both_agents_desktops_show_a_running_recording_and_its_pause() {
+    use switchboard_center::recording::LiveRecording;
+    let mut sim = Sim::demo();
+    let alice = sim.sign_in("alice");
+    let bob = sim.sign_in("bob");
+    attach(&mut sim, alice);
+    attach(&mut sim, bob);
+    let t_alice = sim.call_agent(alice, "bob").unwrap();
+    let offer = sim.only_task(bob);
+    sim.act(
+        bob,
+        Action::Accept {
+            reservation_sid: offer.reservation_sid,
+        },
+    )
+    .unwrap();
+    let recording = |sim: &Sim, s: SessionId| {
+        sim.state(s).tasks[0]
+            .call
+            .as_ref()
+            .and_then(|c| c.recording.clone())
+    };
+    assert_eq!(recording(&sim, alice), None);
+    // The server's recorder says Bob's conference is recorded: both desktops show it (Alice's
+    // call reaches it through the far leg).
+    let (ctx_conf, running) = sim.center.recording_context(bob, offer.task_sid).unwrap();
+    assert_eq!(running, None);
+    let sid = "RE0123456789abcdef0123456789abcdef".parse().unwrap();
+    let live = |paused| LiveRecording {
+        sid,
+        target: RecordingTarget::Conference(ctx_conf),
+        paused,
+    };
+    sim.handle(Input::Recordings(vec![live(false)])).unwrap();
+    for s in [alice, bob] {
+        let r = recording(&sim, s).expect("shown");
+        assert_eq!((r.sid, r.paused), (sid, false));
+    }
+    // Alice's own task leads to the same recording.
+    let (_, running) = sim.center.recording_context(alice, t_alice).unwrap();
+    assert_eq!(running, Some(sid));
+    sim.handle(Input::Recordings(vec![live(true)])).unwrap();
+    assert!(recording(&sim, alice).unwrap().paused);
+    sim.handle(Input::Recordings(Vec::new())).unwrap();
+    assert_eq!(recording(&sim, bob), None);
+    // Another agent's task is not Bob's to record.
+    let e = sim.center.recording_context(bob, t_alice).unwrap_err();
+    assert_eq!(e.code, 20404);
+}

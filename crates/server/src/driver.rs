@@ -94,6 +94,8 @@ pub struct Outlets {
     pub fetches: Option<tokio::sync::mpsc::UnboundedSender<FetchJob>>,
     /// The audio relay.
     pub relay: Option<switchboard_media::io::RelayHandle>,
+    /// Told whenever the calls' media graph changed (the recorder follows it).
+    pub calls_changed: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A webhook for the fetcher to request.
@@ -376,6 +378,9 @@ impl Driver {
                 }
                 Output::ApiKeysChanged => self.refresh_keys(),
                 Output::MediaGraph(g) => {
+                    if let Some(n) = &self.outlets.calls_changed {
+                        n.notify_one();
+                    }
                     if let Some(relay) = &self.outlets.relay {
                         let mut graph = switchboard_media::Graph::new();
                         for (peer, sources) in g {

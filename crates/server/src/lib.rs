@@ -273,6 +273,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         webhooks: Some(tx),
         fetches: Some(fetch_tx),
         relay: relay.as_ref().map(switchboard_media::io::Relay::handle),
+        calls_changed: Some(recordings.changed()),
     };
     let clock = config.clock.clone();
     let driver = tokio::task::block_in_place(|| {

@@ -33,8 +33,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use switchboard_center::media::MediaSource;
 use switchboard_center::recording::{
-    connected_internal_calls, recording_channels, Channels, RecordingTarget, Track,
+    connected_internal_calls, recording_channels, Channels, LiveRecording, RecordingTarget, Track,
 };
+use switchboard_center::Input;
 use switchboard_media::io::RelayHandle;
 use switchboard_media::{RecordingId, RecordingSpec, Source};
 use switchboard_sid::{Account, Call, Conference, Recording, Sid};
@@ -181,6 +182,8 @@ struct State {
     auto: BTreeSet<Sid<Call>>,
     /// Targets recorded because `Record` or TwiML asked (never twice).
     asked: BTreeSet<RecordingTarget>,
+    /// What the center was last told is running (its desktops show it).
+    told: Option<Vec<LiveRecording>>,
 }
 
 /// The recordings service: see the [module documentation](self).
@@ -192,6 +195,9 @@ pub struct Recordings {
     account: Sid<Account>,
     base_url: String,
     state: Mutex<State>,
+    /// Woken by the core whenever the calls changed (a new media graph), so new channel sets
+    /// reach the relay at once rather than at the next tick.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 fn not_found(sid: impl std::fmt::Display) -> ApiError {
@@ -223,7 +229,13 @@ impl Recordings {
                 all,
                 ..State::default()
             }),
+            changed: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// What the core notifies when the calls changed.
+    pub fn changed(&self) -> Arc<tokio::sync::Notify> {
+        self.changed.clone()
     }
 
     /// The data directory.
@@ -657,16 +669,49 @@ impl Recordings {
         }
     }
 
+    /// Tells the center which recordings run, when that changed since it was last told, so
+    /// the desktops of their calls show them.
+    pub async fn sync_center(&self, core: &CoreHandle) {
+        let live: Vec<LiveRecording> = {
+            let s = self.lock();
+            let live: Vec<LiveRecording> = s
+                .live
+                .iter()
+                .map(|(sid, l)| LiveRecording {
+                    sid: *sid,
+                    target: l.target,
+                    paused: l.paused.is_some(),
+                })
+                .collect();
+            if s.told.as_ref() == Some(&live) {
+                return;
+            }
+            live
+        };
+        let sent = live.clone();
+        let told = core
+            .run(move |d| d.handle(Input::Recordings(sent)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if told {
+            self.lock().told = Some(live);
+        }
+    }
+
     /// Runs [`Recordings::refresh`] every [`REFRESH`] until the core stops.
     pub async fn run(self: Arc<Self>, core: CoreHandle) {
         let mut tick = tokio::time::interval(REFRESH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.changed.notified() => {}
+            }
             if core.run(|_| ()).await.is_err() {
                 return;
             }
             self.refresh(&core).await;
+            self.sync_center(&core).await;
         }
     }
 

@@ -147,7 +147,15 @@ mode: SuperviseMode,
 /**
  * The agent's leg to coach (default: the call's first agent).
  */
-call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "media_offer", 
+call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "recording", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * What to do.
+ */
+action: RecordingAction, } | { "type": "media_offer", 
 /**
  * The offer's SDP.
  */
@@ -302,7 +310,15 @@ mode: SuperviseMode,
 /**
  * The agent's leg to coach (default: the call's first agent).
  */
-call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "media_offer", 
+call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "recording", 
+/**
+ * The agent's task.
+ */
+task_sid: string, 
+/**
+ * What to do.
+ */
+action: RecordingAction, } | { "type": "media_offer", 
 /**
  * The offer's SDP.
  */
@@ -583,7 +599,11 @@ transfer: TransferView | null,
 /**
  * For a call transferred to this agent: who transferred it.
  */
-transferred_from: string | null, };
+transferred_from: string | null, 
+/**
+ * The call's recording, while one runs.
+ */
+recording: RecordingView | null, };
 
 export type IncomingCall = { 
 /**
@@ -775,3 +795,15 @@ state: TransferState,
  * Why it failed.
  */
 outcome: TransferOutcome | null, };
+
+export type RecordingAction = "start" | "pause" | "resume" | "stop";
+
+export type RecordingView = { 
+/**
+ * `RE…` (the Recordings API's SID).
+ */
+sid: string, 
+/**
+ * Paused.
+ */
+paused: boolean, };

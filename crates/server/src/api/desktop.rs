@@ -17,9 +17,16 @@ use switchboard_center::{Input, MediaInput, Reply, SessionId};
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
 
+use std::sync::Arc;
+
+use switchboard_center::protocol::RecordingAction;
+use switchboard_center::recording::RecordingTarget;
+use switchboard_sid::Task;
+
 use crate::app::App;
 use crate::driver::{SessionSink, SESSION_MESSAGES};
 use crate::http::{created, ok, ApiError, ApiResult, Ctx, Form};
+use crate::recordings::{PauseBehavior, Recordings, StartOptions};
 use crate::tokens::{self, Grant};
 
 /// Routes that authenticate with account credentials.
@@ -207,6 +214,7 @@ fn check_token(app: &App, token: &str) -> Result<(Grant, Timestamp), tokens::Tok
 
 async fn connect(
     State(app): State<App>,
+    recorder: Option<axum::Extension<Arc<Recordings>>>,
     ctx: Ctx,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -235,7 +243,9 @@ async fn connect(
         Ok(upgrade) => upgrade
             .max_message_size(MAX_MESSAGE_BYTES)
             .max_frame_size(MAX_MESSAGE_BYTES)
-            .on_upgrade(move |socket| session(app, grant, expires_at, socket)),
+            .on_upgrade(move |socket| {
+                session(app, recorder.map(|e| e.0), grant, expires_at, socket)
+            }),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -247,7 +257,13 @@ fn text(message: &ServerMessage) -> Message {
 
 /// One desktop session: states and messages out, actions in, until either side closes. States
 /// are serialized here, off the core thread.
-async fn session(app: App, grant: Grant, expires_at: Timestamp, mut socket: WebSocket) {
+async fn session(
+    app: App,
+    recorder: Option<Arc<Recordings>>,
+    grant: Grant,
+    expires_at: Timestamp,
+    mut socket: WebSocket,
+) {
     let (state_tx, mut states) = tokio::sync::watch::channel(None);
     let (msg_tx, mut messages) = tokio::sync::mpsc::channel(SESSION_MESSAGES);
     let sink = SessionSink {
@@ -312,7 +328,7 @@ async fn session(app: App, grant: Grant, expires_at: Timestamp, mut socket: WebS
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(t))) => {
-                    let reply = handle(&app, id, worker, t.as_str()).await;
+                    let reply = handle(&app, recorder.as_deref(), id, worker, t.as_str()).await;
                     if socket.send(text(&ServerMessage::Result(reply))).await.is_err() {
                         break;
                     }
@@ -386,6 +402,70 @@ async fn media_offer(
     }
 }
 
+/// A desktop's `recording` action: start, pause, resume or stop the recording of its own
+/// task's call, through the recorder (which then tells the center, so the desktops show it).
+async fn recording(
+    app: &App,
+    recorder: Option<&Recordings>,
+    id: Option<u64>,
+    session: SessionId,
+    task: Sid<Task>,
+    action: RecordingAction,
+) -> ActionResult {
+    let Some(recorder) = recorder else {
+        return refused(
+            id,
+            20001,
+            "recording cannot be done: this server has no recorder".into(),
+        );
+    };
+    let context = app
+        .core
+        .run(move |core| core.center().recording_context(session, task))
+        .await;
+    let (conference, running) = match context {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return refused(id, e.code, e.message),
+        Err(e) => return refused(id, e.code, e.message),
+    };
+    let result = match (action, running) {
+        (RecordingAction::Start, Some(sid)) => {
+            return refused(
+                id,
+                20001,
+                format!("task_sid's call is already being recorded ({sid})"),
+            )
+        }
+        (RecordingAction::Start, None) => recorder
+            .start(
+                &app.core,
+                RecordingTarget::Conference(conference),
+                StartOptions {
+                    source: "StartConferenceRecordingAPI".into(),
+                    ..StartOptions::default()
+                },
+            )
+            .await
+            .map(|_| ()),
+        (_, None) => return refused(id, 20001, "task_sid's call is not being recorded".into()),
+        (RecordingAction::Pause, Some(sid)) => {
+            recorder.pause(sid, PauseBehavior::Skip).await.map(|_| ())
+        }
+        (RecordingAction::Resume, Some(sid)) => recorder.resume(sid).await.map(|_| ()),
+        (RecordingAction::Stop, Some(sid)) => recorder.stop(sid).await.map(|_| ()),
+    };
+    recorder.sync_center(&app.core).await;
+    match result {
+        Ok(()) => ActionResult {
+            id,
+            ok: true,
+            data: Some(ActionData::Done {}),
+            error: None,
+        },
+        Err(e) => refused(id, e.code, e.message),
+    }
+}
+
 fn refused(id: Option<u64>, code: u32, message: String) -> ActionResult {
     ActionResult {
         id,
@@ -395,7 +475,13 @@ fn refused(id: Option<u64>, code: u32, message: String) -> ActionResult {
     }
 }
 
-async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) -> ActionResult {
+async fn handle(
+    app: &App,
+    recorder: Option<&Recordings>,
+    session: SessionId,
+    worker: Sid<Worker>,
+    text: &str,
+) -> ActionResult {
     let value: Value = match serde_json::from_str(text) {
         Ok(v @ Value::Object(_)) => v,
         _ => return refused(None, 20001, "messages must be JSON objects".into()),
@@ -417,6 +503,9 @@ async fn handle(app: &App, session: SessionId, worker: Sid<Worker>, text: &str) 
             return media_offer(app, id, session, sdp, restart).await
         }
         Action::MediaClose {} => Input::Media(MediaInput::Close { session }),
+        Action::Recording { task_sid, action } => {
+            return recording(app, recorder, id, session, task_sid, action).await
+        }
         Action::UpdateToken { token } => match check_token(app, &token) {
             Ok((grant, expires_at)) if grant.worker == worker => Input::RenewToken {
                 session,
