@@ -42,6 +42,22 @@ pub enum StoreError {
     /// A visitor refused a row (replay failed).
     #[error("{0}")]
     Visit(String),
+    /// A fenced writer's lease has passed to another holder: this writer may not write again.
+    #[error(
+        "fenced: the lease {lease:?} now has token {current} (this writer holds {token}); \
+         another node owns the state"
+    )]
+    Fenced {
+        /// The lease's name.
+        lease: String,
+        /// The token this writer was opened with.
+        token: i64,
+        /// The token the lease row holds now (0 if the row is gone).
+        current: i64,
+    },
+    /// This store keeps no leases (SQLite: one node only).
+    #[error("this database keeps no leases: several nodes need PostgreSQL")]
+    NoLeases,
 }
 
 /// A PostgreSQL error with what the server said: the client's own message is only its kind
@@ -205,4 +221,33 @@ pub trait Store: Reads {
         &mut self,
         visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
     ) -> Result<(), StoreError>;
+}
+
+/// Who holds a lease, as the lease row says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// The holder's node id (empty when nobody ever held it).
+    pub holder: String,
+    /// The URL the holder serves at (its advertised URL).
+    pub url: String,
+    /// The fencing token of the holder's current term: it grows by one at every acquisition.
+    pub token: i64,
+    /// Whether the lease is unexpired by the database's clock.
+    pub live: bool,
+}
+
+/// A lease on shared state with a fencing token: one holder at a time, for a bounded time that
+/// the holder renews. Every acquisition (by anyone, the last holder included) gives a new,
+/// larger token; a writer bound to a token ([`crate::PostgresStore::open_fenced`]) can commit
+/// only while the lease still has that token. Times are the database's, so the nodes' clocks do
+/// not matter.
+pub trait Lease: Send {
+    /// Takes the lease for `ttl` if it has expired or this node held it last; the new token.
+    fn acquire(&mut self, ttl: std::time::Duration) -> Result<Option<i64>, StoreError>;
+    /// Extends the lease held with `token` by `ttl` from now; `false` if it is no longer ours.
+    fn renew(&mut self, token: i64, ttl: std::time::Duration) -> Result<bool, StoreError>;
+    /// Lets the lease held with `token` expire at once (a clean stop hands over without wait).
+    fn release(&mut self, token: i64) -> Result<(), StoreError>;
+    /// Who holds it.
+    fn holder(&mut self) -> Result<LeaseHolder, StoreError>;
 }

@@ -18,9 +18,12 @@ mod sqlite;
 #[cfg(test)]
 mod suite;
 
-pub use self::postgres::{PostgresStore, ScratchSchema, TEST_SERVER_DEFAULT, TEST_SERVER_VAR};
+pub use self::postgres::{
+    Fence, PostgresLease, PostgresStore, ScratchSchema, TEST_SERVER_DEFAULT, TEST_SERVER_VAR,
+};
 pub use interface::{
-    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, Lease, LeaseHolder, LogEntry, Reads, Store, StoreError, TaskQuery,
+    TaskRow,
 };
 pub use sqlite::SqliteStore;
 

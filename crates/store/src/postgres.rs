@@ -10,6 +10,16 @@
 //! One writer at a time: the writer holds a session advisory lock on its schema, so a second
 //! server started on the same database fails at once instead of interleaving its log with the
 //! first one's.
+//!
+//! Several nodes on one schema share it through a lease instead ([`PostgresLease`], the table
+//! `leases`): the node holding the lease opens a *fenced* writer ([`PostgresStore::open_fenced`])
+//! bound to the lease's token. Every commit of a fenced writer first reads the lease row `FOR
+//! SHARE` in the same transaction and aborts with [`StoreError::Fenced`] if the token moved on,
+//! so a former holder that was paused or cut off can never write once another took the lease:
+//! the taker's `UPDATE` of the row waits for a commit that holds the row, and every commit after
+//! it sees the new token. A fenced writer takes no advisory lock (a paused process would hold
+//! it forever); a stuck transaction of a paused holder is ended by the server after
+//! [`FENCED_IDLE_TIMEOUT`], so it cannot hold up a takeover for longer.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -19,12 +29,14 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, LeaseHolder, LogEntry, Reads, Store, StoreError, TaskQuery,
+    TaskRow,
 };
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`. Append only; never edit one
 /// that has shipped.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE log (
     seq   BIGINT PRIMARY KEY,
     at_ms BIGINT NOT NULL,
@@ -60,7 +72,18 @@ CREATE TABLE settings (
     key   TEXT COLLATE \"C\" PRIMARY KEY,
     value TEXT NOT NULL
 );
-"];
+",
+    "
+ALTER TABLE log ADD COLUMN term BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE leases (
+    name       TEXT COLLATE \"C\" PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    token      BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+",
+];
 
 /// The schema version this program writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -71,6 +94,30 @@ const WRITER_LOCK: i32 = 0x5342_0001;
 /// How long a writer waits for the lock a previous writer still holds (its backend may take a
 /// moment to notice that its client is gone).
 const WRITER_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The key of the transaction lock that serializes migrations (several nodes may start at once).
+const MIGRATION_LOCK: i32 = 0x5342_0002;
+
+/// How long a fenced writer's session may sit idle inside a transaction before the server ends
+/// it: a holder paused in the middle of a commit keeps the lease row locked at most this long.
+pub const FENCED_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a lease statement may wait for a row lock, or run, before it fails (and is tried
+/// again at the next beat).
+const LEASE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a lease connection waits to connect (a lease beat must not hang on a server that is
+/// down).
+const LEASE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A writer's binding to a lease: commits succeed only while the lease row `lease` has `token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name.
+    pub lease: String,
+    /// The token of the term the writer serves.
+    pub token: i64,
+}
 
 /// Log entries handed from the connection's thread to a `read_log` visitor at a time.
 const LOG_CHUNK: i32 = 1024;
@@ -94,6 +141,14 @@ struct Session {
 enum Role {
     Writer(Writer),
     Reader,
+    Lease,
+}
+
+/// What a connection is for.
+enum Mode {
+    Writer(Option<Fence>),
+    Reader,
+    Lease(String),
 }
 
 /// The writer's statements and counters. Only the writer writes (it holds the lock), so the
@@ -102,6 +157,8 @@ enum Role {
 struct Writer {
     next_seq: i64,
     next_ord: i64,
+    /// The lease this writer is bound to, and the statement that reads its token.
+    fence: Option<(Fence, Statement)>,
     log: Statement,
     event: Statement,
     finished: Statement,
@@ -114,22 +171,35 @@ impl PostgresStore {
     /// or `postgresql://`), takes the writer's lock on its schema, and runs the migrations
     /// this version has that the database lacks.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::spawn(url, true)
+        PostgresStore::spawn(url, Mode::Writer(None))
+    }
+
+    /// A writer bound to a lease's token, for the node that holds the lease: no advisory lock,
+    /// and every commit checks the token first (see the module's documentation). It refuses to
+    /// open beside a plain writer ([`PostgresStore::open`]) of the same schema.
+    pub fn open_fenced(url: &str, fence: Fence) -> Result<PostgresStore, StoreError> {
+        PostgresStore::spawn(url, Mode::Writer(Some(fence)))
     }
 
     /// A read-only connection to a database a writer has migrated, for reads beside it.
     pub fn open_reader(url: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::spawn(url, false)
+        PostgresStore::spawn(url, Mode::Reader)
     }
 
-    fn spawn(url: &str, writer: bool) -> Result<PostgresStore, StoreError> {
-        let config = config(url)?;
+    fn spawn(url: &str, mode: Mode) -> Result<PostgresStore, StoreError> {
+        let mut config = config(url)?;
+        if matches!(mode, Mode::Lease(_)) {
+            let timeout = config
+                .get_connect_timeout()
+                .map_or(LEASE_CONNECT_TIMEOUT, |t| (*t).min(LEASE_CONNECT_TIMEOUT));
+            config.connect_timeout(timeout);
+        }
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("switchboard-pg".into())
             .spawn(move || {
-                let session = match Session::start(config, writer) {
+                let session = match Session::start(config, mode) {
                     Ok(s) => {
                         let _ = ready_tx.send(Ok(()));
                         s
@@ -190,14 +260,28 @@ fn config(url: &str) -> Result<Config, StoreError> {
 }
 
 impl Session {
-    fn start(config: Config, writer: bool) -> Result<Session, StoreError> {
+    fn start(config: Config, mode: Mode) -> Result<Session, StoreError> {
         let mut client = config.connect(NoTls)?;
-        let role = if writer {
-            Role::Writer(Writer::start(&mut client)?)
-        } else {
-            client.batch_execute("SET default_transaction_read_only = on")?;
-            check_version(&mut client)?;
-            Role::Reader
+        let role = match mode {
+            Mode::Writer(fence) => Role::Writer(Writer::start(&mut client, fence)?),
+            Mode::Reader => {
+                client.batch_execute("SET default_transaction_read_only = on")?;
+                check_version(&mut client)?;
+                Role::Reader
+            }
+            Mode::Lease(name) => {
+                set_lease_timeouts(&mut client)?;
+                let schema: Option<String> = client
+                    .query_one("SELECT current_schema()", &[])?
+                    .try_get(0)?;
+                migrate(&mut client, &schema.ok_or(StoreError::NoSchema)?)?;
+                client.execute(
+                    "INSERT INTO leases (name, holder, url, token, expires_at)
+                     VALUES ($1, '', '', 0, '-infinity') ON CONFLICT (name) DO NOTHING",
+                    &[&name],
+                )?;
+                Role::Lease
+            }
         };
         Ok(Session {
             client,
@@ -208,10 +292,10 @@ impl Session {
 
     fn run(mut self, queue: mpsc::Receiver<Job>) {
         while let Ok(job) = queue.recv() {
-            if matches!(self.role, Role::Reader) && self.client.is_closed() {
-                // A reader whose connection broke (the server restarted) connects again; a
-                // writer does not: whether its last commit landed is unknown, and the server
-                // stops writing after a failed commit anyway.
+            if !matches!(self.role, Role::Writer(_)) && self.client.is_closed() {
+                // A reader or a lease whose connection broke (the server restarted) connects
+                // again; a writer does not: whether its last commit landed is unknown, and the
+                // server stops writing after a failed commit anyway.
                 match self.reconnect() {
                     Ok(()) => tracing::info!("a PostgreSQL reader reconnected"),
                     Err(e) => tracing::warn!("a PostgreSQL reader could not reconnect: {e}"),
@@ -227,7 +311,11 @@ impl Session {
 
     fn reconnect(&mut self) -> Result<(), StoreError> {
         let mut client = self.config.connect(NoTls)?;
-        client.batch_execute("SET default_transaction_read_only = on")?;
+        if matches!(self.role, Role::Lease) {
+            set_lease_timeouts(&mut client)?;
+        } else {
+            client.batch_execute("SET default_transaction_read_only = on")?;
+        }
         self.client = client;
         Ok(())
     }
@@ -235,18 +323,30 @@ impl Session {
     fn writer(&mut self) -> Result<(&mut Client, &mut Writer), StoreError> {
         match &mut self.role {
             Role::Writer(w) => Ok((&mut self.client, w)),
-            Role::Reader => Err(StoreError::ReadOnly),
+            Role::Reader | Role::Lease => Err(StoreError::ReadOnly),
         }
     }
 }
 
+/// Lease statements fail rather than wait long (for a row lock, or a slow server).
+fn set_lease_timeouts(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute(&format!(
+        "SET lock_timeout = {0}; SET statement_timeout = {0}",
+        LEASE_STATEMENT_TIMEOUT.as_millis()
+    ))?;
+    Ok(())
+}
+
 impl Writer {
-    fn start(client: &mut Client) -> Result<Writer, StoreError> {
+    fn start(client: &mut Client, fence: Option<Fence>) -> Result<Writer, StoreError> {
         client.batch_execute("SET synchronous_commit = on")?;
         let schema: Option<String> = client
             .query_one("SELECT current_schema()", &[])?
             .try_get(0)?;
         let schema = schema.ok_or(StoreError::NoSchema)?;
+        if let Some(fence) = fence {
+            return Writer::start_fenced(client, &schema, fence);
+        }
         let deadline = Instant::now() + WRITER_LOCK_WAIT;
         loop {
             let locked: bool = client
@@ -264,6 +364,52 @@ impl Writer {
             std::thread::sleep(Duration::from_millis(100));
         }
         migrate(client, &schema)?;
+        // Nodes sharing the schema through a lease do not take the lock: one that holds the
+        // lease now stands in the way as much.
+        let leased: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM leases WHERE holder <> '' AND expires_at > now())",
+                &[],
+            )?
+            .try_get(0)?;
+        if leased {
+            return Err(StoreError::InUse(schema));
+        }
+        Writer::prepare(client, None)
+    }
+
+    /// A writer bound to a lease: no advisory lock (only a check that no plain writer holds
+    /// it), a short idle-in-transaction limit, and the token checked in every commit.
+    fn start_fenced(client: &mut Client, schema: &str, fence: Fence) -> Result<Writer, StoreError> {
+        migrate(client, schema)?;
+        let free: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&WRITER_LOCK, &schema],
+            )?
+            .try_get(0)?;
+        if !free {
+            return Err(StoreError::InUse(schema.to_owned()));
+        }
+        client.execute(
+            "SELECT pg_advisory_unlock($1, hashtext($2))",
+            &[&WRITER_LOCK, &schema],
+        )?;
+        client.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            FENCED_IDLE_TIMEOUT.as_millis()
+        ))?;
+        let check = client.prepare("SELECT token FROM leases WHERE name = $1 FOR SHARE")?;
+        let writer = Writer::prepare(client, Some((fence, check)))?;
+        // A writer whose term is already over learns it now, not at its first commit.
+        writer.check_fence(client)?;
+        Ok(writer)
+    }
+
+    fn prepare(
+        client: &mut Client,
+        fence: Option<(Fence, Statement)>,
+    ) -> Result<Writer, StoreError> {
         let next_seq: i64 = client
             .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", &[])?
             .try_get(0)?;
@@ -273,7 +419,9 @@ impl Writer {
         Ok(Writer {
             next_seq,
             next_ord,
-            log: client.prepare("INSERT INTO log (seq, at_ms, body) VALUES ($1, $2, $3)")?,
+            fence,
+            log: client
+                .prepare("INSERT INTO log (seq, at_ms, body, term) VALUES ($1, $2, $3, $4)")?,
             event: client.prepare(
                 "INSERT INTO events (sid, workspace_sid, event_type, at_ms, task_sid, worker_sid,
                  reservation_sid, workflow_sid, queue_sid, channel, data, ord)
@@ -300,11 +448,42 @@ impl Writer {
         })
     }
 
+    /// Fails with [`StoreError::Fenced`] unless the lease still has this writer's token (in a
+    /// transaction of its own).
+    fn check_fence(&self, client: &mut Client) -> Result<(), StoreError> {
+        let mut tx = client.transaction()?;
+        self.fenced(&mut tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Inside a commit's transaction: holds the lease row (so a taker's update waits for this
+    /// commit) and checks its token.
+    fn fenced(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+        let Some((fence, check)) = &self.fence else {
+            return Ok(());
+        };
+        let current: i64 = match tx.query_opt(check, &[&fence.lease])? {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        if current != fence.token {
+            return Err(StoreError::Fenced {
+                lease: fence.lease.clone(),
+                token: fence.token,
+                current,
+            });
+        }
+        Ok(())
+    }
+
     fn commit(&mut self, client: &mut Client, batch: &Batch) -> Result<i64, StoreError> {
         let mut tx = client.transaction()?;
+        self.fenced(&mut tx)?;
+        let term = self.fence.as_ref().map_or(0, |(f, _)| f.token);
         let mut seq = self.next_seq;
         for e in &batch.log {
-            tx.execute(&self.log, &[&seq, &e.at_ms, &e.body])?;
+            tx.execute(&self.log, &[&seq, &e.at_ms, &e.body, &term])?;
             seq += 1;
         }
         let mut ord = self.next_ord;
@@ -394,12 +573,23 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
         return Ok(());
     }
     let mut tx = client.transaction()?;
+    // Nodes starting together migrate one after the other; the later ones find nothing to do.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&MIGRATION_LOCK, &schema],
+    )?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    BIGINT PRIMARY KEY,
             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )",
     )?;
+    let found: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
     for (version, sql) in (1_i64..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(found).unwrap_or(0))
@@ -632,6 +822,110 @@ fn event_where(q: &EventQuery) -> (String, Vec<Param>) {
     (clauses.join(" AND "), args)
 }
 
+/// A lease in the table `leases` of a schema, on a connection of its own (which connects again
+/// after it broke, so a restarted server costs a beat or two, not the lease). Statements wait at
+/// most [`LEASE_STATEMENT_TIMEOUT`] for a row lock or an answer.
+///
+/// - acquire: `UPDATE leases SET holder, url, token = token + 1, expires_at = now() + ttl
+///   WHERE name = $1 AND (expires_at < now() OR holder = $me) RETURNING token`;
+/// - renew: `UPDATE … SET expires_at = now() + ttl WHERE name = $1 AND token = $token AND holder
+///   = $me`;
+/// - release: the same with `expires_at = '-infinity'`.
+pub struct PostgresLease {
+    conn: PostgresStore,
+    name: String,
+    holder: String,
+    url: String,
+}
+
+impl PostgresLease {
+    /// Connects to the database `url` names, migrates it if need be, and makes sure the lease
+    /// row `name` exists. `holder` is this node's id, `advertised` the URL it serves at.
+    pub fn open(
+        url: &str,
+        name: &str,
+        holder: &str,
+        advertised: &str,
+    ) -> Result<PostgresLease, StoreError> {
+        Ok(PostgresLease {
+            conn: PostgresStore::spawn(url, Mode::Lease(name.to_owned()))?,
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            url: advertised.to_owned(),
+        })
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> f64 {
+    ttl.as_secs_f64() * 1000.0
+}
+
+impl crate::interface::Lease for PostgresLease {
+    fn acquire(&mut self, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        let (name, holder, url) = (self.name.clone(), self.holder.clone(), self.url.clone());
+        let ms = ttl_ms(ttl);
+        self.conn.call(move |s| {
+            let row = s.client.query_opt(
+                "UPDATE leases SET holder = $2, url = $3, token = token + 1,
+                        expires_at = now() + $4::float8 * interval '1 millisecond'
+                 WHERE name = $1 AND (expires_at < now() OR holder = $2)
+                 RETURNING token",
+                &[&name, &holder, &url, &ms],
+            )?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+
+    fn renew(&mut self, token: i64, ttl: Duration) -> Result<bool, StoreError> {
+        let (name, holder) = (self.name.clone(), self.holder.clone());
+        let ms = ttl_ms(ttl);
+        self.conn.call(move |s| {
+            let n = s.client.execute(
+                "UPDATE leases SET expires_at = now() + $4::float8 * interval '1 millisecond'
+                 WHERE name = $1 AND holder = $2 AND token = $3",
+                &[&name, &holder, &token, &ms],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release(&mut self, token: i64) -> Result<(), StoreError> {
+        let (name, holder) = (self.name.clone(), self.holder.clone());
+        self.conn.call(move |s| {
+            s.client.execute(
+                "UPDATE leases SET expires_at = '-infinity'
+                 WHERE name = $1 AND holder = $2 AND token = $3",
+                &[&name, &holder, &token],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn holder(&mut self) -> Result<LeaseHolder, StoreError> {
+        let name = self.name.clone();
+        self.conn.call(move |s| {
+            let row = s.client.query_opt(
+                "SELECT holder, url, token, expires_at > now() FROM leases WHERE name = $1",
+                &[&name],
+            )?;
+            Ok(match row {
+                Some(r) => LeaseHolder {
+                    holder: r.try_get(0)?,
+                    url: r.try_get(1)?,
+                    token: r.try_get(2)?,
+                    live: r.try_get(3)?,
+                },
+                None => LeaseHolder {
+                    holder: String::new(),
+                    url: String::new(),
+                    token: 0,
+                    live: false,
+                },
+            })
+        })
+    }
+}
+
 /// The variable that names the PostgreSQL server tests use.
 pub const TEST_SERVER_VAR: &str = "SWITCHBOARD_TEST_POSTGRES";
 
@@ -785,7 +1079,7 @@ mod tests {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, [SCHEMA_VERSION]);
+        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
         // The tables are in the scratch schema, not in public.
         let schema: String = c
             .query_one(
@@ -868,6 +1162,145 @@ mod tests {
             Err(e) => panic!("wrong error: {e}"),
             Ok(_) => panic!("opened a schema that does not exist"),
         }
+    }
+
+    fn lease(db: &Scratch, holder: &str) -> PostgresLease {
+        PostgresLease::open(db.0.url(), "state", holder, &format!("http://{holder}")).unwrap()
+    }
+
+    fn setting(key: &str) -> Batch {
+        Batch {
+            log: vec![LogEntry {
+                seq: 0,
+                at_ms: 1,
+                body: key.into(),
+            }],
+            settings: vec![(key.into(), "v".into())],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_lease_has_one_holder_at_a_time_and_a_new_token_each_time() {
+        use crate::interface::Lease;
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let (mut a, mut b) = (lease(&db, "a"), lease(&db, "b"));
+        let long = Duration::from_secs(30);
+        let t1 = a.acquire(long).unwrap().expect("a free lease is taken");
+        assert_eq!(b.acquire(long).unwrap(), None, "a live lease is not taken");
+        let h = b.holder().unwrap();
+        assert_eq!(
+            (h.holder.as_str(), h.url.as_str(), h.token, h.live),
+            ("a", "http://a", t1, true)
+        );
+        assert!(a.renew(t1, long).unwrap());
+        a.release(t1).unwrap();
+        assert!(!b.holder().unwrap().live);
+        let t2 = b
+            .acquire(long)
+            .unwrap()
+            .expect("a released lease is taken at once");
+        assert!(t2 > t1);
+        assert!(!a.renew(t1, long).unwrap(), "a former holder cannot renew");
+        // An expired lease goes to whoever asks first.
+        assert!(b.renew(t2, Duration::from_millis(50)).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+        let t3 = a.acquire(long).unwrap().expect("an expired lease is taken");
+        assert!(t3 > t2);
+        assert!(!b.renew(t2, long).unwrap());
+    }
+
+    #[test]
+    fn a_fenced_writer_never_commits_after_the_lease_moved_on() {
+        use crate::interface::Lease;
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let (mut a, mut b) = (lease(&db, "a"), lease(&db, "b"));
+        let t1 = a.acquire(Duration::from_millis(200)).unwrap().unwrap();
+        let fence = |token| Fence {
+            lease: "state".into(),
+            token,
+        };
+        let mut w1 = PostgresStore::open_fenced(db.0.url(), fence(t1)).unwrap();
+        assert_eq!(w1.commit(&setting("one")).unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let t2 = b.acquire(Duration::from_secs(30)).unwrap().unwrap();
+        match w1.commit(&setting("late")) {
+            Err(StoreError::Fenced { token, current, .. }) => {
+                assert_eq!((token, current), (t1, t2))
+            }
+            other => panic!("a fenced writer committed: {other:?}"),
+        }
+        assert!(matches!(
+            PostgresStore::open_fenced(db.0.url(), fence(t1)),
+            Err(StoreError::Fenced { .. })
+        ));
+        let mut w2 = PostgresStore::open_fenced(db.0.url(), fence(t2)).unwrap();
+        assert_eq!(
+            w2.commit(&setting("two")).unwrap(),
+            2,
+            "the log goes on without a gap"
+        );
+        assert!(matches!(
+            w1.commit(&setting("later")),
+            Err(StoreError::Fenced { .. })
+        ));
+        let mut c = client(db.0.url());
+        let rows: Vec<(i64, String, i64)> = c
+            .query("SELECT seq, body, term FROM log ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(rows, [(1, "one".into(), t1), (2, "two".into(), t2)]);
+        assert_eq!(w2.setting("late").unwrap(), None);
+        // Plain and fenced writers keep out of each other's way.
+        assert!(matches!(
+            PostgresStore::open(db.0.url()),
+            Err(StoreError::InUse(_))
+        ));
+        drop((w1, w2));
+        b.release(t2).unwrap();
+        let plain = PostgresStore::open(db.0.url()).unwrap();
+        assert!(matches!(
+            PostgresStore::open_fenced(db.0.url(), fence(t2)),
+            Err(StoreError::InUse(_))
+        ));
+        drop(plain);
+    }
+
+    #[test]
+    fn a_holder_paused_inside_a_commit_delays_a_takeover_only_briefly() {
+        use crate::interface::Lease;
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let (mut a, mut b) = (lease(&db, "a"), lease(&db, "b"));
+        let t1 = a.acquire(Duration::from_millis(100)).unwrap().unwrap();
+        drop(PostgresStore::open(db.0.url()).ok());
+        // A writer stopped between its fencing check and its COMMIT: the row stays locked
+        // until the server ends the idle transaction.
+        let mut stuck = client(db.0.url());
+        stuck
+            .batch_execute(&format!(
+                "SET idle_in_transaction_session_timeout = {}; BEGIN;
+                 SELECT token FROM leases WHERE name = 'state' FOR SHARE",
+                FENCED_IDLE_TIMEOUT.as_millis()
+            ))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        let started = Instant::now();
+        let mut taken = None;
+        while taken.is_none() && started.elapsed() < Duration::from_secs(6) {
+            taken = b.acquire(Duration::from_secs(30)).unwrap_or(None);
+        }
+        let waited = started.elapsed();
+        assert!(taken.is_some_and(|t| t > t1), "not taken in {waited:?}");
+        assert!(
+            waited < Duration::from_secs(3),
+            "the takeover waited {waited:?}"
+        );
+        assert!(
+            stuck.batch_execute("COMMIT").is_err(),
+            "the stuck session was ended"
+        );
     }
 
     #[test]

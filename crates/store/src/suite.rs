@@ -488,7 +488,8 @@ pub(crate) fn a_newer_schema_is_refused(db: &impl Fixture) {
     db.set_version(99);
     match db.open() {
         Err(StoreError::SchemaTooNew { found, supported }) => {
-            assert_eq!((found, supported), (99, 1));
+            assert_eq!(found, 99);
+            assert!((1..99).contains(&supported), "{supported}");
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a database of a newer version was opened"),
