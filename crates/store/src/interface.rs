@@ -186,6 +186,22 @@ pub struct TaskQuery {
     pub statuses: Vec<String>,
 }
 
+/// What one [`Store::prune`] call deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Events deleted.
+    pub events: usize,
+    /// Finished tasks deleted.
+    pub finished_tasks: usize,
+}
+
+impl PruneReport {
+    /// Rows deleted in all.
+    pub fn total(&self) -> usize {
+        self.events + self.finished_tasks
+    }
+}
+
 /// Reads of what the store keeps beside the log. A second connection to the same database can
 /// serve them while the writer commits (SQLite's WAL lets readers run beside one writer, and
 /// PostgreSQL's snapshots do the same), so slow reads need not wait behind changes, nor changes
@@ -221,6 +237,11 @@ pub trait Store: Reads {
         &mut self,
         visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
     ) -> Result<(), StoreError>;
+    /// Deletes, in one short transaction, at most `limit` rows in all: events older than
+    /// `before_ms` (`at_ms`), oldest first, then finished tasks that finished before it
+    /// (`date_updated_ms`). The log is never touched (snapshots shorten it, not retention).
+    /// A report with fewer than `limit` rows means nothing older is left; call again otherwise.
+    fn prune(&mut self, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError>;
 }
 
 /// Who holds a lease, as the lease row says.

@@ -22,8 +22,8 @@ pub use self::postgres::{
     Fence, PostgresLease, PostgresStore, ScratchSchema, TEST_SERVER_DEFAULT, TEST_SERVER_VAR,
 };
 pub use interface::{
-    Batch, EventQuery, EventRow, Lease, LeaseHolder, LogEntry, Reads, Store, StoreError, TaskQuery,
-    TaskRow,
+    Batch, EventQuery, EventRow, Lease, LeaseHolder, LogEntry, PruneReport, Reads, Store,
+    StoreError, TaskQuery, TaskRow,
 };
 pub use sqlite::SqliteStore;
 

@@ -29,8 +29,8 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LeaseHolder, LogEntry, Reads, Store, StoreError, TaskQuery,
-    TaskRow,
+    Batch, EventQuery, EventRow, LeaseHolder, LogEntry, PruneReport, Reads, Store, StoreError,
+    TaskQuery, TaskRow,
 };
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`. Append only; never edit one
@@ -82,6 +82,11 @@ CREATE TABLE leases (
     token      BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
+",
+    // Retention deletes the oldest rows in small batches: each batch finds them by age.
+    "
+CREATE INDEX events_by_age ON events (at_ms);
+CREATE INDEX finished_by_age ON finished_tasks (date_updated_ms);
 ",
 ];
 
@@ -672,6 +677,41 @@ impl Store for PostgresStore {
             }
         }
     }
+
+    fn prune(&mut self, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
+        self.call(move |s| {
+            let (client, _) = s.writer()?;
+            prune(client, before_ms, limit)
+        })
+    }
+}
+
+/// Deletes one bounded batch of old events and finished tasks, in one transaction (autovacuum
+/// reclaims the space: the tables stop growing once the retention window is full).
+fn prune(client: &mut Client, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut tx = client.transaction()?;
+    let events = tx.execute(
+        "DELETE FROM events WHERE ctid IN
+         (SELECT ctid FROM events WHERE at_ms < $1 ORDER BY at_ms LIMIT $2)",
+        &[&before_ms, &limit],
+    )?;
+    let left = limit.saturating_sub(i64::try_from(events).unwrap_or(i64::MAX));
+    let finished_tasks = if left > 0 {
+        tx.execute(
+            "DELETE FROM finished_tasks WHERE ctid IN
+             (SELECT ctid FROM finished_tasks WHERE date_updated_ms < $1
+              ORDER BY date_updated_ms LIMIT $2)",
+            &[&before_ms, &left],
+        )?
+    } else {
+        0
+    };
+    tx.commit()?;
+    Ok(PruneReport {
+        events: usize::try_from(events).unwrap_or(usize::MAX),
+        finished_tasks: usize::try_from(finished_tasks).unwrap_or(usize::MAX),
+    })
 }
 
 type Param = Box<dyn ToSql + Sync + Send>;

@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LogEntry, Reads, Store, StoreError, TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, LogEntry, PruneReport, Reads, Store, StoreError, TaskQuery,
+    TaskRow,
 };
 
 const SCHEMA_VERSION: i64 = 1;
@@ -47,7 +48,13 @@ CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_by_age ON events (at_ms);
+CREATE INDEX IF NOT EXISTS finished_by_age ON finished_tasks (date_updated_ms);
 ";
+
+/// Free pages handed back to the file system after one prune, at most (8 MiB of 4 KiB pages),
+/// so reclaiming space never holds the write lock for long either.
+const VACUUM_PAGES: i64 = 2048;
 
 /// A SQLite database file.
 pub struct SqliteStore {
@@ -78,6 +85,8 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+        // Before anything writes the file's header (switching to WAL does).
+        enable_incremental_vacuum(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -181,6 +190,69 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
+
+    fn prune(&mut self, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
+        let report = prune(&mut self.conn, before_ms, limit)?;
+        if report.total() > 0 {
+            reclaim(&self.conn)?;
+        }
+        Ok(report)
+    }
+}
+
+/// Makes a new database hand pages freed by deletes back to the file system on demand
+/// (`auto_vacuum = INCREMENTAL`, then `PRAGMA incremental_vacuum` after each prune). The mode
+/// can only be chosen before the first table exists: a database created by an earlier release
+/// keeps `auto_vacuum = NONE` (switching needs a full `VACUUM`, which rewrites the file and
+/// blocks every change while it runs, so the server never does it on its own); there, freed
+/// pages stay in the file and new rows reuse them, so the file stops growing once the
+/// retention window is full.
+fn enable_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables == 0 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    Ok(())
+}
+
+/// Deletes one bounded batch of old events and finished tasks, in one transaction.
+fn prune(conn: &mut Connection, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
+    let tx = conn.transaction()?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let events = tx.execute(
+        "DELETE FROM events WHERE rowid IN
+         (SELECT rowid FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+        params![before_ms, limit],
+    )?;
+    let left = limit.saturating_sub(i64::try_from(events).unwrap_or(i64::MAX));
+    let finished_tasks = if left > 0 {
+        tx.execute(
+            "DELETE FROM finished_tasks WHERE rowid IN
+             (SELECT rowid FROM finished_tasks WHERE date_updated_ms < ?1
+              ORDER BY date_updated_ms LIMIT ?2)",
+            params![before_ms, left],
+        )?
+    } else {
+        0
+    };
+    tx.commit()?;
+    Ok(PruneReport {
+        events,
+        finished_tasks,
+    })
+}
+
+/// Hands up to [`VACUUM_PAGES`] free pages back to the file system, when the database was
+/// created with incremental vacuum (a no-op otherwise).
+fn reclaim(conn: &Connection) -> Result<(), StoreError> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == 2 {
+        // The pragma frees one page per step: step it to the end.
+        let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+    }
+    Ok(())
 }
 
 impl Reads for SqliteStore {
@@ -412,6 +484,58 @@ mod tests {
             r
         };
         assert_eq!(r.events(&all, 0, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_new_file_hands_pruned_pages_back_and_an_old_one_reuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        let mode: i64 = s
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "a new database is created with incremental vacuum");
+        let pages = |s: &SqliteStore| -> i64 {
+            s.conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))
+                .unwrap()
+        };
+        let big = |sid: String, at| EventRow {
+            data: "x".repeat(2000),
+            ..event(&sid, at)
+        };
+        s.commit(&Batch {
+            events: (0..500).map(|i| big(format!("EV{i}"), i)).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        let full = pages(&s);
+        while s.prune(500, 100).unwrap().total() == 100 {}
+        assert!(
+            pages(&s) < full / 4,
+            "pages went back to the file system: {} of {full}",
+            pages(&s)
+        );
+        // A database made before incremental vacuum keeps its mode (switching would need a
+        // full VACUUM) and still prunes.
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .unwrap()
+            .execute_batch("CREATE TABLE early (x INTEGER)")
+            .unwrap();
+        let mut s = SqliteStore::open(&old).unwrap();
+        let mode: i64 = s
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 0);
+        s.commit(&Batch {
+            events: vec![event("EV1", 1), event("EV2", 9)],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.prune(5, 10).unwrap().events, 1);
     }
 
     #[test]

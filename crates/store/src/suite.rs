@@ -36,6 +36,8 @@ macro_rules! suite {
             a_failed_batch_writes_nothing,
             a_reader_sees_each_commit_and_cannot_write,
             a_newer_schema_is_refused,
+            prune_deletes_old_events_and_tasks_in_bounded_batches,
+            prune_of_many_rows_takes_many_short_calls,
         );
     };
     (@tests $fixture:ty; $($name:ident,)*) => {
@@ -494,4 +496,121 @@ pub(crate) fn a_newer_schema_is_refused(db: &impl Fixture) {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a database of a newer version was opened"),
     }
+}
+
+fn all_tasks() -> TaskQuery {
+    TaskQuery {
+        workspace_sid: "WS1".into(),
+        statuses: vec![],
+    }
+}
+
+fn task_sids(s: &mut dyn Store) -> Vec<String> {
+    s.finished_tasks(&all_tasks())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.sid)
+        .collect()
+}
+
+pub(crate) fn prune_deletes_old_events_and_tasks_in_bounded_batches(db: &impl Fixture) {
+    let mut s = db.open().unwrap();
+    // Five old events (at 10..50), two recent ones; finished tasks aged by when they finished
+    // (`date_updated_ms`), so a task created long ago that finished recently stays.
+    s.commit(&Batch {
+        log: vec![entry(1, "a"), entry(2, "b")],
+        events: [50, 10, 40, 20, 30, 100, 200]
+            .iter()
+            .map(|&at| event(&format!("EV{at}"), "task.created", at, "WT1"))
+            .collect(),
+        finished: vec![
+            task("WTold", "completed", 5),
+            task("WTold2", "canceled", 6),
+            TaskRow {
+                date_updated_ms: 150,
+                ..task("WTlate", "completed", 1)
+            },
+            task("WTnew", "completed", 300),
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    let log_before = log_of(s.as_mut());
+    // Nothing is older than the oldest row: nothing goes.
+    assert_eq!(s.prune(3, 100).unwrap(), Default::default());
+    // One call deletes at most `limit` rows in all, the oldest events first.
+    let first = s.prune(100, 2).unwrap();
+    assert_eq!((first.events, first.finished_tasks), (2, 0));
+    assert_eq!(
+        sids(s.events(&all_events(), 0, 10).unwrap()),
+        ["EV30", "EV40", "EV50", "EV100", "EV200"]
+    );
+    // The events run out part-way through a batch: old tasks fill the rest of it.
+    let second = s.prune(100, 4).unwrap();
+    assert_eq!((second.events, second.finished_tasks), (3, 1));
+    assert_eq!(second.total(), 4);
+    // Fewer than `limit`: nothing older is left.
+    let third = s.prune(100, 4).unwrap();
+    assert_eq!((third.events, third.finished_tasks), (0, 1));
+    assert_eq!(s.prune(100, 4).unwrap().total(), 0);
+    assert_eq!(
+        sids(s.events(&all_events(), 0, 10).unwrap()),
+        ["EV100", "EV200"]
+    );
+    assert_eq!(task_sids(s.as_mut()), ["WTlate", "WTnew"]);
+    assert_eq!(
+        s.event_counts(&all_events()).unwrap(),
+        [("task.created".to_owned(), 2)]
+    );
+    // The log is never pruned, and commits go on after a prune, numbered as before.
+    assert_eq!(log_of(s.as_mut()), log_before);
+    assert_eq!(
+        s.commit(&Batch {
+            log: vec![entry(3, "c")],
+            events: vec![event("EV300", "task.created", 300, "WT2")],
+            ..Default::default()
+        })
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        sids(s.events(&all_events(), 0, 10).unwrap()),
+        ["EV100", "EV200", "EV300"]
+    );
+    // What is pruned stays pruned when the database is opened again; a reader cannot prune.
+    drop(s);
+    let mut s = db.open().unwrap();
+    assert_eq!(s.events(&all_events(), 0, 10).unwrap().len(), 3);
+    assert_eq!(task_sids(s.as_mut()), ["WTlate", "WTnew"]);
+    assert!(db.reader().prune(i64::MAX, 10).is_err());
+    assert_eq!(s.events(&all_events(), 0, 10).unwrap().len(), 3);
+}
+
+pub(crate) fn prune_of_many_rows_takes_many_short_calls(db: &impl Fixture) {
+    let mut s = db.open().unwrap();
+    for chunk in 0..5 {
+        s.commit(&Batch {
+            events: (0..100)
+                .map(|i| {
+                    let at = chunk * 100 + i;
+                    event(&format!("EV{at:04}"), "task.created", at, "")
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let mut calls = 0;
+    loop {
+        let r = s.prune(450, 64).unwrap();
+        assert!(r.total() <= 64);
+        calls += 1;
+        if r.total() < 64 {
+            break;
+        }
+    }
+    assert_eq!(calls, 8, "450 rows in batches of 64");
+    let left = s.events(&all_events(), 0, 100).unwrap();
+    assert_eq!(left.len(), 50);
+    assert_eq!(left[0].sid, "EV0450");
 }
