@@ -53,7 +53,8 @@ pub struct MediaConfig {
     pub ice_servers: Vec<switchboard_center::protocol::IceServer>,
 }
 
-/// Limits on connections and requests; `Limits::default()` holds the production values.
+/// Limits on connections, requests and what is kept; `Limits::default()` holds the production
+/// values.
 ///
 /// Each accepted connection holds one of `max_connections` places until it closes, an upgraded
 /// desktop WebSocket included; a connection beyond the cap is closed at once, unanswered.
@@ -77,7 +78,14 @@ pub struct Limits {
     pub max_header_count: usize,
     /// The largest request body in bytes (2 MiB); larger is `413`.
     pub max_body_bytes: usize,
+    /// How long events and finished tasks are kept (30 days, Twilio's Events window;
+    /// `--retention-days`); `None` keeps them forever. Older ones are deleted in the background,
+    /// in small batches between changes. The log is not affected.
+    pub retention: Option<Duration>,
 }
+
+/// How long events and finished tasks are kept by default: 30 days, as Twilio keeps Events.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -89,6 +97,7 @@ impl Default for Limits {
             max_header_bytes: 32 * 1024,
             max_header_count: 100,
             max_body_bytes: 2 * 1024 * 1024,
+            retention: Some(DEFAULT_RETENTION),
         }
     }
 }

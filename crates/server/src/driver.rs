@@ -124,6 +124,19 @@ pub struct Driver {
     /// The server's own base URL (for the built-in functions).
     pub public_url: String,
     stopping: bool,
+    retention: Option<Retention>,
+}
+
+/// Rows pruned per store call: a short transaction, so a change waits for at most one.
+pub const PRUNE_BATCH: usize = 1_000;
+
+/// How often retention looks for old rows once none are left.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// When old events and finished tasks are deleted, by the server's clock.
+struct Retention {
+    window_ms: i64,
+    next_at_ms: i64,
 }
 
 impl Driver {
@@ -174,6 +187,7 @@ impl Driver {
             sinks: BTreeMap::new(),
             public_url,
             stopping: false,
+            retention: None,
         };
         driver.refresh_keys();
         let now = driver.now();
@@ -314,14 +328,72 @@ impl Driver {
         }
     }
 
-    /// How long to sleep before the next deadline.
+    /// How long to sleep before the next deadline (or the next prune).
     fn wait(&mut self) -> Duration {
         let now = self.now();
-        self.center
+        let deadline = self
+            .center
             .poll_timeout()
             .map_or(Duration::from_secs(3600), |t| {
                 Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
-            })
+            });
+        deadline.min(self.prune_wait(now))
+    }
+
+    /// Keeps events and finished tasks for `window` (`None`: forever), pruning the older ones
+    /// from now on in batches of [`PRUNE_BATCH`] between jobs, then every [`PRUNE_INTERVAL`].
+    pub fn set_retention(&mut self, window: Option<Duration>) {
+        let now = self.now();
+        self.retention = window.map(|w| Retention {
+            window_ms: i64::try_from(w.as_millis()).unwrap_or(i64::MAX),
+            next_at_ms: now.0,
+        });
+    }
+
+    /// How long until the next prune is due.
+    fn prune_wait(&self, now: Timestamp) -> Duration {
+        self.retention.as_ref().map_or(Duration::MAX, |r| {
+            Duration::from_millis(u64::try_from(r.next_at_ms.saturating_sub(now.0)).unwrap_or(0))
+        })
+    }
+
+    /// Deletes one batch of events and finished tasks older than the window, when due. A full
+    /// batch means more are left: the next one follows after the jobs already waiting, so
+    /// changes never wait behind more than one batch.
+    pub fn prune_if_due(&mut self) {
+        let now = self.now();
+        let Some(r) = &self.retention else {
+            return;
+        };
+        if r.next_at_ms > now.0 || self.failed.is_some() {
+            return;
+        }
+        let before = now.0.saturating_sub(r.window_ms);
+        let interval = i64::try_from(PRUNE_INTERVAL.as_millis()).unwrap_or(i64::MAX);
+        let next_at_ms = match self.store.prune(before, PRUNE_BATCH) {
+            Ok(report) => {
+                if report.total() > 0 {
+                    tracing::debug!(
+                        events = report.events,
+                        finished_tasks = report.finished_tasks,
+                        before_ms = before,
+                        "pruned what is past the retention window"
+                    );
+                }
+                if report.total() >= PRUNE_BATCH {
+                    now.0
+                } else {
+                    now.0.saturating_add(interval)
+                }
+            }
+            Err(e) => {
+                tracing::warn!("pruning old events and finished tasks failed: {e}");
+                now.0.saturating_add(interval)
+            }
+        };
+        if let Some(r) = &mut self.retention {
+            r.next_at_ms = next_at_ms;
+        }
     }
 
     /// Takes every output of the center: commits first, then acts on the others.
@@ -541,6 +613,7 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
             if caught.is_err() {
                 driver.poison("firing deadlines panicked inside the core");
             }
+            driver.prune_if_due();
         })?;
     Ok((CoreHandle { tx }, thread))
 }

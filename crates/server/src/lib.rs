@@ -288,6 +288,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
         )
     })
     .map_err(StartError::Replay)?;
+    let mut driver = driver;
+    driver.set_retention(config.limits.retention);
     let readers = Readers::open(&config.database)?;
     let (handle, thread) = driver::spawn(driver)?;
     Ok(Prepared {

@@ -57,6 +57,15 @@ pub struct ServeArgs {
     /// Open connections at most (desktop WebSockets included); more are closed at once.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = switchboard_server::Limits::default().max_connections)]
     pub max_connections: usize,
+    /// Days events and finished tasks are kept (Twilio keeps Events 30 days); older ones are
+    /// deleted in the background. 0 keeps them forever.
+    #[arg(long, env = "SWITCHBOARD_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
+}
+
+/// The retention window for a number of days (0: keep forever).
+fn retention(days: u64) -> Option<Duration> {
+    (days > 0).then(|| Duration::from_secs(days.saturating_mul(24 * 3600)))
 }
 
 /// Options of `demo`.
@@ -109,6 +118,7 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
         queue_call_timeout: Duration::from_secs(args.queue_call_timeout),
         limits: switchboard_server::Limits {
             max_connections: args.max_connections,
+            retention: retention(args.retention_days),
             ..switchboard_server::Limits::default()
         },
         clock: Default::default(),
