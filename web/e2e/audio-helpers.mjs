@@ -11,16 +11,19 @@ export const WAIT = 15_000;
 /** How long a condition on what an agent hears may take to hold. */
 export const HEAR_WAIT = 12_000;
 
-export const TONE = { alice: 440, bob: 880, carol: 660 };
+/** Each agent's tone: bins far apart, and clear of the hold music's notes (and their octaves). */
+export const TONE = { alice: 440, bob: 880, carol: 660, zoe: 1250 };
 /** crates/media's hold music: an arpeggio of these notes, half a second each. */
 export const HOLD_NOTES = [261.63, 329.63, 392, 523.25];
 /** Frequencies within this of each other are the same tone (the FFT's bins are ~5.9 Hz). */
 const HZ_TOLERANCE = 10;
 /** totalAudioEnergy rise per second of received audio: above is sound, below is silence. */
-const SOUND_RATE = 0.01;
+export const SOUND_RATE = 0.01;
 const SILENCE_RATE = 0.0005;
 /** A tone is "heard" this far (dB) above the others, and one's own tone is this far below. */
-const MARGIN_DB = 25;
+export const MARGIN_DB = 25;
+/** In a mix, each tone heard is within this (dB) of the loudest. */
+const MIX_DB = 12;
 
 const BASE_SWITCHES = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-quic', '--disable-background-networking', '--disable-component-update'];
 const MEDIA_SWITCHES = (wav) => [
@@ -190,6 +193,19 @@ export function hearsTone(agent, other) {
     near(m.dominantHz, other.tone) &&
     m.energyPerSecond > SOUND_RATE &&
     m.at[agent.tone] < m.peakDb - MARGIN_DB;
+}
+
+/**
+ * The agent hears every one of `others` (a mix: each tone near the loudest), and neither its own
+ * tone nor any of `not`'s.
+ */
+export function hearsTones(agent, others, not = []) {
+  return (m) =>
+    m.peer === 'connected' &&
+    m.energyPerSecond > SOUND_RATE &&
+    others.some((o) => near(m.dominantHz, o.tone)) &&
+    others.every((o) => m.at[o.tone] > m.peakDb - MIX_DB) &&
+    [agent, ...not].every((x) => m.at[x.tone] < m.peakDb - MARGIN_DB);
 }
 
 /** Hold music, and none of the agents' tones. */

@@ -155,11 +155,11 @@ async function main() {
         .catch(() => {
           throw new Error('Bob’s microphone track was not disabled within 300 ms of Mute');
         });
-      await visible(b.getByRole('button', { name: 'Unmute' }));
+      await visible(b.getByRole('button', { name: 'Unmute', exact: true }));
       await untilHeard(alice, 'silence while Bob is muted', hearsNothing);
       await untilHeard(bob, 'Alice still, while muted', hearsTone(bob, alice));
       await screenshot(bob, 'muted');
-      await b.getByRole('button', { name: 'Unmute' }).click();
+      await b.getByRole('button', { name: 'Unmute', exact: true }).click();
       await visible(b.getByRole('button', { name: 'Mute', exact: true }));
       await untilHeard(alice, 'Bob again after unmute', hearsTone(alice, bob));
     });
@@ -167,10 +167,10 @@ async function main() {
     await scenario('Alice holds Bob: Bob hears the hold music, Alice hears nothing of him; resume brings both back', async () => {
       const a = alice.page;
       await a.getByRole('button', { name: 'Hold', exact: true }).click();
-      await visible(a.getByRole('button', { name: 'Resume' }));
+      await visible(a.getByRole('button', { name: 'Resume', exact: true }));
       await Promise.all([untilHeard(bob, 'hold music while held', hearsHoldMusic), untilHeard(alice, 'nothing while holding', hearsNothing)]);
       await screenshot(bob, 'held-hears-hold-music');
-      await a.getByRole('button', { name: 'Resume' }).click();
+      await a.getByRole('button', { name: 'Resume', exact: true }).click();
       await visible(a.getByRole('button', { name: 'Hold', exact: true }));
       await Promise.all([untilHeard(alice, 'Bob after resume', hearsTone(alice, bob)), untilHeard(bob, 'Alice after resume', hearsTone(bob, alice))]);
     });

@@ -174,16 +174,16 @@ async function main() {
       await visible(task(a, 'Bob Brown').getByText('Live', { exact: true }));
       await visible(task(b, 'Alice Anders').getByText('Live', { exact: true }));
       await visible(a.getByRole('timer'));
-      await visible(b.getByRole('button', { name: 'Mute' }));
+      await visible(b.getByRole('button', { name: 'Mute', exact: true }));
       await b.waitForTimeout(1100);
       await screenshot(a, 'alice-connected');
       await screenshot(b, 'bob-connected');
 
       // Mute and hold are reflected from the pushed state.
-      await b.getByRole('button', { name: 'Mute' }).click();
-      await visible(b.getByRole('button', { name: 'Unmute' }));
-      await b.getByRole('button', { name: 'Unmute' }).click();
-      await visible(b.getByRole('button', { name: 'Mute' }));
+      await b.getByRole('button', { name: 'Mute', exact: true }).click();
+      await visible(b.getByRole('button', { name: 'Unmute', exact: true }));
+      await b.getByRole('button', { name: 'Unmute', exact: true }).click();
+      await visible(b.getByRole('button', { name: 'Mute', exact: true }));
 
       await b.getByRole('button', { name: 'Hang up' }).click();
       await visible(a.getByRole('button', { name: 'Complete' }));

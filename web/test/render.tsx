@@ -5,7 +5,7 @@ import { CustomizationProvider } from '@twilio-paste/core/customization';
 import { DesktopContextProvider, type DesktopApi } from '../src/state/DesktopContext';
 import { I18nProvider } from '../src/i18n/I18n';
 import { initialState, type AppState, type Session } from '../src/state/reducer';
-import type { CallView, DesktopState, TaskView } from '../src/state/protocol';
+import type { CallView, DesktopState, ParticipantView, TaskView } from '../src/state/protocol';
 import type { Locale } from '../src/i18n/strings';
 
 export const ALICE = 'WKa11ce000000000000000000000000000';
@@ -43,13 +43,28 @@ export function desktopState(over: Partial<DesktopState> = {}): DesktopState {
     incoming_calls: [],
     audio: null,
     media: { enabled: false, ice_servers: [] },
+    supervisor: null,
     ...over,
   };
 }
 
 /** A task's call; inbound and ringing unless told otherwise. */
 export function call(state: CallView['state'], over: Partial<CallView> = {}): CallView {
-  return { direction: 'inbound', state, outcome: null, call_sid: 'CA1', muted: false, held: false, ...over };
+  return {
+    direction: 'inbound',
+    state,
+    outcome: null,
+    call_sid: 'CA1',
+    muted: false,
+    held: false,
+    participants: [],
+    transfer: null,
+    transferred_from: null,
+    // Fields the server adds later (the recording) start empty too; the cast lets the fixture
+    // run against either shape.
+    recording: null,
+    ...over,
+  } as CallView;
 }
 
 /** An internal call the agent placed to Bob Brown. */
@@ -103,4 +118,9 @@ export function renderDesktop(
     </CustomizationProvider>,
   );
   return { ...result, api, send };
+}
+
+/** A party of a call (a caller, not held, unless told otherwise). */
+export function party(over: Partial<ParticipantView> & { call_sid: string; name: string }): ParticipantView {
+  return { kind: 'caller', hold: false, muted: false, coaching: false, ...over };
 }

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Combobox } from '@twilio-paste/core/combobox';
@@ -12,7 +12,16 @@ import { agentLabel } from '../lib/internalCall';
 import type { DirectoryAgent } from '../state/protocol';
 
 /** Pick another agent (the server says who can be called) and call them. */
-export function CallAgentTab({ onCall, busy }: { onCall(agent: DirectoryAgent): void; busy: boolean }) {
+export function CallAgentTab({
+  onCall,
+  busy,
+  actions,
+}: {
+  onCall?(agent: DirectoryAgent): void;
+  busy: boolean;
+  /** Buttons in place of Call (the transfer directory's), given the selection. */
+  actions?(selected: DirectoryAgent | null): ReactNode;
+}) {
   const { send } = useDesktop();
   const { t } = useI18n();
   const [selected, setSelected] = useState<DirectoryAgent | null>(null);
@@ -55,18 +64,24 @@ export function CallAgentTab({ onCall, busy }: { onCall(agent: DirectoryAgent): 
           )}
         />
       </Box>
-      <Box marginTop="space50">
-        {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
-            disabling it would throw keyboard focus to <body>. */}
-        <Button
-          variant="primary"
-          disabled={!selected}
-          aria-disabled={busy || undefined}
-          onClick={() => selected && !busy && onCall(selected)}
-        >
-          <CallIcon decorative />
-          {t('DialpadCall')}
-        </Button>
+      <Box marginTop="space50" display="flex" flexWrap="wrap" columnGap="space30" rowGap="space30">
+        {actions ? (
+          actions(selected)
+        ) : (
+          <>
+            {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
+                disabling it would throw keyboard focus to <body>. */}
+            <Button
+              variant="primary"
+              disabled={!selected}
+              aria-disabled={busy || undefined}
+              onClick={() => selected && !busy && onCall?.(selected)}
+            >
+              <CallIcon decorative />
+              {t('DialpadCall')}
+            </Button>
+          </>
+        )}
       </Box>
     </Box>
   );

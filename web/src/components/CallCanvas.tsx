@@ -7,6 +7,8 @@ import { MicrophoneOffIcon } from '@twilio-paste/icons/esm/MicrophoneOffIcon';
 import { MicrophoneOnIcon } from '@twilio-paste/icons/esm/MicrophoneOnIcon';
 import { CallHoldIcon } from '@twilio-paste/icons/esm/CallHoldIcon';
 import { CallFailedIcon } from '@twilio-paste/icons/esm/CallFailedIcon';
+import { CallTransferIcon } from '@twilio-paste/icons/esm/CallTransferIcon';
+import { useState } from 'react';
 import { useDesktop } from '../state/DesktopContext';
 import { useCallControls } from '../state/CallAudioContext';
 import { useI18n } from '../i18n/I18n';
@@ -16,6 +18,10 @@ import type { StringKey } from '../i18n/strings';
 import { CallTimer } from './CallTimer';
 import { CallOutcome } from './CallOutcome';
 import { CallAudioStatus } from './CallAudioStatus';
+import { TransferPanel } from './TransferPanel';
+import { TransferStatus } from './TransferStatus';
+import { Participants } from './Participants';
+import { transferInProgress } from '../lib/transfer';
 
 const STAGE: Record<string, StringKey> = {
   dialing: 'StageDialing',
@@ -24,7 +30,10 @@ const STAGE: Record<string, StringKey> = {
   ended: 'StageEnded',
 };
 
-/** A call in progress: who, its stage, the timer, its audio, mute, hold and hang up. */
+/**
+ * A call in progress: who, its stage, the timer, its audio, mute, hold and hang up; once
+ * connected, its parties and transfers.
+ */
 export function CallCanvas({ task }: { task: TaskView }) {
   const { state, send } = useDesktop();
   const { t } = useI18n();
@@ -37,6 +46,10 @@ export function CallCanvas({ task }: { task: TaskView }) {
   const since = state.connectedSince[task.task_sid];
   const live = stage === 'dialing' || stage === 'ringing' || stage === 'connected';
   const act = (p: Promise<unknown>) => p.catch(() => {});
+  const [transferOpen, setTransferOpen] = useState(false);
+  const connected = stage === 'connected' && call !== null;
+  const transferring = connected && transferInProgress(call);
+  const panelId = `transfer-panel-${task.task_sid}`;
 
   return (
     <Box role="group" aria-label={t('CallWith', { name })} data-testid="call-canvas">
@@ -57,7 +70,13 @@ export function CallCanvas({ task }: { task: TaskView }) {
           {t('QueueName', { queue: task.queue })}
         </Text>
       )}
+      {call?.transferred_from && (
+        <Text as="p" color="colorTextWeak" data-testid="transferred-from">
+          {t('TransferredFrom', { name: call.transferred_from })}
+        </Text>
+      )}
       <CallOutcome task={task} />
+      {connected && <TransferStatus task={task} />}
       <Box display="flex" flexWrap="wrap" columnGap="space30" rowGap="space30" marginTop="space40">
         {stage === 'connected' && call && (
           <>
@@ -69,6 +88,17 @@ export function CallCanvas({ task }: { task: TaskView }) {
               <CallHoldIcon decorative />
               {held ? t('Unhold') : t('Hold')}
             </Button>
+            {!transferring && (
+              <Button
+                variant="secondary"
+                aria-expanded={transferOpen}
+                aria-controls={transferOpen ? panelId : undefined}
+                onClick={() => setTransferOpen(!transferOpen)}
+              >
+                <CallTransferIcon decorative />
+                {t('TransferOpen')}
+              </Button>
+            )}
           </>
         )}
         {live && call && (
@@ -83,6 +113,8 @@ export function CallCanvas({ task }: { task: TaskView }) {
           </Button>
         )}
       </Box>
+      {connected && transferOpen && !transferring && <TransferPanel id={panelId} task={task} onDone={() => setTransferOpen(false)} />}
+      {connected && <Participants task={task} />}
     </Box>
   );
 }

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Box } from '@twilio-paste/core/box';
 import { Button } from '@twilio-paste/core/button';
 import { Combobox } from '@twilio-paste/core/combobox';
@@ -11,7 +11,16 @@ import { filterQueues } from '../lib/internalCall';
 import type { DirectoryQueue } from '../state/protocol';
 
 /** Pick a queue by name (typed prefix, any case) and call it. */
-export function CallQueueTab({ onCall, busy }: { onCall(queue: DirectoryQueue): void; busy: boolean }) {
+export function CallQueueTab({
+  onCall,
+  busy,
+  actions,
+}: {
+  onCall?(queue: DirectoryQueue): void;
+  busy: boolean;
+  /** Buttons in place of Call (the transfer directory's), given the selection. */
+  actions?(selected: DirectoryQueue | null): ReactNode;
+}) {
   const { send } = useDesktop();
   const { t } = useI18n();
   const [selected, setSelected] = useState<DirectoryQueue | null>(null);
@@ -49,18 +58,24 @@ export function CallQueueTab({ onCall, busy }: { onCall(queue: DirectoryQueue): 
           )}
         />
       </Box>
-      <Box marginTop="space50">
-        {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
-            disabling it would throw keyboard focus to <body>. */}
-        <Button
-          variant="primary"
-          disabled={!selected}
-          aria-disabled={busy || undefined}
-          onClick={() => selected && !busy && onCall(selected)}
-        >
-          <CallIcon decorative />
-          {t('DialpadCall')}
-        </Button>
+      <Box marginTop="space50" display="flex" flexWrap="wrap" columnGap="space30" rowGap="space30">
+        {actions ? (
+          actions(selected)
+        ) : (
+          <>
+            {/* While the call is being placed the button stays enabled (aria-disabled, clicks ignored):
+                disabling it would throw keyboard focus to <body>. */}
+            <Button
+              variant="primary"
+              disabled={!selected}
+              aria-disabled={busy || undefined}
+              onClick={() => selected && !busy && onCall?.(selected)}
+            >
+              <CallIcon decorative />
+              {t('DialpadCall')}
+            </Button>
+          </>
+        )}
       </Box>
     </Box>
   );

@@ -14,6 +14,7 @@ import { TaskList } from './TaskList';
 import { SessionEndingWarning } from './SessionEndingWarning';
 import { MicrophoneProblem } from './MicrophoneProblem';
 import { AudioDevices } from './AudioDevices';
+import { LiveCalls } from './LiveCalls';
 
 /** The signed-in agent's desktop: header bar, dialpad, tasks. */
 export function Desktop() {
@@ -87,7 +88,10 @@ export function Desktop() {
                 <AudioDevices />
               </Box>
             </Box>
-            <TaskList />
+            <Box display="flex" flexDirection="column" rowGap="space70">
+              <TaskList />
+              {d.supervisor && <LiveCalls />}
+            </Box>
           </Box>
         )}
       </Box>

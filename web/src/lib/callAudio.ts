@@ -2,7 +2,7 @@
 // from the pushed state, the desktop's own audio state (AppState.audio) and the controls the agent
 // pressed that the server has not confirmed yet. The server decides who hears whom; these rules
 // only decide what this browser does with its own microphone and speaker meanwhile.
-import type { AudioView, DesktopState, TaskView } from '../state/protocol';
+import type { AudioView, CallView, DesktopState, TaskView } from '../state/protocol';
 import type { StringKey } from '../i18n/strings';
 
 /** Why the microphone could not be had. */
@@ -20,9 +20,25 @@ export function isLiveCall(task: TaskView): boolean {
   return task.reservation_status === 'accepted' && task.call !== null && task.call.state !== 'ended';
 }
 
-/** Some call of this agent needs its microphone and speaker now. */
+/** The agent is on a call as a supervisor (monitoring, coaching or barging). */
+export function isSupervising(desktop: DesktopState | null): boolean {
+  return !!desktop?.supervisor?.supervising;
+}
+
+/** Some call of this agent needs its microphone and speaker now (its own, or one it supervises). */
 export function callNeedsAudio(desktop: DesktopState | null): boolean {
-  return !!desktop && desktop.tasks.some(isLiveCall);
+  return !!desktop && (desktop.tasks.some(isLiveCall) || isSupervising(desktop));
+}
+
+/**
+ * The agent holds the call: every other party (supervisors aside) is on hold, so the agent
+ * talks to and hears nobody. A call with someone still off hold is not held for the agent: while
+ * it consults another agent (the caller waiting on hold) they talk. Without the participants
+ * (older servers, calls not connected yet) the server's `held` says it.
+ */
+export function callHeld(call: CallView): boolean {
+  const parties = (call.participants ?? []).filter((p) => p.kind !== 'supervisor');
+  return parties.length > 0 ? parties.every((p) => p.hold) : call.held;
 }
 
 /**
@@ -40,7 +56,7 @@ export function effectiveControls(task: TaskView, controls: CallControls): { mut
   const local = controls[task.task_sid];
   return {
     muted: local?.muted ?? task.call?.muted ?? false,
-    held: local?.held ?? task.call?.held ?? false,
+    held: local?.held ?? (task.call ? callHeld(task.call) : false),
   };
 }
 
@@ -52,7 +68,8 @@ export function effectiveControls(task: TaskView, controls: CallControls): { mut
  */
 export function localAudio(desktop: DesktopState | null, controls: CallControls): { sendMicrophone: boolean; playRemote: boolean } {
   const live = desktop?.tasks.filter(isLiveCall) ?? [];
-  if (live.length === 0) return { sendMicrophone: true, playRemote: true };
+  // A supervisor talks and listens as its mode says: the server decides who hears it.
+  if (live.length === 0 || isSupervising(desktop)) return { sendMicrophone: true, playRemote: true };
   const eff = live.map((t) => effectiveControls(t, controls));
   return {
     sendMicrophone: eff.some((c) => !c.muted && !c.held),
@@ -68,7 +85,7 @@ export function settleControls(controls: CallControls, desktop: DesktopState): C
     if (!call || call.state === 'ended') continue;
     const rest: { muted?: boolean; held?: boolean } = {};
     if (c.muted !== undefined && c.muted !== call.muted) rest.muted = c.muted;
-    if (c.held !== undefined && c.held !== call.held) rest.held = c.held;
+    if (c.held !== undefined && c.held !== callHeld(call)) rest.held = c.held;
     if (rest.muted !== undefined || rest.held !== undefined) out[sid] = rest;
   }
   return out;

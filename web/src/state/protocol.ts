@@ -27,7 +27,7 @@ export interface DemoAgent {
  * What `result.data` holds for an action. `ActionData` is untagged, so which of its shapes comes
  * back is known only from the action that was sent.
  */
-export type ActionDataFor<A extends Action> = A extends { type: 'start_outbound_call' }
+export type ActionDataFor<A extends Action> = A extends { type: 'start_outbound_call' } | { type: 'transfer' }
   ? Extract<ActionData, { task_sid: string }>
   : A extends { type: 'directory_agents' }
     ? Extract<ActionData, { agents: unknown }>
