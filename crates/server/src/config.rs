@@ -51,6 +51,9 @@ pub struct MediaConfig {
     pub advertised: Option<SocketAddr>,
     /// STUN/TURN servers handed to desktops, for networks that cannot reach the socket directly.
     pub ice_servers: Vec<switchboard_center::protocol::IceServer>,
+    /// Where recordings are kept (`--data-dir`); `None`: beside the database (see
+    /// `recordings::data_dir`).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Limits on connections, requests and what is kept; `Limits::default()` holds the production

@@ -261,7 +261,11 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     };
     let recordings = tokio::task::block_in_place(|| {
         recordings::Recordings::open(
-            recordings::data_dir(&config.database),
+            config
+                .media
+                .as_ref()
+                .and_then(|m| m.data_dir.clone())
+                .unwrap_or_else(|| recordings::data_dir(&config.database)),
             relay.as_ref().map(switchboard_media::io::Relay::handle),
             Some(tx.clone()),
             config.clock.clone(),

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// `[{"urls": ["turn:turn.example:3478"], "username": "u", "credential": "p"}]`.
     #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers)]
     pub ice_servers: Option<IceServers>,
+    /// Where recordings are kept (`RE….wav` and a metadata sidecar each; default: `recordings/`
+    /// beside the SQLite file, `./data` for a database in memory or PostgreSQL).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
     /// Relay no audio (calls connect at the signalling level only).
     #[arg(long)]
     pub no_media: bool,
@@ -128,6 +132,7 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
                 .unwrap_or_else(|| default_media_listen(args.listen)),
             advertised: args.media_address,
             ice_servers: args.ice_servers.clone().map(|i| i.0).unwrap_or_default(),
+            data_dir: args.data_dir.clone(),
         }),
     }
 }
