@@ -15,17 +15,44 @@ pub struct Api {
     http: reqwest::Client,
     /// The server's base URL.
     pub base: String,
+    account: String,
+    token: String,
 }
 
 impl Api {
-    /// A client of the server at `base`.
+    /// A client of the server at `base`, with the credentials the benchmarks start it with.
     pub fn new(base: &str) -> anyhow::Result<Api> {
+        Api::with_credentials(base, ACCOUNT, TOKEN)
+    }
+
+    /// A client of the server at `base` authenticating as `account` with `token`.
+    pub fn with_credentials(base: &str, account: &str, token: &str) -> anyhow::Result<Api> {
         Ok(Api {
             http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
+                .pool_max_idle_per_host(256)
+                .timeout(Duration::from_secs(60))
                 .build()?,
-            base: base.to_owned(),
+            base: base.trim_end_matches('/').to_owned(),
+            account: account.to_owned(),
+            token: token.to_owned(),
         })
+    }
+
+    /// `DELETE`; an error naming the status unless it succeeded.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .basic_auth(&self.account, Some(&self.token))
+            .send()
+            .await
+            .with_context(|| format!("DELETE {}{path}", self.base))?;
+        let status = r.status();
+        if !status.is_success() {
+            let body = r.text().await.unwrap_or_default();
+            bail!("DELETE {}{path}: {status} {body}", self.base);
+        }
+        Ok(())
     }
 
     /// `POST` a form; the JSON answer, or an error naming the status.
@@ -33,16 +60,17 @@ impl Api {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
-            .basic_auth(ACCOUNT, Some(TOKEN))
+            .basic_auth(&self.account, Some(&self.token))
             .form(form)
             .send()
             .await
-            .with_context(|| format!("POST {path}"))?;
+            .with_context(|| format!("POST {}{path}", self.base))?;
         let status = r.status();
-        let body: Value = serde_json::from_str(&r.text().await?).unwrap_or(Value::Null);
+        let text = r.text().await?;
         if !status.is_success() {
-            bail!("POST {path}: {status} {body}");
+            bail!("POST {}{path}: {status} {text}", self.base);
         }
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(body)
     }
 
@@ -51,15 +79,16 @@ impl Api {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
-            .basic_auth(ACCOUNT, Some(TOKEN))
+            .basic_auth(&self.account, Some(&self.token))
             .send()
             .await
-            .with_context(|| format!("GET {path}"))?;
+            .with_context(|| format!("GET {}{path}", self.base))?;
         let status = r.status();
-        let body: Value = serde_json::from_str(&r.text().await?).unwrap_or(Value::Null);
+        let text = r.text().await?;
         if !status.is_success() {
-            bail!("GET {path}: {status} {body}");
+            bail!("GET {}{path}: {status} {text}", self.base);
         }
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(body)
     }
 
@@ -84,7 +113,7 @@ impl Api {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
-            .basic_auth(ACCOUNT, Some(TOKEN))
+            .basic_auth(&self.account, Some(&self.token))
             .send()
             .await?;
         let ok = r.status().is_success();

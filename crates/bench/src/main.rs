@@ -10,12 +10,11 @@
 //! Every run starts its own server (`--bin`, default the release build) on 127.0.0.1 with a
 //! fresh database in a temporary folder, and stops it at the end.
 
-mod client;
 mod desktops;
-mod plot;
 mod reads;
 mod relay;
-mod server;
+
+use switchboard_bench::{client, plot, server};
 
 use clap::{Parser, Subcommand};
 

@@ -114,6 +114,11 @@ impl Server {
         }
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server process's CPU time so far (user + system), from /proc.
     pub fn cpu_seconds(&self) -> Option<f64> {
         proc_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))

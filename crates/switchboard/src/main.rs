@@ -34,6 +34,10 @@ enum Command {
     Provision(provision_cmd::ProvisionArgs),
     /// Write the internal call's SIDs to a .env file (or stdout), found by friendly name.
     GenerateEnv(generate_env_cmd::GenerateEnvArgs),
+    /// Load a server on this machine: simulated agent desktops over the desktop protocol,
+    /// internal calls to agents and queues at a rate, REST requests; latency per phase
+    /// (p50/p99/p99.9/max), errors, server CPU and memory, as JSON and an SVG plot.
+    Load(switchboard_bench::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => serve::demo(&args),
         Command::Provision(args) => provision_cmd::run(&args),
         Command::GenerateEnv(args) => generate_env_cmd::run(&args),
+        Command::Load(args) => switchboard_bench::load::main(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,12 @@
+//! Switchboard's whole-server measurements as a library: the server process a measurement
+//! starts (`server`), REST helpers (`client`), SVG plots (`plot`), and `load`, the load generator
+//! behind `switchboard load` (simulated agent desktops over the real desktop protocol, internal
+//! calls, REST load; latency per phase, server CPU and memory, JSON and a plot).
+//!
+//! The `switchboard-bench` binary (src/main.rs) adds the benchmarks that are not part of the
+//! product's command line (`desktops`, `reads`, `relay`).
+
+pub mod client;
+pub mod load;
+pub mod plot;
+pub mod server;

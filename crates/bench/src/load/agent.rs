@@ -1,0 +1,600 @@
+//! The simulated agent desktops: one task per desktop owns its WebSocket and plays the agent —
+//! accepts what rings, completes what wraps, places the calls and hang-ups the load generator
+//! hands it — and notes the moments the phases are measured between in the shared [`Book`].
+//!
+//! The phases (both desktops' views count, so each ends at the later of the two):
+//! - click → ring: from sending `start_outbound_call` on the caller's socket to the callee's
+//!   socket receiving a `state` with a pending reservation for that call;
+//! - accept → connected: from sending `accept` to both states showing the call `connected`;
+//! - hang-up → wrapped: from sending `hangup` to both reservations `wrapping`.
+//!
+//! A call is recognised on both sides by `attributes.conversations.conversation_id`, which the
+//! caller sets and the enqueue function copies to the callee's task.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::stats::{Errors, Samples};
+
+/// A desktop's socket.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What the load generator asks a desktop to do.
+#[derive(Debug)]
+pub enum Cmd {
+    /// Place an internal call (`start_outbound_call`).
+    Call {
+        /// The call's conversation id (its key in the [`Book`]).
+        conv: String,
+        /// `app:AP…?…`.
+        destination: String,
+        /// Who is called (the task's `name`).
+        name: String,
+    },
+    /// Hang up this task's call.
+    Hangup {
+        /// The call's conversation id.
+        conv: String,
+        /// The agent's task in it.
+        task_sid: String,
+    },
+}
+
+/// One connected desktop, as the load generator sees it.
+pub struct AgentHandle {
+    /// The worker's SID.
+    pub sid: String,
+    /// The worker's full name (what a caller puts in `from`).
+    pub full_name: String,
+    /// Whether the worker is a member of the queue that queue calls go to (it is then never
+    /// picked as a caller or a direct callee).
+    pub queue_member: bool,
+    /// In a call, or picked for one.
+    pub busy: AtomicBool,
+    /// Commands to its task.
+    pub tx: mpsc::UnboundedSender<Cmd>,
+}
+
+/// One call in progress. Index 0 of the pairs is the caller's side, 1 the callee's.
+#[derive(Debug)]
+pub struct CallRecord {
+    /// The caller's agent index.
+    pub caller: usize,
+    /// The callee's agent index: chosen for a call to an agent, known once it rings for a call
+    /// to a queue.
+    pub callee: Option<usize>,
+    /// A call to a queue.
+    pub to_queue: bool,
+    /// Whether the caller hangs up (else the callee does).
+    pub hangup_by_caller: bool,
+    /// When the record was made.
+    pub created: Instant,
+    clicked: Option<Instant>,
+    rang: Option<Instant>,
+    accept_sent: Option<Instant>,
+    connected: [Option<Instant>; 2],
+    connect_sampled: bool,
+    hangup_sent: Option<Instant>,
+    wrapped: [Option<Instant>; 2],
+    wrap_sampled: bool,
+    tasks: [Option<String>; 2],
+    done: [bool; 2],
+    outcome: Option<String>,
+}
+
+impl CallRecord {
+    /// A call about to be placed.
+    pub fn new(
+        caller: usize,
+        callee: Option<usize>,
+        to_queue: bool,
+        hangup_by_caller: bool,
+    ) -> Self {
+        CallRecord {
+            caller,
+            callee,
+            to_queue,
+            hangup_by_caller,
+            created: Instant::now(),
+            clicked: None,
+            rang: None,
+            accept_sent: None,
+            connected: [None; 2],
+            connect_sampled: false,
+            hangup_sent: None,
+            wrapped: [None; 2],
+            wrap_sampled: false,
+            tasks: [None, None],
+            done: [false; 2],
+            outcome: None,
+        }
+    }
+
+    /// Which phase it did not reach (for an unfinished or failed call).
+    pub fn missing_phase(&self) -> &'static str {
+        if self.clicked.is_none() {
+            "never placed"
+        } else if self.rang.is_none() {
+            "never rang"
+        } else if !self.connect_sampled {
+            "never connected"
+        } else if self.hangup_sent.is_none() {
+            "never hung up"
+        } else if !self.wrap_sampled {
+            "never wrapped on both sides"
+        } else {
+            "never completed"
+        }
+    }
+
+    /// "queue" or "agent": what the call was to.
+    pub fn kind(&self) -> &'static str {
+        if self.to_queue {
+            "queue"
+        } else {
+            "agent"
+        }
+    }
+
+    /// The caller's outcome code, once known.
+    pub fn outcome(&self) -> Option<&str> {
+        self.outcome.as_deref()
+    }
+}
+
+/// What one step measured on the desktops.
+#[derive(Debug, Default)]
+pub struct CallFigures {
+    /// Click → ring.
+    pub ring: Samples,
+    /// Accept → connected.
+    pub connect: Samples,
+    /// Hang-up → both wrapped.
+    pub wrap: Samples,
+    /// Calls placed (`start_outbound_call` sent).
+    pub started: u64,
+    /// Of which to the queue.
+    pub started_to_queue: u64,
+    /// Calls that went through every phase and whose tasks both completed.
+    pub completed: u64,
+    /// Of which to the queue.
+    pub completed_to_queue: u64,
+    /// Calls not placed because no idle agent was found.
+    pub skipped: u64,
+    /// Errors by kind.
+    pub errors: Errors,
+}
+
+/// The calls in progress and the figures, behind one lock (taken briefly, never across an
+/// await).
+#[derive(Debug, Default)]
+pub struct Book {
+    /// Calls in progress by conversation id.
+    pub calls: HashMap<String, CallRecord>,
+    /// The current step's figures.
+    pub figures: CallFigures,
+}
+
+/// What the desktops share.
+pub struct Shared {
+    /// The connected desktops, by index.
+    pub agents: RwLock<Vec<Arc<AgentHandle>>>,
+    /// Calls and figures.
+    pub book: Mutex<Book>,
+    /// How long a connected call lasts before it is hung up.
+    pub talk: Duration,
+    /// The Internal Call application and the outbound queue, from the first state.
+    pub internal_call: OnceLock<(String, Option<String>)>,
+    /// Desktops whose socket ended.
+    pub dropped: AtomicU64,
+}
+
+impl Shared {
+    /// Nothing connected yet.
+    pub fn new(talk: Duration) -> Self {
+        Shared {
+            agents: RwLock::new(Vec::new()),
+            book: Mutex::new(Book::default()),
+            talk,
+            internal_call: OnceLock::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The book, even if a desktop task panicked while holding it.
+    pub fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The desktop `i`.
+    pub fn agent(&self, i: usize) -> Option<Arc<AgentHandle>> {
+        self.agents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(i)
+            .cloned()
+    }
+
+    /// Counts an error.
+    pub fn error(&self, kind: impl Into<String>) {
+        self.book().figures.errors.add(kind);
+    }
+
+    /// Marks the call's agents idle again.
+    pub fn release(&self, rec: &CallRecord) {
+        for i in std::iter::once(rec.caller).chain(rec.callee) {
+            if let Some(a) = self.agent(i) {
+                a.busy.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Connects a desktop with `token`, waits for its first state, makes the agent available
+/// (`set_activity` to the activity named Available) and waits until its state says so. Gives
+/// the socket and the last state.
+pub async fn sign_in(ws_base: &str, token: &str) -> anyhow::Result<(Socket, Value)> {
+    let url = format!("{ws_base}/v1/Desktop?token={token}");
+    let shown = format!("{ws_base}/v1/Desktop");
+    let (mut socket, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok(s) => s,
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            let body = r
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            bail!("{shown} refused the desktop: {} {body}", r.status());
+        }
+        Err(e) => return Err(e).with_context(|| format!("connecting a desktop to {shown}")),
+    };
+    let mut state = next_state(&mut socket, |_| true).await?;
+    if state["worker"]["available"] != json!(true) {
+        let available = state["activities"]
+            .as_array()
+            .and_then(|a| {
+                a.iter().find(|x| {
+                    x["available"] == json!(true)
+                        && x["friendly_name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case("available"))
+                })
+            })
+            .and_then(|x| x["sid"].as_str())
+            .context("the workspace has no available activity named Available")?
+            .to_owned();
+        let msg = json!({"type": "set_activity", "id": 1, "activity_sid": available});
+        socket.send(Message::Text(msg.to_string().into())).await?;
+        state = next_state(&mut socket, |s| s["worker"]["available"] == json!(true)).await?;
+    }
+    Ok((socket, state))
+}
+
+/// Reads until a `state` satisfying `check` (30 s at most); a refused action or a `closed` or
+/// `error` message is an error.
+async fn next_state(socket: &mut Socket, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .context("no desktop state within 30 s")?;
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                match v["type"].as_str() {
+                    Some("state") if check(&v) => return Ok(v),
+                    Some("result") if v["ok"] == json!(false) => {
+                        bail!("the server refused the desktop's action: {}", v["error"])
+                    }
+                    Some("closed") | Some("error") => bail!("the server ended the session: {v}"),
+                    _ => {}
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e).context("the desktop socket failed"),
+            None => bail!("the server closed the desktop socket"),
+        }
+    }
+}
+
+/// One of the desktop's own tasks.
+struct Mine {
+    conv: String,
+    side: usize,
+    accepting: bool,
+    completing: bool,
+}
+
+/// The desktop's own bookkeeping.
+struct Desktop {
+    idx: usize,
+    shared: Arc<Shared>,
+    next_id: u64,
+    /// Actions sent and not answered: id → (type, conversation id).
+    pending: HashMap<u64, (&'static str, String)>,
+    mine: HashMap<String, Mine>,
+}
+
+impl Desktop {
+    fn action(&mut self, kind: &'static str, conv: &str, mut msg: Value) -> Message {
+        self.next_id += 1;
+        msg["type"] = json!(kind);
+        msg["id"] = json!(self.next_id);
+        self.pending.insert(self.next_id, (kind, conv.to_owned()));
+        Message::Text(msg.to_string().into())
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) -> Option<Message> {
+        let (app_queue, now) = (self.shared.internal_call.get().cloned(), Instant::now());
+        match cmd {
+            Cmd::Call {
+                conv,
+                destination,
+                name,
+            } => {
+                let mut msg = json!({
+                    "destination": destination,
+                    "task_attributes": {
+                        "name": name,
+                        "internal_outbound_to": name,
+                        "conversations": {"conversation_id": conv},
+                    },
+                });
+                if let Some((_, Some(q))) = app_queue {
+                    msg["queue_sid"] = json!(q);
+                }
+                let m = self.action("start_outbound_call", &conv, msg);
+                let mut book = self.shared.book();
+                book.figures.started += 1;
+                let mut to_queue = false;
+                if let Some(rec) = book.calls.get_mut(&conv) {
+                    rec.clicked = Some(now);
+                    to_queue = rec.to_queue;
+                }
+                book.figures.started_to_queue += u64::from(to_queue);
+                Some(m)
+            }
+            Cmd::Hangup { conv, task_sid } => {
+                let m = self.action("hangup", &conv, json!({"task_sid": task_sid}));
+                if let Some(rec) = self.shared.book().calls.get_mut(&conv) {
+                    rec.hangup_sent = Some(now);
+                }
+                Some(m)
+            }
+        }
+    }
+
+    fn on_text(&mut self, text: &str, now: Instant) -> Vec<Message> {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            self.shared.error("a message that is not JSON");
+            return Vec::new();
+        };
+        match v["type"].as_str() {
+            Some("state") => self.on_state(&v, now),
+            Some("result") => {
+                self.on_result(&v);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_result(&mut self, v: &Value) {
+        let Some((kind, conv)) = v["id"].as_u64().and_then(|id| self.pending.remove(&id)) else {
+            return;
+        };
+        if v["ok"] == json!(true) {
+            return;
+        }
+        let e = &v["error"];
+        let message = e["message"].as_str().unwrap_or("");
+        let mut book = self.shared.book();
+        book.figures
+            .errors
+            .add(format!("{kind} refused: {} {message}", e["code"]));
+        if kind == "start_outbound_call" {
+            if let Some(rec) = book.calls.remove(&conv) {
+                drop(book);
+                self.shared.release(&rec);
+            }
+        }
+    }
+
+    fn on_state(&mut self, v: &Value, now: Instant) -> Vec<Message> {
+        let Some(tasks) = v["tasks"].as_array() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut hangups = Vec::new();
+        let mut seen = HashSet::new();
+        let mut finished = Vec::new();
+        let shared = self.shared.clone();
+        let mut book = shared.book();
+        let Book { calls, figures } = &mut *book;
+        for t in tasks {
+            let (Some(task_sid), Some(conv)) = (
+                t["task_sid"].as_str(),
+                t["attributes"]["conversations"]["conversation_id"].as_str(),
+            ) else {
+                continue;
+            };
+            let Some(rec) = calls.get_mut(conv) else {
+                continue;
+            };
+            seen.insert(task_sid.to_owned());
+            let side = usize::from(rec.caller != self.idx);
+            if side == 1 && rec.callee.is_none() {
+                rec.callee = Some(self.idx);
+                if let Some(a) = shared.agent(self.idx) {
+                    a.busy.store(true, Ordering::Release);
+                }
+            }
+            rec.tasks[side].get_or_insert_with(|| task_sid.to_owned());
+            let mine = self.mine.entry(task_sid.to_owned()).or_insert(Mine {
+                conv: conv.to_owned(),
+                side,
+                accepting: false,
+                completing: false,
+            });
+            let reservation = t["reservation_status"].as_str().unwrap_or("");
+            let call = t["call"]["state"].as_str().unwrap_or("");
+            if let Some(o) = t["call"]["outcome"]["code"].as_str() {
+                rec.outcome.get_or_insert_with(|| o.to_owned());
+            }
+            if side == 1 && reservation == "pending" && !mine.accepting {
+                mine.accepting = true;
+                if rec.rang.is_none() {
+                    rec.rang = Some(now);
+                    if let Some(c) = rec.clicked {
+                        figures.ring.push(now - c);
+                    }
+                }
+                let rsid = t["reservation_sid"].as_str().unwrap_or("").to_owned();
+                rec.accept_sent = Some(Instant::now());
+                out.push(("accept", conv.to_owned(), json!({"reservation_sid": rsid})));
+            }
+            if call == "connected" && rec.connected[side].is_none() {
+                rec.connected[side] = Some(now);
+                if let ([Some(a), Some(b)], false) = (rec.connected, rec.connect_sampled) {
+                    rec.connect_sampled = true;
+                    if let Some(acc) = rec.accept_sent {
+                        figures
+                            .connect
+                            .push(a.max(b).saturating_duration_since(acc));
+                    }
+                    let hanger = if rec.hangup_by_caller {
+                        Some(rec.caller)
+                    } else {
+                        rec.callee
+                    };
+                    let task = rec.tasks[usize::from(!rec.hangup_by_caller)].clone();
+                    if let (Some(h), Some(task)) = (hanger, task) {
+                        hangups.push((h, conv.to_owned(), task));
+                    }
+                }
+            }
+            if reservation == "wrapping" {
+                if rec.wrapped[side].is_none() {
+                    rec.wrapped[side] = Some(now);
+                    if let ([Some(a), Some(b)], false, Some(h)) =
+                        (rec.wrapped, rec.wrap_sampled, rec.hangup_sent)
+                    {
+                        rec.wrap_sampled = true;
+                        figures.wrap.push(a.max(b).saturating_duration_since(h));
+                    }
+                }
+                if !mine.completing {
+                    mine.completing = true;
+                    out.push(("complete", conv.to_owned(), json!({"task_sid": task_sid})));
+                }
+            }
+        }
+        // Tasks that left the state: this side of the call is over.
+        let gone: Vec<String> = self
+            .mine
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for task in gone {
+            let Some(m) = self.mine.remove(&task) else {
+                continue;
+            };
+            let Some(rec) = calls.get_mut(&m.conv) else {
+                continue;
+            };
+            rec.done[m.side] = true;
+            if rec.done[0] && (rec.done[1] || rec.tasks[1].is_none()) {
+                if let Some(rec) = calls.remove(&m.conv) {
+                    if rec.wrap_sampled && rec.done[1] {
+                        figures.completed += 1;
+                        figures.completed_to_queue += u64::from(rec.to_queue);
+                    } else {
+                        figures.errors.add(format!(
+                            "{} call {} (outcome {})",
+                            rec.kind(),
+                            rec.missing_phase(),
+                            rec.outcome().unwrap_or("none")
+                        ));
+                    }
+                    finished.push(rec);
+                }
+            }
+        }
+        drop(book);
+        for rec in &finished {
+            shared.release(rec);
+        }
+        for (h, conv, task_sid) in hangups {
+            if let Some(a) = shared.agent(h) {
+                let talk = shared.talk;
+                tokio::spawn(async move {
+                    tokio::time::sleep(talk).await;
+                    let _ = a.tx.send(Cmd::Hangup { conv, task_sid });
+                });
+            }
+        }
+        out.into_iter()
+            .map(|(kind, conv, msg)| self.action(kind, &conv, msg))
+            .collect()
+    }
+}
+
+/// Plays desktop `idx` on `socket` until the socket ends or `rx` closes.
+pub async fn run(
+    idx: usize,
+    socket: Socket,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    shared: Arc<Shared>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let mut desk = Desktop {
+        idx,
+        shared: shared.clone(),
+        next_id: 100,
+        pending: HashMap::new(),
+        mine: HashMap::new(),
+    };
+    loop {
+        let out: Vec<Message> = tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => desk.on_cmd(cmd).into_iter().collect(),
+                None => break,
+            },
+            msg = stream.next() => {
+                let now = Instant::now();
+                match msg {
+                    Some(Ok(Message::Text(t))) => desk.on_text(t.as_str(), now),
+                    Some(Ok(Message::Close(_))) | None => {
+                        shared.error("the server closed a desktop socket");
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        shared.error(format!("a desktop socket failed: {e}"));
+                        break;
+                    }
+                    Some(Ok(_)) => Vec::new(),
+                }
+            }
+        };
+        for m in out {
+            if let Err(e) = sink.send(m).await {
+                shared.error(format!("sending on a desktop socket failed: {e}"));
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+    shared.dropped.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(idx, "desktop ended");
+}
