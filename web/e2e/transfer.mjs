@@ -8,6 +8,7 @@
 //   c. a supervisor: Zoë coaches Bob (only Bob hears her), then barges in (Alice hears her too).
 // Prints "N passed, N failed"; screenshots and measurements (transfer.json) go to
 // test-results/e2e/ at the repository root.
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,26 @@ import {
 import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
 freshResults('transfer');
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const axeResults = [];
+/** No serious or critical axe violation on the agent's page now. */
+async function axe(agent, what) {
+  const page = agent.page;
+  // Colours mid-transition (a button just enabled) are not what the agent reads.
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'), null, { timeout: 3000 }).catch(() => {});
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const violations = result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html, summary: n.failureSummary })),
+  }));
+  axeResults.push({ who: agent.who, what, violations });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) throw new Error(`axe (${agent.who}: ${what}): ${JSON.stringify(bad, null, 1)}`);
+}
 
 const { launchAgent, foreign, closeAll } = agentLauncher({ executablePath: CHROMIUM });
 
@@ -75,7 +96,7 @@ async function aliceCallsBob(alice, bob) {
 }
 
 /** From the agent's call: Transfer, the agent picked in the directory, then the mode's button. */
-async function transferTo(agent, who, search, button) {
+async function transferTo(agent, who, search, button, { checkAxe = false } = {}) {
   const p = agent.page;
   await canvas(agent).getByRole('button', { name: 'Transfer', exact: true }).click();
   const panel = p.getByRole('group', { name: 'Transfer the call' });
@@ -86,6 +107,7 @@ async function transferTo(agent, who, search, button) {
   const option = p.getByRole('option', { name: who });
   await visible(option);
   await option.first().click();
+  if (checkAxe) await axe(agent, 'the transfer directory, an agent picked');
   await panel.getByRole('button', { name: button, exact: true }).click();
   await gone(panel);
 }
@@ -142,7 +164,7 @@ async function main() {
       await aliceCallsBob(alice, bob);
       // The participants panel shows Alice on Bob's call.
       await visible(canvas(bob).getByRole('listitem', { name: 'Alice Anders' }));
-      await transferTo(bob, /Carol Chen/, 'car', 'Consult');
+      await transferTo(bob, /Carol Chen/, 'car', 'Consult', { checkAxe: true });
       await visible(transferState(bob, 'ringing').getByText(/Calling Carol Chen to consult/));
       const incoming = carol.page.getByRole('group', { name: /is calling/ });
       await visible(incoming);
@@ -154,6 +176,8 @@ async function main() {
         untilHeard(bob, 'Carol’s 660 Hz while consulting', andNot(hearsTone(bob, carol), [alice])),
         untilHeard(carol, 'Bob’s 880 Hz while consulting', andNot(hearsTone(carol, bob), [alice])),
       ]);
+      await axe(bob, 'consulting: the transfer status and the participants');
+      await axe(carol, 'a transferred call');
       await screenshot(bob, 'consulting');
       await screenshot(carol, 'consulted');
       await transferState(bob, 'consulting').getByRole('button', { name: 'Complete transfer' }).click();
@@ -198,6 +222,7 @@ async function main() {
         untilHeard(zoe, 'Alice and Bob while coaching', hearsTones(zoe, [alice, bob])),
       ]);
       await visible(canvas(bob).getByRole('listitem', { name: 'Zoë Ortega' }).getByText('Coaching'));
+      await axe(zoe, 'live calls, coaching');
       await screenshot(zoe, 'coaching');
       await screenshot(bob, 'coached');
       await live.getByRole('button', { name: 'Barge in', exact: true }).click();
@@ -219,7 +244,7 @@ async function main() {
       if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
     });
   } finally {
-    writeFileSync(join(OUT, 'transfer.json'), JSON.stringify({ results, measured }, null, 2));
+    writeFileSync(join(OUT, 'transfer.json'), JSON.stringify({ results, measured, axe: axeResults }, null, 2));
     await closeAll();
     server.stop();
     rmSync(wavDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   audioWanted,
+  callHeld,
   callNeedsAudio,
   describeCallAudio,
   effectiveControls,
@@ -147,5 +148,30 @@ describe('two tabs of one agent', () => {
         sending: true,
       }),
     ).toMatchObject({ state: 'failed', reason: 'AudioElsewhere' });
+  });
+});
+
+describe('transfers, three-way calls and supervising', () => {
+  const parties = (...holds: boolean[]) => holds.map((hold, i) => ({ call_sid: `CA${i}`, name: `P${i}`, kind: 'caller' as const, hold, muted: false, coaching: false }));
+  it('a call is held only when every other party is: consulting with the caller on hold is talking', () => {
+    expect(callHeld(call('connected', { held: true, participants: parties(true, false) }))).toBe(false);
+    expect(callHeld(call('connected', { held: true, participants: parties(true, true) }))).toBe(true);
+    expect(callHeld(call('connected', { held: true }))).toBe(true); // no participants: the server's `held`
+    const d = desktopState({ tasks: [outboundTask(call('connected', { held: true, participants: parties(true, false) }))] });
+    expect(localAudio(d, {})).toEqual({ sendMicrophone: true, playRemote: true });
+  });
+  it('a supervisor leaves supervisors out of it', () => {
+    const withSupervisor = [...parties(true), { call_sid: 'CAz', name: 'Zoë', kind: 'supervisor' as const, hold: false, muted: true, coaching: false }];
+    expect(callHeld(call('connected', { held: true, participants: withSupervisor }))).toBe(true);
+  });
+  it('supervising a call needs audio, and sends and plays', () => {
+    const supervising = desktopState({
+      media,
+      supervisor: { live_calls: [], supervising: { conference_sid: 'CF1', call_sid: 'CAz', mode: 'monitor', coached_call_sid: null } },
+    });
+    expect(callNeedsAudio(supervising)).toBe(true);
+    expect(audioWanted(supervising, false)).toBe(true);
+    expect(localAudio(supervising, {})).toEqual({ sendMicrophone: true, playRemote: true });
+    expect(callNeedsAudio(desktopState({ supervisor: { live_calls: [], supervising: null } }))).toBe(false);
   });
 });
