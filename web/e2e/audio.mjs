@@ -5,8 +5,7 @@
 // (the dominant frequency) and the inbound-rtp totalAudioEnergy (its rise per second of audio).
 // The desktop runs in its audio test mode (?audio-test=1: raw microphone, window.__switchboardAudio).
 // Prints "N passed, N failed"; screenshots and the measurements (audio.json) go to
-// test-results/e2e/ at the repository root. Not covered: three-party conferences (the desktop has
-// no UI for them yet).
+// test-results/e2e/ at the repository root. Transfers, three-way calls and supervisors: transfer.mjs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
