@@ -492,12 +492,15 @@ impl Workspace {
             a.date_updated = now;
         }
         // Activity names are visible to queue expressions (`activity_name`).
-        let members: Vec<Sid<Worker>> = self
+        let mut members: Vec<Sid<Worker>> = self
             .workers
             .values()
             .filter(|w| w.activity_sid == sid)
             .map(|w| w.sid)
             .collect();
+        // In SID order: the order they look for work in must not depend on the map's history
+        // (a workspace restored from a snapshot has the same workers in a map built otherwise).
+        members.sort();
         for w in members {
             self.reevaluate_membership(w, |e| e.worker_roots().contains("activity_name"));
             self.dirty_workers.push(w);
@@ -1057,7 +1060,7 @@ impl Workspace {
         Ok(())
     }
 
-    fn parse_config(&self, text: &str) -> Result<RoutingConfig, EngineError> {
+    pub(crate) fn parse_config(&self, text: &str) -> Result<RoutingConfig, EngineError> {
         RoutingConfig::parse(text, &|q| self.queues.contains_key(&q), &|a| {
             a.parse::<Sid<Activity>>()
                 .is_ok_and(|a| self.activities.contains_key(&a))
@@ -1077,7 +1080,9 @@ impl Workspace {
             )));
         }
         check_name("FriendlyName", &new.friendly_name)?;
-        let config = self.parse_config(&new.configuration)?;
+        let mut config = self.parse_config(&new.configuration)?;
+        let configuration: Arc<str> = Arc::from(new.configuration);
+        config.source = Some(configuration.clone());
         let timeout = check_reservation_timeout(
             new.task_reservation_timeout
                 .unwrap_or(DEFAULT_RESERVATION_TIMEOUT),
@@ -1087,7 +1092,7 @@ impl Workspace {
             WorkflowRecord {
                 sid: new.sid,
                 friendly_name: Arc::from(new.friendly_name),
-                configuration: Arc::from(new.configuration),
+                configuration,
                 config: Arc::new(config),
                 task_reservation_timeout: timeout,
                 assignment_callback_url: non_empty(new.assignment_callback_url),
@@ -1123,9 +1128,11 @@ impl Workspace {
             if let Some(name) = u.friendly_name {
                 wf.friendly_name = Arc::from(name);
             }
-            if let (Some(config), Some(text)) = (config, u.configuration) {
+            if let (Some(mut config), Some(text)) = (config, u.configuration) {
+                let text: Arc<str> = Arc::from(text);
+                config.source = Some(text.clone());
                 wf.config = Arc::new(config);
-                wf.configuration = Arc::from(text);
+                wf.configuration = text;
             }
             if let Some(t) = timeout {
                 wf.task_reservation_timeout = t;
@@ -1363,6 +1370,7 @@ impl Workspace {
                         skip_if: None,
                         known_worker: None,
                     }),
+                    source: None,
                 });
                 self.walk(new.sid, config, FilterPos::Default, 0);
             }
@@ -1744,7 +1752,7 @@ fn check_unique_name(name: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-fn parse_target_workers(source: &str) -> Result<Option<Expression>, EngineError> {
+pub(crate) fn parse_target_workers(source: &str) -> Result<Option<Expression>, EngineError> {
     if source.trim().is_empty() {
         return Ok(None);
     }

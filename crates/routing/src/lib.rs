@@ -14,7 +14,7 @@
 //!
 //! Module map: `command` (inputs), `event` (outputs), `workflow` (configuration JSON),
 //! `state` (the records), `engine` (command handlers), `matching` (steps, reservations,
-//! indexes, deadlines).
+//! indexes, deadlines), [`snapshot`] (the durable state written down, and restored).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod attributes;
@@ -23,6 +23,7 @@ mod engine;
 mod error;
 mod event;
 mod matching;
+pub mod snapshot;
 mod state;
 mod time;
 mod workflow;
@@ -32,6 +33,7 @@ pub use command::*;
 pub use engine::*;
 pub use error::{EngineError, ResourceKind};
 pub use event::*;
+pub use snapshot::{SnapshotError, WorkspaceSnapshot};
 pub use state::{
     ActivityRecord, ChannelRecord, FilterPos, FinishedTask, QueueRecord, ReservationRecord,
     Routing, Step, TaskRecord, WorkerChannelRecord, WorkerRecord, WorkflowRecord,

@@ -23,6 +23,10 @@ pub struct RoutingConfig {
     pub filters: Vec<Filter>,
     /// The target for tasks that match no filter (or skip out of the last one).
     pub default_filter: Option<Target>,
+    /// The configuration text this was compiled from, when it is a workflow's (not the one-step
+    /// configuration of a task routed straight to a queue): kept so a snapshot can write down
+    /// the configuration a task is still routed under after its workflow changed.
+    pub(crate) source: Option<Arc<str>>,
 }
 
 /// One filter: an expression over task attributes and the targets it walks.
@@ -109,6 +113,7 @@ impl RoutingConfig {
         Ok(RoutingConfig {
             filters,
             default_filter,
+            source: None,
         })
     }
 
