@@ -528,6 +528,11 @@ impl Calls {
             .worker(r.worker_sid)
             .ok_or_else(|| CenterError::not_found(format!("Worker {}", r.worker_sid)))?;
         let outbound = self.outbound.contains_key(&task.sid);
+        if self.transfers.contains_key(&task.sid) {
+            // A transfer's task: its agent joins the call's own conference.
+            let (task_sid, worker_sid) = (task.sid, worker.sid);
+            return self.accept_transfer(cx, ws, reservation, task_sid, worker_sid);
+        }
         if !outbound && !self.enqueued.contains_key(&task.sid) {
             return Err(CenterError::coded(
                 ErrorKind::Invalid,

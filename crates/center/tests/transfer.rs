@@ -661,3 +661,31 @@ fn a_supervisor_on_a_call_that_ends_is_let_go() {
     assert!(sim.graph.is_empty(), "{:?}", sim.graph);
     assert_eq!(sim.task_status(c.t_bob), Some("wrapping"));
 }
+
+#[test]
+fn a_transfer_accepted_through_taskrouter_s_conference_instruction_joins_the_call() {
+    use switchboard_center::ConferenceOptions;
+    let mut sim = Sim::demo();
+    let c = alice_calls_bob(&mut sim);
+    let carol = sim.sign_in("carol");
+    let k = attach(&mut sim, carol);
+    let t3 = transfer(&mut sim, c.bob, c.t_bob, "carol", TransferMode::Cold);
+    let r = sim
+        .state(carol)
+        .tasks
+        .iter()
+        .find(|t| t.task_sid == t3)
+        .unwrap()
+        .reservation_sid;
+    sim.handle(Input::ConferenceInstruction {
+        workspace: sim.demo.workspace,
+        reservation: r,
+        options: ConferenceOptions {
+            auto_answer: true,
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    assert_eq!(hears(&sim.graph, c.a), peers(&[k]));
+    assert_eq!(sim.task_status(c.t_bob), Some("wrapping"));
+}
