@@ -12,12 +12,15 @@
 //!   parameters, and the webhook sender; `fetcher`: TwiML requests for the voice layer.
 //! - `reader`: slow reads off the core thread; `conn`: accepting connections (the cap,
 //!   timeouts, graceful shutdown); `config`: how a server is set up.
+//! - `cluster`: several nodes on one PostgreSQL database: the lease, and the front that
+//!   forwards every request to the node that holds it.
 //! - `credentials`, `tokens`, `signature`, `ids`: authentication, desktop access tokens,
 //!   `X-Twilio-Signature`, random identifiers. `demo`: seeding the demo workspace.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod app;
+pub mod cluster;
 pub mod config;
 mod conn;
 pub mod credentials;
@@ -177,7 +180,16 @@ impl Prepared {
 
 /// Opens the store, settles the credentials, rebuilds the state and binds the listener.
 pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
-    let mut store = switchboard_store::open(&config.database)?;
+    let store = switchboard_store::open(&config.database)?;
+    prepare_with_store(config, store).await
+}
+
+/// [`prepare`] on a store opened already (a cluster node's fenced writer); `config.database`
+/// still names the database, for the readers beside it.
+pub async fn prepare_with_store(
+    config: Config,
+    mut store: Box<dyn switchboard_store::Store>,
+) -> Result<Prepared, StartError> {
     let (account_sid, auth_token, created) = match (&config.account_sid, &config.auth_token) {
         (Some(sid), Some(token)) => {
             let sid: Sid<Account> = sid

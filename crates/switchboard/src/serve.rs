@@ -65,6 +65,16 @@ pub struct ServeArgs {
     /// deleted in the background. 0 keeps them forever.
     #[arg(long, env = "SWITCHBOARD_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u64,
+    /// Run as one node of several on one PostgreSQL database, with this id (unique among the
+    /// nodes): the node holding the lease serves, the others forward to it.
+    #[arg(long, env = "SWITCHBOARD_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Where the other nodes reach this node (default: http://LISTEN); with --node-id.
+    #[arg(long, env = "SWITCHBOARD_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// How long the owner's lease lasts without renewal, in milliseconds; with --node-id.
+    #[arg(long, env = "SWITCHBOARD_LEASE_MS", default_value_t = 3000)]
+    pub lease_ms: u64,
 }
 
 /// The retention window for a number of days (0: keep forever).
@@ -171,6 +181,9 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some(node_id) = &args.node_id {
+        return runtime.block_on(run_node(args, node_id, seed_demo));
+    }
     runtime.block_on(async {
         let prepared = switchboard_server::prepare(config(args, seed_demo))
             .await
@@ -227,6 +240,36 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One node of a cluster on PostgreSQL (`--node-id`): serves until SIGINT or SIGTERM.
+async fn run_node(args: &ServeArgs, node_id: &str, seed_demo: bool) -> anyhow::Result<ExitCode> {
+    use switchboard_server::cluster::{self, ClusterConfig};
+    let advertise = args
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let mut cluster = ClusterConfig::new(node_id, advertise);
+    cluster.lease = Duration::from_millis(args.lease_ms.max(300));
+    cluster.takeover_wait = (cluster.lease * 3).max(Duration::from_secs(10));
+    let hook: Option<cluster::OwnerHook> = seed_demo.then(|| {
+        let hook: cluster::OwnerHook = std::sync::Arc::new(|core| {
+            Box::pin(async move {
+                if let Err(e) = demo::seed(&core).await {
+                    tracing::error!("seeding the demo: {}", e.message);
+                }
+            })
+        });
+        hook
+    });
+    println!(
+        "Switchboard node {node_id} is listening at http://{}",
+        args.listen
+    );
+    cluster::run(config(args, seed_demo), cluster, hook, shutdown_signal())
+        .await
+        .with_context(|| format!("running node {node_id} on {}", args.listen))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {
