@@ -21,6 +21,7 @@ import { CallAudioStatus } from './CallAudioStatus';
 import { TransferPanel } from './TransferPanel';
 import { TransferStatus } from './TransferStatus';
 import { Participants } from './Participants';
+import { RecordingButtons, RecordingIndicator } from './Recording';
 import { transferInProgress } from '../lib/transfer';
 
 const STAGE: Record<string, StringKey> = {
@@ -32,7 +33,7 @@ const STAGE: Record<string, StringKey> = {
 
 /**
  * A call in progress: who, its stage, the timer, its audio, mute, hold and hang up; once
- * connected, its parties and transfers.
+ * connected, its parties, transfers and recording.
  */
 export function CallCanvas({ task }: { task: TaskView }) {
   const { state, send } = useDesktop();
@@ -63,6 +64,7 @@ export function CallCanvas({ task }: { task: TaskView }) {
         {stage === 'connected' && since !== undefined && <CallTimer since={since} />}
         {call && muted && <Badge as="span" variant="warning">{t('Muted')}</Badge>}
         {call && held && <Badge as="span" variant="neutral">{t('OnHold')}</Badge>}
+        {live && call && <RecordingIndicator task={task} />}
       </Box>
       {live && call && <CallAudioStatus />}
       {task.queue && (
@@ -99,6 +101,7 @@ export function CallCanvas({ task }: { task: TaskView }) {
                 {t('TransferOpen')}
               </Button>
             )}
+            <RecordingButtons task={task} />
           </>
         )}
         {live && call && (

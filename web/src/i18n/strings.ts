@@ -166,6 +166,12 @@ const enUS = {
   SupervisingBadge: 'Supervising',
   SupervisingOther: 'Leave the call you supervise to join another.',
   SupervisingMode: 'How you take part',
+  RecordStart: 'Record',
+  RecordPause: 'Pause recording',
+  RecordResume: 'Resume recording',
+  RecordStop: 'Stop recording',
+  Recording: 'Recording',
+  RecordingPaused: 'Recording paused',
 };
 
 export type StringKey = keyof typeof enUS;
@@ -322,6 +328,12 @@ const esES: Strings = {
   SupervisingBadge: 'Supervisando',
   SupervisingOther: 'Sal de la llamada que supervisas para unirte a otra.',
   SupervisingMode: 'Cómo participas',
+  RecordStart: 'Grabar',
+  RecordPause: 'Pausar la grabación',
+  RecordResume: 'Reanudar la grabación',
+  RecordStop: 'Detener la grabación',
+  Recording: 'Grabando',
+  RecordingPaused: 'Grabación en pausa',
 };
 
 const esMX: Strings = {
@@ -513,6 +525,12 @@ const ptBR: Strings = {
   SupervisingBadge: 'Supervisionando',
   SupervisingOther: 'Saia da chamada que você supervisiona para entrar em outra.',
   SupervisingMode: 'Como você participa',
+  RecordStart: 'Gravar',
+  RecordPause: 'Pausar a gravação',
+  RecordResume: 'Retomar a gravação',
+  RecordStop: 'Parar a gravação',
+  Recording: 'Gravando',
+  RecordingPaused: 'Gravação pausada',
 };
 
 const th: Strings = {
@@ -665,6 +683,12 @@ const th: Strings = {
   SupervisingBadge: 'กำลังดูแลสาย',
   SupervisingOther: 'ออกจากสายที่คุณดูแลอยู่ก่อนจึงจะเข้าร่วมสายอื่นได้',
   SupervisingMode: 'วิธีที่คุณเข้าร่วม',
+  RecordStart: 'บันทึกเสียง',
+  RecordPause: 'หยุดการบันทึกชั่วคราว',
+  RecordResume: 'บันทึกต่อ',
+  RecordStop: 'หยุดการบันทึก',
+  Recording: 'กำลังบันทึก',
+  RecordingPaused: 'หยุดการบันทึกชั่วคราวแล้ว',
 };
 
 const zhHans: Strings = {
@@ -815,6 +839,12 @@ const zhHans: Strings = {
   SupervisingBadge: '正在监督',
   SupervisingOther: '请先离开正在监督的通话，再加入其他通话。',
   SupervisingMode: '参与方式',
+  RecordStart: '录音',
+  RecordPause: '暂停录音',
+  RecordResume: '继续录音',
+  RecordStop: '停止录音',
+  Recording: '正在录音',
+  RecordingPaused: '录音已暂停',
 };
 
 export const STRINGS: Record<Locale, Strings> = {
