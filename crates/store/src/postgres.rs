@@ -680,17 +680,24 @@ impl Store for PostgresStore {
 
     fn prune(&mut self, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
         self.call(move |s| {
-            let (client, _) = s.writer()?;
-            prune(client, before_ms, limit)
+            let (client, writer) = s.writer()?;
+            prune(client, writer, before_ms, limit)
         })
     }
 }
 
 /// Deletes one bounded batch of old events and finished tasks, in one transaction (autovacuum
 /// reclaims the space: the tables stop growing once the retention window is full).
-fn prune(client: &mut Client, before_ms: i64, limit: usize) -> Result<PruneReport, StoreError> {
+/// A fenced writer prunes only while it holds the lease, as it commits.
+fn prune(
+    client: &mut Client,
+    writer: &Writer,
+    before_ms: i64,
+    limit: usize,
+) -> Result<PruneReport, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut tx = client.transaction()?;
+    writer.fenced(&mut tx)?;
     let events = tx.execute(
         "DELETE FROM events WHERE ctid IN
          (SELECT ctid FROM events WHERE at_ms < $1 ORDER BY at_ms LIMIT $2)",
@@ -1284,6 +1291,11 @@ mod tests {
             w1.commit(&setting("later")),
             Err(StoreError::Fenced { .. })
         ));
+        assert!(matches!(
+            w1.prune(i64::MAX, 10),
+            Err(StoreError::Fenced { .. })
+        ));
+        assert!(w2.prune(0, 10).is_ok());
         let mut c = client(db.0.url());
         let rows: Vec<(i64, String, i64)> = c
             .query("SELECT seq, body, term FROM log ORDER BY seq", &[])
