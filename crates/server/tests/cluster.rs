@@ -776,10 +776,14 @@ async fn three_nodes_survive_kill_pause_and_a_database_restart() {
     tokio::time::sleep((lease + Duration::from_secs(1)).saturating_sub(stopped.elapsed())).await;
     nodes[b].signal("CONT");
     let mut fenced_refused = 0;
+    let mut refusal = String::new();
     for p in pending {
         match p.await.unwrap() {
             Ok(v) => panic!("the paused former owner acknowledged a write: {v}"),
-            Err(_) => fenced_refused += 1,
+            Err(e) => {
+                fenced_refused += 1;
+                refusal = e.chars().take(160).collect();
+            }
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -935,6 +939,7 @@ async fn three_nodes_survive_kill_pause_and_a_database_restart() {
     println!(
         "  writes handed to the paused owner: {fenced_refused} refused, 0 stored; \"fenced\" in its log {fenced_logged} times"
     );
+    println!("  the paused owner's last refusal: {refusal}");
     println!(
         "  desktops: reconnects {:?}, states {:?}",
         desktops
