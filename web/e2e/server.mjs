@@ -1,6 +1,7 @@
 // The real switchboard server for end-to-end tests: `switchboard demo --fresh` on a free port of
 // 127.0.0.1 with a temporary database (its audio relay on another free UDP port), ready once
-// /demo/agents answers, and its REST API with the account's credentials.
+// /demo/agents answers, and its REST API with the account's credentials (`rest`, and the
+// `authorization` header for what is not JSON).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,5 +95,5 @@ export async function startServer(bin, { extraArgs = [] } = {}) {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
-  return { child, url, workspace, relay, dir, rest, stop, log: () => log };
+  return { child, url, workspace, relay, dir, accountSid, rest, authorization, stop, log: () => log };
 }

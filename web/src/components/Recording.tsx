@@ -37,7 +37,7 @@ export function RecordingIndicator({ task }: { task: TaskView }) {
         width="sizeSquare30"
         height="sizeSquare30"
         borderRadius="borderRadiusCircle"
-        backgroundColor={paused ? 'colorBackgroundStrong' : 'colorBackgroundError'}
+        backgroundColor={paused ? 'colorBackgroundStronger' : 'colorBackgroundError'}
         data-testid="recording-dot"
       />
       <Text as="span" fontWeight="fontWeightSemibold" color={paused ? 'colorTextWeak' : 'colorTextError'}>
