@@ -20,6 +20,7 @@ use crate::media::{Media, MediaEvent};
 use crate::model::Model;
 use crate::protocol::{CloseReason, DesktopState, MediaSettings, ServerMessage};
 use crate::sessions::{Agent, Due, Sessions, MAX_SESSIONS_PER_AGENT};
+use crate::snapshot::Snapshot;
 use crate::view;
 
 /// How long an ended call or conference stays visible through the Voice API.
@@ -80,6 +81,18 @@ impl Center {
             next_prune: Timestamp(i64::MIN),
             live: false,
         }
+    }
+
+    /// A center rebuilt from a [`Snapshot`] of the log's first entries instead of replaying
+    /// them: replay the entries after it ([`Center::replay`]), then [`Center::start`]. Refused if
+    /// the snapshot is for another account, newer than this program, or does not hold together.
+    pub fn restore(config: CenterConfig, snapshot: Snapshot) -> Result<Center, CenterError> {
+        let now = snapshot.now;
+        let model = Model::restore(config.account, snapshot)?;
+        let mut center = Center::new(config);
+        center.model = model;
+        center.now = now;
+        Ok(center)
     }
 
     // -----------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ pub mod protocol;
 pub mod recording;
 pub mod records;
 pub mod sessions;
+pub mod snapshot;
 pub mod supervise;
 pub mod transfer;
 pub mod view;

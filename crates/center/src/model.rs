@@ -40,9 +40,11 @@ pub struct WorkspaceState {
     pub date_updated: Timestamp,
     /// Instructions given with reservation updates.
     pub instructions: BTreeMap<Sid<Reservation>, Instruction>,
-    origins: BTreeMap<Sid<Task>, TaskOrigin>,
-    seed: u128,
-    event_count: u64,
+    pub(crate) origins: BTreeMap<Sid<Task>, TaskOrigin>,
+    /// Seeds the SIDs of its stored events.
+    pub(crate) seed: u128,
+    /// How many events it has had: the next one's SID derives from it.
+    pub(crate) event_count: u64,
 }
 
 impl WorkspaceState {
@@ -78,11 +80,11 @@ pub struct Staged {
 #[derive(Debug)]
 pub struct Model {
     account: Sid<Account>,
-    workspaces: BTreeMap<Sid<WorkspaceKind>, WorkspaceState>,
-    applications: BTreeMap<Sid<Application>, ApplicationRecord>,
-    flex: FlexConfig,
-    api_keys: BTreeMap<Sid<ApiKey>, ApiKeyRecord>,
-    format: u32,
+    pub(crate) workspaces: BTreeMap<Sid<WorkspaceKind>, WorkspaceState>,
+    pub(crate) applications: BTreeMap<Sid<Application>, ApplicationRecord>,
+    pub(crate) flex: FlexConfig,
+    pub(crate) api_keys: BTreeMap<Sid<ApiKey>, ApiKeyRecord>,
+    pub(crate) format: u32,
     replaying: bool,
     staged: Staged,
 }

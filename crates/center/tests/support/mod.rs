@@ -535,3 +535,17 @@ impl Sim {
             .join("\n")
     }
 }
+
+impl Sim {
+    /// Puts another center in this world (one rebuilt after a restart), forgets what desktops
+    /// were shown (their sessions did not survive), starts it now and takes what it says.
+    pub fn restart(&mut self, center: Center) {
+        self.center = center;
+        self.states.clear();
+        self.pushes.clear();
+        self.graph = Default::default();
+        self.pending_fetches.clear();
+        self.center.start(Timestamp(self.now));
+        self.drain();
+    }
+}
