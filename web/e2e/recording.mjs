@@ -5,7 +5,8 @@
 // stops. The recording is then fetched over the REST API (its metadata and its WAV) and the WAV
 // parsed here: 2 channels, 16 kHz, 16-bit; channel 0 (the caller, Alice) holds 440 Hz and not
 // 880 Hz, channel 1 (the answering agent, Bob) 880 Hz and not 440 Hz (Goertzel); its duration is
-// the recorded time, the paused time left out.
+// the recorded time, the paused time left out. Then Alice, the caller, records the same call
+// from her desktop (Bob sees it), with the same channels.
 // Prints "N passed, N failed"; screenshots and measurements (recording.json) go to
 // test-results/e2e/ at the repository root.
 import { createRequire } from 'node:module';
@@ -33,6 +34,8 @@ freshResults('recording');
 /** How long each of the two recorded stretches lasts, and the pause between them (ms). */
 const RECORD_MS = 2500;
 const PAUSE_MS = 2000;
+/** The caller's own, shorter recording (ms). */
+const SHORT_RECORD_MS = 1500;
 /** Slack (s) between the wall-clock timings taken here and what the server recorded. */
 const TIMING_SLACK_S = 0.8;
 /** A tone is present this far (dB) above the other agent's tone in the same channel. */
@@ -294,6 +297,30 @@ async function main() {
         if (c.rms < 0.01) throw new Error(`channel ${c.channel} is nearly silent (rms ${c.rms})`);
         // Sound throughout: no stretch of silence where the pause was (it is skipped, not silenced).
         if (c.share < 0.85 || c.longestGapMs > 500) throw new Error(`channel ${c.channel}: its tone leads in only ${(c.share * 100).toFixed(0)}% of the file, longest gap ${c.longestGapMs} ms`);
+      }
+    });
+
+    await scenario('the caller records too: Alice presses Record, Bob sees it, Alice stops; Alice is still on the left', async () => {
+      const started = Date.now();
+      await button(alice, 'Record').click();
+      await Promise.all([visible(indicator(alice, 'recording')), visible(indicator(bob, 'recording'))]);
+      const second = await indicator(alice, 'recording').getAttribute('data-recording-sid');
+      if (!second || second === sid) throw new Error(`the second recording's SID is ${second}`);
+      await alice.page.waitForTimeout(Math.max(0, started + SHORT_RECORD_MS - Date.now()));
+      await button(alice, 'Stop recording').click();
+      await Promise.all([gone(canvas(alice).locator('[data-testid="recording-indicator"]')), gone(canvas(bob).locator('[data-testid="recording-indicator"]'))]);
+      const meta = await server.rest('GET', `${recordings}/${second}.json`);
+      if (meta.status !== 'completed' || Number(meta.channels) !== 2) throw new Error(`status ${meta.status}, channels ${meta.channels}`);
+      const res = await fetch(`${server.url}${recordings}/${second}.wav`, { headers: { Authorization: server.authorization } });
+      const wav = parseWav(Buffer.from(await res.arrayBuffer()));
+      const analysis = analyse(wav, [
+        { channel: 0, hz: TONE.alice, not: TONE.bob },
+        { channel: 1, hz: TONE.bob, not: TONE.alice },
+      ]);
+      report.second = { sid: second, seconds: wav.seconds, analysis };
+      for (const c of analysis) {
+        console.log(`     ${second} channel ${c.channel}: ${c.hz} Hz ${c.db[c.hz].toFixed(1)} dB, ${c.not} Hz ${c.db[c.not].toFixed(1)} dB (${wav.seconds.toFixed(2)} s)`);
+        if (!(c.db[c.hz] > c.db[c.not] + CHANNEL_MARGIN_DB)) throw new Error(`channel ${c.channel}: ${c.hz} Hz is not ${CHANNEL_MARGIN_DB} dB above ${c.not} Hz (${JSON.stringify(c.db)})`);
       }
     });
 
