@@ -14,8 +14,10 @@ use crate::error::CenterError;
 use crate::io::ConferenceOptions;
 use crate::protocol::{Action, ActionData, MAX_TEXT};
 use crate::sessions::Agent;
-use crate::transfer::TransferTarget;
+use crate::supervise::Supervision;
+use crate::transfer::{TransferTarget, Transfers};
 use crate::view;
+use crate::workers;
 
 fn check_text(name: &str, text: Option<&str>) -> Result<(), CenterError> {
     match text {
@@ -30,6 +32,8 @@ fn check_text(name: &str, text: Option<&str>) -> Result<(), CenterError> {
 /// Carries out an action for `agent`.
 pub fn act(
     calls: &mut Calls,
+    transfers: &mut Transfers,
+    supervision: &mut Supervision,
     cx: &mut Cx<'_>,
     agent: Agent,
     action: Action,
@@ -90,8 +94,8 @@ pub fn act(
                         },
                     },
                 ))?;
-            } else if calls.transfer(task).is_some() {
-                calls.accept_transfer(cx, ws, reservation_sid, task, worker)?;
+            } else if transfers.transfer(task).is_some() {
+                transfers.accept_transfer(calls, cx, ws, reservation_sid, task, worker)?;
             } else if calls.enqueued(task).is_some() {
                 calls.conference_instruction(
                     cx,
@@ -145,17 +149,18 @@ pub fn act(
                     ))
                 }
             };
-            let task_sid = calls.start_transfer(cx, agent, task_sid, target, mode)?;
+            let task_sid =
+                transfers.start_transfer(calls, supervision, cx, agent, task_sid, target, mode)?;
             Ok(ActionData::Task { task_sid })
         }
         Action::CompleteTransfer { task_sid } => {
             own_task(cx, agent, task_sid)?;
-            calls.complete_transfer(cx, task_sid)?;
+            transfers.complete_transfer(calls, cx, task_sid)?;
             done
         }
         Action::CancelTransfer { task_sid } => {
             own_task(cx, agent, task_sid)?;
-            calls.cancel_transfer(cx, task_sid)?;
+            transfers.cancel_transfer(calls, cx, task_sid)?;
             done
         }
         Action::UpdateParticipant {
@@ -205,11 +210,11 @@ pub fn act(
             mode,
             call_sid,
         } => {
-            calls.supervise(cx, agent, conference_sid, mode, call_sid)?;
+            supervision.supervise(calls, cx, agent, conference_sid, mode, call_sid)?;
             done
         }
         Action::StopSupervising {} => {
-            calls.stop_supervising(cx, agent)?;
+            supervision.stop_supervising(cx, agent)?;
             done
         }
         Action::Hold { task_sid, hold } => {
@@ -265,7 +270,7 @@ pub fn act(
             done
         }
         Action::AnswerCall { call_sid } | Action::DeclineCall { call_sid } => {
-            let identity = view::identity(cx.model, ws, worker);
+            let identity = workers::identity(cx.model, ws, worker);
             let mine = cx.voice.call(call_sid).is_some_and(|c| {
                 matches!(&c.callee, End::Agent { identity: id, .. } if Some(id) == identity.as_ref())
             });

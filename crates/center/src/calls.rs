@@ -34,13 +34,7 @@ use crate::entry::{Entry, TaskOrigin};
 use crate::error::{CenterError, ErrorKind};
 use crate::io::ConferenceOptions;
 use crate::model::Model;
-use crate::protocol::{
-    CallDirection, CallOutcome, CallState, CallView, TransferView, RESERVED_TASK_ATTRIBUTES,
-};
-use crate::sessions::Agent;
-use crate::supervise::Supervising;
-use crate::transfer::Transfer;
-use crate::view;
+use crate::protocol::{CallDirection, CallOutcome, CallState, CallView, RESERVED_TASK_ATTRIBUTES};
 
 /// Whom an internal call is for, from the destination the caller dialed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,28 +82,14 @@ pub struct Calls {
     far_legs: BTreeMap<Sid<Call>, Sid<Task>>,
     enqueued: BTreeMap<Sid<Task>, Enqueued>,
     enqueued_calls: BTreeMap<Sid<Call>, Sid<Task>>,
-    pub(crate) agent_legs: BTreeMap<Sid<Task>, Sid<Call>>,
-    pub(crate) leg_tasks: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Task>)>,
+    agent_legs: BTreeMap<Sid<Task>, Sid<Call>>,
+    leg_tasks: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Task>)>,
     awaiting_answer: BTreeMap<Sid<Call>, (Sid<WorkspaceKind>, Sid<Reservation>)>,
     rings: BTreeMap<String, BTreeSet<Sid<Call>>>,
     /// Tasks whose agent joined a conference named after another task (a transfer's).
-    pub(crate) joined: BTreeMap<Sid<Task>, Sid<Conference>>,
+    joined: BTreeMap<Sid<Task>, Sid<Conference>>,
     /// Agent legs whose end-on-exit was lowered while another agent shared the conference.
     lowered: BTreeSet<Sid<Call>>,
-    /// Transfers in progress, by their new task.
-    pub(crate) transfers: BTreeMap<Sid<Task>, Transfer>,
-    /// The transfer in progress of a task, by the task it moves.
-    pub(crate) transfer_of: BTreeMap<Sid<Task>, Sid<Task>>,
-    /// How the last transfer of a task failed, until the next one starts.
-    pub(crate) failed_transfers: BTreeMap<Sid<Task>, TransferView>,
-    /// Who transferred a task's call to its agent.
-    pub(crate) transferred_from: BTreeMap<Sid<Task>, String>,
-    /// Supervisors on calls.
-    pub(crate) supervising: BTreeMap<Agent, Supervising>,
-    /// Supervisors' legs.
-    pub(crate) supervisor_legs: BTreeMap<Sid<Call>, Agent>,
-    /// Agents whose desktops changed outside the voice outputs' reach (read by the center).
-    pub(crate) touched: BTreeSet<Agent>,
     /// Recordings running now (the server's recorder says which).
     pub(crate) recordings: Vec<crate::recording::LiveRecording>,
 }
@@ -246,9 +226,84 @@ impl Calls {
         }
     }
 
-    /// Agents' changed desktops the voice outputs do not name (transfers, supervision).
-    pub fn take_touched(&mut self) -> BTreeSet<Agent> {
-        std::mem::take(&mut self.touched)
+    /// Links a task's agent leg that joined another task's conference (a transfer's target).
+    pub fn link_joined_leg(
+        &mut self,
+        ws: Sid<WorkspaceKind>,
+        task: Sid<Task>,
+        leg: Sid<Call>,
+        conference: Sid<Conference>,
+    ) {
+        self.agent_legs.insert(task, leg);
+        self.leg_tasks.insert(leg, (ws, task));
+        self.joined.insert(task, conference);
+    }
+
+    /// The worker handling a call task: the agent of an outbound task, else the worker of its
+    /// live reservation.
+    pub fn task_worker(
+        &self,
+        model: &Model,
+        ws: Sid<WorkspaceKind>,
+        task: Sid<Task>,
+    ) -> Option<Sid<Worker>> {
+        if let Some(o) = self.outbound(task) {
+            return Some(o.worker);
+        }
+        let e = &model.workspace(ws)?.engine;
+        e.task(task)?
+            .reservations
+            .iter()
+            .filter_map(|r| e.reservation(*r))
+            .find(|r| r.status.is_live())
+            .map(|r| r.worker_sid)
+    }
+
+    /// The live calls of workspace `ws` a supervisor can join, as (conference, task), oldest
+    /// first: conferences with the accepted agent of a task on them. The caller's own
+    /// conference of an internal call is left out: the callee's holds the whole conversation.
+    pub fn live_conferences(
+        &self,
+        model: &Model,
+        voice: &Voice,
+        ws: Sid<WorkspaceKind>,
+    ) -> Vec<(Sid<Conference>, Sid<Task>)> {
+        let Some(state) = model.workspace(ws) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, Sid<Conference>, Sid<Task>)> = voice
+            .conferences()
+            .filter(|c| c.status == ConferenceStatus::InProgress)
+            .filter_map(|c| {
+                let legs = self.agent_legs_in(&c.participants);
+                let (lws, first) = legs.iter().find_map(|l| self.task_of_leg(*l))?;
+                if lws != ws {
+                    return None;
+                }
+                // The conference's own task, else the first agent's.
+                let task = c
+                    .friendly_name
+                    .parse()
+                    .ok()
+                    .filter(|t| state.engine.task(*t).is_some())
+                    .unwrap_or(first);
+                let bridged = state.origin(task) == Some(TaskOrigin::Outbound)
+                    && self
+                        .outbound(task)
+                        .is_some_and(|o| o.internal.is_some() && o.far_connected);
+                let accepted = state.engine.task(task).is_some_and(|t| {
+                    t.reservations.iter().any(|r| {
+                        state
+                            .engine
+                            .reservation(*r)
+                            .is_some_and(|r| r.status == ReservationStatus::Accepted)
+                    })
+                });
+                (!bridged && accepted).then_some((c.date_created, c.sid, task))
+            })
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, c, t)| (c, t)).collect()
     }
 
     /// Hangs up `leg` in `conference` without ending the call for the others: while another
@@ -528,11 +583,6 @@ impl Calls {
             .worker(r.worker_sid)
             .ok_or_else(|| CenterError::not_found(format!("Worker {}", r.worker_sid)))?;
         let outbound = self.outbound.contains_key(&task.sid);
-        if self.transfers.contains_key(&task.sid) {
-            // A transfer's task: its agent joins the call's own conference.
-            let (task_sid, worker_sid) = (task.sid, worker.sid);
-            return self.accept_transfer(cx, ws, reservation, task_sid, worker_sid);
-        }
         if !outbound && !self.enqueued.contains_key(&task.sid) {
             return Err(CenterError::coded(
                 ErrorKind::Invalid,
@@ -682,9 +732,6 @@ impl Calls {
     pub fn on_routing_event(&mut self, cx: &mut Cx<'_>, ws: Sid<WorkspaceKind>, e: &Event) {
         let Some(t) = &e.task else { return };
         let task = t.sid;
-        if self.transfers.contains_key(&task) {
-            self.on_transfer_event(cx, ws, e);
-        }
         match e.event_type {
             EventType::ReservationCreated => {
                 let (Some(r), Some(w)) = (e.reservation_sid, &e.worker) else {
@@ -829,10 +876,6 @@ impl Calls {
                 self.far_leg_ended(cx.voice, *call);
                 self.agent_leg_ended(*call);
                 self.lowered.remove(call);
-                if let Some(agent) = self.supervisor_legs.remove(call) {
-                    self.supervising.remove(&agent);
-                    self.touched.insert(agent);
-                }
                 // An agent who left a call that goes on (a transfer, a three-way call) wraps up.
                 if let Some((ws, task)) = self.leg_tasks.get(call).copied() {
                     let assigned = cx
@@ -879,7 +922,6 @@ impl Calls {
                     }
                     self.joined.remove(&task);
                 }
-                self.conference_ended(cx, *conference);
             }
             _ => {}
         }
@@ -1056,15 +1098,6 @@ impl Calls {
             self.leg_tasks.remove(&leg);
         }
         self.joined.remove(&task);
-        self.failed_transfers.remove(&task);
-        self.transferred_from.remove(&task);
-        if let Some(t) = self.transfer_of.remove(&task) {
-            self.transfers.remove(&t);
-        }
-        if let Some(t) = self.transfers.remove(&task) {
-            self.transfer_of.remove(&t.from_task);
-            self.touched.insert((t.workspace, t.from_worker));
-        }
     }
 
     /// At start, after replay: calls did not survive, so the tasks of calls end too.
@@ -1149,10 +1182,7 @@ impl Calls {
                 (CallDirection::Inbound, state, None)
             }
         };
-        let participants = match (conf, state) {
-            (Some(c), CallState::Connected) => view::participants(model, self, voice, c, leg),
-            _ => Vec::new(),
-        };
+        // Who else is on the call and how a transfer stands are the view's to add.
         Some(CallView {
             direction,
             state,
@@ -1160,9 +1190,9 @@ impl Calls {
             call_sid: leg,
             muted,
             held,
-            participants,
-            transfer: self.transfer_view(task),
-            transferred_from: self.transferred_from(task).map(str::to_owned),
+            participants: Vec::new(),
+            transfer: None,
+            transferred_from: None,
             recording: conf.and_then(|c| self.recording_of(voice, c.sid)),
         })
     }
@@ -1210,9 +1240,6 @@ impl Calls {
             }
             if let Some(t) = self.enqueued_calls.get(&call) {
                 tasks.push(*t);
-            }
-            if let Some(agent) = self.supervisor_legs.get(&call) {
-                dirty.workers.insert(*agent);
             }
             if let Some(c) = voice.call(call) {
                 for end in [&c.caller, &c.callee] {

@@ -21,7 +21,10 @@ use crate::model::Model;
 use crate::protocol::{CloseReason, DesktopState, MediaSettings, ServerMessage};
 use crate::sessions::{Agent, Due, Sessions, MAX_SESSIONS_PER_AGENT};
 use crate::snapshot::Snapshot;
-use crate::view;
+use crate::supervise::Supervision;
+use crate::transfer::Transfers;
+use crate::view::{self, Sources};
+use crate::workers;
 
 /// How long an ended call or conference stays visible through the Voice API.
 pub const CALL_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -49,6 +52,8 @@ pub struct Center {
     model: Model,
     voice: Voice,
     calls: Calls,
+    transfers: Transfers,
+    supervision: Supervision,
     sessions: Sessions,
     media: Media,
     media_changed: bool,
@@ -70,6 +75,8 @@ impl Center {
             model: Model::new(config.account),
             voice,
             calls: Calls::default(),
+            transfers: Transfers::default(),
+            supervision: Supervision::default(),
             sessions: Sessions::default(),
             media: Media::new(config.media),
             media_changed: false,
@@ -261,14 +268,19 @@ impl Center {
     /// What a session's agent sees now, worked out afresh.
     pub fn desktop_state(&self, session: SessionId) -> Option<DesktopState> {
         let (ws, worker) = self.sessions.get(session)?.agent;
-        view::desktop_state(
-            &self.model,
-            &self.calls,
-            &self.voice,
-            &self.media,
-            ws,
-            worker,
-        )
+        view::desktop_state(self.sources(), ws, worker)
+    }
+
+    /// What the views read.
+    fn sources(&self) -> Sources<'_> {
+        Sources {
+            model: &self.model,
+            calls: &self.calls,
+            transfers: &self.transfers,
+            supervision: &self.supervision,
+            voice: &self.voice,
+            media: &self.media,
+        }
     }
 
     /// Sessions whose last pushed state differs from what they would be shown now. Always
@@ -311,8 +323,29 @@ impl Center {
                 reservation,
                 options,
             } => {
-                self.calls
-                    .conference_instruction(&mut cx, workspace, reservation, options)?;
+                // A transfer's reservation: its agent joins the call's own conference.
+                let transfer = cx
+                    .model
+                    .workspace(workspace)
+                    .and_then(|w| w.engine.reservation(reservation))
+                    .filter(|r| self.transfers.transfer(r.task_sid).is_some())
+                    .map(|r| (r.task_sid, r.worker_sid));
+                match transfer {
+                    Some((task, worker)) => self.transfers.accept_transfer(
+                        &mut self.calls,
+                        &mut cx,
+                        workspace,
+                        reservation,
+                        task,
+                        worker,
+                    )?,
+                    None => self.calls.conference_instruction(
+                        &mut cx,
+                        workspace,
+                        reservation,
+                        options,
+                    )?,
+                }
                 Ok(Reply::Done)
             }
             Input::Voice(request) => {
@@ -408,7 +441,15 @@ impl Center {
                     .get(session)
                     .map(|s| s.agent)
                     .ok_or_else(|| CenterError::not_found("desktop session"))?;
-                actions::act(&mut self.calls, &mut cx, agent, action).map(Reply::Desktop)
+                actions::act(
+                    &mut self.calls,
+                    &mut self.transfers,
+                    &mut self.supervision,
+                    &mut cx,
+                    agent,
+                    action,
+                )
+                .map(Reply::Desktop)
             }
         }
     }
@@ -472,7 +513,7 @@ impl Center {
                         "cannot be taken: this server relays no audio",
                     ));
                 }
-                let identity = view::identity(&self.model, agent.0, agent.1).ok_or_else(|| {
+                let identity = workers::identity(&self.model, agent.0, agent.1).ok_or_else(|| {
                     CenterError::invalid(
                         "media_offer",
                         "cannot be taken: the agent has no client: contact_uri, so no call reaches it",
@@ -556,6 +597,7 @@ impl Center {
             for o in &outputs {
                 self.calls
                     .mark(&self.model, &self.voice, o, &mut self.dirty);
+                self.supervision.mark(o, &mut self.dirty);
             }
             let mut cx = Cx {
                 now,
@@ -577,11 +619,16 @@ impl Center {
                         method,
                         params,
                     }),
-                    other => self.calls.on_voice_output(&mut cx, &other),
+                    other => {
+                        self.calls.on_voice_output(&mut cx, &other);
+                        self.transfers.on_voice_output(&mut cx, &other);
+                        self.supervision.on_voice_output(&other);
+                    }
                 }
             }
             for (ws, e) in reactions {
                 self.calls.on_routing_event(&mut cx, ws, &e);
+                self.transfers.on_routing_event(&mut cx, ws, &e);
             }
         }
     }
@@ -592,7 +639,8 @@ impl Center {
         let staged = std::mem::take(self.model.staged());
         let mut dirty = std::mem::take(&mut self.dirty);
         merge(&mut dirty, staged.dirty);
-        dirty.workers.extend(self.calls.take_touched());
+        dirty.workers.extend(self.transfers.take_touched());
+        dirty.workers.extend(self.supervision.take_touched());
         if !staged.commit.is_empty() {
             self.outputs.push_back(Output::Persist(staged.commit));
         }
@@ -657,7 +705,7 @@ impl Center {
                 let supervisors: Vec<Agent> = self
                     .sessions
                     .agents()
-                    .filter(|a| crate::supervise::is_supervisor(&self.model, *a))
+                    .filter(|a| workers::is_supervisor(&self.model, *a))
                     .collect();
                 set.extend(supervisors);
             }
@@ -665,18 +713,11 @@ impl Center {
         };
         for agent in agents {
             let (ws, worker) = agent;
-            let Some(state) = view::desktop_state(
-                &self.model,
-                &self.calls,
-                &self.voice,
-                &self.media,
-                ws,
-                worker,
-            ) else {
+            let Some(state) = view::desktop_state(self.sources(), ws, worker) else {
                 continue; // gone: its sessions were closed in `finish`
             };
             self.sessions
-                .set_identity(agent, view::identity(&self.model, ws, worker));
+                .set_identity(agent, workers::identity(&self.model, ws, worker));
             let state = Arc::new(state);
             let ids: Vec<SessionId> = self.sessions.of(agent).collect();
             for session in ids {

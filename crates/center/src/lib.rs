@@ -34,7 +34,8 @@
 //! - [`entry`]: the log format; [`model`]: the durable state an entry changes.
 //! - [`calls`]: TaskRouter's conference instruction, StartOutboundCall, the internal-call
 //!   outcomes, and the live links between tasks and calls.
-//! - [`transfer`]: cold, warm and three-way transfers; [`supervise`]: monitor, coach, barge.
+//! - [`transfer`]: cold, warm and three-way transfers; [`supervise`]: monitor, coach, barge;
+//!   [`workers`]: a worker's identity, name and role.
 //! - [`actions`]: what a desktop may do; [`view`]: what it shows; [`sessions`]: who is
 //!   connected; [`protocol`]: the desktop protocol's types (TypeScript is generated from them).
 //! - [`flex`]: the Flex configuration, typed; [`records`]: applications and API keys.
@@ -64,6 +65,7 @@ pub mod supervise;
 pub mod transfer;
 pub mod view;
 mod voice_api;
+pub mod workers;
 
 pub use center::{Center, CenterConfig, CALL_RETENTION_MS};
 pub use entry::{Entry, TaskOrigin, LOG_FORMAT};

@@ -3,20 +3,18 @@
 //! `CallSidToCoach`) so the hearing graph decides who hears the supervisor. A supervisor is a
 //! worker whose `roles` attribute (Flex's) holds `supervisor` or `admin`.
 
-use switchboard_routing::ReservationStatus;
+use std::collections::{BTreeMap, BTreeSet};
+
 use switchboard_sid::{Call, Conference, Sid};
-use switchboard_voice::{
-    Callee, ConferenceStatus, DialRequest, JoinSpec, ParticipantUpdate, Voice,
-};
+use switchboard_voice::{Callee, DialRequest, JoinSpec, Output as VoiceOutput, ParticipantUpdate};
 
 use crate::calls::Calls;
 use crate::cx::Cx;
-use crate::entry::TaskOrigin;
+use crate::dirty::Dirty;
 use crate::error::CenterError;
-use crate::model::Model;
-use crate::protocol::{LiveCall, SuperviseMode, SupervisingView, SupervisorView};
+use crate::protocol::{SuperviseMode, SupervisingView};
 use crate::sessions::Agent;
-use crate::view;
+use crate::workers::{self, is_supervisor};
 
 /// The label a supervisor's leg carries in the conference.
 pub const SUPERVISOR_LABEL: &str = "supervisor";
@@ -34,23 +32,6 @@ pub struct Supervising {
     pub coached: Option<Sid<Call>>,
 }
 
-/// Whether the worker may supervise: its `roles` hold `supervisor` or `admin`.
-pub fn is_supervisor(model: &Model, (ws, worker): Agent) -> bool {
-    let Some(w) = model.workspace(ws).and_then(|s| s.engine.worker(worker)) else {
-        return false;
-    };
-    w.attributes
-        .value()
-        .get("roles")
-        .and_then(|r| r.as_array())
-        .is_some_and(|roles| {
-            roles
-                .iter()
-                .filter_map(|r| r.as_str())
-                .any(|r| r == "supervisor" || r == "admin")
-        })
-}
-
 fn flags(mode: SuperviseMode, coached: Option<Sid<Call>>) -> ParticipantUpdate {
     ParticipantUpdate {
         hold: None,
@@ -61,15 +42,63 @@ fn flags(mode: SuperviseMode, coached: Option<Sid<Call>>) -> ParticipantUpdate {
     }
 }
 
-impl Calls {
+/// The supervisors on calls.
+#[derive(Debug, Default)]
+pub struct Supervision {
+    supervising: BTreeMap<Agent, Supervising>,
+    supervisor_legs: BTreeMap<Sid<Call>, Agent>,
+    touched: BTreeSet<Agent>,
+}
+
+impl Supervision {
     /// The supervisor whose leg this is.
     pub fn supervisor_of_leg(&self, leg: Sid<Call>) -> Option<Agent> {
         self.supervisor_legs.get(&leg).copied()
     }
 
+    /// The call a supervisor is on, as its desktop shows it.
+    pub fn view(&self, agent: Agent) -> Option<SupervisingView> {
+        self.supervising.get(&agent).map(|s| SupervisingView {
+            conference_sid: s.conference,
+            call_sid: s.leg,
+            mode: s.mode,
+            coached_call_sid: s.coached,
+        })
+    }
+
+    /// Agents whose desktops changed since the last call.
+    pub fn take_touched(&mut self) -> BTreeSet<Agent> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// A supervisor's leg ended: it supervises nothing any more.
+    pub fn on_voice_output(&mut self, o: &VoiceOutput) {
+        if let VoiceOutput::CallStatus { call, status } = o {
+            if status.is_final() {
+                if let Some(agent) = self.supervisor_legs.remove(call) {
+                    self.supervising.remove(&agent);
+                    self.touched.insert(agent);
+                }
+            }
+        }
+    }
+
+    /// Marks the supervisor desktops a voice output may have changed.
+    pub fn mark(&self, o: &VoiceOutput, dirty: &mut Dirty) {
+        let call = match o {
+            VoiceOutput::CallStatus { call, .. } => Some(*call),
+            VoiceOutput::ConferenceEvent { call, .. } => *call,
+            _ => None,
+        };
+        if let Some(agent) = call.and_then(|c| self.supervisor_legs.get(&c)) {
+            dirty.workers.insert(*agent);
+        }
+    }
+
     /// A supervisor joins `conference`, or changes how it takes part in it.
     pub fn supervise(
         &mut self,
+        calls: &Calls,
         cx: &mut Cx<'_>,
         agent: Agent,
         conference: Sid<Conference>,
@@ -82,17 +111,17 @@ impl Calls {
                 "supervise is for supervisors: the worker's roles must include \"supervisor\"",
             ));
         }
-        let live = self.live_calls(cx.model, cx.voice, agent.0);
-        let call = live
-            .iter()
-            .find(|c| c.conference_sid == conference)
-            .ok_or_else(|| {
-                CenterError::invalid("conference_sid", format!("{conference} is not a live call"))
-            })?;
+        let live = calls.live_conferences(cx.model, cx.voice, agent.0);
+        if !live.iter().any(|(c, _)| *c == conference) {
+            return Err(CenterError::invalid(
+                "conference_sid",
+                format!("{conference} is not a live call"),
+            ));
+        }
         let agents: Vec<Sid<Call>> = cx
             .voice
             .conference(conference)
-            .map(|c| self.agent_legs_in(&c.participants))
+            .map(|c| calls.agent_legs_in(&c.participants))
             .unwrap_or_default();
         let coached =
             match (mode, coach) {
@@ -108,7 +137,6 @@ impl Calls {
                 })?),
                 _ => None,
             };
-        let _ = call;
         let now = cx.ms();
         if let Some(s) = self.supervising.get(&agent).cloned() {
             if s.conference != conference {
@@ -124,7 +152,7 @@ impl Calls {
             self.touched.insert(agent);
             return Ok(());
         }
-        let identity = view::identity(cx.model, agent.0, agent.1).ok_or_else(|| {
+        let identity = workers::identity(cx.model, agent.0, agent.1).ok_or_else(|| {
             CenterError::invalid(
                 "type",
                 "supervise needs a client: contact_uri on the supervisor's worker",
@@ -182,89 +210,5 @@ impl Calls {
         let now = cx.ms();
         cx.voice.hangup(now, s.leg, "the supervisor left")?;
         Ok(())
-    }
-
-    /// The calls a supervisor of workspace `ws` can join: conferences with an agent of a task on
-    /// them, oldest first. The caller's own conference of an internal call is left out: the
-    /// callee's conference holds the whole conversation.
-    pub fn live_calls(
-        &self,
-        model: &Model,
-        voice: &Voice,
-        ws: switchboard_sid::Sid<switchboard_sid::Workspace>,
-    ) -> Vec<LiveCall> {
-        let mut out: Vec<LiveCall> = voice
-            .conferences()
-            .filter(|c| c.status == ConferenceStatus::InProgress)
-            .filter_map(|c| {
-                let legs = self.agent_legs_in(&c.participants);
-                let (lws, task) = legs.iter().find_map(|l| self.task_of_leg(*l))?;
-                if lws != ws {
-                    return None;
-                }
-                let state = model.workspace(ws)?;
-                // The conference's own task, else the first agent's.
-                let owner = c
-                    .friendly_name
-                    .parse()
-                    .ok()
-                    .filter(|t| state.engine.task(*t).is_some());
-                let task = owner.unwrap_or(task);
-                let bridged = state.origin(task) == Some(TaskOrigin::Outbound)
-                    && self
-                        .outbound(task)
-                        .is_some_and(|o| o.internal.is_some() && o.far_connected);
-                if bridged {
-                    return None;
-                }
-                let accepted = state.engine.task(task).is_some_and(|t| {
-                    t.reservations.iter().any(|r| {
-                        state
-                            .engine
-                            .reservation(*r)
-                            .is_some_and(|r| r.status == ReservationStatus::Accepted)
-                    })
-                });
-                if !accepted {
-                    return None;
-                }
-                let queue = state
-                    .engine
-                    .task(task)
-                    .and_then(|t| t.queue_sid)
-                    .and_then(|q| state.engine.queue(q))
-                    .map(|q| q.friendly_name.to_string());
-                Some(LiveCall {
-                    conference_sid: c.sid,
-                    task_sid: task,
-                    queue,
-                    participants: view::participants(model, self, voice, c, None),
-                    since: c.date_created,
-                })
-            })
-            .collect();
-        out.sort_by_key(|c| (c.since, c.conference_sid));
-        out
-    }
-
-    /// What a supervisor's desktop shows; `None` for a worker who is not one.
-    pub fn supervisor_view(
-        &self,
-        model: &Model,
-        voice: &Voice,
-        agent: Agent,
-    ) -> Option<SupervisorView> {
-        if !is_supervisor(model, agent) {
-            return None;
-        }
-        Some(SupervisorView {
-            live_calls: self.live_calls(model, voice, agent.0),
-            supervising: self.supervising.get(&agent).map(|s| SupervisingView {
-                conference_sid: s.conference,
-                call_sid: s.leg,
-                mode: s.mode,
-                coached_call_sid: s.coached,
-            }),
-        })
     }
 }

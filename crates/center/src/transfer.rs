@@ -12,6 +12,9 @@
 //! two or more agents share a conference none of them ends it by leaving
 //! ([`Calls::settle_end_on_exit`]): hold, transfers and three-way calls never end a call by
 //! accident.
+//!
+//! [`Transfers`] keeps the transfers; the links between tasks and calls it makes (the target's
+//! leg, the conference it joined) are [`Calls`]'.
 
 use serde_json::{json, Map, Value};
 use switchboard_routing::{
@@ -23,13 +26,16 @@ use switchboard_sid::{
 };
 use switchboard_voice::{Callee, DialRequest, JoinSpec, ParticipantUpdate};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::calls::{end_task, Calls};
 use crate::cx::Cx;
 use crate::entry::{Entry, TaskOrigin};
 use crate::error::CenterError;
 use crate::protocol::{TransferMode, TransferOutcome, TransferState, TransferView};
 use crate::sessions::Agent;
-use crate::view;
+use crate::supervise::Supervision;
+use crate::workers;
 
 /// Where a transfer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +69,38 @@ pub struct Transfer {
     pub held: Vec<Sid<Call>>,
 }
 
-impl Calls {
+/// The transfers in progress, and what the agents are told about them.
+#[derive(Debug, Default)]
+pub struct Transfers {
+    /// By their new task.
+    transfers: BTreeMap<Sid<Task>, Transfer>,
+    /// The transfer in progress of a task, by the task it moves.
+    transfer_of: BTreeMap<Sid<Task>, Sid<Task>>,
+    /// How the last transfer of a task failed, until the next one starts.
+    failed_transfers: BTreeMap<Sid<Task>, TransferView>,
+    /// Who transferred a task's call to its agent.
+    transferred_from: BTreeMap<Sid<Task>, String>,
+    /// Agents whose desktops a transfer changed (read by the center).
+    touched: BTreeSet<Agent>,
+}
+
+impl Transfers {
     /// The transfer a task was made for.
     pub fn transfer(&self, task: Sid<Task>) -> Option<&Transfer> {
         self.transfers.get(&task)
     }
 
+    /// Agents whose desktops changed since the last call.
+    pub fn take_touched(&mut self) -> BTreeSet<Agent> {
+        std::mem::take(&mut self.touched)
+    }
+
     /// Starts a transfer of `task`'s call (the agent's own, assigned task).
+    #[allow(clippy::too_many_arguments)]
     pub fn start_transfer(
         &mut self,
+        calls: &Calls,
+        supervision: &Supervision,
         cx: &mut Cx<'_>,
         (ws, worker): Agent,
         task: Sid<Task>,
@@ -84,10 +113,10 @@ impl Calls {
                 "already has a transfer in progress: complete or cancel it first",
             ));
         }
-        let leg = self
+        let leg = calls
             .agent_leg(task)
             .ok_or_else(|| CenterError::invalid("task_sid", "has no call to transfer"))?;
-        let conf = self
+        let conf = calls
             .conference_of_task(cx.voice, task)
             .filter(|c| c.participants.contains(&leg))
             .ok_or_else(|| CenterError::invalid("task_sid", "is not on a live call"))?;
@@ -116,9 +145,9 @@ impl Calls {
                     ));
                 }
                 if participants.iter().any(|c| {
-                    self.leg_tasks
-                        .get(c)
-                        .and_then(|(ws2, t)| view::task_worker(self, cx.model, *ws2, *t))
+                    calls
+                        .task_of_leg(*c)
+                        .and_then(|(ws2, t)| calls.task_worker(cx.model, ws2, t))
                         == Some(w)
                 }) {
                     return Err(CenterError::invalid(
@@ -126,7 +155,7 @@ impl Calls {
                         format!("{w} is already on this call"),
                     ));
                 }
-                let name = view::worker_name(cx.model, ws, w).ok_or_else(|| {
+                let name = workers::worker_name(cx.model, ws, w).ok_or_else(|| {
                     CenterError::invalid("worker_sid", format!("{w} does not exist"))
                 })?;
                 (RoutingTarget::Worker(w), name, "worker")
@@ -186,8 +215,8 @@ impl Calls {
         if mode != TransferMode::Add {
             let now = cx.ms();
             for call in participants.iter().copied().filter(|c| *c != leg) {
-                let is_party = !self.leg_tasks.contains_key(&call)
-                    && !self.supervisor_legs.contains_key(&call);
+                let is_party = calls.task_of_leg(call).is_none()
+                    && supervision.supervisor_of_leg(call).is_none();
                 let on_hold = cx
                     .voice
                     .participation(conference, call)
@@ -244,8 +273,10 @@ impl Calls {
 
     /// The target accepted the transfer task's reservation: its agent joins the call, and the
     /// transfer goes on as its mode says.
+    #[allow(clippy::too_many_arguments)]
     pub fn accept_transfer(
         &mut self,
+        calls: &mut Calls,
         cx: &mut Cx<'_>,
         ws: Sid<WorkspaceKind>,
         reservation: Sid<Reservation>,
@@ -265,7 +296,7 @@ impl Calls {
             .ok_or_else(|| {
                 CenterError::invalid("reservation_sid", "is for a call that has ended")
             })?;
-        let identity = view::identity(cx.model, ws, worker).ok_or_else(|| {
+        let identity = workers::identity(cx.model, ws, worker).ok_or_else(|| {
             CenterError::invalid(
                 "reservation_sid",
                 "cannot be accepted: you have no client: contact_uri, so no call reaches you",
@@ -273,7 +304,7 @@ impl Calls {
         })?;
         let from = cx
             .voice
-            .call(self.agent_leg(t.from_task).unwrap_or(Sid::from_u128(0)))
+            .call(calls.agent_leg(t.from_task).unwrap_or(Sid::from_u128(0)))
             .map(|c| c.from.clone())
             .unwrap_or_default();
         let leg = cx.voice.dial(
@@ -295,10 +326,8 @@ impl Calls {
                 ring_timeout: 60,
             },
         )?;
-        self.agent_legs.insert(task, leg);
-        self.leg_tasks.insert(leg, (ws, task));
-        self.joined.insert(task, t.conference);
-        let from_name = view::worker_name(cx.model, ws, t.from_worker).unwrap_or_default();
+        calls.link_joined_leg(ws, task, leg, t.conference);
+        let from_name = workers::worker_name(cx.model, ws, t.from_worker).unwrap_or_default();
         self.transferred_from.insert(task, from_name);
         cx.execute(Entry::engine(
             ws,
@@ -309,13 +338,13 @@ impl Calls {
         ))?;
         self.touched.insert((ws, t.from_worker));
         match t.mode {
-            TransferMode::Cold => self.hand_over(cx, task),
+            TransferMode::Cold => self.hand_over(calls, cx, task),
             TransferMode::Warm => {
                 if let Some(x) = self.transfers.get_mut(&task) {
                     x.answered = true;
                 }
                 // The agents talk as soon as both are in: neither ends the call by leaving.
-                self.lower_end_on_exit(cx, t.conference);
+                calls.lower_end_on_exit(cx, t.conference);
             }
             TransferMode::Add => self.finish_transfer(cx, task),
         }
@@ -325,6 +354,7 @@ impl Calls {
     /// Warm transfer: the transferring agent leaves; the others stay with the new agent.
     pub fn complete_transfer(
         &mut self,
+        calls: &mut Calls,
         cx: &mut Cx<'_>,
         from_task: Sid<Task>,
     ) -> Result<(), CenterError> {
@@ -340,13 +370,14 @@ impl Calls {
                 "has a transfer whose target has not answered yet: wait, or cancel it",
             ));
         }
-        self.hand_over(cx, task);
+        self.hand_over(calls, cx, task);
         Ok(())
     }
 
     /// Calls a transfer off: a ringing target stops ringing, a consulting one leaves.
     pub fn cancel_transfer(
         &mut self,
+        calls: &mut Calls,
         cx: &mut Cx<'_>,
         from_task: Sid<Task>,
     ) -> Result<(), CenterError> {
@@ -355,9 +386,9 @@ impl Calls {
             .get(&from_task)
             .copied()
             .ok_or_else(|| CenterError::invalid("task_sid", "has no transfer in progress"))?;
-        if let Some(leg) = self.agent_leg(task) {
+        if let Some(leg) = calls.agent_leg(task) {
             if let Some(conf) = self.transfers.get(&task).map(|t| t.conference) {
-                self.leave(cx, conf, leg, "the transfer was canceled");
+                calls.leave(cx, conf, leg, "the transfer was canceled");
             }
         }
         self.fail_transfer(cx, task, TransferOutcome::Canceled);
@@ -365,12 +396,12 @@ impl Calls {
     }
 
     /// The transferring agent leaves; the waiting parties come off hold.
-    fn hand_over(&mut self, cx: &mut Cx<'_>, task: Sid<Task>) {
+    fn hand_over(&mut self, calls: &mut Calls, cx: &mut Cx<'_>, task: Sid<Task>) {
         let Some(t) = self.transfers.get(&task).cloned() else {
             return;
         };
-        if let Some(leg) = self.agent_leg(t.from_task) {
-            self.leave(cx, t.conference, leg, "the agent transferred the call");
+        if let Some(leg) = calls.agent_leg(t.from_task) {
+            calls.leave(cx, t.conference, leg, "the agent transferred the call");
         }
         self.finish_transfer(cx, task);
     }
@@ -387,7 +418,7 @@ impl Calls {
 
     /// A transfer that did not happen: the waiting parties come back to the transferring agent,
     /// who is told why; the transfer's task ends.
-    pub(crate) fn fail_transfer(&mut self, cx: &mut Cx<'_>, task: Sid<Task>, why: TransferOutcome) {
+    fn fail_transfer(&mut self, cx: &mut Cx<'_>, task: Sid<Task>, why: TransferOutcome) {
         let Some(t) = self.transfers.remove(&task) else {
             return;
         };
@@ -425,11 +456,43 @@ impl Calls {
         }
     }
 
-    /// What a routing event of a transfer's task means for the transfer.
-    pub(crate) fn on_transfer_event(&mut self, cx: &mut Cx<'_>, ws: Sid<WorkspaceKind>, e: &Event) {
+    /// What a routing event means for the transfers: a transfer's task declined, not answered
+    /// or canceled fails it; a finished task forgets what was kept for it.
+    pub fn on_routing_event(&mut self, cx: &mut Cx<'_>, ws: Sid<WorkspaceKind>, e: &Event) {
         let Some(task) = e.task.as_ref().map(|t| t.sid) else {
             return;
         };
+        if self.transfers.contains_key(&task) {
+            self.on_transfer_event(cx, ws, e, task);
+        }
+        if matches!(
+            e.event_type,
+            EventType::TaskCompleted | EventType::TaskCanceled | EventType::TaskDeleted
+        ) {
+            self.forget_task(task);
+        }
+    }
+
+    /// Drops what was kept for a finished task.
+    fn forget_task(&mut self, task: Sid<Task>) {
+        self.failed_transfers.remove(&task);
+        self.transferred_from.remove(&task);
+        if let Some(t) = self.transfer_of.remove(&task) {
+            self.transfers.remove(&t);
+        }
+        if let Some(t) = self.transfers.remove(&task) {
+            self.transfer_of.remove(&t.from_task);
+            self.touched.insert((t.workspace, t.from_worker));
+        }
+    }
+
+    fn on_transfer_event(
+        &mut self,
+        cx: &mut Cx<'_>,
+        ws: Sid<WorkspaceKind>,
+        e: &Event,
+        task: Sid<Task>,
+    ) {
         let Some(t) = self.transfers.get(&task) else {
             return;
         };
@@ -468,8 +531,21 @@ impl Calls {
         }
     }
 
+    /// What a voice output means for the transfers: a conference that ended fails every
+    /// transfer of its call.
+    pub fn on_voice_output(&mut self, cx: &mut Cx<'_>, o: &switchboard_voice::Output) {
+        if let switchboard_voice::Output::ConferenceEvent {
+            conference,
+            event: "conference-end",
+            ..
+        } = o
+        {
+            self.conference_ended(cx, *conference);
+        }
+    }
+
     /// The call's conference ended: every transfer on it fails.
-    pub(crate) fn conference_ended(&mut self, cx: &mut Cx<'_>, conference: Sid<Conference>) {
+    fn conference_ended(&mut self, cx: &mut Cx<'_>, conference: Sid<Conference>) {
         let gone: Vec<Sid<Task>> = self
             .transfers
             .iter()

@@ -1,17 +1,39 @@
-//! What an agent's desktop shows, worked out from the model, the calls and the voice engine: its
-//! state, and the directory of agents and queues the dialpad searches.
+//! What an agent's desktop shows, worked out from the model, the calls, the transfers, the
+//! supervisors and the voice engine: its state (the participants of its calls and a
+//! supervisor's live calls included), and the directory of agents and queues the dialpad
+//! searches.
 
 use switchboard_routing::{ReservationStatus, TaskStatus};
-use switchboard_sid::{Call, Sid, Task, Worker, Workspace as WorkspaceKind};
+use switchboard_sid::{Call, Sid, Worker, Workspace as WorkspaceKind};
 use switchboard_voice::{ConferenceRecord, End, Voice};
 
 use crate::calls::{Calls, InternalTarget};
 use crate::media::Media;
 use crate::model::Model;
 use crate::protocol::{
-    ActivityView, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, ParticipantView,
-    PartyKind, ReservationState, TaskState, TaskView, WorkerView,
+    ActivityView, CallState, DesktopState, DirectoryAgent, DirectoryQueue, IncomingCall, LiveCall,
+    ParticipantView, PartyKind, ReservationState, SupervisorView, TaskState, TaskView, WorkerView,
 };
+use crate::supervise::Supervision;
+use crate::transfer::Transfers;
+use crate::workers::{self, identity, worker_name};
+
+/// What the views read.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// The durable state.
+    pub model: &'a Model,
+    /// The links between tasks and calls.
+    pub calls: &'a Calls,
+    /// Transfers in progress.
+    pub transfers: &'a Transfers,
+    /// Supervisors on calls.
+    pub supervision: &'a Supervision,
+    /// Calls and conferences.
+    pub voice: &'a Voice,
+    /// Audio connections.
+    pub media: &'a Media,
+}
 
 /// The most agents a directory search answers with.
 pub const DIRECTORY_LIMIT: usize = 50;
@@ -37,58 +59,13 @@ fn task_state(s: TaskStatus) -> TaskState {
     }
 }
 
-/// The `client:` identity a worker is reached at, from its `contact_uri`.
-pub fn identity(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> Option<String> {
-    let w = model.workspace(ws)?.engine.worker(worker)?;
-    w.attributes
-        .value()
-        .get("contact_uri")
-        .and_then(|v| v.as_str())
-        .and_then(|c| c.strip_prefix("client:"))
-        .map(str::to_owned)
-}
-
-/// The name a worker is shown by: its `full_name`, else its friendly name.
-pub fn worker_name(model: &Model, ws: Sid<WorkspaceKind>, worker: Sid<Worker>) -> Option<String> {
-    let w = model.workspace(ws)?.engine.worker(worker)?;
-    Some(
-        w.attributes
-            .value()
-            .get("full_name")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| w.friendly_name.to_string()),
-    )
-}
-
-/// The worker handling a call task: the agent of an outbound task, else the worker of its
-/// live reservation.
-pub fn task_worker(
-    calls: &Calls,
-    model: &Model,
-    ws: Sid<WorkspaceKind>,
-    task: Sid<Task>,
-) -> Option<Sid<Worker>> {
-    if let Some(o) = calls.outbound(task) {
-        return Some(o.worker);
-    }
-    let e = &model.workspace(ws)?.engine;
-    e.task(task)?
-        .reservations
-        .iter()
-        .filter_map(|r| e.reservation(*r))
-        .find(|r| r.status.is_live())
-        .map(|r| r.worker_sid)
-}
-
 /// The parties of a conference (but `me`), agents first: who each is, and how it takes part.
 pub fn participants(
-    model: &Model,
-    calls: &Calls,
-    voice: &Voice,
+    src: Sources<'_>,
     conference: &ConferenceRecord,
     me: Option<Sid<Call>>,
 ) -> Vec<ParticipantView> {
+    let voice = src.voice;
     let mut out: Vec<ParticipantView> = conference
         .participants
         .iter()
@@ -96,7 +73,7 @@ pub fn participants(
         .filter(|c| Some(*c) != me)
         .filter_map(|leg| {
             let p = voice.participation(conference.sid, leg)?;
-            let (kind, name) = party(model, calls, voice, conference, leg);
+            let (kind, name) = party(src, conference, leg);
             Some(ParticipantView {
                 call_sid: leg,
                 name,
@@ -116,19 +93,15 @@ pub fn participants(
 }
 
 /// Who a leg of a conference is, and the name to show for it.
-fn party(
-    model: &Model,
-    calls: &Calls,
-    voice: &Voice,
-    conference: &ConferenceRecord,
-    leg: Sid<Call>,
-) -> (PartyKind, String) {
-    if let Some((ws, worker)) = calls.supervisor_of_leg(leg) {
+fn party(src: Sources<'_>, conference: &ConferenceRecord, leg: Sid<Call>) -> (PartyKind, String) {
+    let (model, calls, voice) = (src.model, src.calls, src.voice);
+    if let Some((ws, worker)) = src.supervision.supervisor_of_leg(leg) {
         let name = worker_name(model, ws, worker).unwrap_or_default();
         return (PartyKind::Supervisor, name);
     }
     if let Some((ws, task)) = calls.task_of_leg(leg) {
-        let name = task_worker(calls, model, ws, task)
+        let name = calls
+            .task_worker(model, ws, task)
             .and_then(|w| worker_name(model, ws, w))
             .unwrap_or_default();
         return (PartyKind::Agent, name);
@@ -155,13 +128,18 @@ fn party(
 
 /// Everything an agent's desktop shows; `None` when the agent or its workspace is gone.
 pub fn desktop_state(
-    model: &Model,
-    calls: &Calls,
-    voice: &Voice,
-    media: &Media,
+    src: Sources<'_>,
     ws: Sid<WorkspaceKind>,
     worker: Sid<Worker>,
 ) -> Option<DesktopState> {
+    let Sources {
+        model,
+        calls,
+        transfers,
+        voice,
+        media,
+        ..
+    } = src;
     let state = model.workspace(ws)?;
     let e = &state.engine;
     let w = e.worker(worker)?;
@@ -197,7 +175,19 @@ pub fn desktop_state(
                     .map(|q| q.friendly_name.to_string()),
                 attributes: t.attributes.value().clone(),
                 date_created: t.date_created.0,
-                call: calls.call_view(model, voice, ws, t.sid, r.status),
+                call: calls
+                    .call_view(model, voice, ws, t.sid, r.status)
+                    .map(|mut c| {
+                        // Who else is on it, and how a transfer of it stands.
+                        if c.state == CallState::Connected {
+                            if let Some(conf) = calls.conference_of_task(voice, t.sid) {
+                                c.participants = participants(src, conf, c.call_sid);
+                            }
+                        }
+                        c.transfer = transfers.transfer_view(t.sid);
+                        c.transferred_from = transfers.transferred_from(t.sid).map(str::to_owned);
+                        c
+                    }),
             })
         })
         .collect();
@@ -242,7 +232,40 @@ pub fn desktop_state(
         incoming_calls,
         audio: media.view((ws, worker)),
         media: media.settings().clone(),
-        supervisor: calls.supervisor_view(model, voice, (ws, worker)),
+        supervisor: supervisor_view(src, (ws, worker)),
+    })
+}
+
+/// What a supervisor's desktop shows; `None` for a worker who is not one.
+fn supervisor_view(src: Sources<'_>, agent: crate::sessions::Agent) -> Option<SupervisorView> {
+    if !workers::is_supervisor(src.model, agent) {
+        return None;
+    }
+    let state = src.model.workspace(agent.0)?;
+    let live_calls = src
+        .calls
+        .live_conferences(src.model, src.voice, agent.0)
+        .into_iter()
+        .filter_map(|(cf, task)| {
+            let c = src.voice.conference(cf)?;
+            let queue = state
+                .engine
+                .task(task)
+                .and_then(|t| t.queue_sid)
+                .and_then(|q| state.engine.queue(q))
+                .map(|q| q.friendly_name.to_string());
+            Some(LiveCall {
+                conference_sid: cf,
+                task_sid: task,
+                queue,
+                participants: participants(src, c, None),
+                since: c.date_created,
+            })
+        })
+        .collect();
+    Some(SupervisorView {
+        live_calls,
+        supervising: src.supervision.view(agent),
     })
 }
 
