@@ -331,6 +331,16 @@ impl Snapshot {
     /// Reads a snapshot. One written by a newer program is refused ([`SnapshotError::TooNew`]);
     /// a field that does not read is named ([`SnapshotError::Decode`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        // The common case in one pass; the slow path below reads field by field to say which
+        // one fails, and looks at the version before anything else.
+        if let Ok(snapshot) = serde_json::from_slice::<Snapshot>(bytes) {
+            if snapshot.version > SNAPSHOT_FORMAT {
+                return Err(SnapshotError::TooNew {
+                    found: snapshot.version,
+                });
+            }
+            return Ok(snapshot);
+        }
         let doc: Value = serde_json::from_slice(bytes)
             .map_err(|e| SnapshotError::decode("", format!("is not JSON: {e}")))?;
         let Value::Object(mut top) = doc else {
