@@ -1260,19 +1260,24 @@ mod tests {
 
     type Script = Vec<(Timestamp, Option<Command>)>;
 
-    fn new_workspace() -> Workspace {
+    /// Multitasking for odd seeds, single-tasking for even ones; LIFO first for every third.
+    fn new_workspace(seed: u64) -> Workspace {
         Workspace::new(WorkspaceConfig {
             sid: sid(9),
             friendly_name: "snap".into(),
-            multi_task_enabled: true,
-            prioritize_queue_order: TaskOrder::Fifo,
+            multi_task_enabled: seed % 2 == 1,
+            prioritize_queue_order: if seed.is_multiple_of(3) {
+                TaskOrder::Lifo
+            } else {
+                TaskOrder::Fifo
+            },
             seed: 77,
         })
     }
 
     fn script(seed: u64, steps: usize) -> Script {
         let mut rng = Rng(seed);
-        let mut ws = new_workspace();
+        let mut ws = new_workspace(seed);
         let mut out: Script = setup()
             .into_iter()
             .map(|c| (Timestamp(T0), Some(c)))
@@ -1356,14 +1361,14 @@ mod tests {
     #[test]
     fn restored_workspaces_behave_as_the_original_at_every_cut() {
         let mut seen = String::new();
-        for seed in [1, 2, 3, 4, 5] {
+        for seed in 1..=8 {
             let script = script(seed, 300);
-            let mut reference = new_workspace();
+            let mut reference = new_workspace(seed);
             let outputs: Vec<String> = script
                 .iter()
                 .map(|(at, c)| step(&mut reference, *at, c.clone()))
                 .collect();
-            let mut ws = new_workspace();
+            let mut ws = new_workspace(seed);
             for (k, (at, c)) in script.iter().enumerate() {
                 if k.is_multiple_of(7) {
                     ws = restored(&ws);
@@ -1393,7 +1398,7 @@ mod tests {
 
     #[test]
     fn tasks_keep_an_earlier_configuration_across_a_restore() {
-        let mut ws = new_workspace();
+        let mut ws = new_workspace(1);
         for c in setup() {
             ws.handle(Timestamp(T0), c).unwrap();
         }
@@ -1433,7 +1438,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_that_does_not_hold_together_is_refused_with_the_place() {
-        let mut ws = new_workspace();
+        let mut ws = new_workspace(1);
         for c in setup() {
             ws.handle(Timestamp(T0), c).unwrap();
         }
