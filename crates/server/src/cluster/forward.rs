@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as UpMessage;
 
-use super::{Role, Shared};
+use super::node::{Role, Shared};
 use crate::config::Limits;
 use crate::http::ApiError;
 

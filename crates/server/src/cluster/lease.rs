@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use switchboard_store::{Fence, Lease, PostgresLease, PostgresStore, StoreError};
 use tokio::sync::watch;
 
-use super::{OwnerHook, Role, Shared, LEASE_NAME};
+use super::node::{OwnerHook, Role, Shared, LEASE_NAME};
 use crate::Config;
 
 /// Runs `f` on the lease (a blocking call) off the async threads, and gives the lease back.
