@@ -11,8 +11,8 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::StreamExt;
 
-use crate::client::{bounded, get_throughput, latency, sid, Api, Latency};
-use crate::server::Server;
+use switchboard_bench::client::{bounded, get_throughput, latency, sid, Api, Latency};
+use switchboard_bench::server::Server;
 
 /// Options of `desktops`.
 #[derive(clap::Args, Debug)]
@@ -278,16 +278,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.plot {
-        let points: Vec<crate::plot::DesktopPoint> = all
+        let points: Vec<switchboard_bench::plot::DesktopPoint> = all
             .iter()
-            .map(|f| crate::plot::DesktopPoint {
+            .map(|f| switchboard_bench::plot::DesktopPoint {
                 desktops: f.desktops as f64,
                 get_rps: f.get_rps,
                 p50: f.write.p50,
                 p99: f.write.p99,
             })
             .collect();
-        crate::plot::desktops(path, &points)?;
+        switchboard_bench::plot::desktops(path, &points)?;
     }
     Ok(())
 }

@@ -14,8 +14,6 @@ mod desktops;
 mod reads;
 mod relay;
 
-use switchboard_bench::{client, plot, server};
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::client::{latency, sid, Api};
-use crate::server::Server;
+use switchboard_bench::client::{latency, sid, Api};
+use switchboard_bench::server::Server;
 
 /// Options of `reads`.
 #[derive(clap::Args, Debug)]
@@ -146,7 +146,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn timed_gets(api: &Api, path: &str, n: usize) -> anyhow::Result<crate::client::Latency> {
+async fn timed_gets(
+    api: &Api,
+    path: &str,
+    n: usize,
+) -> anyhow::Result<switchboard_bench::client::Latency> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         samples.push(api.timed_get(path).await?);

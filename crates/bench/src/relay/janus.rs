@@ -34,8 +34,8 @@ use super::measure::{ramp, whole_rooms, Load};
 use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use super::tones::tones;
-use crate::client::bounded;
-use crate::server::proc_cpu_seconds;
+use switchboard_bench::client::bounded;
+use switchboard_bench::server::proc_cpu_seconds;
 
 /// How long one request or event may take during setup.
 const WAIT: Duration = Duration::from_secs(30);
@@ -209,7 +209,7 @@ nat: {{
 
 impl Drop for Janus {
     fn drop(&mut self) {
-        crate::server::stop(&mut self.child);
+        switchboard_bench::server::stop(&mut self.child);
         if std::env::var_os("BENCH_KEEP_JANUS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use super::args::Args;
 use super::peer::{Fleet, PeerReport};
 use super::report::{forward_row, mix_row, Row, Window};
-use crate::server::proc_cpu_seconds;
+use switchboard_bench::server::proc_cpu_seconds;
 
 /// CPU seconds of this process so far.
 pub(super) fn own_cpu() -> f64 {

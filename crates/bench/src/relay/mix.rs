@@ -19,7 +19,7 @@ use super::measure::{pin, ramp, whole_rooms, Load};
 use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use super::tones::tones;
-use crate::server::proc_cpu_seconds;
+use switchboard_bench::server::proc_cpu_seconds;
 
 /// The id of this process's thread named `name` (the kernel keeps its first 15 bytes).
 fn thread_id(name: &str) -> Option<u32> {

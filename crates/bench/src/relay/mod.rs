@@ -140,7 +140,7 @@ pub async fn run(mut args: Args) -> anyhow::Result<()> {
         let cpu = |rows: &[Row]| -> Vec<(f64, f64)> {
             rows.iter().map(|r| (r.n as f64, r.cpu_pct)).collect()
         };
-        crate::plot::relay(
+        switchboard_bench::plot::relay(
             path,
             &cpu(&fwd_ours),
             &cpu(&fwd_janus),

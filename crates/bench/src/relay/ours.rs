@@ -25,8 +25,8 @@ use super::args::Args;
 use super::measure::{ramp, Load};
 use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
-use crate::client::{bounded, sid, Api};
-use crate::server::{Server, ACCOUNT, TOKEN};
+use switchboard_bench::client::{bounded, sid, Api};
+use switchboard_bench::server::{Server, ACCOUNT, TOKEN};
 
 /// How long one action or state change may take during setup.
 const WAIT: Duration = Duration::from_secs(30);
