@@ -58,6 +58,14 @@ pub enum StoreError {
     /// This store keeps no leases (SQLite: one node only).
     #[error("this database keeps no leases: several nodes need PostgreSQL")]
     NoLeases,
+    /// A snapshot that cannot be stored where it was asked to go.
+    #[error("snapshot through log entry {seq} refused: {why}")]
+    SnapshotRefused {
+        /// The `seq` it was to cover.
+        seq: i64,
+        /// Why not.
+        why: String,
+    },
 }
 
 /// A PostgreSQL error with what the server said: the client's own message is only its kind
@@ -202,6 +210,33 @@ impl PruneReport {
     }
 }
 
+/// How many snapshots a store keeps: the newest and the one before it. The log keeps every entry
+/// after the older one, so a newest snapshot that cannot be read (damaged, or written by a newer
+/// program) still leaves a way to start: the older one and a longer tail.
+pub const KEPT_SNAPSHOTS: usize = 2;
+
+/// What the store knows of one snapshot, without its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The `seq` of the last log entry it covers: it is the state after entries `1..=seq`.
+    pub seq: i64,
+    /// The format its bytes are in, as the writer gave it.
+    pub format: i64,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Its size in bytes.
+    pub size: i64,
+}
+
+/// One stored snapshot, with its bytes (which the store does not interpret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    /// What it is.
+    pub info: SnapshotInfo,
+    /// The encoded state.
+    pub bytes: Vec<u8>,
+}
+
 /// Reads of what the store keeps beside the log. A second connection to the same database can
 /// serve them while the writer commits (SQLite's WAL lets readers run beside one writer, and
 /// PostgreSQL's snapshots do the same), so slow reads need not wait behind changes, nor changes
@@ -232,11 +267,57 @@ pub trait Reads: Send {
 pub trait Store: Reads {
     /// Writes a batch atomically and durably; returns the `seq` of its first log entry.
     fn commit(&mut self, batch: &Batch) -> Result<i64, StoreError>;
-    /// Visits the log in order.
+    /// Visits the log in order (what is left of it: snapshots shorten it from the front).
     fn read_log(
         &mut self,
         visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        self.read_log_after(0, visit)
+    }
+    /// Visits, in order, the log entries whose `seq` is greater than `after` (the tail a
+    /// snapshot through `after` leaves to replay).
+    fn read_log_after(
+        &mut self,
+        after: i64,
+        visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
     ) -> Result<(), StoreError>;
+    /// The first and last `seq` the log holds now; `None` when it holds none. The first is 1
+    /// until snapshots let the front of the log go ([`Store::prune_log`]).
+    fn log_bounds(&mut self) -> Result<Option<(i64, i64)>, StoreError>;
+    /// Stores, in one transaction, a snapshot of the state after log entries `1..=through_seq`
+    /// in `format`, and lets go of the snapshots older than the newest [`KEPT_SNAPSHOTS`]. It is
+    /// visible whole or not at all, and the snapshots before it stay until it is committed.
+    /// Refused ([`StoreError::SnapshotRefused`]) unless `through_seq` is past the newest
+    /// snapshot and is a `seq` the log has reached. A fenced writer checks its fence first.
+    fn write_snapshot(
+        &mut self,
+        through_seq: i64,
+        format: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError>;
+    /// The snapshots kept, newest first, without their bytes.
+    fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>, StoreError>;
+    /// One kept snapshot, by the `seq` it covers.
+    fn read_snapshot(&mut self, seq: i64) -> Result<Option<StoredSnapshot>, StoreError>;
+    /// The newest snapshot, if any.
+    fn latest_snapshot(&mut self) -> Result<Option<StoredSnapshot>, StoreError> {
+        match self.snapshots()?.first() {
+            Some(info) => self.read_snapshot(info.seq),
+            None => Ok(None),
+        }
+    }
+    /// Deletes, in one short transaction, at most `limit` of the oldest log entries that every
+    /// kept snapshot covers (none until [`KEPT_SNAPSHOTS`] are kept: the log before the only
+    /// snapshot is its fallback). Returns how many it deleted: fewer than `limit` means none
+    /// of those is left. `seq`s are never reused: the log goes on from where it was.
+    fn prune_log(&mut self, limit: usize) -> Result<usize, StoreError>;
+    /// For tests of crashes only (never called by a server a user starts): makes every later
+    /// [`Store::write_snapshot`] sleep `pause` inside its transaction, after the snapshot is
+    /// written and before it commits, so a test can kill the process in the middle of one.
+    #[doc(hidden)]
+    fn set_test_pause_inside_snapshot_writes(&mut self, pause: std::time::Duration) {
+        let _ = pause;
+    }
     /// Deletes, in one short transaction, at most `limit` rows in all: events older than
     /// `before_ms` (`at_ms`), oldest first, then finished tasks that finished before it
     /// (`date_updated_ms`). The log is never touched (snapshots shorten it, not retention).

@@ -10,6 +10,12 @@
 //! only the columns it filters on. SQLite ([`SqliteStore`]) is the embedded default, one file on
 //! one node; PostgreSQL ([`PostgresStore`]) keeps the same tables in a schema of a server's
 //! database. The URL given to [`open`] chooses. Both run the same test suite.
+//!
+//! Snapshots shorten the log: the server stores the core's state after entry `k`
+//! ([`Store::write_snapshot`]), starts from the newest snapshot and the entries after it
+//! ([`Store::read_log_after`]), and lets go of the entries every kept snapshot covers
+//! ([`Store::prune_log`]). The newest [`KEPT_SNAPSHOTS`] are kept, and the log keeps everything
+//! after the older one, so one damaged snapshot never leaves the server without a way to start.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod interface;
@@ -22,8 +28,8 @@ pub use self::postgres::{
     Fence, PostgresLease, PostgresStore, ScratchSchema, TEST_SERVER_DEFAULT, TEST_SERVER_VAR,
 };
 pub use interface::{
-    Batch, EventQuery, EventRow, Lease, LeaseHolder, LogEntry, PruneReport, Reads, Store,
-    StoreError, TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, Lease, LeaseHolder, LogEntry, PruneReport, Reads, SnapshotInfo,
+    Store, StoreError, StoredSnapshot, TaskQuery, TaskRow, KEPT_SNAPSHOTS,
 };
 pub use sqlite::SqliteStore;
 

@@ -29,9 +29,10 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LeaseHolder, LogEntry, PruneReport, Reads, Store, StoreError,
-    TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, LeaseHolder, LogEntry, PruneReport, Reads, SnapshotInfo, Store,
+    StoreError, StoredSnapshot, TaskQuery, TaskRow, KEPT_SNAPSHOTS,
 };
+use crate::sqlite::{check_snapshot_seq, now_ms};
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`. Append only; never edit one
 /// that has shipped.
@@ -87,6 +88,17 @@ CREATE TABLE leases (
     "
 CREATE INDEX events_by_age ON events (at_ms);
 CREATE INDEX finished_by_age ON finished_tasks (date_updated_ms);
+",
+    // Snapshots of the core's state; `seq` is the last log entry each covers, `term` the fencing
+    // token of the writer that stored it (0 for a plain writer), as in the log.
+    "
+CREATE TABLE snapshots (
+    seq           BIGINT PRIMARY KEY,
+    format        BIGINT NOT NULL,
+    bytes         BYTEA NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    term          BIGINT NOT NULL DEFAULT 0
+);
 ",
 ];
 
@@ -161,6 +173,8 @@ enum Mode {
 /// has no gaps.
 struct Writer {
     next_seq: i64,
+    /// See [`Store::set_test_pause_inside_snapshot_writes`].
+    snapshot_pause: Duration,
     next_ord: i64,
     /// The lease this writer is bound to, and the statement that reads its token.
     fence: Option<(Fence, Statement)>,
@@ -415,14 +429,20 @@ impl Writer {
         client: &mut Client,
         fence: Option<(Fence, Statement)>,
     ) -> Result<Writer, StoreError> {
+        // A snapshot may cover every entry the log still holds: numbering goes on after both.
         let next_seq: i64 = client
-            .query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM log", &[])?
+            .query_one(
+                "SELECT GREATEST((SELECT COALESCE(MAX(seq), 0) FROM log),
+                                 (SELECT COALESCE(MAX(seq), 0) FROM snapshots)) + 1",
+                &[],
+            )?
             .try_get(0)?;
         let next_ord: i64 = client
             .query_one("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", &[])?
             .try_get(0)?;
         Ok(Writer {
             next_seq,
+            snapshot_pause: Duration::ZERO,
             next_ord,
             fence,
             log: client
@@ -619,8 +639,9 @@ impl Store for PostgresStore {
         })
     }
 
-    fn read_log(
+    fn read_log_after(
         &mut self,
+        after: i64,
         visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
     ) -> Result<(), StoreError> {
         enum Msg {
@@ -634,7 +655,10 @@ impl Store for PostgresStore {
         let read = move |s: &mut Session| {
             let result = (|| -> Result<bool, StoreError> {
                 let mut t = s.client.transaction()?;
-                let portal = t.bind("SELECT seq, at_ms, body FROM log ORDER BY seq", &[])?;
+                let portal = t.bind(
+                    "SELECT seq, at_ms, body FROM log WHERE seq > $1 ORDER BY seq",
+                    &[&after],
+                )?;
                 loop {
                     let rows = t.query_portal(&portal, LOG_CHUNK)?;
                     if rows.is_empty() {
@@ -684,6 +708,114 @@ impl Store for PostgresStore {
             prune(client, writer, before_ms, limit)
         })
     }
+
+    fn log_bounds(&mut self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.call(|s| {
+            let row = s
+                .client
+                .query_one("SELECT MIN(seq), MAX(seq) FROM log", &[])?;
+            let first: Option<i64> = row.try_get(0)?;
+            let last: Option<i64> = row.try_get(1)?;
+            Ok(first.zip(last))
+        })
+    }
+
+    fn write_snapshot(
+        &mut self,
+        through_seq: i64,
+        format: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let bytes = bytes.to_vec();
+        self.call(move |s| {
+            let (client, writer) = s.writer()?;
+            let mut tx = client.transaction()?;
+            writer.fenced(&mut tx)?;
+            let row = tx.query_one(
+                "SELECT (SELECT MAX(seq) FROM snapshots), (SELECT MAX(seq) FROM log)",
+                &[],
+            )?;
+            check_snapshot_seq(through_seq, row.try_get(0)?, row.try_get(1)?)?;
+            let term = writer.fence.as_ref().map_or(0, |(f, _)| f.token);
+            tx.execute(
+                "INSERT INTO snapshots (seq, format, bytes, created_at_ms, term)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&through_seq, &format, &bytes, &now_ms(), &term],
+            )?;
+            tx.execute(
+                "DELETE FROM snapshots WHERE seq NOT IN
+                 (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT $1)",
+                &[&(KEPT_SNAPSHOTS as i64)],
+            )?;
+            if !writer.snapshot_pause.is_zero() {
+                std::thread::sleep(writer.snapshot_pause);
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        self.call(|s| {
+            let rows = s.client.query(
+                "SELECT seq, format, created_at_ms, octet_length(bytes)::bigint FROM snapshots
+                 ORDER BY seq DESC",
+                &[],
+            )?;
+            rows.iter().map(snapshot_info).collect()
+        })
+    }
+
+    fn read_snapshot(&mut self, seq: i64) -> Result<Option<StoredSnapshot>, StoreError> {
+        self.call(move |s| {
+            let row = s.client.query_opt(
+                "SELECT seq, format, created_at_ms, octet_length(bytes)::bigint, bytes
+                 FROM snapshots WHERE seq = $1",
+                &[&seq],
+            )?;
+            row.map(|r| {
+                Ok(StoredSnapshot {
+                    info: snapshot_info(&r)?,
+                    bytes: r.try_get(4)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn prune_log(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |s| {
+            let (client, writer) = s.writer()?;
+            let mut tx = client.transaction()?;
+            writer.fenced(&mut tx)?;
+            let deleted = tx.execute(
+                "DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE seq <=
+                   (SELECT CASE WHEN COUNT(*) >= $1 THEN MIN(seq) ELSE 0 END FROM snapshots)
+                 ORDER BY seq LIMIT $2)",
+                &[&(KEPT_SNAPSHOTS as i64), &limit],
+            )?;
+            tx.commit()?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn set_test_pause_inside_snapshot_writes(&mut self, pause: Duration) {
+        let _ = self.call(move |s| {
+            let (_, writer) = s.writer()?;
+            writer.snapshot_pause = pause;
+            Ok(())
+        });
+    }
+}
+
+fn snapshot_info(r: &postgres::Row) -> Result<SnapshotInfo, StoreError> {
+    Ok(SnapshotInfo {
+        seq: r.try_get(0)?,
+        format: r.try_get(1)?,
+        created_at_ms: r.try_get(2)?,
+        size: r.try_get(3)?,
+    })
 }
 
 /// Deletes one bounded batch of old events and finished tasks, in one transaction (autovacuum
@@ -1295,6 +1427,20 @@ mod tests {
             w1.prune(i64::MAX, 10),
             Err(StoreError::Fenced { .. })
         ));
+        // Snapshots and the log's pruning are fenced as commits are.
+        assert!(matches!(
+            w1.write_snapshot(2, 1, b"late"),
+            Err(StoreError::Fenced { .. })
+        ));
+        assert!(matches!(w1.prune_log(10), Err(StoreError::Fenced { .. })));
+        assert_eq!(w2.snapshots().unwrap(), []);
+        w2.write_snapshot(1, 1, b"one").unwrap();
+        assert_eq!(w2.prune_log(10).unwrap(), 0);
+        let term: i64 = client(db.0.url())
+            .query_one("SELECT term FROM snapshots WHERE seq = 1", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(term, t2);
         assert!(w2.prune(0, 10).is_ok());
         let mut c = client(db.0.url());
         let rows: Vec<(i64, String, i64)> = c

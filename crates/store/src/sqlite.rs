@@ -6,11 +6,26 @@ use std::path::Path;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LogEntry, PruneReport, Reads, Store, StoreError, TaskQuery,
-    TaskRow,
+    Batch, EventQuery, EventRow, LogEntry, PruneReport, Reads, SnapshotInfo, Store, StoreError,
+    StoredSnapshot, TaskQuery, TaskRow, KEPT_SNAPSHOTS,
 };
 
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this program writes: [`SCHEMA`] is version 1 (every statement in it may
+/// run again), and version `n > 1` adds `MIGRATIONS[n - 2]`. Append only.
+const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
+
+/// The migrations after version 1, in order.
+const MIGRATIONS: &[&str] = &[
+    // 2: snapshots of the core's state; `seq` is the last log entry each covers.
+    "
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq           INTEGER PRIMARY KEY,
+    format        INTEGER NOT NULL,
+    bytes         BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+",
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log (
@@ -60,6 +75,8 @@ const VACUUM_PAGES: i64 = 2048;
 pub struct SqliteStore {
     conn: Connection,
     next_ord: i64,
+    /// See [`Store::set_test_pause_inside_snapshot_writes`].
+    snapshot_pause: std::time::Duration,
 }
 
 impl SqliteStore {
@@ -76,7 +93,11 @@ impl SqliteStore {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "query_only", true)?;
-        Ok(SqliteStore { conn, next_ord: 0 })
+        Ok(SqliteStore {
+            conn,
+            next_ord: 0,
+            snapshot_pause: std::time::Duration::ZERO,
+        })
     }
 
     /// A database in memory, gone when dropped (for tests).
@@ -84,7 +105,7 @@ impl SqliteStore {
         SqliteStore::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn init(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         // Before anything writes the file's header (switching to WAL does).
         enable_incremental_vacuum(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -98,13 +119,30 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction()?;
+            tx.execute_batch(SCHEMA)?;
+            for sql in MIGRATIONS
+                .iter()
+                .skip(usize::try_from(version - 1).unwrap_or(0))
+            {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+            if version > 0 {
+                tracing::info!(from = version, to = SCHEMA_VERSION, "migrated the database");
+            }
+        }
         let next_ord: i64 =
             conn.query_row("SELECT COALESCE(MAX(ord), 0) + 1 FROM events", [], |r| {
                 r.get(0)
             })?;
-        Ok(SqliteStore { conn, next_ord })
+        Ok(SqliteStore {
+            conn,
+            next_ord,
+            snapshot_pause: std::time::Duration::ZERO,
+        })
     }
 }
 
@@ -172,14 +210,15 @@ impl Store for SqliteStore {
         Ok(first)
     }
 
-    fn read_log(
+    fn read_log_after(
         &mut self,
+        after: i64,
         visit: &mut dyn FnMut(LogEntry) -> Result<(), String>,
     ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, at_ms, body FROM log ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
+            .prepare("SELECT seq, at_ms, body FROM log WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = stmt.query(params![after])?;
         while let Some(row) = rows.next()? {
             let entry = LogEntry {
                 seq: row.get(0)?,
@@ -198,6 +237,125 @@ impl Store for SqliteStore {
         }
         Ok(report)
     }
+
+    fn log_bounds(&mut self) -> Result<Option<(i64, i64)>, StoreError> {
+        let (first, last): (Option<i64>, Option<i64>) =
+            self.conn
+                .query_row("SELECT MIN(seq), MAX(seq) FROM log", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(first.zip(last))
+    }
+
+    fn write_snapshot(
+        &mut self,
+        through_seq: i64,
+        format: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let (newest, last): (Option<i64>, Option<i64>) = tx.query_row(
+            "SELECT (SELECT MAX(seq) FROM snapshots), (SELECT MAX(seq) FROM log)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        check_snapshot_seq(through_seq, newest, last)?;
+        tx.execute(
+            "INSERT INTO snapshots (seq, format, bytes, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![through_seq, format, bytes, now_ms()],
+        )?;
+        tx.execute(
+            "DELETE FROM snapshots WHERE seq NOT IN
+             (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+            params![KEPT_SNAPSHOTS as i64],
+        )?;
+        if !self.snapshot_pause.is_zero() {
+            std::thread::sleep(self.snapshot_pause);
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, format, created_at_ms, length(bytes) FROM snapshots ORDER BY seq DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SnapshotInfo {
+                seq: r.get(0)?,
+                format: r.get(1)?,
+                created_at_ms: r.get(2)?,
+                size: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn read_snapshot(&mut self, seq: i64) -> Result<Option<StoredSnapshot>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, format, created_at_ms, length(bytes), bytes FROM snapshots
+                 WHERE seq = ?1",
+                params![seq],
+                |r| {
+                    Ok(StoredSnapshot {
+                        info: SnapshotInfo {
+                            seq: r.get(0)?,
+                            format: r.get(1)?,
+                            created_at_ms: r.get(2)?,
+                            size: r.get(3)?,
+                        },
+                        bytes: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn prune_log(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let deleted = self.conn.execute(
+            "DELETE FROM log WHERE seq IN (SELECT seq FROM log WHERE seq <=
+               (SELECT CASE WHEN COUNT(*) >= ?1 THEN MIN(seq) ELSE 0 END FROM snapshots)
+             ORDER BY seq LIMIT ?2)",
+            params![KEPT_SNAPSHOTS as i64, limit],
+        )?;
+        if deleted > 0 {
+            reclaim(&self.conn)?;
+        }
+        Ok(deleted)
+    }
+
+    fn set_test_pause_inside_snapshot_writes(&mut self, pause: std::time::Duration) {
+        self.snapshot_pause = pause;
+    }
+}
+
+/// Refuses a snapshot through `seq` unless it is past the newest one and the log reached it.
+pub(crate) fn check_snapshot_seq(
+    seq: i64,
+    newest: Option<i64>,
+    last: Option<i64>,
+) -> Result<(), StoreError> {
+    let refused = |why: String| Err(StoreError::SnapshotRefused { seq, why });
+    if let Some(newest) = newest.filter(|n| seq <= *n) {
+        return refused(format!(
+            "a snapshot through entry {newest} is stored already"
+        ));
+    }
+    match last {
+        Some(last) if seq <= last && seq > 0 => Ok(()),
+        Some(last) => refused(format!("the log ends at entry {last}")),
+        None => refused("the log holds no entry".into()),
+    }
+}
+
+/// Now by the system clock, in milliseconds since the Unix epoch (when a snapshot was written).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Makes a new database hand pages freed by deletes back to the file system on demand
@@ -536,6 +694,34 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.prune(5, 10).unwrap().events, 1);
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_snapshots_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE snapshots; PRAGMA user_version = 1;")
+            .unwrap();
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.commit(&Batch {
+            log: vec![LogEntry {
+                seq: 0,
+                at_ms: 1,
+                body: "x".into(),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        s.write_snapshot(1, 1, b"s").unwrap();
+        let version: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 2);
     }
 
     #[test]

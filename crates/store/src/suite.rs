@@ -3,7 +3,7 @@
 //! makes one `#[test]` per function here.
 
 use crate::interface::{
-    Batch, EventQuery, EventRow, LogEntry, Store, StoreError, TaskQuery, TaskRow,
+    Batch, EventQuery, EventRow, LogEntry, Store, StoreError, TaskQuery, TaskRow, KEPT_SNAPSHOTS,
 };
 
 /// A fresh, empty database of one backend, gone when dropped.
@@ -38,6 +38,10 @@ macro_rules! suite {
             a_newer_schema_is_refused,
             prune_deletes_old_events_and_tasks_in_bounded_batches,
             prune_of_many_rows_takes_many_short_calls,
+            a_snapshot_and_the_tail_after_it,
+            the_log_is_pruned_behind_the_older_snapshot,
+            seq_goes_on_after_pruning,
+            a_snapshot_is_never_seen_half_written,
         );
     };
     (@tests $fixture:ty; $($name:ident,)*) => {
@@ -613,4 +617,185 @@ pub(crate) fn prune_of_many_rows_takes_many_short_calls(db: &impl Fixture) {
     let left = s.events(&all_events(), 0, 100).unwrap();
     assert_eq!(left.len(), 50);
     assert_eq!(left[0].sid, "EV0450");
+}
+
+/// Commits `n` log entries, one batch each, with bodies `e1`, `e2`, ... from `from`.
+fn entries(s: &mut dyn Store, from: i64, n: i64) {
+    for i in from..from + n {
+        s.commit(&Batch {
+            log: vec![entry(i, &format!("e{i}"))],
+            ..Default::default()
+        })
+        .unwrap();
+    }
+}
+
+fn seqs_after(s: &mut dyn Store, after: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    s.read_log_after(after, &mut |e| {
+        seen.push(e.seq);
+        Ok(())
+    })
+    .unwrap();
+    seen
+}
+
+fn kept(s: &mut dyn Store) -> Vec<i64> {
+    s.snapshots().unwrap().iter().map(|i| i.seq).collect()
+}
+
+pub(crate) fn a_snapshot_and_the_tail_after_it(db: &impl Fixture) {
+    {
+        let mut s = db.open().unwrap();
+        assert_eq!(s.latest_snapshot().unwrap(), None);
+        assert_eq!(s.log_bounds().unwrap(), None);
+        assert!(matches!(
+            s.write_snapshot(1, 1, b"x"),
+            Err(StoreError::SnapshotRefused { seq: 1, .. })
+        ));
+        entries(s.as_mut(), 1, 10);
+        s.write_snapshot(6, 3, b"state after six").unwrap();
+        // Not past the newest, and not past the log's end: refused, and nothing changes.
+        for seq in [6, 5, 11] {
+            match s.write_snapshot(seq, 3, b"wrong") {
+                Err(StoreError::SnapshotRefused { seq: refused, .. }) => assert_eq!(refused, seq),
+                other => panic!("a snapshot through {seq} was not refused: {other:?}"),
+            }
+        }
+    }
+    let mut s = db.open().unwrap();
+    let latest = s.latest_snapshot().unwrap().unwrap();
+    assert_eq!(
+        (latest.info.seq, latest.info.format, latest.info.size),
+        (6, 3, 15)
+    );
+    assert_eq!(latest.bytes, b"state after six");
+    assert!(latest.info.created_at_ms > 1_600_000_000_000);
+    assert_eq!(seqs_after(s.as_mut(), 6), [7, 8, 9, 10]);
+    assert_eq!(seqs_after(s.as_mut(), 10), Vec::<i64>::new());
+    assert_eq!(log_of(s.as_mut()).len(), 10, "one snapshot prunes nothing");
+    assert_eq!(s.prune_log(100).unwrap(), 0);
+    assert_eq!(s.log_bounds().unwrap(), Some((1, 10)));
+    assert_eq!(s.read_snapshot(5).unwrap(), None);
+    // A reader sees them too.
+    let mut r = db.reader();
+    assert_eq!(r.latest_snapshot().unwrap().unwrap().info.seq, 6);
+    assert!(
+        r.write_snapshot(7, 1, b"x").is_err(),
+        "a reader cannot write"
+    );
+}
+
+pub(crate) fn the_log_is_pruned_behind_the_older_snapshot(db: &impl Fixture) {
+    assert_eq!(KEPT_SNAPSHOTS, 2);
+    let mut s = db.open().unwrap();
+    entries(s.as_mut(), 1, 30);
+    s.write_snapshot(10, 1, b"10").unwrap();
+    assert_eq!(s.prune_log(100).unwrap(), 0);
+    s.write_snapshot(20, 1, b"20").unwrap();
+    assert_eq!(kept(s.as_mut()), [20, 10]);
+    // Bounded steps, oldest first, down to the older snapshot.
+    assert_eq!(s.prune_log(4).unwrap(), 4);
+    assert_eq!(s.log_bounds().unwrap(), Some((5, 30)));
+    assert_eq!(s.prune_log(4).unwrap(), 4);
+    assert_eq!(s.prune_log(4).unwrap(), 2);
+    assert_eq!(s.prune_log(4).unwrap(), 0);
+    assert_eq!(s.log_bounds().unwrap(), Some((11, 30)));
+    assert_eq!(seqs_after(s.as_mut(), 10).len(), 20);
+    // A third snapshot lets the oldest go, and the log behind the one before it.
+    s.write_snapshot(25, 1, b"25").unwrap();
+    assert_eq!(kept(s.as_mut()), [25, 20]);
+    assert_eq!(s.read_snapshot(10).unwrap(), None);
+    assert_eq!(s.prune_log(1000).unwrap(), 10);
+    assert_eq!(s.log_bounds().unwrap(), Some((21, 30)));
+    assert_eq!(s.read_snapshot(20).unwrap().unwrap().bytes, b"20");
+    // What is left is read whole and in order, events and settings untouched.
+    let log = log_of(s.as_mut());
+    assert_eq!(log.first().map(|e| e.0), Some(21));
+    assert_eq!(log.last().map(|e| e.2.clone()), Some("e30".to_owned()));
+}
+
+pub(crate) fn seq_goes_on_after_pruning(db: &impl Fixture) {
+    {
+        let mut s = db.open().unwrap();
+        entries(s.as_mut(), 1, 5);
+        s.write_snapshot(3, 1, b"3").unwrap();
+        s.write_snapshot(5, 1, b"5").unwrap();
+        assert_eq!(s.prune_log(100).unwrap(), 3);
+        assert_eq!(s.log_bounds().unwrap(), Some((4, 5)));
+    }
+    {
+        let mut s = db.open().unwrap();
+        let first = s
+            .commit(&Batch {
+                log: vec![entry(6, "e6")],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(first, 6, "numbering goes on after a reopen");
+        s.write_snapshot(6, 1, b"6").unwrap();
+    }
+    // Even with every entry a snapshot covers gone (here behind the store's back), a seq is
+    // never used twice.
+    db.execute("DELETE FROM log");
+    let mut s = db.open().unwrap();
+    assert_eq!(s.log_bounds().unwrap(), None);
+    let first = s
+        .commit(&Batch {
+            log: vec![entry(7, "e7")],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(first, 7);
+    assert_eq!(seqs_after(s.as_mut(), 5), [7]);
+}
+
+pub(crate) fn a_snapshot_is_never_seen_half_written(db: &impl Fixture) {
+    /// A snapshot's bytes: `len` copies of one byte that depends on its seq.
+    fn pattern(seq: i64, len: usize) -> Vec<u8> {
+        vec![(seq % 251) as u8; len]
+    }
+    fn whole(s: &crate::interface::StoredSnapshot) -> bool {
+        let expected = pattern(s.info.seq, (s.info.seq as usize % 7 + 1) * 300_000);
+        s.bytes == expected && s.info.size == expected.len() as i64
+    }
+    let mut w = db.open().unwrap();
+    entries(w.as_mut(), 1, 12);
+    w.write_snapshot(1, 1, &pattern(1, 2 * 300_000)).unwrap();
+    // A write paused inside its transaction: a reader still sees the snapshot before it.
+    w.set_test_pause_inside_snapshot_writes(std::time::Duration::from_millis(400));
+    let writing = std::thread::spawn(move || {
+        w.write_snapshot(2, 1, &pattern(2, 3 * 300_000)).unwrap();
+        w
+    });
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let mut r = db.reader();
+    let seen = r.latest_snapshot().unwrap().unwrap();
+    assert_eq!(seen.info.seq, 1, "an uncommitted snapshot was visible");
+    assert!(whole(&seen));
+    let mut w = writing.join().unwrap();
+    assert_eq!(r.latest_snapshot().unwrap().unwrap().info.seq, 2);
+    // Readers polling while snapshots of several sizes replace each other see each one whole.
+    w.set_test_pause_inside_snapshot_writes(std::time::Duration::ZERO);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let polling = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let s = r.latest_snapshot().unwrap().unwrap();
+                assert!(whole(&s), "snapshot {} was read half-written", s.info.seq);
+                seen.insert(s.info.seq);
+            }
+            seen
+        })
+    };
+    for seq in 3..=12 {
+        w.write_snapshot(seq, 1, &pattern(seq, (seq as usize % 7 + 1) * 300_000))
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = polling.join().unwrap();
+    assert!(!seen.is_empty());
+    assert_eq!(kept(w.as_mut()), [12, 11]);
 }
