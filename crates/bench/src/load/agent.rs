@@ -161,6 +161,10 @@ pub struct CallFigures {
     pub connect: Samples,
     /// Hang-up → both wrapped.
     pub wrap: Samples,
+    /// Accept → the callee's own state connected (the side that sent `accept`).
+    pub connect_callee: Samples,
+    /// Accept → the caller's state connected.
+    pub connect_caller: Samples,
     /// Calls placed (`start_outbound_call` sent).
     pub started: u64,
     /// Of which to the queue.
@@ -197,6 +201,8 @@ pub struct Shared {
     pub internal_call: OnceLock<(String, Option<String>)>,
     /// Desktops whose socket ended.
     pub dropped: AtomicU64,
+    /// Messages the desktops received.
+    pub messages: AtomicU64,
 }
 
 impl Shared {
@@ -208,6 +214,7 @@ impl Shared {
             talk,
             internal_call: OnceLock::new(),
             dropped: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
         }
     }
 
@@ -246,18 +253,20 @@ impl Shared {
 pub async fn sign_in(ws_base: &str, token: &str) -> anyhow::Result<(Socket, Value)> {
     let url = format!("{ws_base}/v1/Desktop?token={token}");
     let shown = format!("{ws_base}/v1/Desktop");
-    let (mut socket, _) = match tokio_tungstenite::connect_async(url.as_str()).await {
-        Ok(s) => s,
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
-            let body = r
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            bail!("{shown} refused the desktop: {} {body}", r.status());
-        }
-        Err(e) => return Err(e).with_context(|| format!("connecting a desktop to {shown}")),
-    };
+    // TCP_NODELAY, as browsers do on WebSockets (else small frames wait for delayed ACKs).
+    let (mut socket, _) =
+        match tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await {
+            Ok(s) => s,
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                let body = r
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                bail!("{shown} refused the desktop: {} {body}", r.status());
+            }
+            Err(e) => return Err(e).with_context(|| format!("connecting a desktop to {shown}")),
+        };
     let mut state = next_state(&mut socket, |_| true).await?;
     if state["worker"]["available"] != json!(true) {
         let available = state["activities"]
@@ -471,6 +480,12 @@ impl Desktop {
                         figures
                             .connect
                             .push(a.max(b).saturating_duration_since(acc));
+                        figures
+                            .connect_caller
+                            .push(a.saturating_duration_since(acc));
+                        figures
+                            .connect_callee
+                            .push(b.saturating_duration_since(acc));
                     }
                     let hanger = if rec.hangup_by_caller {
                         Some(rec.caller)
@@ -574,7 +589,10 @@ pub async fn run(
             msg = stream.next() => {
                 let now = Instant::now();
                 match msg {
-                    Some(Ok(Message::Text(t))) => desk.on_text(t.as_str(), now),
+                    Some(Ok(Message::Text(t))) => {
+                        shared.messages.fetch_add(1, Ordering::Relaxed);
+                        desk.on_text(t.as_str(), now)
+                    }
                     Some(Ok(Message::Close(_))) | None => {
                         shared.error("the server closed a desktop socket");
                         break;

@@ -81,6 +81,10 @@ pub struct Args {
     /// REST requests per second (task create, update, list in turn; 0: none).
     #[arg(long, default_value_t = 0.0)]
     pub rest_rate: f64,
+    /// Which REST requests, taken in turn: create, update (cancels a task created earlier),
+    /// list.
+    #[arg(long, value_delimiter = ',', default_value = "create,update,list")]
+    pub rest_ops: Vec<String>,
     /// A sweep: the numbers of agents to measure at, in order, on the same server (agents are
     /// added between steps), e.g. 1000,2000,5000. Default: --agents alone.
     #[arg(long, value_delimiter = ',')]
@@ -156,6 +160,8 @@ struct Step {
     connect_seconds: f64,
     seconds: f64,
     phases: [(&'static str, Summary); 3],
+    /// Accept → connected seen by the callee, then by the caller.
+    connect_sides: [(&'static str, Summary); 2],
     rest: [(&'static str, Summary); 3],
     started: u64,
     started_to_queue: u64,
@@ -163,6 +169,7 @@ struct Step {
     completed_to_queue: u64,
     skipped: u64,
     rest_skipped: u64,
+    desktop_messages: u64,
     errors: Value,
     error_total: u64,
     server_cpu_percent: Option<f64>,
@@ -198,8 +205,13 @@ impl Step {
                 "completed_per_second": self.completed as f64 / self.seconds.max(1e-9),
             },
             "phases": phases,
+            "accept_to_connected_by_side": {
+                self.connect_sides[0].0: self.connect_sides[0].1.to_json(),
+                self.connect_sides[1].0: self.connect_sides[1].1.to_json(),
+            },
             "rest": rest,
             "rest_skipped_behind": self.rest_skipped,
+            "desktop_messages_received": self.desktop_messages,
             "errors": self.errors,
             "error_total": self.error_total,
             "server": {
@@ -272,6 +284,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.duration_s > 0.0 && args.duration_s <= 3600.0,
         "--duration-s must be in (0, 3600]"
     );
+    for o in &args.rest_ops {
+        anyhow::ensure!(
+            ["create", "update", "list"].contains(&o.as_str()),
+            "--rest-ops: {o:?} is not create, update or list"
+        );
+    }
     let mut steps = if args.steps.is_empty() {
         vec![args.agents]
     } else {
@@ -465,6 +483,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "talk_ms": args.talk_ms,
             "duration_s": args.duration_s,
             "rest_rate": args.rest_rate,
+            "rest_ops": args.rest_ops,
             "seed": args.seed,
             "steps": steps,
         },
@@ -654,11 +673,7 @@ fn place_call(args: &Args, shared: &Shared, rng: &mut Rng, seq: &mut u64) {
     let Some((app, _)) = shared.internal_call.get() else {
         return;
     };
-    let agents = shared
-        .agents
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let agents = shared.agents.read().unwrap_or_else(|e| e.into_inner());
     let any_member = agents.iter().any(|a| a.queue_member);
     let to_queue = any_member && rng.unit() < args.queue_share;
     let Some(caller) = pick_idle(&agents, rng, None) else {
@@ -704,12 +719,14 @@ fn place_call(args: &Args, shared: &Shared, rng: &mut Rng, seq: &mut u64) {
             args.queue.clone(),
         ),
     };
+    let tx = agents[caller].tx.clone();
+    drop(agents);
     let hangup_by_caller = rng.next() & 1 == 0;
     shared.book().calls.insert(
         conv.clone(),
         CallRecord::new(caller, callee, to_queue, hangup_by_caller),
     );
-    let _ = agents[caller].tx.send(Cmd::Call {
+    let _ = tx.send(Cmd::Call {
         conv,
         destination,
         name,
@@ -727,6 +744,7 @@ async fn measure(
     label: &str,
 ) -> Step {
     shared.book().figures = Default::default();
+    shared.messages.store(0, Ordering::Relaxed);
     if let Some(r) = rest {
         *r.figures.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
     }
@@ -735,9 +753,19 @@ async fn measure(
     let server_before = server_pid.and_then(|p| proc_sample(Some(p)));
     let client_before = proc_sample(None);
     let mut peak_rss = server_before.map(|s| s.rss_mib);
+    let ops: Vec<u64> = args
+        .rest_ops
+        .iter()
+        .filter_map(|o| match o.as_str() {
+            "create" => Some(0),
+            "update" => Some(1),
+            "list" => Some(2),
+            _ => None,
+        })
+        .collect();
     let rest_task = rest.map(|r| {
         let (r, rate) = (r.clone(), args.rest_rate);
-        tokio::spawn(async move { r.drive(rate, until).await })
+        tokio::spawn(async move { r.drive(rate, &ops, until).await })
     });
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.call_rate.max(1e-3)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -817,6 +845,7 @@ async fn measure(
         ));
     }
     let dropped = shared.dropped.swap(0, Ordering::Relaxed);
+    let messages = shared.messages.swap(0, Ordering::Relaxed);
     let f = std::mem::take(&mut book.figures);
     drop(book);
     let mut errors = f.errors;
@@ -850,6 +879,10 @@ async fn measure(
             ("accept_to_connected", f.connect.summary(seconds)),
             ("hangup_to_wrapped", f.wrap.summary(seconds)),
         ],
+        connect_sides: [
+            ("callee", f.connect_callee.summary(seconds)),
+            ("caller", f.connect_caller.summary(seconds)),
+        ],
         rest: rest_sums,
         started: f.started,
         started_to_queue: f.started_to_queue,
@@ -857,6 +890,7 @@ async fn measure(
         completed_to_queue: f.completed_to_queue,
         skipped: f.skipped,
         rest_skipped,
+        desktop_messages: messages,
         error_total: errors.total(),
         errors: errors.to_json(),
         server_cpu_percent: percent(server_before, server_after),

@@ -84,8 +84,9 @@ impl Rest {
     }
 
     /// Sends requests at `rate` per second until `until`; returns once all are answered.
-    pub async fn drive(self: &Arc<Self>, rate: f64, until: Instant) {
-        if rate <= 0.0 {
+    /// `ops` are 0 (create), 1 (update), 2 (list), taken in turn.
+    pub async fn drive(self: &Arc<Self>, rate: f64, ops: &[u64], until: Instant) {
+        if rate <= 0.0 || ops.is_empty() {
             return;
         }
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
@@ -99,7 +100,7 @@ impl Rest {
                 continue;
             };
             let me = self.clone();
-            let op = n % 3;
+            let op = ops[(n % ops.len() as u64) as usize];
             n += 1;
             handles.push(tokio::spawn(async move {
                 let _permit = permit;
