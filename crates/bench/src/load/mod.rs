@@ -98,6 +98,10 @@ pub struct Args {
     /// Seed of the choices of callers, callees, call kinds and who hangs up.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The server's process id, to report its CPU and memory when it runs elsewhere (--url);
+    /// ignored when this command starts the server.
+    #[arg(long)]
+    pub pid: Option<u32>,
     /// Desktops signing in at once while they connect.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
@@ -347,7 +351,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (Some(server), base, ACCOUNT.to_owned(), TOKEN.to_owned())
         }
     };
-    let server_pid = server.as_ref().map(Server::pid);
+    let server_pid = server.as_ref().map(Server::pid).or(args.pid);
     let api = Api::with_credentials(&base, &account, &token)?;
     check_server(&api, &base).await?;
     let workspace = match &args.workspace_sid {
