@@ -702,12 +702,8 @@ impl Center {
                 set.extend(self.sessions.by_identity(identity));
             }
             if dirty.supervisors {
-                let supervisors: Vec<Agent> = self
-                    .sessions
-                    .agents()
-                    .filter(|a| workers::is_supervisor(&self.model, *a))
-                    .collect();
-                set.extend(supervisors);
+                // Kept on render, so a call's change does not look at every connected agent.
+                set.extend(self.sessions.supervisors());
             }
             set
         };
@@ -718,6 +714,8 @@ impl Center {
             };
             self.sessions
                 .set_identity(agent, workers::identity(&self.model, ws, worker));
+            self.sessions
+                .set_supervisor(agent, state.supervisor.is_some());
             let state = Arc::new(state);
             let ids: Vec<SessionId> = self.sessions.of(agent).collect();
             for session in ids {

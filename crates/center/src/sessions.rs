@@ -54,6 +54,9 @@ pub struct Sessions {
     /// `client:` identities of connected agents (from their `contact_uri`), refreshed on render.
     identities: BTreeMap<String, BTreeSet<Agent>>,
     identity_of: BTreeMap<Agent, String>,
+    /// Connected agents who are supervisors (their desktops list every live call), refreshed
+    /// on render.
+    supervisors: BTreeSet<Agent>,
     grace: BTreeMap<Agent, Timestamp>,
     deadlines: BTreeSet<(Timestamp, SessionId)>,
 }
@@ -120,6 +123,7 @@ impl Sessions {
         if last {
             self.by_agent.remove(&s.agent);
             self.set_identity(s.agent, None);
+            self.supervisors.remove(&s.agent);
             if grace {
                 self.grace.insert(s.agent, Timestamp(now.0 + GRACE_MS));
             }
@@ -172,6 +176,20 @@ impl Sessions {
     /// Connected agents reached as `client:identity`.
     pub fn by_identity(&self, identity: &str) -> impl Iterator<Item = Agent> + '_ {
         self.identities.get(identity).into_iter().flatten().copied()
+    }
+
+    /// Connected agents who are supervisors, as last rendered.
+    pub fn supervisors(&self) -> impl Iterator<Item = Agent> + '_ {
+        self.supervisors.iter().copied()
+    }
+
+    /// Records whether a connected agent is a supervisor (its desktop was just rendered).
+    pub fn set_supervisor(&mut self, agent: Agent, supervisor: bool) {
+        if supervisor && self.by_agent.contains_key(&agent) {
+            self.supervisors.insert(agent);
+        } else {
+            self.supervisors.remove(&agent);
+        }
     }
 
     /// Records (or clears) the identity a connected agent is reached at.

@@ -66,6 +66,11 @@ pub(crate) async fn serve(
                 }
             },
         };
+        // Small writes go out at once: a desktop's `result` and the `state` right after it
+        // must not wait for the client's delayed ACK (Nagle's algorithm adds ~40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "TCP_NODELAY could not be set");
+        }
         let Ok(place) = places.clone().try_acquire_owned() else {
             // Once per spell at the cap, so a flood of connections is not also a flood of logs.
             if !refusing {
