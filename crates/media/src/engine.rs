@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::{Codec, CodecConfig, FormatParams};
-use str0m::media::{Frequency, MediaData, MediaKind, MediaTime, Mid, Pt};
+use str0m::media::{Frequency, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tracing::{debug, info};
 
@@ -207,6 +207,31 @@ enum Feed {
     Music,
 }
 
+/// A route without its codec state, to compare routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RouteKind {
+    Silent,
+    Forward(Feed),
+    Mix,
+}
+
+impl RouteKind {
+    fn of(route: &Route) -> RouteKind {
+        match route {
+            Route::Silent => RouteKind::Silent,
+            Route::Forward(f) => RouteKind::Forward(*f),
+            Route::Mix { .. } => RouteKind::Mix,
+        }
+    }
+}
+
+/// Whether a receiver whose route was `old` and is `new` goes on with the same stream: the
+/// same single source forwarded, or a mix (whatever it mixes). Anything else interrupts it.
+fn same_stream(old: &RouteKind, new: &Route) -> bool {
+    let new = RouteKind::of(new);
+    *old == new && new != RouteKind::Silent
+}
+
 enum Route {
     Silent,
     Forward(Feed),
@@ -216,45 +241,134 @@ enum Route {
     },
 }
 
-/// Rewrites a receiver's RTP timestamps so that its stream is continuous whatever it carries:
-/// a new origin (or a jump) continues from the last timestamp plus the wall time elapsed.
-#[derive(Debug, Default)]
-struct OutClock {
+/// How far ahead of the last packet sent a packet of the same origin may be (in 48 kHz units:
+/// 10 s) and still be taken as the same stream; beyond it the stream is rebased.
+const MAX_TS_STEP: u64 = 10 * audio::SAMPLE_RATE as u64;
+/// How many sequence numbers ahead of the last packet sent a packet of the same origin may be
+/// (10 s of 20 ms frames) and still be taken as the same stream, the gap being loss.
+const MAX_SEQ_STEP: u64 = 500;
+/// How far behind the last packet sent a reordered packet of the same origin may be and still
+/// be forwarded with its own (earlier) sequence number and timestamp.
+const REORDER_WINDOW: u64 = 64;
+
+/// A receiver's outgoing RTP stream: rewrites sequence numbers and timestamps so that the
+/// stream is continuous whatever it carries. Packets of one origin keep their spacing (a gap in
+/// the source's sequence numbers stays a gap, so the receiver conceals real loss, and a
+/// reordered packet keeps its place); a new origin, a route change or a jump continues from the
+/// last packet sent: the next sequence number, and the last timestamp plus the wall time
+/// elapsed, so a switch of source or a mute looks like a pause, not like loss.
+#[derive(Debug)]
+struct OutStream {
     origin: Option<Origin>,
-    offset: u64,
-    last: Option<(u64, Instant)>,
+    ts_offset: u64,
+    seq_offset: u64,
+    /// The first sequence number sent for the current origin: a packet of it that maps below
+    /// this came before the switch, and is dropped.
+    origin_seq: u64,
+    /// The next sequence number when nothing was sent yet (kept under 2^15, so the SRTP
+    /// rollover counter starts at 0 as the receiver expects).
+    first_seq: u64,
+    last: Option<Sent>,
 }
 
-impl OutClock {
-    /// The timestamp to send for `src` (in 48 kHz units) from `origin`, or `None` for a late
-    /// duplicate that would go backwards.
-    fn stamp(&mut self, origin: Origin, src: u64, now: Instant) -> Option<u64> {
-        const MAX_STEP: u64 = 10 * audio::SAMPLE_RATE as u64;
+/// The last packet a receiver was sent, in its own numbering.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    ts: u64,
+    seq: u64,
+    at: Instant,
+}
+
+/// What to send: the receiver's timestamp and extended sequence number, and whether this
+/// starts a new run (the RTP marker bit of a talkspurt's first packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ts: u64,
+    seq: u64,
+    marker: bool,
+}
+
+impl OutStream {
+    fn new(id: PeerId) -> OutStream {
+        OutStream {
+            origin: None,
+            ts_offset: 0,
+            seq_offset: 0,
+            origin_seq: 0,
+            first_seq: id.0.wrapping_mul(0x9e37_79b9) & 0x7fff,
+            last: None,
+        }
+    }
+
+    /// The next packet rebases, whatever its origin (the route changed: what comes next does
+    /// not follow what was sent last).
+    fn interrupt(&mut self) {
+        self.origin = None;
+    }
+
+    /// The numbers to send a packet of `origin` under, given its own 48 kHz timestamp and
+    /// extended sequence number; `None` for one that came before the current run.
+    fn stamp(&mut self, origin: Origin, src_ts: u64, src_seq: u64, now: Instant) -> Option<Stamp> {
         if self.origin == Some(origin) {
-            let ts = src.wrapping_add(self.offset);
-            match self.last {
-                Some((last, _)) if ts <= last && last - ts < MAX_STEP => return None,
-                Some((last, _)) if ts > last && ts - last < MAX_STEP => {
-                    self.last = Some((ts, now));
-                    return Some(ts);
+            if let Some(last) = self.last {
+                let ts = src_ts.wrapping_add(self.ts_offset);
+                let seq = src_seq.wrapping_add(self.seq_offset);
+                let ahead = seq.wrapping_sub(last.seq);
+                let behind = last.seq.wrapping_sub(seq);
+                if (1..MAX_SEQ_STEP).contains(&ahead) && ts.wrapping_sub(last.ts) < MAX_TS_STEP {
+                    self.last = Some(Sent { ts, seq, at: now });
+                    return Some(Stamp {
+                        ts,
+                        seq,
+                        marker: false,
+                    });
                 }
-                _ => {}
+                if behind == 0 {
+                    return None;
+                }
+                if behind < REORDER_WINDOW {
+                    let in_run = seq >= self.origin_seq && last.ts.wrapping_sub(ts) < MAX_TS_STEP;
+                    return in_run.then_some(Stamp {
+                        ts,
+                        seq,
+                        marker: false,
+                    });
+                }
             }
         }
-        let next = match self.last {
-            Some((last, at)) => {
-                let elapsed = now.saturating_duration_since(at).as_micros() as u64
+        let (ts, seq) = match self.last {
+            Some(last) => {
+                let elapsed = now.saturating_duration_since(last.at).as_micros() as u64
                     * u64::from(audio::SAMPLE_RATE)
                     / 1_000_000;
-                last + elapsed.max(FRAME_SAMPLES as u64)
+                (last.ts + elapsed.max(FRAME_SAMPLES as u64), last.seq + 1)
             }
-            None => 0,
+            None => (0, self.first_seq),
         };
         self.origin = Some(origin);
-        self.offset = next.wrapping_sub(src);
-        self.last = Some((next, now));
-        Some(next)
+        self.ts_offset = ts.wrapping_sub(src_ts);
+        self.seq_offset = seq.wrapping_sub(src_seq);
+        self.origin_seq = seq;
+        self.last = Some(Sent { ts, seq, at: now });
+        Some(Stamp {
+            ts,
+            seq,
+            marker: true,
+        })
     }
+}
+
+/// An RTP packet a peer sent, as routing needs it.
+struct Packet {
+    pt: Pt,
+    /// Extended sequence number.
+    seq: u64,
+    /// Extended timestamp at 48 kHz.
+    ts: u64,
+    audio_level: Option<i8>,
+    voice_activity: Option<bool>,
+    /// The Opus packet (one per RTP packet, RFC 7587), shared by every receiver.
+    payload: Arc<[u8]>,
 }
 
 struct Peer {
@@ -278,7 +392,7 @@ struct Peer {
     out: VecDeque<Transmit>,
     addrs: VecDeque<SocketAddr>,
     route: Route,
-    clock: OutClock,
+    stream: OutStream,
     /// Present while some receiver mixes this peer.
     decoder: Option<Box<SourceDecoder>>,
     /// Present while some unpaused recording records this peer (16 kHz).
@@ -369,7 +483,7 @@ impl Timers {
 /// What draining a peer produces for the rest of the engine.
 struct Sink {
     events: VecDeque<MediaEvent>,
-    media: VecDeque<(PeerId, MediaData)>,
+    media: VecDeque<(PeerId, Packet)>,
     ready: VecDeque<PeerId>,
     /// Peers that closed or failed, removed after the current input.
     dying: Vec<PeerId>,
@@ -514,6 +628,7 @@ impl Engine {
         let mut config = RtcConfig::new()
             .set_extension_map(Engine::extensions())
             .set_ice_lite(true)
+            .set_rtp_mode(true)
             .set_crypto_provider(self.crypto.clone())
             .set_dtls_cert(self.cert.clone());
         *config.codec_config() = Engine::codecs();
@@ -568,7 +683,7 @@ impl Engine {
             out: VecDeque::new(),
             addrs: VecDeque::new(),
             route: Route::Silent,
-            clock: OutClock::default(),
+            stream: OutStream::new(id),
             decoder: None,
             recorder: None,
         };
@@ -849,6 +964,7 @@ impl Engine {
                 continue;
             };
             let old = std::mem::replace(&mut peer.route, Route::Silent);
+            let old_route = RouteKind::of(&old);
             peer.route = match (feeds.as_slice(), old) {
                 ([], _) => Route::Silent,
                 ([one], _) => Route::Forward(*one),
@@ -865,6 +981,9 @@ impl Engine {
                     }
                 },
             };
+            if !same_stream(&old_route, &peer.route) {
+                peer.stream.interrupt();
+            }
             match &peer.route {
                 Route::Silent => {}
                 Route::Forward(Feed::Peer(s)) => self.forward_to.entry(*s).or_default().push(r),
@@ -1010,9 +1129,10 @@ impl Engine {
         }
     }
 
-    /// Routes the media frames that draining produced.
+    /// Routes the RTP packets that draining produced: Opus to the decoders of mixes and
+    /// recordings and, as it came, to the receivers forwarded this source.
     fn route_media(&mut self, now: Instant) {
-        while let Some((src, data)) = self.sink.media.pop_front() {
+        while let Some((src, packet)) = self.sink.media.pop_front() {
             let Some(peer) = self.peers.get_mut(&src) else {
                 continue;
             };
@@ -1024,43 +1144,54 @@ impl Engine {
                     self.sink.event(MediaEvent::ResumedSending(src));
                 }
             }
-            if data.params.spec().codec != Codec::Opus {
-                // DTMF is negotiated but not relayed.
+            self.sink.timers.arm(src, peer);
+            if packet.pt != peer.pt {
+                // DTMF (telephone-event) is negotiated but not relayed.
                 continue;
             }
             for d in [peer.decoder.as_mut(), peer.recorder.as_mut()]
                 .into_iter()
                 .flatten()
             {
-                if !d.push(&data.data) {
+                if !d.push(&packet.payload) {
                     self.sink.counters.media_errors += 1;
                 }
             }
-            self.sink.timers.arm(src, peer);
-            let ts = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
             // Taken out for the loop (writing needs the engine) and put back: routes change
             // only in `recompute`, never while media is routed.
-            let receivers = self.forward_to.remove(&src).unwrap_or_default();
+            let Some(receivers) = self.forward_to.remove(&src) else {
+                continue;
+            };
+            let ext = ExtensionValues {
+                audio_level: packet.audio_level,
+                voice_activity: packet.voice_activity,
+                ..ExtensionValues::default()
+            };
             for &r in &receivers {
-                if self.write(now, r, Origin::Peer(src), ts, &data.data) {
+                let out = Out {
+                    origin: Origin::Peer(src),
+                    ts: packet.ts,
+                    seq: packet.seq,
+                    ext: ext.clone(),
+                    payload: packet.payload.clone(),
+                };
+                if self.write(now, r, out) {
                     self.sink.counters.forwarded += 1;
                 }
             }
-            if !receivers.is_empty() {
-                self.forward_to.insert(src, receivers);
-            }
+            self.forward_to.insert(src, receivers);
         }
     }
 
     /// One 20 ms step of the mix clock: music to those forwarded it, a mix to each mixer.
     fn tick(&mut self, now: Instant) {
         self.ticks += 1;
-        let ts = self.ticks * FRAME_SAMPLES as u64;
         let n = self.music.len().max(1);
         let index = (self.ticks % n as u64) as usize;
         if let Some(frame) = self.music_opus.get(index).cloned() {
             for r in self.music_to.clone() {
-                if self.write(now, r, Origin::Music, ts, &frame) {
+                let out = Out::tick(Origin::Music, self.ticks, frame.clone());
+                if self.write(now, r, out) {
                     self.sink.counters.music += 1;
                 }
             }
@@ -1101,7 +1232,7 @@ impl Engine {
             }
             match encoder.encode(&audio::clamp(&acc)) {
                 Ok(packet) => {
-                    if self.write(now, r, Origin::Mix, ts, &packet) {
+                    if self.write(now, r, Out::tick(Origin::Mix, self.ticks, packet.into())) {
                         self.sink.counters.mixed += 1;
                     }
                 }
@@ -1113,9 +1244,9 @@ impl Engine {
         }
     }
 
-    /// Writes one Opus frame to a receiver (if it is connected) and drains it. Returns whether
-    /// str0m took it.
-    fn write(&mut self, now: Instant, r: PeerId, origin: Origin, src_ts: u64, data: &[u8]) -> bool {
+    /// Writes one Opus packet to a receiver (if it is connected) under the receiver's own
+    /// sequence numbers and timestamps, and drains it. Returns whether it was sent.
+    fn write(&mut self, now: Instant, r: PeerId, out: Out) -> bool {
         let Some(peer) = self.peers.get_mut(&r) else {
             return false;
         };
@@ -1125,23 +1256,30 @@ impl Engine {
         else {
             return false;
         };
-        let Some(ts) = peer.clock.stamp(origin, src_ts, now) else {
+        let Some(stamp) = peer.stream.stamp(out.origin, out.ts, out.seq, now) else {
             return false;
         };
         let pt = peer.pt;
-        let written = match peer.rtc.writer(mid) {
-            Some(w) => w
-                .write(
-                    pt,
-                    now,
-                    MediaTime::new(ts, Frequency::FORTY_EIGHT_KHZ),
-                    data,
-                )
-                .is_ok(),
+        let written = match peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            Some(tx) => {
+                tx.write_rtp(
+                    // An RTP timestamp is the low 32 bits of the extended one.
+                    RtpWrite::new(
+                        pt,
+                        SeqNo::from(stamp.seq),
+                        stamp.ts as u32,
+                        now,
+                        out.payload,
+                    )
+                    .marker(stamp.marker)
+                    .ext_vals(out.ext),
+                );
+                true
+            }
             None => false,
         };
         if written {
-            // str0m packetizes a written frame on its next timeout: give it that now, so the
+            // str0m sends a written packet on its next timeout: give it that now, so the
             // packet leaves with this batch instead of after another turn of the loop.
             if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                 debug!(%r, error = %e, "timeout refused");
@@ -1152,6 +1290,32 @@ impl Engine {
         drain(now, r, peer, &mut self.sink);
         self.sink.timers.arm(r, peer);
         written
+    }
+}
+
+/// One packet for a receiver: where it comes from, its numbers in the source's terms, and the
+/// Opus packet.
+struct Out {
+    origin: Origin,
+    /// The source's extended 48 kHz timestamp.
+    ts: u64,
+    /// The source's extended sequence number.
+    seq: u64,
+    ext: ExtensionValues,
+    payload: Arc<[u8]>,
+}
+
+impl Out {
+    /// A packet the mix clock made on its `tick`th step (music or a mix): one per step, so
+    /// the step numbers the packets.
+    fn tick(origin: Origin, tick: u64, payload: Arc<[u8]>) -> Out {
+        Out {
+            origin,
+            ts: tick * FRAME_SAMPLES as u64,
+            seq: tick,
+            ext: ExtensionValues::default(),
+            payload,
+        }
     }
 }
 
@@ -1222,6 +1386,19 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
     }
 }
 
+impl From<RtpPacket> for Packet {
+    fn from(p: RtpPacket) -> Packet {
+        Packet {
+            pt: p.header.payload_type,
+            seq: *p.seq_no,
+            ts: p.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer(),
+            audio_level: p.header.ext_vals.audio_level,
+            voice_activity: p.header.ext_vals.voice_activity,
+            payload: p.payload,
+        }
+    }
+}
+
 fn fail(id: PeerId, peer: &mut Peer, sink: &mut Sink, why: Disconnect) {
     if !peer.dead {
         peer.dead = true;
@@ -1261,7 +1438,7 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
                 _ => {}
             }
         }
-        Event::MediaData(d) if Some(d.mid) == peer.mid => sink.media.push_back((id, d)),
+        Event::RtpPacket(p) => sink.media.push_back((id, Packet::from(p))),
         Event::Closed => fail(id, peer, sink, Disconnect::Closed),
         _ => {}
     }
@@ -1269,7 +1446,57 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
 
 #[cfg(test)]
 mod tests {
-    use super::is_stun;
+    use std::time::{Duration, Instant};
+
+    use super::{is_stun, Origin, OutStream, Stamp};
+    use crate::graph::PeerId;
+
+    #[test]
+    fn an_out_stream_keeps_a_source_spacing_and_rebases_on_a_switch() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let a = Origin::Peer(PeerId(1));
+        let b = Origin::Peer(PeerId(2));
+        let mut s = OutStream::new(PeerId(7));
+        let first = s.stamp(a, 50_000, 9_000, ms(0)).expect("first");
+        assert!(first.marker);
+        assert_eq!(first.ts, 0);
+        assert!(first.seq < 0x8000, "the rollover counter starts at 0");
+        let seq0 = first.seq;
+        // The next packet follows; a lost one stays a gap; a reordered one keeps its place.
+        let next = s.stamp(a, 50_960, 9_001, ms(20));
+        assert_eq!(
+            next,
+            Some(Stamp {
+                ts: 960,
+                seq: seq0 + 1,
+                marker: false
+            })
+        );
+        let after_gap = s.stamp(a, 52_880, 9_003, ms(60)).expect("after a loss");
+        assert_eq!((after_gap.ts, after_gap.seq), (2_880, seq0 + 3));
+        let late = s.stamp(a, 51_920, 9_002, ms(61)).expect("reordered");
+        assert_eq!((late.ts, late.seq), (1_920, seq0 + 2));
+        // A duplicate and a packet from before the run are dropped.
+        assert_eq!(s.stamp(a, 52_880, 9_003, ms(62)), None);
+        assert_eq!(s.stamp(a, 49_040, 8_999, ms(62)), None);
+        // Another source continues the numbering: the next sequence number, the time elapsed.
+        let switched = s.stamp(b, 7, 100, ms(100)).expect("switched");
+        assert!(switched.marker);
+        assert_eq!(switched.seq, seq0 + 4);
+        assert_eq!(switched.ts, 2_880 + 40 * 48);
+        // Source A's packets from before the switch back do not reach into B's run.
+        let back = s.stamp(a, 53_840, 9_004, ms(120)).expect("back to A");
+        assert_eq!(back.seq, seq0 + 5);
+        assert_eq!(s.stamp(a, 52_880, 9_003, ms(121)), None);
+        // An interrupted stream (a route change) rebases even for the same source.
+        s.interrupt();
+        let resumed = s
+            .stamp(a, 53_840 + 50 * 960, 9_054, ms(1_120))
+            .expect("resumed");
+        assert!(resumed.marker);
+        assert_eq!(resumed.seq, seq0 + 6);
+    }
 
     #[test]
     fn stun_is_told_from_dtls_and_rtp_by_first_byte_and_cookie() {

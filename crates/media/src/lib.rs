@@ -19,12 +19,18 @@
 //!   died, and (feature `mp3`, off by default: LAME is LGPL) `encode_mp3`.
 //!
 //! # Hybrid relay
-//! A receiver that hears exactly one source is forwarded that source's Opus frames as they
-//! came, without transcoding; str0m's frame mode gives each receiver its own SSRC and sequence
-//! numbers, and the relay rebases RTP timestamps per receiver so that a switch of source (or a
-//! mute) looks like a pause, not like loss. A receiver that hears two or more sources gets an
-//! N-1 mix: each mixed source is decoded once, the mixer sums the sources of each receiver
-//! every 20 ms and encodes the result with that receiver's own encoder. Hold music is a loop
+//! str0m runs in RTP mode: packets arrive as str0m decrypted them and leave as the relay
+//! writes them, with no depacketizing, jitter buffer or packetizer in between (and no frame
+//! timers of str0m's own). A receiver that hears exactly one source is forwarded that source's
+//! RTP packets' Opus payload as it came (one Opus packet per RTP packet, RFC 7587), without
+//! transcoding or copying, under the receiver's own SSRC, sequence numbers and timestamps: the
+//! relay keeps the source's spacing (a loss stays a gap the receiver conceals, a reordered
+//! packet keeps its place) and rebases per receiver so that a switch of source (or a mute)
+//! looks like a pause, not like loss. A receiver that hears two or more sources gets an N-1
+//! mix: each mixed source's packets are decoded once, the mixer sums the sources of each
+//! receiver every 20 ms and encodes the result with that receiver's own encoder. DTMF
+//! (telephone-event) is negotiated and counts as media for the silence check, but is not
+//! relayed. Hold music is a loop
 //! synthesized here ([`HOLD_MUSIC_NOTES_HZ`]) and encoded once, forwarded like any source.
 //!
 //! # Recording
