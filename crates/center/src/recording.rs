@@ -36,7 +36,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use switchboard_sid::{Call, Conference, Recording, Sid};
-use switchboard_voice::{ConferenceStatus, End, Side, Source, Voice};
+use switchboard_voice::{flows_out, ConferenceStatus, End, Side, Source, Voice};
 
 use crate::media::{Media, MediaSource};
 
@@ -121,7 +121,7 @@ pub fn voice_channels(voice: &Voice, target: RecordingTarget) -> Option<[BTreeSe
                 if !contributes(voice, call, cf) {
                     continue;
                 }
-                let heard = flows_out(voice, call, other(side));
+                let heard = flows_out(voice, call, side.other());
                 let channel = usize::from(Some(call) != origin);
                 channels[channel].extend(heard);
             }
@@ -132,19 +132,18 @@ pub fn voice_channels(voice: &Voice, target: RecordingTarget) -> Option<[BTreeSe
             if call.status.is_final() {
                 return None;
             }
-            let conference_end =
-                [Side::Caller, Side::Callee].into_iter().find_map(|side| {
-                    match end(voice, sid, side) {
-                        Some(End::Conference(p)) => Some((side, p.conference)),
-                        _ => None,
-                    }
-                });
+            let conference_end = [Side::Caller, Side::Callee].into_iter().find_map(|side| {
+                match voice.live_end(sid, side) {
+                    Some(End::Conference(p)) => Some((side, p.conference)),
+                    _ => None,
+                }
+            });
             let (party_side, party_left) = match conference_end {
-                Some((side, cf)) => (other(side), originator(voice, cf) == Some(sid)),
+                Some((side, cf)) => (side.other(), originator(voice, cf) == Some(sid)),
                 None => (Side::Caller, true),
             };
             let mut party = flows_out(voice, sid, party_side);
-            let mut heard = flows_out(voice, sid, other(party_side));
+            let mut heard = flows_out(voice, sid, party_side.other());
             match track {
                 Track::Inbound => heard.clear(),
                 Track::Outbound => party.clear(),
@@ -186,7 +185,7 @@ pub fn originator(voice: &Voice, cf: Sid<Conference>) -> Option<Sid<Call>> {
 /// Which end of `call` is in conference `cf`.
 fn side_in(voice: &Voice, call: Sid<Call>, cf: Sid<Conference>) -> Option<Side> {
     [Side::Caller, Side::Callee].into_iter().find(
-        |&side| matches!(end(voice, call, side), Some(End::Conference(p)) if p.conference == cf),
+        |&side| matches!(voice.live_end(call, side), Some(End::Conference(p)) if p.conference == cf),
     )
 }
 
@@ -195,93 +194,6 @@ fn contributes(voice: &Voice, call: Sid<Call>, cf: Sid<Conference>) -> bool {
     voice
         .participation(cf, call)
         .is_some_and(|p| !p.muted && !p.hold && !p.coaching)
-}
-
-fn other(side: Side) -> Side {
-    match side {
-        Side::Caller => Side::Callee,
-        Side::Callee => Side::Caller,
-    }
-}
-
-/// The end of a live call.
-fn end(voice: &Voice, call: Sid<Call>, side: Side) -> Option<&End> {
-    let c = voice.call(call)?;
-    if c.status.is_final() {
-        return None;
-    }
-    Some(match side {
-        Side::Caller => &c.caller,
-        Side::Callee => &c.callee,
-    })
-}
-
-/// The sources flowing out of `(call, side)` into the call, with the same rules as the voice
-/// engine's hearing graph (`switchboard_voice::hearing`): a walk visiting every end once.
-fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
-    let mut heard = BTreeSet::new();
-    let mut seen = BTreeSet::from([(call, side)]);
-    let mut todo = VecDeque::from([(call, side)]);
-    while let Some((call, side)) = todo.pop_front() {
-        let mut next = |n: (Sid<Call>, Side)| {
-            if seen.insert(n) {
-                todo.push_back(n);
-            }
-        };
-        match end(voice, call, side) {
-            Some(End::Agent { answered: true, .. }) => {
-                heard.insert(Source::Leg(call));
-            }
-            Some(End::Queued { .. }) => {
-                heard.insert(Source::HoldMusic);
-            }
-            Some(End::Conference(p)) => {
-                let Some(conference) = voice.conference(p.conference) else {
-                    continue;
-                };
-                if p.hold || conference.status == ConferenceStatus::Init {
-                    heard.insert(Source::HoldMusic);
-                    continue;
-                }
-                if conference.status != ConferenceStatus::InProgress {
-                    continue;
-                }
-                for &q in &conference.participants {
-                    for q_side in [Side::Caller, Side::Callee] {
-                        if (q, q_side) == (call, side) {
-                            continue;
-                        }
-                        let contributes = matches!(
-                            end(voice, q, q_side),
-                            Some(End::Conference(qp))
-                                if qp.conference == p.conference && !qp.muted && !qp.hold
-                                    && (!qp.coaching || qp.call_sid_to_coach == Some(call))
-                        );
-                        if contributes {
-                            next((q, other(q_side)));
-                        }
-                    }
-                }
-            }
-            Some(End::Bridge(far)) => {
-                for far_side in [Side::Caller, Side::Callee] {
-                    if matches!(end(voice, *far, far_side), Some(End::Bridge(c)) if *c == call) {
-                        next((*far, other(far_side)));
-                    }
-                }
-            }
-            Some(
-                End::Agent {
-                    answered: false, ..
-                }
-                | End::Program(_)
-                | End::External(_)
-                | End::Gone,
-            )
-            | None => {}
-        }
-    }
-    heard
 }
 
 /// The legs of internal calls that have connected: for every live call bridging two

@@ -92,10 +92,10 @@ pub fn hearing(voice: &Voice) -> Hearing {
         }
         for side in [Side::Caller, Side::Callee] {
             if matches!(
-                end(voice, c.sid, side),
+                voice.live_end(c.sid, side),
                 Some(End::Agent { answered: true, .. })
             ) {
-                let mut heard = flows_out(voice, c.sid, other(side));
+                let mut heard = flows_out(voice, c.sid, side.other());
                 heard.remove(&Source::Leg(c.sid));
                 legs.insert(c.sid, heard);
             }
@@ -104,28 +104,10 @@ pub fn hearing(voice: &Voice) -> Hearing {
     Hearing { legs }
 }
 
-fn other(side: Side) -> Side {
-    match side {
-        Side::Caller => Side::Callee,
-        Side::Callee => Side::Caller,
-    }
-}
-
-/// The end of a live call.
-fn end(voice: &Voice, call: Sid<Call>, side: Side) -> Option<&End> {
-    let c = voice.call(call)?;
-    if c.status.is_final() {
-        return None;
-    }
-    Some(match side {
-        Side::Caller => &c.caller,
-        Side::Callee => &c.callee,
-    })
-}
-
 /// The set of sources flowing out of `(call, side)`: a walk over what each end's output is
-/// made of, visiting every end at most once.
-fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
+/// made of, visiting every end at most once. Recording uses it too, to know what each side of a
+/// call or conference contributes.
+pub fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
     let mut heard = BTreeSet::new();
     let mut seen = BTreeSet::from([(call, side)]);
     let mut todo = VecDeque::from([(call, side)]);
@@ -135,7 +117,7 @@ fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
                 todo.push_back(n);
             }
         };
-        match end(voice, call, side) {
+        match voice.live_end(call, side) {
             Some(End::Agent { answered: true, .. }) => {
                 heard.insert(Source::Leg(call));
             }
@@ -159,13 +141,13 @@ fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
                             continue;
                         }
                         let contributes = matches!(
-                            end(voice, q, q_side),
+                            voice.live_end(q, q_side),
                             Some(End::Conference(qp))
                                 if qp.conference == p.conference && !qp.muted && !qp.hold
                                     && (!qp.coaching || qp.call_sid_to_coach == Some(call))
                         );
                         if contributes {
-                            next((q, other(q_side)));
+                            next((q, q_side.other()));
                         }
                     }
                 }
@@ -174,8 +156,9 @@ fn flows_out(voice: &Voice, call: Sid<Call>, side: Side) -> BTreeSet<Source> {
                 // Only a bridge both calls hold is a connection (a ringing `<Dial><Client>`
                 // child points at its parent while the parent still runs its `<Dial>`).
                 for far_side in [Side::Caller, Side::Callee] {
-                    if matches!(end(voice, *far, far_side), Some(End::Bridge(c)) if *c == call) {
-                        next((*far, other(far_side)));
+                    if matches!(voice.live_end(*far, far_side), Some(End::Bridge(c)) if *c == call)
+                    {
+                        next((*far, far_side.other()));
                     }
                 }
             }

@@ -24,7 +24,7 @@ mod hearing;
 mod machine;
 
 pub use address::{app_address, Address, AddressError};
-pub use hearing::{hearing, Hearing, Source};
+pub use hearing::{flows_out, hearing, Hearing, Source};
 pub use machine::{
     Beep, CallProgress, CallRecord, CallStatus, Callee, ConferenceRecord, ConferenceStatus,
     DialRequest, DialState, Direction, End, EndReason, FetchFailure, FetchResponse, Instructions,

@@ -2371,6 +2371,35 @@ pub enum Side {
     Callee,
 }
 
+impl Side {
+    /// The other end.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+}
+
+impl CallRecord {
+    /// One of its ends.
+    pub fn end(&self, side: Side) -> &End {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
+        }
+    }
+}
+
+impl Voice {
+    /// An end of a live call (`None` once the call ended).
+    pub fn live_end(&self, call: Sid<Call>, side: Side) -> Option<&End> {
+        self.call(call)
+            .filter(|c| !c.status.is_final())
+            .map(|c| c.end(side))
+    }
+}
+
 fn secs(s: u64) -> Millis {
     i64::try_from(s)
         .unwrap_or(i64::MAX / 2)
