@@ -85,6 +85,55 @@ pub struct Limits {
     /// `--retention-days`); `None` keeps them forever. Older ones are deleted in the background,
     /// in small batches between changes. The log is not affected.
     pub retention: Option<Duration>,
+    /// When the core's state is snapshotted (and the log behind it let go).
+    pub snapshots: SnapshotPolicy,
+}
+
+/// When the driver snapshots the core's state: after `every_entries` log entries or `every`
+/// of time since the last snapshot, whichever comes first (time only counts when the log has
+/// grown). A snapshot is taken on the core's thread between changes and stored in one
+/// transaction; then the log entries both kept snapshots cover are deleted in small batches.
+/// A start loads the newest snapshot and replays only the entries after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Log entries between snapshots at most (`--snapshot-every`, 100,000); `None`: not by
+    /// count.
+    pub every_entries: Option<u64>,
+    /// Time between snapshots at most, if the log grew (`--snapshot-minutes`, 10 minutes);
+    /// `None`: not by time.
+    pub every: Option<Duration>,
+    /// For tests of crashes only: how long each snapshot write sleeps inside its transaction
+    /// (zero: not at all). No flag or environment variable sets it; only a program that builds
+    /// its [`Config`] itself can.
+    #[doc(hidden)]
+    pub test_pause_inside_write: Duration,
+}
+
+/// Log entries between snapshots by default.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100_000;
+
+/// Time between snapshots by default (when the log grew).
+pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+impl Default for SnapshotPolicy {
+    fn default() -> SnapshotPolicy {
+        SnapshotPolicy {
+            every_entries: Some(DEFAULT_SNAPSHOT_EVERY),
+            every: Some(DEFAULT_SNAPSHOT_INTERVAL),
+            test_pause_inside_write: Duration::ZERO,
+        }
+    }
+}
+
+impl SnapshotPolicy {
+    /// No snapshots: every start replays the whole log.
+    pub fn never() -> SnapshotPolicy {
+        SnapshotPolicy {
+            every_entries: None,
+            every: None,
+            test_pause_inside_write: Duration::ZERO,
+        }
+    }
 }
 
 /// How long events and finished tasks are kept by default: 30 days, as Twilio keeps Events.
@@ -101,6 +150,7 @@ impl Default for Limits {
             max_header_count: 100,
             max_body_bytes: 2 * 1024 * 1024,
             retention: Some(DEFAULT_RETENTION),
+            snapshots: SnapshotPolicy::default(),
         }
     }
 }

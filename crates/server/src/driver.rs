@@ -8,23 +8,30 @@
 //! every output, commit the [`Output::Persist`] first (one transaction), and only then act on
 //! the rest. Between jobs the thread sleeps until the center's next deadline.
 //!
+//! Start-up loads the newest snapshot the store keeps, restores the center from it and replays
+//! only the log entries after it ([`Driver::open`]); between jobs the driver snapshots the state
+//! again when [`SnapshotPolicy`] says so, and then deletes the log entries every kept snapshot
+//! covers, a small batch at a time ([`Driver::snapshot_if_due`]).
+//!
 //! If a commit fails, memory is ahead of the disk: the driver refuses every further change until
 //! restarted (and `/readyz` says not ready). A panic inside a job does the same.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_center::media::MediaSource;
 use switchboard_center::protocol::{CloseReason, DesktopState, ServerMessage};
+use switchboard_center::snapshot::{Snapshot, SNAPSHOT_FORMAT};
 use switchboard_center::{Center, CenterConfig, Entry, Input, Output, Reply, SessionId};
 use switchboard_routing::Timestamp;
 use switchboard_sid::{Sid, Worker, Workspace as WorkspaceKind};
-use switchboard_store::{Batch, LogEntry, Store};
+use switchboard_store::{Batch, LogEntry, SnapshotInfo, Store, StoreError};
 use switchboard_twiml::Method;
 use tokio::sync::{oneshot, watch};
 
+use crate::config::SnapshotPolicy;
 use crate::credentials::Credentials;
 use crate::events::{self, Delivery};
 use crate::http::ApiError;
@@ -125,6 +132,44 @@ pub struct Driver {
     pub public_url: String,
     stopping: bool,
     retention: Option<Retention>,
+    snapshots: Snapshots,
+}
+
+/// Log entries deleted per store call once a snapshot covers them: a short transaction, so a
+/// change waits for at most one.
+pub const LOG_PRUNE_BATCH: usize = 2_000;
+
+/// How long the driver waits before it tries again after a snapshot could not be stored.
+pub const SNAPSHOT_RETRY: Duration = Duration::from_secs(60);
+
+/// Where the log and the snapshots stand.
+struct Snapshots {
+    policy: SnapshotPolicy,
+    /// The `seq` of the last log entry committed (or replayed).
+    last_seq: i64,
+    /// The `seq` the state was last snapshotted at (or restored from; 0: never).
+    taken_seq: i64,
+    /// The newest snapshot the store keeps (a new one must be past it).
+    stored_seq: i64,
+    /// When the last snapshot was taken (or the driver opened), by the server's clock.
+    taken_at_ms: i64,
+    /// No snapshot is tried before this (after a failure).
+    retry_at_ms: i64,
+    /// Whether log entries covered by every kept snapshot may be left to delete.
+    prune_pending: bool,
+}
+
+/// What a start rebuilt the state from.
+struct Rebuilt {
+    center: Center,
+    /// The snapshot's `seq` (0: none, the whole log).
+    from_seq: i64,
+    /// The newest snapshot stored (0: none).
+    stored_seq: i64,
+    /// The last `seq` replayed (or the snapshot's).
+    last_seq: i64,
+    /// Whether a snapshot was passed over as unusable.
+    passed_over: bool,
 }
 
 /// Rows pruned per store call: a short transaction, so a change waits for at most one.
@@ -152,32 +197,14 @@ impl Driver {
         media: switchboard_center::protocol::MediaSettings,
     ) -> Result<Driver, String> {
         let account = read(&credentials).account_sid;
-        let mut center = Center::new(CenterConfig {
+        let config = CenterConfig {
             account,
             seed,
             media,
-        });
-        let mut count = 0usize;
-        let mut replay_error = None;
-        store
-            .read_log(&mut |LogEntry { seq, at_ms, body }| {
-                let entry: Entry = serde_json::from_str(&body)
-                    .map_err(|e| format!("log entry {seq} is not readable: {e}"))?;
-                if let Err(e) = center.replay(Timestamp(at_ms), &entry) {
-                    replay_error = Some(format!("log entry {seq} no longer applies: {e}"));
-                    return Err(String::new());
-                }
-                count += 1;
-                Ok(())
-            })
-            .map_err(|e| {
-                replay_error
-                    .clone()
-                    .unwrap_or_else(|| format!("reading the log: {e}"))
-            })?;
-        tracing::info!(entries = count, "state rebuilt from the log");
+        };
+        let rebuilt = rebuild(store.as_mut(), &config)?;
         let mut driver = Driver {
-            center,
+            center: rebuilt.center,
             store,
             clock,
             last_now: i64::MIN,
@@ -188,9 +215,22 @@ impl Driver {
             public_url,
             stopping: false,
             retention: None,
+            snapshots: Snapshots {
+                policy: SnapshotPolicy::never(),
+                last_seq: rebuilt.last_seq,
+                taken_seq: rebuilt.from_seq,
+                stored_seq: rebuilt.stored_seq,
+                taken_at_ms: 0,
+                retry_at_ms: i64::MIN,
+                // A crash may have come between a snapshot and the pruning after it. Not after
+                // passing over a snapshot, though: the log it would delete is what this start
+                // needed; it waits for a new snapshot.
+                prune_pending: rebuilt.stored_seq > 0 && !rebuilt.passed_over,
+            },
         };
         driver.refresh_keys();
         let now = driver.now();
+        driver.snapshots.taken_at_ms = now.0;
         driver.center.start(now);
         driver.drain();
         Ok(driver)
@@ -337,7 +377,118 @@ impl Driver {
             .map_or(Duration::from_secs(3600), |t| {
                 Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
             });
-        deadline.min(self.prune_wait(now))
+        deadline
+            .min(self.prune_wait(now))
+            .min(self.snapshot_wait(now))
+    }
+
+    /// Snapshots the state by `policy` from now on (see [`SnapshotPolicy`]).
+    pub fn set_snapshots(&mut self, policy: SnapshotPolicy) {
+        if !policy.test_pause_inside_write.is_zero() {
+            tracing::warn!(
+                pause = ?policy.test_pause_inside_write,
+                "TEST ONLY: every snapshot write pauses inside its transaction"
+            );
+            self.store
+                .set_test_pause_inside_snapshot_writes(policy.test_pause_inside_write);
+        }
+        self.snapshots.policy = policy;
+    }
+
+    /// How long until a snapshot falls due by time, or the log's pruning goes on.
+    fn snapshot_wait(&self, now: Timestamp) -> Duration {
+        let s = &self.snapshots;
+        if s.prune_pending {
+            return Duration::ZERO;
+        }
+        match s.policy.every {
+            Some(every) if s.last_seq > s.taken_seq => {
+                let every = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+                let due = s.taken_at_ms.saturating_add(every).max(s.retry_at_ms);
+                Duration::from_millis(u64::try_from(due.saturating_sub(now.0)).unwrap_or(0))
+            }
+            _ => Duration::MAX,
+        }
+    }
+
+    /// Between jobs: snapshots the state when the policy says it is due (so many entries, or so
+    /// long, since the last one), then deletes one batch of the log entries every kept snapshot
+    /// covers, if any may be left.
+    pub fn snapshot_if_due(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        let now = self.now().0;
+        let s = &self.snapshots;
+        let behind = s.last_seq - s.taken_seq;
+        let by_count = s
+            .policy
+            .every_entries
+            .is_some_and(|n| u64::try_from(behind).unwrap_or(0) >= n.max(1));
+        let by_time = s.policy.every.is_some_and(|every| {
+            behind > 0
+                && now.saturating_sub(s.taken_at_ms)
+                    >= i64::try_from(every.as_millis()).unwrap_or(i64::MAX)
+        });
+        if (by_count || by_time) && now >= s.retry_at_ms && s.last_seq > s.stored_seq {
+            self.take_snapshot(now);
+        }
+        if self.snapshots.prune_pending {
+            match self.store.prune_log(LOG_PRUNE_BATCH) {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(entries = n, "deleted log entries the snapshots cover");
+                    }
+                    self.snapshots.prune_pending = n >= LOG_PRUNE_BATCH;
+                }
+                Err(e) => {
+                    tracing::warn!("deleting log entries the snapshots cover failed: {e}");
+                    self.snapshots.prune_pending = false;
+                }
+            }
+        }
+    }
+
+    /// Snapshots the state through the last committed entry and stores it.
+    fn take_snapshot(&mut self, now: i64) {
+        let seq = self.snapshots.last_seq;
+        let started = Instant::now();
+        let bytes = match self.center.model().snapshot(self.center.now()).to_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(seq, "the state could not be snapshotted: {e}");
+                self.snapshots.retry_at_ms = now.saturating_add(retry_ms());
+                return;
+            }
+        };
+        let encoded = started.elapsed();
+        tracing::debug!(seq, bytes = bytes.len(), "writing a snapshot");
+        match self
+            .store
+            .write_snapshot(seq, i64::from(SNAPSHOT_FORMAT), &bytes)
+        {
+            Ok(()) => {
+                tracing::info!(
+                    seq,
+                    bytes = bytes.len(),
+                    encode_ms = encoded.as_secs_f64() * 1e3,
+                    total_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "snapshot written"
+                );
+                let s = &mut self.snapshots;
+                s.taken_seq = seq;
+                s.stored_seq = seq;
+                s.taken_at_ms = now;
+                s.prune_pending = true;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    seq,
+                    "a snapshot could not be stored (the log keeps every entry until one is): {e}"
+                );
+                self.snapshots.retry_at_ms = now.saturating_add(retry_ms());
+            }
+        }
     }
 
     /// Keeps events and finished tasks for `window` (`None`: forever), pruning the older ones
@@ -515,8 +666,13 @@ impl Driver {
             .iter()
             .map(ToString::to_string)
             .collect();
-        if let Err(e) = self.store.commit(&batch) {
-            self.poison(&format!("the store refused a commit: {e}"));
+        match self.store.commit(&batch) {
+            Ok(first) if !batch.log.is_empty() => {
+                let n = i64::try_from(batch.log.len()).unwrap_or(i64::MAX);
+                self.snapshots.last_seq = first.saturating_add(n - 1);
+            }
+            Ok(_) => {}
+            Err(e) => self.poison(&format!("the store refused a commit: {e}")),
         }
     }
 
@@ -559,6 +715,135 @@ impl Driver {
             });
         }
     }
+}
+
+fn retry_ms() -> i64 {
+    i64::try_from(SNAPSHOT_RETRY.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Rebuilds the center: from the newest snapshot that can be used and the log after it, or
+/// from the whole log when none can and the log still starts at its first entry. A snapshot
+/// that cannot be used (damaged, or in a newer format) is passed over for the one before it
+/// (the log keeps every entry after that one); when none is left and the log's front is gone,
+/// the start is refused, naming each snapshot and why.
+fn rebuild(store: &mut dyn Store, config: &CenterConfig) -> Result<Rebuilt, String> {
+    let started = Instant::now();
+    let snapshots = store
+        .snapshots()
+        .map_err(|e| format!("reading the snapshots: {e}"))?;
+    let bounds = store
+        .log_bounds()
+        .map_err(|e| format!("reading the log: {e}"))?;
+    let stored_seq = snapshots.first().map_or(0, |s| s.seq);
+    // Whether the log still holds every entry after `after`.
+    let whole_after = |after: i64| match bounds {
+        Some((first, _)) => first <= after.saturating_add(1),
+        None => after >= stored_seq,
+    };
+    let mut passed_over: Vec<(i64, String)> = Vec::new();
+    let mut chosen = None;
+    for info in &snapshots {
+        if !whole_after(info.seq) {
+            passed_over.push((info.seq, "the log after it is incomplete".into()));
+            continue;
+        }
+        match restore(store, info, config) {
+            Ok(center) => {
+                chosen = Some((center, info.seq));
+                break;
+            }
+            Err(why) => {
+                tracing::warn!(seq = info.seq, "a snapshot cannot be used: {why}");
+                passed_over.push((info.seq, why));
+            }
+        }
+    }
+    let (mut center, from_seq) = match chosen {
+        Some(c) => c,
+        None if whole_after(0) => {
+            if !passed_over.is_empty() {
+                tracing::warn!("no snapshot can be used: replaying the whole log");
+            }
+            (Center::new(config.clone()), 0)
+        }
+        None => {
+            let why = passed_over
+                .iter()
+                .map(|(seq, why)| {
+                    format!("the snapshot through log entry {seq} cannot be used: {why}")
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let first = bounds.map_or_else(
+                || "holds no entry".to_owned(),
+                |(f, _)| format!("starts at entry {f}"),
+            );
+            return Err(format!(
+                "cannot rebuild the state: {why}; and the log before it has been deleted (it {first}), \
+                 so it cannot be replayed from the start. Start a release that reads the snapshot, \
+                 or restore the database from a backup"
+            ));
+        }
+    };
+    let mut tail = 0usize;
+    let mut last_seq = from_seq;
+    let mut replay_error = None;
+    store
+        .read_log_after(from_seq, &mut |LogEntry { seq, at_ms, body }| {
+            let entry: Entry = serde_json::from_str(&body)
+                .map_err(|e| format!("log entry {seq} is not readable: {e}"))?;
+            if let Err(e) = center.replay(Timestamp(at_ms), &entry) {
+                replay_error = Some(format!("log entry {seq} no longer applies: {e}"));
+                return Err(String::new());
+            }
+            tail += 1;
+            last_seq = seq;
+            Ok(())
+        })
+        .map_err(|e| match (replay_error.clone(), e) {
+            (Some(why), _) => why,
+            (None, StoreError::Visit(why)) => why,
+            (None, e) => format!("reading the log: {e}"),
+        })?;
+    tracing::info!(
+        snapshot_seq = from_seq,
+        tail_entries = tail,
+        last_seq,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "state rebuilt from {}",
+        if from_seq > 0 {
+            "a snapshot and the log after it"
+        } else {
+            "the log"
+        }
+    );
+    Ok(Rebuilt {
+        center,
+        from_seq,
+        stored_seq,
+        last_seq,
+        passed_over: !passed_over.is_empty(),
+    })
+}
+
+/// A center restored from one stored snapshot, or why it cannot be.
+fn restore(
+    store: &mut dyn Store,
+    info: &SnapshotInfo,
+    config: &CenterConfig,
+) -> Result<Center, String> {
+    if info.format > i64::from(SNAPSHOT_FORMAT) {
+        return Err(format!(
+            "it is in format {}, newer than this program reads ({SNAPSHOT_FORMAT})",
+            info.format
+        ));
+    }
+    let stored = store
+        .read_snapshot(info.seq)
+        .map_err(|e| format!("reading it: {e}"))?
+        .ok_or_else(|| "it is gone".to_owned())?;
+    let snapshot = Snapshot::from_bytes(&stored.bytes).map_err(|e| e.to_string())?;
+    Center::restore(config.clone(), snapshot).map_err(|e| e.to_string())
 }
 
 type Job = Box<dyn FnOnce(&mut Driver) + Send>;
@@ -614,6 +899,7 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
                 driver.poison("firing deadlines panicked inside the core");
             }
             driver.prune_if_due();
+            driver.snapshot_if_due();
         })?;
     Ok((CoreHandle { tx }, thread))
 }

@@ -38,5 +38,5 @@ pub mod render;
 pub mod signature;
 pub mod tokens;
 
-pub use crate::config::{Config, Limits, MediaConfig};
+pub use crate::config::{Config, Limits, MediaConfig, SnapshotPolicy};
 pub use crate::prepare::{prepare, prepare_with_store, Prepared, StartError};

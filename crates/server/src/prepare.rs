@@ -274,6 +274,7 @@ pub async fn prepare_with_store(
     .map_err(StartError::Replay)?;
     let mut driver = driver;
     driver.set_retention(config.limits.retention);
+    driver.set_snapshots(config.limits.snapshots);
     let readers = Readers::open(&config.database)?;
     let (handle, thread) = driver::spawn(driver)?;
     Ok(Prepared {

@@ -65,6 +65,15 @@ pub struct ServeArgs {
     /// deleted in the background. 0 keeps them forever.
     #[arg(long, env = "SWITCHBOARD_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u64,
+    /// Snapshot the state after this many logged changes (0: not by count). A start loads the
+    /// newest snapshot and replays only the changes after it; the log behind the snapshots is
+    /// deleted.
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_EVERY", default_value_t = switchboard_server::config::DEFAULT_SNAPSHOT_EVERY)]
+    pub snapshot_every: u64,
+    /// Snapshot the state at least this often, in minutes, when anything changed (0: not by
+    /// time).
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_MINUTES", default_value_t = 10)]
+    pub snapshot_minutes: u64,
     /// Run as one node of several on one PostgreSQL database, with this id (unique among the
     /// nodes): the node holding the lease serves, the others forward to it.
     #[arg(long, env = "SWITCHBOARD_NODE_ID")]
@@ -133,6 +142,12 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
         limits: switchboard_server::Limits {
             max_connections: args.max_connections,
             retention: retention(args.retention_days),
+            snapshots: switchboard_server::SnapshotPolicy {
+                every_entries: (args.snapshot_every > 0).then_some(args.snapshot_every),
+                every: (args.snapshot_minutes > 0)
+                    .then(|| Duration::from_secs(args.snapshot_minutes.saturating_mul(60))),
+                ..switchboard_server::SnapshotPolicy::default()
+            },
             ..switchboard_server::Limits::default()
         },
         clock: Default::default(),
