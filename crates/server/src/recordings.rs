@@ -762,7 +762,10 @@ pub fn callback_params(meta: &RecordingMeta, event: &str) -> Vec<(String, String
             meta.duration_s.map_or_else(String::new, |d| d.to_string()),
         ),
         ("RecordingChannels".to_owned(), meta.channels.to_string()),
-        ("RecordingStartTime".to_owned(), rfc2822(meta.start_time_ms)),
+        (
+            "RecordingStartTime".to_owned(),
+            crate::render::rfc2822(meta.start_time_ms),
+        ),
         ("RecordingSource".to_owned(), meta.source.clone()),
         ("RecordingTrack".to_owned(), meta.track.clone()),
     ];
@@ -915,30 +918,4 @@ pub fn data_dir(database: &str) -> PathBuf {
         return PathBuf::from(d);
     }
     crate::config::data_dir_for(database)
-}
-
-/// RFC 2822 in GMT, as the 2010-04-01 API writes dates (the same as the Voice routes').
-pub fn rfc2822(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let day = DAYS
-        .get(usize::from(t.weekday().number_days_from_monday()))
-        .copied()
-        .unwrap_or("Mon");
-    let month = MONTHS
-        .get(usize::from(u8::from(t.month())).saturating_sub(1))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} +0000",
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }

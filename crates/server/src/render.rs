@@ -10,6 +10,32 @@ use switchboard_sid::{Account, Sid};
 
 use switchboard_center::model::WorkspaceState;
 
+/// RFC 2822 in GMT, as the 2010-04-01 API writes dates: `Thu, 26 Nov 2026 08:00:00 +0000`.
+pub fn rfc2822(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let day = DAYS
+        .get(usize::from(t.weekday().number_days_from_monday()))
+        .copied()
+        .unwrap_or("Mon");
+    let month = MONTHS
+        .get(usize::from(u8::from(t.month())).saturating_sub(1))
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} +0000",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// ISO-8601 UTC without fraction, as Twilio writes dates: `2014-05-14T18:50:02Z`.
 pub fn iso(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

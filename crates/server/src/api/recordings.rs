@@ -10,14 +10,15 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde_json::{json, Value};
 use switchboard_center::recording::{RecordingTarget, Track};
 use switchboard_sid::{Call, Conference, Recording, Sid};
 
 use crate::app::App;
 use crate::http::{created, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
-use crate::recordings::{rfc2822, status, PauseBehavior, RecordingMeta, Recordings, StartOptions};
+use crate::recordings::{status, PauseBehavior, RecordingMeta, Recordings, StartOptions};
+use crate::render::rfc2822;
 
 type Service = Extension<Arc<Recordings>>;
 
@@ -127,41 +128,6 @@ pub fn render(ctx: &Ctx, m: &RecordingMeta) -> Value {
     })
 }
 
-/// A list in the 2010-04-01 shape (as the Voice routes write it).
-fn list2010(ctx: &Ctx, paging: Paging, items: Vec<Value>, has_more: bool) -> Response {
-    let keep: Vec<(String, String)> = ctx
-        .query
-        .pairs()
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "Page" | "PageSize" | "PageToken"))
-        .cloned()
-        .collect();
-    let page_uri = |page: usize| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        s.extend_pairs(&keep);
-        s.append_pair("PageSize", &paging.size.to_string());
-        s.append_pair("Page", &page.to_string());
-        if page > 0 {
-            s.append_pair("PageToken", &format!("PT{page}"));
-        }
-        format!("{}?{}", ctx.path, s.finish())
-    };
-    let start = paging.offset();
-    let end = (start + items.len()).saturating_sub(1).max(start);
-    Json(json!({
-        "recordings": items,
-        "first_page_uri": page_uri(0),
-        "next_page_uri": has_more.then(|| page_uri(paging.page + 1)),
-        "previous_page_uri": (paging.page > 0).then(|| page_uri(paging.page - 1)),
-        "page": paging.page,
-        "page_size": paging.size,
-        "start": start,
-        "end": end,
-        "uri": page_uri(paging.page),
-    }))
-    .into_response()
-}
-
 fn list(
     ctx: &Ctx,
     service: &Recordings,
@@ -184,7 +150,13 @@ fn list(
         .map(|m| render(ctx, m))
         .collect();
     let (items, more) = page_of(all, paging);
-    Ok(list2010(ctx, paging, items, more))
+    Ok(crate::http::list2010(
+        ctx,
+        "recordings",
+        paging,
+        items,
+        more,
+    ))
 }
 
 /// The recording, checked to belong to `parent` (a call's or a conference's).

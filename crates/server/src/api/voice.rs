@@ -8,9 +8,8 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use switchboard_center::io::{CallInstructions, CallSpec, ParticipantSpec};
 use switchboard_center::Reply;
@@ -25,6 +24,7 @@ use crate::app::App;
 use crate::driver::Driver as Core;
 use crate::http::{created, no_content, ok, page_of, ApiError, ApiResult, Ctx, Form, Paging};
 use crate::ids::new_sid;
+use crate::render::rfc2822;
 use switchboard_center::records::ApplicationRecord;
 use switchboard_center::{Entry, Input, VoiceRequest};
 
@@ -93,71 +93,8 @@ fn segment_sid<K: switchboard_sid::SidKind>(segment: &str, what: &str) -> Result
         .map_err(|_| ApiError::not_found(format!("{what} {s}")))
 }
 
-/// RFC 2822 in GMT, as the 2010-04-01 API writes dates: `Thu, 26 Nov 2026 08:00:00 +0000`.
-pub fn rfc2822(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let day = DAYS
-        .get(usize::from(t.weekday().number_days_from_monday()))
-        .copied()
-        .unwrap_or("Mon");
-    let month = MONTHS
-        .get(usize::from(u8::from(t.month())).saturating_sub(1))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} +0000",
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 fn account_path(account: Sid<Account>) -> String {
     format!("/{API_VERSION}/Accounts/{account}")
-}
-
-/// A list in the 2010-04-01 shape: the items under `key`, then `first_page_uri`,
-/// `next_page_uri`, `previous_page_uri`, `page`, `page_size`, `start`, `end` and `uri`, the URIs
-/// relative to the host as Twilio writes them (the library makes them absolute).
-fn list2010(ctx: &Ctx, key: &str, paging: Paging, items: Vec<Value>, has_more: bool) -> Response {
-    let keep: Vec<(String, String)> = ctx
-        .query
-        .pairs()
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "Page" | "PageSize" | "PageToken"))
-        .cloned()
-        .collect();
-    let page_uri = |page: usize| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        s.extend_pairs(&keep);
-        s.append_pair("PageSize", &paging.size.to_string());
-        s.append_pair("Page", &page.to_string());
-        if page > 0 {
-            s.append_pair("PageToken", &format!("PT{page}"));
-        }
-        format!("{}?{}", ctx.path, s.finish())
-    };
-    let start = paging.offset();
-    let end = (start + items.len()).saturating_sub(1).max(start);
-    let body = json!({
-        key: items,
-        "first_page_uri": page_uri(0),
-        "next_page_uri": has_more.then(|| page_uri(paging.page + 1)),
-        "previous_page_uri": (paging.page > 0).then(|| page_uri(paging.page - 1)),
-        "page": paging.page,
-        "page_size": paging.size,
-        "start": start,
-        "end": end,
-        "uri": page_uri(paging.page),
-    });
-    Json(body).into_response()
 }
 
 /// A strict boolean parameter: `true` or `false` (any case).
@@ -351,7 +288,13 @@ async fn list_applications(
             page_of(all, paging)
         })
         .await?;
-    Ok(list2010(&ctx, "applications", paging, items, more))
+    Ok(crate::http::list2010(
+        &ctx,
+        "applications",
+        paging,
+        items,
+        more,
+    ))
 }
 
 async fn fetch_application(
@@ -494,7 +437,7 @@ async fn list_calls(State(app): State<App>, ctx: Ctx, Path(account): Path<String
             page_of(all, paging)
         })
         .await?;
-    Ok(list2010(&ctx, "calls", paging, items, more))
+    Ok(crate::http::list2010(&ctx, "calls", paging, items, more))
 }
 
 /// Twilio's codes for the Calls and Participants parameters (its error dictionary).
@@ -876,7 +819,13 @@ async fn list_conferences(
             page_of(all, paging)
         })
         .await?;
-    Ok(list2010(&ctx, "conferences", paging, items, more))
+    Ok(crate::http::list2010(
+        &ctx,
+        "conferences",
+        paging,
+        items,
+        more,
+    ))
 }
 
 fn stored_conference(core: &Core, sid: Sid<Conference>) -> Result<Value, ApiError> {
@@ -1059,7 +1008,13 @@ async fn list_participants(
             Ok::<_, ApiError>(page_of(all, paging))
         })
         .await??;
-    Ok(list2010(&ctx, "participants", paging, items, more))
+    Ok(crate::http::list2010(
+        &ctx,
+        "participants",
+        paging,
+        items,
+        more,
+    ))
 }
 
 /// The longest participant `Label` Twilio accepts, in characters.
