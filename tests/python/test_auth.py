@@ -23,6 +23,7 @@ def declared_routes():
     for f in sorted(API_DIR.glob("*.rs")):
         src = f.read_text()
         consts = dict(re.findall(r'let\s+(\w+)\s*=\s*"([^"]*)"\s*;', src))
+        consts.update(re.findall(r'const\s+(\w+)\s*:\s*&str\s*=\s*"([^"]*)"\s*;', src))
         for chunk in src.split(".route(")[1:]:
             m = re.match(r'\s*(?:&\s*format!\(\s*)?"([^"]+)"', chunk)
             if not m:
