@@ -78,14 +78,14 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
 }
 
 /// One step of a path after its first name.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Seg {
     Key(Box<str>),
     Index(usize),
 }
 
 /// A path into a JSON document: first key, then segments.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Path {
     pub first: Box<str>,
     pub rest: Box<[Seg]>,

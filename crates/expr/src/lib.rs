@@ -13,7 +13,8 @@
 //! `parser` builds the tree, flattening AND/OR chains and limiting nesting to [`MAX_DEPTH`];
 //! `resolve` gives each reference its meaning in the [`Context`] (or refuses it); `ast` holds the
 //! tree; `eval` evaluates it over borrowed values (`val`) without allocating; `clock` computes
-//! `taskrouter.*`; `order_by` holds [`OrderBy`] and [`TaskReference`]; `scope` is what the
+//! `taskrouter.*`; `guard` finds the equality tests a filter can be indexed by; `order_by`
+//! holds [`OrderBy`] and [`TaskReference`]; `scope` is what the
 //! caller shows an expression and `error` the one error type. The rules themselves are described
 //! in `docs/expressions.md`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -27,6 +28,7 @@ mod ast;
 mod clock;
 mod error;
 mod eval;
+mod guard;
 mod lexer;
 mod order_by;
 mod parser;
@@ -38,6 +40,7 @@ mod val;
 mod tests;
 
 pub use error::ExprError;
+pub use guard::{AttributePath, EqualityGuard};
 pub use lexer::MAX_SOURCE_BYTES;
 pub use parser::MAX_DEPTH;
 pub use resolve::Context;
@@ -105,6 +108,16 @@ impl Expression {
     /// `Target` contexts; empty otherwise).
     pub fn task_roots(&self) -> &BTreeSet<String> {
         &self.task_roots
+    }
+
+    /// A necessary condition on one task attribute's string value, for indexing filters by it
+    /// (see [`EqualityGuard`]). `Filter` context only; `None` for other contexts and for
+    /// expressions without one.
+    pub fn equality_guard(&self) -> Option<EqualityGuard> {
+        match self.context {
+            Context::Filter => guard::guard(&self.root),
+            _ => None,
+        }
     }
 
     /// The activity SIDs named by `workers.WA…` in a `SkipIf` expression (empty otherwise), so

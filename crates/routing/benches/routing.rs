@@ -1,298 +1,37 @@
-//! Routing decision cost at scale: 10,000 workers, 501 queues, a 51-filter workflow.
+//! Routing decision cost at scale: 10,000 workers, 501 queues; the workspace is described in
+//! `common/mod.rs`.
 //!
-//! * `known_worker`: `CreateTask` of a task whose `worker_sid` attribute names an available
-//!   worker, up to and including its `reservation.created`. Only the `handle` call is timed;
-//!   draining the events and canceling the task (which frees the worker again) are not.
-//! * `queue`: the same for a task with a `skill` attribute that matches one of the 50 skill
-//!   filters, so it goes to that skill's queue and its longest-idle member.
-//! * `cycle`: one task through create → reserved → accepted → completed, every step a
-//!   `handle` call, with the events drained after each (as any host must). `cycle/full` times
-//!   the whole cycle; `cycle/create_to_reserved` times only the create within the same loop.
+//! * `decision/known_worker`: `CreateTask` of a `Main` task whose `worker_sid` attribute names
+//!   an available worker, up to and including its `reservation.created`. Only the `handle` call
+//!   is timed; draining the events and canceling the task (which frees the worker again) are
+//!   not.
+//! * `decision/queue`: the same for a `Main` task with a `skill` attribute that matches one of
+//!   the 50 skill filters, so it goes to that skill's queue and its longest-idle member.
+//! * `cycle`: one `Main` queue task through create → reserved → accepted → completed, every
+//!   step a `handle` call, with the events drained after each (as any host must). `cycle/full`
+//!   times the whole cycle; `cycle/create_to_reserved` times only the create within the loop.
+//! * `internal_call/known_worker`, `internal_call/queue`, `internal_call/cycle`: the same
+//!   through the 502-filter Internal Call workflow: an agent-to-agent call (its
+//!   `known_worker_sid` step), a call to one of the 501 queues (`callToQueue`), and the full
+//!   cycle of such a queue call.
 //!
 //! See docs/benchmarks.md for the results and how to read them.
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchboard_routing::*;
-use switchboard_sid::{Activity, Reservation, Sid, Task, TaskChannel, TaskQueue, Worker, Workflow};
 
-const WORKERS: usize = 10_000;
-const QUEUES: usize = 500;
-const SKILLS: usize = 50;
-const T0: i64 = 1_700_000_000_000;
-
-const OFFLINE: Sid<Activity> = Sid::from_u128(1);
-const AVAILABLE: Sid<Activity> = Sid::from_u128(2);
-const EVERYONE: Sid<TaskQueue> = Sid::from_u128(1_000_000);
-const WORKFLOW: Sid<Workflow> = Sid::from_u128(1);
-
-fn queue_sid(i: usize) -> Sid<TaskQueue> {
-    Sid::from_u128(1 + i as u128)
-}
-
-fn worker_sid(i: usize) -> Sid<Worker> {
-    Sid::from_u128(1 + i as u128)
-}
-
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-struct Bench {
-    ws: Workspace,
-    now: i64,
-    next_task: u128,
-    rng: Rng,
-}
-
-impl Bench {
-    fn setup() -> Bench {
-        let mut ws = Workspace::new(WorkspaceConfig {
-            sid: Sid::from_u128(1),
-            friendly_name: "bench".to_owned(),
-            multi_task_enabled: true,
-            prioritize_queue_order: TaskOrder::Fifo,
-            seed: 42,
-        });
-        let at = Timestamp(T0);
-        let mut cmds = vec![
-            Command::CreateActivity {
-                sid: OFFLINE,
-                friendly_name: "Offline".to_owned(),
-                available: false,
-            },
-            Command::CreateActivity {
-                sid: AVAILABLE,
-                friendly_name: "Available".to_owned(),
-                available: true,
-            },
-            Command::UpdateWorkspace(WorkspaceUpdate {
-                default_activity_sid: Some(AVAILABLE),
-                timeout_activity_sid: Some(OFFLINE),
-                prioritize_queue_order: None,
-            }),
-        ];
-        for (i, name) in ["default", "voice"].iter().enumerate() {
-            cmds.push(Command::CreateTaskChannel {
-                sid: Sid::<TaskChannel>::from_u128(1 + i as u128),
-                unique_name: (*name).to_owned(),
-                friendly_name: (*name).to_owned(),
-                channel_optimized_routing: false,
-            });
-        }
-        cmds.push(Command::CreateTaskQueue(NewTaskQueue {
-            sid: EVERYONE,
-            friendly_name: "Everyone".to_owned(),
-            target_workers: Some("1==1".to_owned()),
-            max_reserved_workers: None,
-            task_order: None,
-            reservation_activity_sid: None,
-            assignment_activity_sid: None,
-        }));
-        for i in 0..QUEUES {
-            cmds.push(Command::CreateTaskQueue(NewTaskQueue {
-                sid: queue_sid(i),
-                friendly_name: format!("queue {i}"),
-                target_workers: Some(format!("skills HAS 'skill_{}'", i % SKILLS)),
-                max_reserved_workers: None,
-                task_order: None,
-                reservation_activity_sid: None,
-                assignment_activity_sid: None,
-            }));
-        }
-        // One known-worker filter, then one filter per skill routing to the first queue of
-        // that skill; a task visits up to 51 filter expressions.
-        let mut filters = vec![serde_json::json!({
-            "filter_friendly_name": "known",
-            "expression": "worker_sid != null",
-            "targets": [{"queue": EVERYONE.to_string(), "known_worker_sid": "task.worker_sid"}]
-        })];
-        for s in 0..SKILLS {
-            filters.push(serde_json::json!({
-                "filter_friendly_name": format!("skill {s}"),
-                "expression": format!("skill == 'skill_{s}'"),
-                "targets": [{"queue": queue_sid(s).to_string()}]
-            }));
-        }
-        let configuration = serde_json::json!({"task_routing": {
-            "filters": filters,
-            "default_filter": {"queue": EVERYONE.to_string()}
-        }})
-        .to_string();
-        cmds.push(Command::CreateWorkflow(NewWorkflow {
-            sid: WORKFLOW,
-            friendly_name: "Main".to_owned(),
-            configuration,
-            task_reservation_timeout: None,
-            assignment_callback_url: None,
-            fallback_assignment_callback_url: None,
-        }));
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        for i in 0..WORKERS {
-            let mut skills: Vec<String> = Vec::new();
-            while skills.len() < 3 {
-                let s = format!("skill_{}", rng.below(SKILLS));
-                if !skills.contains(&s) {
-                    skills.push(s);
-                }
-            }
-            let lang = ["en", "es", "fr"][rng.below(3)];
-            let attributes = serde_json::json!({
-                "skills": skills,
-                "level": 1 + rng.below(10),
-                "lang": lang,
-                "team": format!("team_{}", rng.below(100)),
-            })
-            .to_string();
-            cmds.push(Command::CreateWorker(NewWorker {
-                sid: worker_sid(i),
-                friendly_name: format!("worker {i}"),
-                attributes: Some(attributes),
-                activity_sid: None,
-            }));
-        }
-        for cmd in cmds {
-            if let Err(e) = ws.handle(at, cmd) {
-                panic!("setup refused: {e}");
-            }
-        }
-        ws.take_events();
-        Bench {
-            ws,
-            now: T0,
-            next_task: 1,
-            rng,
-        }
-    }
-
-    fn tick(&mut self) -> Timestamp {
-        self.now += 1;
-        Timestamp(self.now)
-    }
-
-    fn known_worker_task(&mut self) -> (Sid<Task>, Command) {
-        let sid = Sid::<Task>::from_u128(self.next_task);
-        self.next_task += 1;
-        let worker = worker_sid(self.rng.below(WORKERS));
-        let attributes = serde_json::json!({"worker_sid": worker.to_string(), "lang": "en"});
-        (sid, create(sid, attributes.to_string()))
-    }
-
-    fn queue_task(&mut self) -> (Sid<Task>, Command) {
-        let sid = Sid::<Task>::from_u128(self.next_task);
-        self.next_task += 1;
-        let skill = self.rng.below(SKILLS);
-        let attributes = serde_json::json!({"skill": format!("skill_{skill}"), "lang": "en"});
-        (sid, create(sid, attributes.to_string()))
-    }
-
-    fn handle(&mut self, cmd: Command) {
-        let at = self.tick();
-        if let Err(e) = self.ws.handle(at, cmd) {
-            panic!("refused: {e}");
-        }
-    }
-
-    /// The reservation the last command made, from its events.
-    fn reservation_made(&mut self) -> Sid<Reservation> {
-        let events = self.ws.take_events();
-        events
-            .iter()
-            .find(|e| e.event_type == EventType::ReservationCreated)
-            .and_then(|e| e.reservation_sid)
-            .unwrap_or_else(|| panic!("no reservation.created among {} events", events.len()))
-    }
-
-    fn cancel(&mut self, task: Sid<Task>) {
-        self.handle(Command::UpdateTask {
-            sid: task,
-            update: TaskUpdate {
-                assignment_status: Some(TaskStatusChange::Canceled),
-                ..TaskUpdate::default()
-            },
-        });
-        self.ws.take_events();
-    }
-
-    /// Times only the create of `make`'s tasks; the reservation is checked and the task
-    /// canceled outside the timed region.
-    fn time_creates(
-        &mut self,
-        iters: u64,
-        make: fn(&mut Bench) -> (Sid<Task>, Command),
-    ) -> Duration {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let (task, cmd) = make(self);
-            let at = self.tick();
-            let start = Instant::now();
-            let result = self.ws.handle(at, cmd);
-            total += start.elapsed();
-            if let Err(e) = black_box(result) {
-                panic!("refused: {e}");
-            }
-            self.reservation_made();
-            self.cancel(task);
-        }
-        total
-    }
-
-    /// One task through its whole life. Returns (whole cycle, create only).
-    fn cycle(&mut self) -> (Duration, Duration) {
-        let (_, cmd) = self.queue_task();
-        let at = self.tick();
-        let start = Instant::now();
-        let result = self.ws.handle(at, cmd);
-        let created = start.elapsed();
-        if let Err(e) = result {
-            panic!("refused: {e}");
-        }
-        let r = self.reservation_made();
-        for action in [ReservationAction::Accept, ReservationAction::Complete] {
-            self.handle(Command::UpdateReservation { sid: r, action });
-            black_box(self.ws.take_events());
-        }
-        (start.elapsed(), created)
-    }
-}
-
-fn create(sid: Sid<Task>, attributes: String) -> Command {
-    Command::CreateTask(NewTask {
-        sid,
-        attributes: Some(attributes),
-        workflow_sid: Some(WORKFLOW),
-        priority: None,
-        timeout: None,
-        task_channel: Some(ChannelRef::UniqueName("voice".to_owned())),
-        virtual_start_time: None,
-        routing_target: None,
-        ignore_capacity: None,
-        task_queue_sid: None,
-    })
-}
+mod common;
+use common::*;
 
 fn routing(c: &mut Criterion) {
     let setup = Instant::now();
     let mut b = Bench::setup();
     eprintln!(
-        "setup: {WORKERS} workers, {} queues, {} filters in {:.2?}",
+        "setup: {WORKERS} workers, {} queues, workflows of {} and {} filters in {:.2?}",
         QUEUES + 1,
         SKILLS + 1,
+        QUEUES + 2,
         setup.elapsed()
     );
 
@@ -309,10 +48,27 @@ fn routing(c: &mut Criterion) {
     let mut g = c.benchmark_group("cycle");
     g.throughput(Throughput::Elements(1));
     g.bench_function("full", |bench| {
-        bench.iter_custom(|iters| (0..iters).map(|_| b.cycle().0).sum())
+        bench.iter_custom(|iters| (0..iters).map(|_| b.cycle(Bench::queue_task).0).sum())
     });
     g.bench_function("create_to_reserved", |bench| {
-        bench.iter_custom(|iters| (0..iters).map(|_| b.cycle().1).sum())
+        bench.iter_custom(|iters| (0..iters).map(|_| b.cycle(Bench::queue_task).1).sum())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("internal_call");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("known_worker", |bench| {
+        bench.iter_custom(|iters| b.time_creates(iters, Bench::internal_worker_task))
+    });
+    g.bench_function("queue", |bench| {
+        bench.iter_custom(|iters| b.time_creates(iters, Bench::internal_queue_task))
+    });
+    g.bench_function("cycle", |bench| {
+        bench.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| b.cycle(Bench::internal_queue_task).0)
+                .sum()
+        })
     });
     g.finish();
 

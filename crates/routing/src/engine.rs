@@ -1359,9 +1359,9 @@ impl Workspace {
                 self.try_task(new.sid);
             }
             Start::Queue(q) => {
-                let config = Arc::new(RoutingConfig {
-                    filters: Vec::new(),
-                    default_filter: Some(crate::workflow::Target {
+                let config = Arc::new(RoutingConfig::new(
+                    Vec::new(),
+                    Some(crate::workflow::Target {
                         queue: q,
                         expression: None,
                         priority: None,
@@ -1370,8 +1370,8 @@ impl Workspace {
                         skip_if: None,
                         known_worker: None,
                     }),
-                    source: None,
-                });
+                    None,
+                ));
                 self.walk(new.sid, config, FilterPos::Default, 0);
             }
             Start::Workflow(wf, config, pos) => {
@@ -1710,13 +1710,7 @@ pub(crate) fn first_match(
         now: Some(switchboard_expr::Clock::from_unix_millis(now.0)),
         ..Default::default()
     };
-    config
-        .filters
-        .iter()
-        .enumerate()
-        .skip(from)
-        .find(|(_, f)| f.expression.evaluate(&scope))
-        .map(|(i, _)| FilterPos::Filter(i))
+    config.first_match(&scope, from).map(FilterPos::Filter)
 }
 
 fn non_empty(s: Option<String>) -> Option<Arc<str>> {

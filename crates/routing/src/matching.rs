@@ -101,8 +101,11 @@ impl Workspace {
                 }
                 Some(_) => {}
             }
-            self.refresh_task_index(tsid, false);
+            // Offered first, indexed after: a task that finds its workers at once (the usual
+            // case) never enters the waiting index, which spares an insertion and a removal
+            // (and, for a known-worker task, a set of its own).
             let created = self.try_task(tsid);
+            self.refresh_task_index(tsid, false);
             let Some(t) = self.tasks.get(&tsid) else {
                 return;
             };
@@ -1596,13 +1599,61 @@ fn step_deadline(
 /// Who a known-worker target names for this task, if anyone.
 fn known_key(attributes: &Value, kw: &KnownWorker) -> Option<KnownKey> {
     match kw {
-        KnownWorker::Sid(r) => r
-            .resolve(attributes)?
-            .parse::<Sid<Worker>>()
-            .ok()
-            .map(KnownKey::Sid),
+        KnownWorker::Sid(r) => parse_worker_sid(r.resolve(attributes)?).map(KnownKey::Sid),
         KnownWorker::FriendlyName(r) => {
             Some(KnownKey::Name(r.resolve(attributes)?.to_lowercase().into()))
+        }
+    }
+}
+
+/// `text` as a worker SID, exactly as `Sid::<Worker>::from_str` reads one (`WK` and 32 lower-case
+/// hex digits), without its generic radix conversion: known-worker routing reads the SID a few
+/// times per task.
+fn parse_worker_sid(text: &str) -> Option<Sid<Worker>> {
+    let digits = text.strip_prefix("WK")?;
+    if digits.len() != 32 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for b in digits.bytes() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        value = (value << 4) | u128::from(d);
+    }
+    Some(Sid::from_u128(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_worker_sid_matches_from_str() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "WK".into(),
+            "wk0123456789abcdef0123456789abcdef".into(),
+            "WK0123456789ABCDEF0123456789abcdef".into(),
+            "WK0123456789abcdef0123456789abcde".into(),
+            "WK0123456789abcdef0123456789abcdef0".into(),
+            "WA0123456789abcdef0123456789abcdef".into(),
+            "WK0123456789abcdef0123456789abcdeg".into(),
+            "WK+123456789abcdef0123456789abcdef".into(),
+            "WKé23456789abcdef0123456789abcde".into(),
+        ];
+        let mut x: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+        for _ in 0..200 {
+            x = x
+                .wrapping_mul(0x2545_F491_4F6C_DD1D)
+                .wrapping_add(0x1234_5678_9ABC);
+            texts.push(Sid::<Worker>::from_u128(x).to_string());
+            texts.push(Sid::<Worker>::from_u128(x >> (x % 128)).to_string());
+        }
+        for t in &texts {
+            assert_eq!(parse_worker_sid(t), t.parse::<Sid<Worker>>().ok(), "{t:?}");
         }
     }
 }

@@ -956,9 +956,9 @@ impl Workspace {
                             config
                         }
                     },
-                    StepConfig::Queue(queue) => Arc::new(RoutingConfig {
-                        filters: Vec::new(),
-                        default_filter: Some(Target {
+                    StepConfig::Queue(queue) => Arc::new(RoutingConfig::new(
+                        Vec::new(),
+                        Some(Target {
                             queue,
                             expression: None,
                             priority: None,
@@ -967,8 +967,8 @@ impl Workspace {
                             skip_if: None,
                             known_worker: None,
                         }),
-                        source: None,
-                    }),
+                        None,
+                    )),
                 };
                 let filter = match s.filter {
                     Some(i) => {

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
-use switchboard_expr::{Context, Expression, OrderBy, TaskReference};
+use switchboard_expr::{AttributePath, Context, Expression, OrderBy, Scope, TaskReference};
 use switchboard_sid::{Sid, TaskQueue};
 
 use crate::error::EngineError;
@@ -27,6 +28,8 @@ pub struct RoutingConfig {
     /// configuration of a task routed straight to a queue): kept so a snapshot can write down
     /// the configuration a task is still routed under after its workflow changed.
     pub(crate) source: Option<Arc<str>>,
+    /// The filters by their equality tests, for [`RoutingConfig::first_match`].
+    index: FilterIndex,
 }
 
 /// One filter: an expression over task attributes and the targets it walks.
@@ -110,11 +113,73 @@ impl RoutingConfig {
             None | Some(Value::Null) => None,
             Some(v) => Some(cx.target(v, "default_filter", None)?),
         };
-        Ok(RoutingConfig {
+        Ok(RoutingConfig::new(filters, default_filter, None))
+    }
+
+    /// A configuration of these filters, indexed.
+    pub(crate) fn new(
+        filters: Vec<Filter>,
+        default_filter: Option<Target>,
+        source: Option<Arc<str>>,
+    ) -> RoutingConfig {
+        let index = FilterIndex::build(&filters);
+        RoutingConfig {
             filters,
             default_filter,
-            source: None,
-        })
+            source,
+            index,
+        }
+    }
+
+    /// The position of the first filter at or after `from` whose expression is true in
+    /// `scope`: the same answer as evaluating
+    /// `filters[from..]` in order, found through the index. Only filters that may match (their
+    /// guard admits the task's value, or they have no guard) are looked at, in order, and a
+    /// filter whose guard is exact needs no evaluation.
+    pub fn first_match(&self, scope: &Scope<'_>, from: usize) -> Option<usize> {
+        let idx = &self.index;
+        let attributes = scope.task.map(|t| t.attributes);
+        let from = u32::try_from(from).unwrap_or(u32::MAX);
+        // One ascending list of candidate positions per source: the unguarded filters, then for
+        // each indexed attribute the filters whose guard admits the task's value.
+        let mut lists: [&[Candidate]; MAX_INDEXED_PATHS + 1] = [&[]; MAX_INDEXED_PATHS + 1];
+        lists[0] = &idx.unguarded;
+        for (list, p) in lists[1..].iter_mut().zip(&idx.paths) {
+            if let Some(Value::String(s)) = attributes.and_then(|a| p.path.lookup(a)) {
+                if let Some(found) = p.by_value.get(s.as_str()) {
+                    *list = found;
+                }
+            }
+        }
+        let used = 1 + idx.paths.len();
+        for list in &mut lists[..used] {
+            let start = list.partition_point(|c| c.pos < from);
+            *list = &list[start..];
+        }
+        loop {
+            // The smallest head of the lists; positions are distinct across lists.
+            let (k, c) = lists[..used]
+                .iter()
+                .enumerate()
+                .filter_map(|(k, l)| l.first().map(|c| (k, *c)))
+                .min_by_key(|(_, c)| c.pos)?;
+            lists[k] = &lists[k][1..];
+            let pos = c.pos as usize;
+            if c.exact || self.filters[pos].expression.evaluate(scope) {
+                return Some(pos);
+            }
+        }
+    }
+
+    /// The same as [`RoutingConfig::first_match`], by evaluating every filter in order (the
+    /// reference the index is tested against).
+    pub fn first_match_unindexed(&self, scope: &Scope<'_>, from: usize) -> Option<usize> {
+        self.filters
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, f)| f.expression.evaluate(scope))
+            .map(|(i, _)| i)
     }
 
     /// Every queue the configuration routes to.
@@ -124,6 +189,83 @@ impl RoutingConfig {
             .flat_map(|f| f.targets.iter())
             .chain(self.default_filter.iter())
             .map(|t| t.queue)
+    }
+}
+
+/// The most task attributes one workflow's filters are indexed by; filters guarded by further
+/// attributes (the least used ones) are evaluated in order like unguarded ones.
+const MAX_INDEXED_PATHS: usize = 8;
+
+/// A filter position that may match, and whether its guard alone decides.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    pos: u32,
+    exact: bool,
+}
+
+/// Workflow filters indexed by their equality guards ([`Expression::equality_guard`]).
+#[derive(Debug, Default)]
+struct FilterIndex {
+    /// Filters evaluated for every task: no guard, or a guard on an attribute not indexed.
+    unguarded: Vec<Candidate>,
+    /// One entry per indexed attribute, most used first.
+    paths: Vec<PathIndex>,
+}
+
+/// The filters guarded by one attribute, by the string values their guards admit.
+#[derive(Debug)]
+struct PathIndex {
+    path: AttributePath,
+    by_value: FxHashMap<Box<str>, Vec<Candidate>>,
+}
+
+impl FilterIndex {
+    fn build(filters: &[Filter]) -> FilterIndex {
+        let guards: Vec<_> = filters
+            .iter()
+            .map(|f| f.expression.equality_guard())
+            .collect();
+        // The attributes guards test, by how many filters test each (first seen breaks ties,
+        // so the choice is deterministic).
+        let mut counts: Vec<(&AttributePath, usize)> = Vec::new();
+        for g in guards.iter().flatten() {
+            match counts.iter_mut().find(|(p, _)| *p == &g.path) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((&g.path, 1)),
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        counts.truncate(MAX_INDEXED_PATHS);
+        let mut index = FilterIndex {
+            unguarded: Vec::new(),
+            paths: counts
+                .iter()
+                .map(|(p, _)| PathIndex {
+                    path: (*p).clone(),
+                    by_value: FxHashMap::default(),
+                })
+                .collect(),
+        };
+        for (pos, g) in guards.iter().enumerate() {
+            let Ok(pos) = u32::try_from(pos) else {
+                break; // more than 4 billion filters cannot fit in a configuration
+            };
+            let slot = g
+                .as_ref()
+                .and_then(|g| Some((g, index.paths.iter_mut().find(|p| p.path == g.path)?)));
+            match slot {
+                Some((g, p)) => {
+                    for v in &g.values {
+                        p.by_value.entry(v.clone()).or_default().push(Candidate {
+                            pos,
+                            exact: g.exact,
+                        });
+                    }
+                }
+                None => index.unguarded.push(Candidate { pos, exact: false }),
+            }
+        }
+        index
     }
 }
 
