@@ -7,6 +7,9 @@
 //! restore it, and the time to restore it and replay the last 10,000 entries.
 //!
 //! `cargo run --release -p switchboard-center --example snapshot_size [entries]`
+//!
+//! The server's start-up benchmark (`crates/server/tests/snapshots.rs`, `startup_benchmark`)
+//! writes the same log through the real store.
 
 use std::time::Instant;
 
@@ -114,7 +117,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-type Log = Vec<(Timestamp, Entry)>;
+/// A log: entries with the times they were applied at.
+pub type Log = Vec<(Timestamp, Entry)>;
 
 /// Applies an entry to the generating center (to learn the reservations it makes) and logs it.
 fn push(
@@ -129,7 +133,7 @@ fn push(
 }
 
 /// The log: set-up, parked tasks, then churn until `target` entries.
-fn build_log(target: usize) -> Result<Log, Box<dyn std::error::Error>> {
+pub fn build_log(target: usize) -> Result<Log, Box<dyn std::error::Error>> {
     let ws: Sid<switchboard_sid::Workspace> = Sid::from_u128(0x5757);
     let offline: Sid<Activity> = Sid::from_u128(1);
     let available: Sid<Activity> = Sid::from_u128(2);

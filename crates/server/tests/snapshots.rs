@@ -676,3 +676,185 @@ async fn kill_9_at_any_moment_loses_no_acknowledged_write() {
     );
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Start-up benchmark (not a timed test: run it by hand, in release)
+//
+// `cargo test --release -p switchboard-server --test snapshots startup_benchmark -- --ignored
+// --nocapture [ENTRIES]` (default 1,000,000; `SWITCHBOARD_BENCH_ENTRIES`)
+
+/// The snapshot example's log generator (a million entries of routing churn on a modest state).
+#[path = "../../center/examples/snapshot_size.rs"]
+#[allow(dead_code)]
+mod churn;
+
+/// Set in a measuring process: the database to open (JSON).
+const BENCH_ENV: &str = "SWITCHBOARD_SNAPSHOT_BENCH_OPEN";
+
+fn bench_account() -> switchboard_sid::Sid<switchboard_sid::Account> {
+    switchboard_sid::Sid::from_u128(1)
+}
+
+/// A driver over the database at `path`, its clock pinned at `at_ms` (the log's last time, so
+/// nothing falls due at start).
+fn bench_driver(path: &Path, at_ms: i64) -> switchboard_server::driver::Driver {
+    let credentials = Arc::new(std::sync::RwLock::new(
+        switchboard_server::credentials::Credentials {
+            account_sid: bench_account(),
+            auth_token: TOKEN.into(),
+            api_keys: Default::default(),
+        },
+    ));
+    switchboard_server::driver::Driver::open(
+        Box::new(SqliteStore::open(path).unwrap()),
+        credentials,
+        Clock::from_fn(move || at_ms),
+        7,
+        Default::default(),
+        "http://127.0.0.1:0".into(),
+        Default::default(),
+    )
+    .unwrap()
+}
+
+/// Appends log entries through the store, 10,000 to a transaction.
+fn append(path: &Path, log: &[(switchboard_routing::Timestamp, switchboard_center::Entry)]) {
+    let mut s = SqliteStore::open(path).unwrap();
+    for chunk in log.chunks(10_000) {
+        let batch = switchboard_store::Batch {
+            log: chunk
+                .iter()
+                .map(|(at, e)| switchboard_store::LogEntry {
+                    seq: 0,
+                    at_ms: at.0,
+                    body: serde_json::to_string(e).unwrap(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        s.commit(&batch).unwrap();
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Not a test on its own: opens a driver in a fresh process and prints the time and memory.
+#[test]
+fn snapshot_bench_process() {
+    let Ok(spec) = std::env::var(BENCH_ENV) else {
+        return;
+    };
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    let path = PathBuf::from(spec["path"].as_str().unwrap());
+    let before = status_kib("VmRSS:");
+    let started = Instant::now();
+    let driver = bench_driver(&path, spec["at_ms"].as_i64().unwrap());
+    let open = started.elapsed();
+    let workers: usize = driver
+        .center()
+        .model()
+        .workspaces()
+        .map(|(_, w)| w.engine.workers().count())
+        .sum();
+    println!(
+        "BENCH {}",
+        json!({
+            "open_ms": open.as_secs_f64() * 1e3,
+            "peak_rss_kib": status_kib("VmHWM:"),
+            "rss_kib": status_kib("VmRSS:"),
+            "rss_before_kib": before,
+            "workers": workers,
+        })
+    );
+}
+
+fn measure(path: &Path, at_ms: i64) -> Value {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "snapshot_bench_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BENCH_ENV, json!({"path": path, "at_ms": at_ms}).to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("BENCH ").map(|(_, figures)| figures))
+        .unwrap_or_else(|| panic!("no figures: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+#[ignore = "a benchmark: run it by hand, in release"]
+fn startup_benchmark() {
+    let entries: usize = std::env::var("SWITCHBOARD_BENCH_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let every = entries / 10;
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let log = churn::build_log(entries).unwrap();
+    let at_ms = log.last().unwrap().0 .0;
+    println!("log: {} entries, built in {:.1?}", log.len(), t.elapsed());
+
+    // The whole log, never snapshotted.
+    let full = dir.path().join("full.db");
+    let t = Instant::now();
+    append(&full, &log);
+    println!("written through the store in {:.1?}", t.elapsed());
+
+    // The same changes on a server snapshotting every `every` entries, at its worst: the two
+    // snapshots kept are at 80% and 90% of the log, and the newest is `every` entries behind.
+    let snap = dir.path().join("snap.db");
+    let policy = every_entries(every as u64);
+    let (a, b) = (log.len() - 2 * every, log.len() - every);
+    append(&snap, &log[..a]);
+    for (from, to) in [(a, b), (b, log.len())] {
+        let mut d = bench_driver(&snap, log[from - 1].0 .0);
+        d.set_snapshots(policy);
+        let t = Instant::now();
+        d.snapshot_if_due();
+        let took = t.elapsed();
+        // Then the log behind the older snapshot goes, a batch per call.
+        for _ in 0..log.len() / switchboard_server::driver::LOG_PRUNE_BATCH + 1 {
+            d.snapshot_if_due();
+        }
+        println!("snapshot through entry {from} (taken, encoded and stored in {took:.1?})");
+        drop(d);
+        append(&snap, &log[from..to]);
+    }
+    let (bounds, kept, held) = on_disk(&snap);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1048576.0;
+    println!(
+        "with snapshots: kept {kept:?}, log {bounds:?} ({held} entries), file {:.0} MiB; without: {} entries, file {:.0} MiB",
+        size(&snap),
+        log.len(),
+        size(&full)
+    );
+    for (name, path) in [("full replay", &full), ("snapshot + tail", &snap)] {
+        let m = measure(path, at_ms);
+        println!(
+            "{name}: start-up {:.0} ms, peak RSS {:.0} MiB, RSS after {:.0} MiB (process baseline {:.0} MiB); {} workers",
+            m["open_ms"].as_f64().unwrap(),
+            m["peak_rss_kib"].as_f64().unwrap() / 1024.0,
+            m["rss_kib"].as_f64().unwrap() / 1024.0,
+            m["rss_before_kib"].as_f64().unwrap() / 1024.0,
+            m["workers"],
+        );
+    }
+}
+
+fn every_entries(n: u64) -> SnapshotPolicy {
+    every(n)
+}
