@@ -5,9 +5,10 @@ use std::sync::{Arc, RwLock};
 
 use switchboard_sid::{Account, Sid};
 
+use crate::clock::Clock;
 use crate::config::Limits;
 use crate::credentials::Credentials;
-use crate::driver::{Clock, CoreHandle};
+use crate::driver::CoreHandle;
 use crate::reader::Readers;
 
 /// What every handler can reach.

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::driver::Clock;
+use crate::clock::Clock;
 
 /// How to run the server.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use switchboard_center::media::MediaSource;
 use switchboard_center::protocol::{CloseReason, DesktopState, ServerMessage};
@@ -36,48 +36,7 @@ use crate::credentials::Credentials;
 use crate::events::{self, Delivery};
 use crate::http::ApiError;
 
-/// Where the server takes its time from: milliseconds since the Unix epoch. The system clock,
-/// unless a test pins or steps it.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl Clock {
-    /// The operating system's clock.
-    pub fn system() -> Clock {
-        Clock(Arc::new(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        }))
-    }
-
-    /// A clock that reads `f`.
-    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
-        Clock(Arc::new(f))
-    }
-
-    /// Now, in milliseconds since the Unix epoch.
-    pub fn now_ms(&self) -> i64 {
-        (self.0)()
-    }
-
-    /// Now, in whole seconds since the Unix epoch.
-    pub fn now_secs(&self) -> i64 {
-        self.now_ms().div_euclid(1000)
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::system()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock({})", self.now_ms())
-    }
-}
+pub use crate::clock::Clock;
 
 /// Where a desktop session's messages go: its latest state (a slow browser skips to the
 /// newest, never queues) and the few other messages the center sends it.

@@ -472,6 +472,49 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// A list in the 2010-04-01 shape: the items under `key`, then `first_page_uri`,
+/// `next_page_uri`, `previous_page_uri`, `page`, `page_size`, `start`, `end` and `uri`, the URIs
+/// relative to the host as Twilio writes them (the library makes them absolute).
+pub fn list2010(
+    ctx: &Ctx,
+    key: &str,
+    paging: Paging,
+    items: Vec<Value>,
+    has_more: bool,
+) -> Response {
+    let keep: Vec<(String, String)> = ctx
+        .query
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "Page" | "PageSize" | "PageToken"))
+        .cloned()
+        .collect();
+    let page_uri = |page: usize| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        s.extend_pairs(&keep);
+        s.append_pair("PageSize", &paging.size.to_string());
+        s.append_pair("Page", &page.to_string());
+        if page > 0 {
+            s.append_pair("PageToken", &format!("PT{page}"));
+        }
+        format!("{}?{}", ctx.path, s.finish())
+    };
+    let start = paging.offset();
+    let end = (start + items.len()).saturating_sub(1).max(start);
+    let body = json!({
+        key: items,
+        "first_page_uri": page_uri(0),
+        "next_page_uri": has_more.then(|| page_uri(paging.page + 1)),
+        "previous_page_uri": (paging.page > 0).then(|| page_uri(paging.page - 1)),
+        "page": paging.page,
+        "page_size": paging.size,
+        "start": start,
+        "end": end,
+        "uri": page_uri(paging.page),
+    });
+    Json(body).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,47 +615,4 @@ mod tests {
             );
         }
     }
-}
-
-/// A list in the 2010-04-01 shape: the items under `key`, then `first_page_uri`,
-/// `next_page_uri`, `previous_page_uri`, `page`, `page_size`, `start`, `end` and `uri`, the URIs
-/// relative to the host as Twilio writes them (the library makes them absolute).
-pub fn list2010(
-    ctx: &Ctx,
-    key: &str,
-    paging: Paging,
-    items: Vec<Value>,
-    has_more: bool,
-) -> Response {
-    let keep: Vec<(String, String)> = ctx
-        .query
-        .pairs()
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "Page" | "PageSize" | "PageToken"))
-        .cloned()
-        .collect();
-    let page_uri = |page: usize| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        s.extend_pairs(&keep);
-        s.append_pair("PageSize", &paging.size.to_string());
-        s.append_pair("Page", &page.to_string());
-        if page > 0 {
-            s.append_pair("PageToken", &format!("PT{page}"));
-        }
-        format!("{}?{}", ctx.path, s.finish())
-    };
-    let start = paging.offset();
-    let end = (start + items.len()).saturating_sub(1).max(start);
-    let body = json!({
-        key: items,
-        "first_page_uri": page_uri(0),
-        "next_page_uri": has_more.then(|| page_uri(paging.page + 1)),
-        "previous_page_uri": (paging.page > 0).then(|| page_uri(paging.page - 1)),
-        "page": paging.page,
-        "page_size": paging.size,
-        "start": start,
-        "end": end,
-        "uri": page_uri(paging.page),
-    });
-    Json(body).into_response()
 }

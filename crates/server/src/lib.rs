@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 mod conn;

@@ -40,7 +40,8 @@ use switchboard_media::io::RelayHandle;
 use switchboard_media::{RecordingId, RecordingSpec, Source};
 use switchboard_sid::{Account, Call, Conference, Recording, Sid};
 
-use crate::driver::{Clock, CoreHandle};
+use crate::clock::Clock;
+use crate::driver::CoreHandle;
 use crate::events::Delivery;
 use crate::http::ApiError;
 
