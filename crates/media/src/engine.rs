@@ -397,6 +397,8 @@ struct Peer {
     decoder: Option<Box<SourceDecoder>>,
     /// Present while some unpaused recording records this peer (16 kHz).
     recorder: Option<Box<SourceDecoder>>,
+    /// The receivers forwarded what this peer sends (derived from the graph in `recompute`).
+    forward_to: Vec<PeerId>,
 }
 
 /// The clock of the recordings: one 20 ms tick for all of them.
@@ -506,11 +508,11 @@ pub struct Engine {
     config: EngineConfig,
     crypto: Arc<CryptoProvider>,
     cert: DtlsCert,
-    peers: BTreeMap<PeerId, Peer>,
+    /// Boxed: a peer is about 10 KB (str0m's `Rtc`), and the tree's nodes then stay small
+    /// enough that finding a peer among thousands touches a few cache lines, not pages.
+    peers: BTreeMap<PeerId, Box<Peer>>,
     by_addr: HashMap<SocketAddr, PeerId>,
     graph: Graph,
-    /// Source peer → receivers forwarded its frames.
-    forward_to: HashMap<PeerId, Vec<PeerId>>,
     /// Receivers forwarded the music.
     music_to: Vec<PeerId>,
     /// Receivers that hear a mix.
@@ -553,7 +555,6 @@ impl Engine {
             peers: BTreeMap::new(),
             by_addr: HashMap::new(),
             graph: Graph::new(),
-            forward_to: HashMap::new(),
             music_to: Vec::new(),
             mixers: Vec::new(),
             music,
@@ -668,7 +669,7 @@ impl Engine {
             .ok_or(MediaError::NoOpus)?;
         let answer = answer.to_sdp_string();
         let mid = audio_mid(&rtc, &answer).ok_or(MediaError::NoAudio)?;
-        let mut peer = Peer {
+        let mut peer = Box::new(Peer {
             rtc,
             mid: Some(mid),
             pt,
@@ -686,7 +687,8 @@ impl Engine {
             stream: OutStream::new(id),
             decoder: None,
             recorder: None,
-        };
+            forward_to: Vec::new(),
+        });
         drain(now, id, &mut peer, &mut self.sink);
         self.sink.timers.arm(id, &mut peer);
         info!(%id, "peer added");
@@ -947,7 +949,7 @@ impl Engine {
     fn recompute(&mut self) {
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         let mut needs_decoder = BTreeSet::new();
-        self.forward_to.clear();
+        let mut forward_to: HashMap<PeerId, Vec<PeerId>> = HashMap::new();
         self.music_to.clear();
         self.mixers.clear();
         for &r in &ids {
@@ -986,7 +988,7 @@ impl Engine {
             }
             match &peer.route {
                 Route::Silent => {}
-                Route::Forward(Feed::Peer(s)) => self.forward_to.entry(*s).or_default().push(r),
+                Route::Forward(Feed::Peer(s)) => forward_to.entry(*s).or_default().push(r),
                 Route::Forward(Feed::Music) => self.music_to.push(r),
                 Route::Mix { feeds, .. } => {
                     self.mixers.push(r);
@@ -999,6 +1001,7 @@ impl Engine {
             }
         }
         for (id, peer) in self.peers.iter_mut() {
+            peer.forward_to = forward_to.remove(id).unwrap_or_default();
             if !needs_decoder.contains(id) {
                 peer.decoder = None;
             } else if peer.decoder.is_none() {
@@ -1159,9 +1162,10 @@ impl Engine {
             }
             // Taken out for the loop (writing needs the engine) and put back: routes change
             // only in `recompute`, never while media is routed.
-            let Some(receivers) = self.forward_to.remove(&src) else {
+            if peer.forward_to.is_empty() {
                 continue;
-            };
+            }
+            let receivers = std::mem::take(&mut peer.forward_to);
             let ext = ExtensionValues {
                 audio_level: packet.audio_level,
                 voice_activity: packet.voice_activity,
@@ -1179,7 +1183,9 @@ impl Engine {
                     self.sink.counters.forwarded += 1;
                 }
             }
-            self.forward_to.insert(src, receivers);
+            if let Some(peer) = self.peers.get_mut(&src) {
+                peer.forward_to = receivers;
+            }
         }
     }
 
