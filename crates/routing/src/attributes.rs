@@ -9,11 +9,18 @@ use crate::error::EngineError;
 /// The most characters an attributes document may have (TaskRouter's limit; whitespace counts).
 pub const MAX_ATTRIBUTES_CHARS: usize = 4096;
 
-/// An attributes document: the text as it was given, and its parsed form. Cheap to clone.
+/// An attributes document: the text as it was given, and its parsed form. Cheap to clone: one
+/// shared allocation holds both, so a clone (every event snapshot of a task or worker makes one)
+/// is a single reference-count increment and the handle is one pointer wide.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attributes {
-    raw: Arc<str>,
-    value: Arc<Value>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Inner {
+    raw: Box<str>,
+    value: Value,
 }
 
 impl Attributes {
@@ -38,35 +45,39 @@ impl Attributes {
             return Err(EngineError::invalid(param, "must be a JSON object"));
         }
         Ok(Attributes {
-            raw: Arc::from(text),
-            value: Arc::new(value),
+            inner: Arc::new(Inner {
+                raw: Box::from(text),
+                value,
+            }),
         })
     }
 
     /// The empty document `{}`.
     pub fn empty() -> Attributes {
         Attributes {
-            raw: Arc::from("{}"),
-            value: Arc::new(Value::Object(serde_json::Map::new())),
+            inner: Arc::new(Inner {
+                raw: Box::from("{}"),
+                value: Value::Object(serde_json::Map::new()),
+            }),
         }
     }
 
     /// The document as it was given.
     pub fn raw(&self) -> &str {
-        &self.raw
+        &self.inner.raw
     }
 
     /// The parsed document (always an object).
     pub fn value(&self) -> &Value {
-        &self.value
+        &self.inner.value
     }
 
     /// The top-level keys whose values differ between `self` and `other` (present in one only,
     /// or different).
     pub fn changed_keys(&self, other: &Attributes) -> Vec<String> {
         let empty = serde_json::Map::new();
-        let a = self.value.as_object().unwrap_or(&empty);
-        let b = other.value.as_object().unwrap_or(&empty);
+        let a = self.value().as_object().unwrap_or(&empty);
+        let b = other.value().as_object().unwrap_or(&empty);
         let mut keys: Vec<String> = a
             .iter()
             .filter(|(k, v)| b.get(k.as_str()) != Some(v))

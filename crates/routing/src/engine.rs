@@ -119,6 +119,8 @@ pub struct Workspace {
     pub(crate) clock_timer: Option<Timestamp>,
     pub(crate) dirty_tasks: Vec<Sid<Task>>,
     pub(crate) dirty_workers: Vec<Sid<Worker>>,
+    /// Scratch space for `try_task`'s candidate workers (always empty between commands).
+    pub(crate) candidates: Vec<Sid<Worker>>,
     pub(crate) events: Vec<Event>,
     pub(crate) finished: Vec<FinishedTask>,
 }
@@ -165,6 +167,7 @@ impl Workspace {
             clock_timer: None,
             dirty_tasks: Vec::new(),
             dirty_workers: Vec::new(),
+            candidates: Vec::new(),
             events: Vec::new(),
             finished: Vec::new(),
         }
@@ -1679,18 +1682,46 @@ fn new_worker_channel(
 /// A SID as text, exactly as its `Display` writes it (prefix, then 32 lower-case hex digits).
 /// Written by hand because `format!("{:032x}")` pads one character at a time and grows the
 /// string from empty: about 2,700 instructions per SID, a fifth of a task's creation.
-pub(crate) fn sid_text<K: SidKind>(sid: Sid<K>) -> Box<str> {
+pub(crate) fn sid_text<K: SidKind>(sid: Sid<K>) -> SidText {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let value = sid.as_u128();
-    let mut digits = [0u8; 32];
+    let prefix = K::PREFIX.as_bytes();
+    let mut bytes = [0u8; SID_TEXT_MAX];
+    let len = (prefix.len() + 32).min(SID_TEXT_MAX);
+    let (head, digits) = bytes[..len].split_at_mut(prefix.len().min(len));
+    head.copy_from_slice(&prefix[..head.len()]);
     for (i, d) in digits.iter_mut().enumerate() {
         *d = HEX[((value >> (4 * (31 - i))) & 0xf) as usize];
     }
-    let mut text = String::with_capacity(K::PREFIX.len() + 32);
-    text.push_str(K::PREFIX);
-    // Always ASCII hex digits, so the conversion cannot fail.
-    text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
-    text.into_boxed_str()
+    SidText {
+        len: len as u8,
+        bytes,
+    }
+}
+
+/// The longest SID text kept inline: a prefix of up to six letters and 32 hex digits.
+const SID_TEXT_MAX: usize = 38;
+
+/// A SID as text, kept inline (no allocation): the records keep their SID's text because
+/// expressions read it (`task.sid`, a worker's `sid`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SidText {
+    len: u8,
+    bytes: [u8; SID_TEXT_MAX],
+}
+
+impl std::ops::Deref for SidText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Always ASCII (a SID prefix and hex digits), so the conversion cannot fail.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for SidText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
 }
 
 /// `sid_text` is the task's SID as text (`TaskRecord::sid_text`), passed in so that routing a

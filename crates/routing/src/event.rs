@@ -324,6 +324,9 @@ pub enum ResourceSid {
 }
 
 /// One event.
+///
+/// The parts only worker, activity and channel events carry are boxed, so that the routing
+/// events (most of them) stay small to build, move and buffer.
 #[derive(Debug, Clone)]
 pub struct Event {
     /// What happened.
@@ -343,11 +346,11 @@ pub struct Event {
     /// The workflow involved.
     pub workflow: Option<WorkflowSnapshot>,
     /// The activity, for activity events.
-    pub activity: Option<ActivitySnapshot>,
+    pub activity: Option<Box<ActivitySnapshot>>,
     /// The previous activity, for `worker.activity.update`.
-    pub previous_activity: Option<PreviousActivity>,
+    pub previous_activity: Option<Box<PreviousActivity>>,
     /// The channel, for channel events.
-    pub channel: Option<ChannelSnapshot>,
+    pub channel: Option<Box<ChannelSnapshot>>,
     /// `known_worker_sid` when the task was routed to a known worker.
     pub known_worker_sid: Option<Sid<Worker>>,
 }

@@ -29,6 +29,9 @@ use crate::state::*;
 use crate::time::Timestamp;
 use crate::workflow::{KnownWorker, RoutingConfig, Target};
 
+/// The events buffer's first allocation after [`Workspace::take_events`] emptied it.
+const EVENTS_PER_BATCH: usize = 8;
+
 /// How a task leaves a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
@@ -267,9 +270,13 @@ impl Workspace {
     /// Offers a waiting task to as many eligible ready workers as it still wants. Returns how
     /// many reservations were made.
     pub(crate) fn try_task(&mut self, tsid: Sid<Task>) -> usize {
-        let candidates = self.task_candidates(tsid);
+        // The candidates go in a buffer the workspace keeps, so routing a task allocates no
+        // list of them (a nested call, should one happen, just starts a buffer of its own).
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        self.task_candidates(tsid, &mut candidates);
         let mut made = 0;
-        for w in candidates {
+        for &w in &candidates {
             let live = self
                 .tasks
                 .get(&tsid)
@@ -280,15 +287,18 @@ impl Workspace {
             self.reserve(tsid, w);
             made += 1;
         }
+        candidates.clear();
+        self.candidates = candidates;
         made
     }
 
-    fn task_candidates(&self, tsid: Sid<Task>) -> Vec<Sid<Worker>> {
+    /// The workers to offer a waiting task to now, best first, into `out` (empty on entry).
+    fn task_candidates(&self, tsid: Sid<Task>, out: &mut Vec<Sid<Worker>>) {
         let Some(t) = self.tasks.get(&tsid) else {
-            return Vec::new();
+            return;
         };
         if !matches!(t.status, TaskStatus::Pending | TaskStatus::Reserved) {
-            return Vec::new();
+            return;
         }
         let slot = t.channel_slot;
         match t.routing {
@@ -297,26 +307,24 @@ impl Workspace {
                 ignore_capacity,
             } => {
                 if t.live_pending > 0 {
-                    return Vec::new();
+                    return;
                 }
                 let Some(w) = self.workers.get(&worker) else {
-                    return Vec::new();
+                    return;
                 };
                 let ok = ignore_capacity
                     || (self.worker_ready(w, slot) && !self.has_live_reservation(t, worker));
                 if ok {
-                    vec![worker]
-                } else {
-                    Vec::new()
+                    out.push(worker);
                 }
             }
             Routing::Steps => {
                 let Some(step) = &t.step else {
-                    return Vec::new();
+                    return;
                 };
                 let target = step.target();
                 let Some(q) = self.queues.get(&target.queue) else {
-                    return Vec::new();
+                    return;
                 };
                 let want = if target.known_worker.is_some() {
                     1
@@ -324,26 +332,29 @@ impl Workspace {
                     q.max_reserved_workers
                 };
                 let Some(need) = want.checked_sub(t.live_pending).filter(|n| *n > 0) else {
-                    return Vec::new();
+                    return;
                 };
                 let need = need as usize;
                 if let Some(kw) = &target.known_worker {
                     let Some(w) =
                         known_key(t.attributes.value(), kw).and_then(|who| self.lookup_known(&who))
                     else {
-                        return Vec::new();
+                        return;
                     };
                     let ok = q.members.contains(&w.sid)
                         && self.worker_ready(w, slot)
                         && self.step_eligible(w, t, target);
-                    return if ok { vec![w.sid] } else { Vec::new() };
+                    if ok {
+                        out.push(w.sid);
+                    }
+                    return;
                 }
                 let ready_here = self.ready_count(q, slot);
                 if ready_here == 0 {
-                    return Vec::new();
+                    return;
                 }
                 let Some(ready) = self.ready.get(slot) else {
-                    return Vec::new();
+                    return;
                 };
                 let eligible = |w: &Sid<Worker>| {
                     let w = self.workers.get(w)?;
@@ -355,13 +366,15 @@ impl Workspace {
                 let walk_ready = target.order_by.is_none()
                     && (ready.len() as u64) <= u64::from(ready_here) * (q.members.len() as u64);
                 if walk_ready {
-                    return ready
-                        .iter()
-                        .filter(|(_, w)| q.members.contains(w))
-                        .filter_map(|(_, w)| eligible(w))
-                        .take(need)
-                        .map(|w| w.sid)
-                        .collect();
+                    out.extend(
+                        ready
+                            .iter()
+                            .filter(|(_, w)| q.members.contains(w))
+                            .filter_map(|(_, w)| eligible(w))
+                            .take(need)
+                            .map(|w| w.sid),
+                    );
+                    return;
                 }
                 let mut all: Vec<(Timestamp, &WorkerRecord)> = q
                     .members
@@ -378,7 +391,7 @@ impl Workspace {
                         order.compare(&self.worker_view(a), &self.worker_view(b))
                     });
                 }
-                all.into_iter().take(need).map(|(_, w)| w.sid).collect()
+                out.extend(all.into_iter().take(need).map(|(_, w)| w.sid));
             }
         }
     }
@@ -935,7 +948,7 @@ impl Workspace {
             }
         }
         let mut e = self.worker_event(EventType::WorkerActivityUpdate, wsid);
-        e.previous_activity = Some(previous);
+        e.previous_activity = Some(Box::new(previous));
         self.emit(e);
         if was_available && !is_available && mode != OnUnavailable::Keep {
             let pending: Vec<Sid<Reservation>> = self
@@ -1343,13 +1356,17 @@ impl Workspace {
     }
 
     pub(crate) fn emit(&mut self, e: Event) {
+        if self.events.capacity() == 0 {
+            // Room for a whole routing decision's events (five for a task created and
+            // reserved) in one allocation, instead of growing from four and copying.
+            self.events.reserve(EVENTS_PER_BATCH);
+        }
         self.events.push(e);
     }
 
-    pub(crate) fn task_snapshot(&self, tsid: Sid<Task>) -> Option<TaskSnapshot> {
-        let t = self.tasks.get(&tsid)?;
+    fn task_snapshot(&self, t: &TaskRecord) -> TaskSnapshot {
         let channel = self.channels.get(t.channel_slot).and_then(Option::as_ref);
-        Some(TaskSnapshot {
+        TaskSnapshot {
             sid: t.sid,
             attributes: t.attributes.clone(),
             assignment_status: t.status,
@@ -1361,7 +1378,7 @@ impl Workspace {
             channel_unique_name: channel.map_or_else(|| Arc::from(""), |c| c.unique_name.clone()),
             queue_entered_date: t.queue_entered,
             version: t.version,
-        })
+        }
     }
 
     pub(crate) fn worker_snapshot(&self, wsid: Sid<Worker>) -> Option<WorkerSnapshot> {
@@ -1405,8 +1422,8 @@ impl Workspace {
             e.workflow = t
                 .workflow_sid
                 .and_then(|wf| self.workflow_snapshot(wf, None));
+            e.task = Some(self.task_snapshot(t));
         }
-        e.task = self.task_snapshot(tsid);
         e
     }
 
@@ -1414,12 +1431,11 @@ impl Workspace {
         let mut e = Event::new(kind, self.now, ResourceSid::Reservation(rsid));
         e.reservation_sid = Some(rsid);
         if let Some(r) = self.reservations.get(&rsid) {
-            e.task = self.task_snapshot(r.task_sid);
+            let t = self.tasks.get(&r.task_sid);
+            e.task = t.map(|t| self.task_snapshot(t));
             e.worker = self.worker_snapshot(r.worker_sid);
             e.queue = r.queue_sid.and_then(|q| self.queue_snapshot(q));
-            e.workflow = self
-                .tasks
-                .get(&r.task_sid)
+            e.workflow = t
                 .and_then(|t| t.workflow_sid)
                 .and_then(|wf| self.workflow_snapshot(wf, None));
         }
@@ -1449,18 +1465,16 @@ impl Workspace {
             .get(&wsid)
             .and_then(|w| w.channels.get(slot))
             .and_then(Option::as_ref);
-        e.channel = self
-            .channels
-            .get(slot)
-            .and_then(Option::as_ref)
-            .map(|c| ChannelSnapshot {
+        e.channel = self.channels.get(slot).and_then(Option::as_ref).map(|c| {
+            Box::new(ChannelSnapshot {
                 sid: c.sid,
                 unique_name: c.unique_name.clone(),
                 friendly_name: c.friendly_name.clone(),
                 worker_channel_available: wc.map(|wc| wc.available),
                 worker_channel_capacity: wc.map(|wc| wc.capacity),
                 worker_channel_previous_capacity: None,
-            });
+            })
+        });
         e
     }
 
@@ -1478,10 +1492,12 @@ impl Workspace {
 
     pub(crate) fn emit_activity(&mut self, kind: EventType, sid: Sid<Activity>) {
         let mut e = Event::new(kind, self.now, ResourceSid::Activity(sid));
-        e.activity = self.activities.get(&sid).map(|a| ActivitySnapshot {
-            sid: a.sid,
-            friendly_name: a.friendly_name.clone(),
-            available: a.available,
+        e.activity = self.activities.get(&sid).map(|a| {
+            Box::new(ActivitySnapshot {
+                sid: a.sid,
+                friendly_name: a.friendly_name.clone(),
+                available: a.available,
+            })
         });
         self.emit(e);
     }
@@ -1491,14 +1507,14 @@ impl Workspace {
             return;
         };
         let mut e = Event::new(kind, self.now, ResourceSid::TaskChannel(c.sid));
-        e.channel = Some(ChannelSnapshot {
+        e.channel = Some(Box::new(ChannelSnapshot {
             sid: c.sid,
             unique_name: c.unique_name.clone(),
             friendly_name: c.friendly_name.clone(),
             worker_channel_available: None,
             worker_channel_capacity: None,
             worker_channel_previous_capacity: None,
-        });
+        }));
         self.emit(e);
     }
 }

@@ -11,6 +11,7 @@ use switchboard_sid::{
 
 use crate::attributes::Attributes;
 use crate::command::TaskOrder;
+use crate::engine::SidText;
 use crate::event::{ReservationStatus, TaskStatus};
 use crate::time::Timestamp;
 use crate::workflow::{RoutingConfig, Target};
@@ -20,7 +21,7 @@ use crate::workflow::{RoutingConfig, Target};
 pub struct ActivityRecord {
     /// Its SID.
     pub sid: Sid<Activity>,
-    pub(crate) sid_text: Box<str>,
+    pub(crate) sid_text: SidText,
     /// Its name.
     pub friendly_name: Arc<str>,
     /// Whether workers in it can be offered tasks.
@@ -73,7 +74,7 @@ pub struct WorkerChannelRecord {
 pub struct WorkerRecord {
     /// Its SID.
     pub sid: Sid<Worker>,
-    pub(crate) sid_text: Box<str>,
+    pub(crate) sid_text: SidText,
     /// Its name, unique case-insensitively.
     pub friendly_name: Arc<str>,
     /// Its attributes.
@@ -258,7 +259,7 @@ pub enum Routing {
 pub struct TaskRecord {
     /// Its SID.
     pub sid: Sid<Task>,
-    pub(crate) sid_text: Box<str>,
+    pub(crate) sid_text: SidText,
     /// Its attributes.
     pub attributes: Attributes,
     /// Its status.
