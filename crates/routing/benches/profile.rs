@@ -42,6 +42,7 @@ fn operation(b: &mut Bench, cmd: Command, cycle: bool) -> Option<Sid<Reservation
         b.handle(Command::UpdateReservation { sid: r, action });
         black_box(b.ws.take_events());
     }
+    black_box(b.ws.take_finished());
     Some(r)
 }
 

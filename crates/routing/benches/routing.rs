@@ -8,7 +8,8 @@
 //! * `decision/queue`: the same for a `Main` task with a `skill` attribute that matches one of
 //!   the 50 skill filters, so it goes to that skill's queue and its longest-idle member.
 //! * `cycle`: one `Main` queue task through create → reserved → accepted → completed, every
-//!   step a `handle` call, with the events drained after each (as any host must). `cycle/full`
+//!   step a `handle` call, with the events drained after each and the finished task taken at
+//!   the end (as any host must). `cycle/full`
 //!   times the whole cycle; `cycle/create_to_reserved` times only the create within the loop.
 //! * `internal_call/known_worker`, `internal_call/queue`, `internal_call/cycle`: the same
 //!   through the 502-filter Internal Call workflow: an agent-to-agent call (its

@@ -1355,6 +1355,7 @@ impl Workspace {
         WorkerView { ws: self, w }
     }
 
+    #[inline]
     pub(crate) fn emit(&mut self, e: Event) {
         if self.events.capacity() == 0 {
             // Room for a whole routing decision's events (five for a task created and

@@ -63,6 +63,7 @@ fn count(b: &mut Bench, make: MakeTask, cycle: bool) -> (u64, u64) {
             b.handle(Command::UpdateReservation { sid: r, action });
             std::hint::black_box(b.ws.take_events());
         }
+        std::hint::black_box(b.ws.take_finished());
         let after = counters();
         return (after.0 - before.0, after.1 - before.1);
     }

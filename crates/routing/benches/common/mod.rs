@@ -275,6 +275,7 @@ impl Bench {
             },
         });
         self.ws.take_events();
+        self.ws.take_finished();
     }
 
     /// Times only the create of `make`'s tasks; the reservation is checked and the task
@@ -296,7 +297,8 @@ impl Bench {
         total
     }
 
-    /// One task of `make`'s through its whole life. Returns (whole cycle, create only).
+    /// One task of `make`'s through its whole life, the events taken after each command and
+    /// the finished task at the end (as a host does). Returns (whole cycle, create only).
     pub fn cycle(&mut self, make: MakeTask) -> (Duration, Duration) {
         let (_, cmd) = make(self);
         let at = self.tick();
@@ -311,6 +313,7 @@ impl Bench {
             self.handle(Command::UpdateReservation { sid: r, action });
             black_box(self.ws.take_events());
         }
+        black_box(self.ws.take_finished());
         (start.elapsed(), created)
     }
 }
