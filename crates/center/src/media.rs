@@ -177,6 +177,11 @@ impl Media {
 
     /// The hearing graph of the voice engine, for the agents that have a peer.
     pub fn graph(&self, voice: &Voice) -> MediaGraph {
+        if self.by_agent.is_empty() {
+            // Nobody has a peer, so nobody hears anything: the hearing graph (a walk over every
+            // call the voice engine still holds) is not worked out at all.
+            return MediaGraph::new();
+        }
         let by_identity: BTreeMap<&str, MediaPeer> = self
             .by_agent
             .values()

@@ -177,6 +177,10 @@ pub struct CallFigures {
     pub skipped: u64,
     /// Errors by kind.
     pub errors: Errors,
+    /// When the step's load began (the timeline's zero).
+    pub step_start: Option<Instant>,
+    /// Click → ring by when the call was placed: (seconds into the step, milliseconds).
+    pub ring_timeline: Vec<(f64, f64)>,
 }
 
 /// The calls in progress and the figures, behind one lock (taken briefly, never across an
@@ -466,6 +470,12 @@ impl Desktop {
                     rec.rang = Some(now);
                     if let Some(c) = rec.clicked {
                         figures.ring.push(now - c);
+                        if let Some(t0) = figures.step_start {
+                            figures.ring_timeline.push((
+                                c.saturating_duration_since(t0).as_secs_f64(),
+                                (now - c).as_secs_f64() * 1000.0,
+                            ));
+                        }
                     }
                 }
                 let rsid = t["reservation_sid"].as_str().unwrap_or("").to_owned();

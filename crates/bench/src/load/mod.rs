@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::client::{bounded, sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
-use agent::{AgentHandle, CallRecord, Cmd, Shared};
+use agent::{AgentHandle, CallFigures, CallRecord, Cmd, Shared};
 use stats::{proc_sample, ProcSample, Summary};
 
 /// The demo workspace's name.
@@ -180,6 +180,8 @@ struct Step {
     server_rss_mib: Option<f64>,
     server_rss_peak_mib: Option<f64>,
     client_cpu_percent: Option<f64>,
+    /// Click → ring per second of the step (by when the call was placed).
+    ring_timeline: Value,
 }
 
 impl Step {
@@ -224,6 +226,7 @@ impl Step {
                 "rss_peak_mib": self.server_rss_peak_mib,
             },
             "client_cpu_percent_of_one_core": self.client_cpu_percent,
+            "click_to_ring_by_second": self.ring_timeline,
         })
     }
 }
@@ -747,12 +750,15 @@ async fn measure(
     seq: &mut u64,
     label: &str,
 ) -> Step {
-    shared.book().figures = Default::default();
+    let start = Instant::now();
+    shared.book().figures = CallFigures {
+        step_start: Some(start),
+        ..CallFigures::default()
+    };
     shared.messages.store(0, Ordering::Relaxed);
     if let Some(r) = rest {
         *r.figures.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
     }
-    let start = Instant::now();
     let until = start + Duration::from_secs_f64(args.duration_s);
     let server_before = server_pid.and_then(|p| proc_sample(Some(p)));
     let client_before = proc_sample(None);
@@ -901,7 +907,29 @@ async fn measure(
         server_rss_mib: server_after.map(|s| s.rss_mib),
         server_rss_peak_mib: peak_rss,
         client_cpu_percent: percent(client_before, client_after),
+        ring_timeline: by_second(&f.ring_timeline),
     }
+}
+
+/// Samples `(seconds, ms)` per whole second: `[{"second", "count", "p50_ms", "max_ms"}]`, so a
+/// stall shows as the seconds it hit.
+fn by_second(samples: &[(f64, f64)]) -> Value {
+    let mut secs: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for (t, ms) in samples {
+        secs.entry(t.max(0.0) as u64).or_default().push(*ms);
+    }
+    secs.into_iter()
+        .map(|(s, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let r = |x: f64| (x * 10.0).round() / 10.0;
+            json!({
+                "second": s,
+                "count": v.len(),
+                "p50_ms": r(v[v.len() / 2]),
+                "max_ms": r(v[v.len() - 1]),
+            })
+        })
+        .collect()
 }
 
 /// Both error counts in one.
