@@ -4,6 +4,8 @@
 //! - `desktops`: GET throughput and the latency of an unrelated write with N connected agent
 //!   desktops and R live reservations, against the same workspace with none.
 //! - `reads`: the latency of an unrelated GET while clients loop on 30-day statistics.
+//! - `writes`: durable task creations per second from many concurrent clients, and their
+//!   latency.
 //! - `relay`: server CPU, loss, delay and jitter of N forwarded two-party calls and of mixed
 //!   rooms, against Janus (videocall, AudioBridge) on the same load.
 //!
@@ -13,6 +15,7 @@
 mod desktops;
 mod reads;
 mod relay;
+mod writes;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +37,8 @@ enum Command {
     Reads(reads::Args),
     /// Audio relay capacity: forwarded calls and mixed participants per core, against Janus.
     Relay(relay::Args),
+    /// Durable task creations per second from many concurrent clients.
+    Writes(writes::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +51,7 @@ fn main() -> anyhow::Result<()> {
             Command::Desktops(a) => desktops::run(a).await,
             Command::Reads(a) => reads::run(a).await,
             Command::Relay(a) => relay::run(a).await,
+            Command::Writes(a) => writes::run(a).await,
         }
     })
 }

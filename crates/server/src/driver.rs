@@ -8,6 +8,22 @@
 //! every output, commit the [`Output::Persist`] first (one transaction), and only then act on
 //! the rest. Between jobs the thread sleeps until the center's next deadline.
 //!
+//! # Group commit
+//!
+//! The thread takes every job waiting in its queue, up to [`GROUP_INPUTS`] jobs or
+//! [`GROUP_BYTES`] of encoded changes, as one group ([`spawn`]). Each job runs against the
+//! center in order, as alone; but inside a group the [`Output::Persist`] batches are only
+//! collected, the other outputs are set aside, and every answer waits. Then the whole group is
+//! committed in one store transaction (one fsync for all its changes), and only then are each
+//! job's outputs acted on and its caller answered, in order ([`Driver::flush`]). Memory runs
+//! ahead of the disk meanwhile, which the drain contract allows, since nobody sees the effect of
+//! a change before it is stored: no reply, no webhook, no desktop push. If the group's commit
+//! fails, nobody in it is answered with success (each gets "could not be stored") and the driver
+//! stops accepting changes, as below. A job that reads the store itself ([`Driver::store`])
+//! first commits and answers what the group holds so far, so the store it reads agrees with the
+//! center. A job that finds nothing uncommitted before it is answered at once, so reads in a
+//! group of reads never wait for a commit.
+//!
 //! Start-up loads the newest snapshot the store keeps, restores the center from it and replays
 //! only the log entries after it ([`Driver::open`]); between jobs the driver snapshots the state
 //! again when [`SnapshotPolicy`] says so, and then deletes the log entries every kept snapshot
@@ -51,6 +67,54 @@ pub struct SessionSink {
 /// How many non-state messages may wait for one desktop.
 pub const SESSION_MESSAGES: usize = 16;
 
+/// Jobs in one group at most (see [Group commit](self#group-commit)): a job arriving behind a
+/// full group waits for that group and its own, never longer.
+pub const GROUP_INPUTS: usize = 512;
+
+/// Bytes of encoded changes (log entries, events, finished tasks) after which a group takes no
+/// more jobs, so one commit stays short even when each change is large.
+pub const GROUP_BYTES: usize = 4 << 20;
+
+/// How often the driver reports, at debug level, how many commits it made and how many jobs they
+/// carried.
+const GROUP_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// How a job's caller is answered once its group is stored: `Ok` when it is, or the error every
+/// job of a group that could not be stored gets.
+type Answer = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+
+/// The jobs of one group and what they changed, not committed yet.
+#[derive(Default)]
+struct Group {
+    /// Every Persist batch of the group, in order, as one.
+    batch: Batch,
+    /// The other outputs, in order, to act on once `batch` is stored.
+    outputs: Vec<Output>,
+    /// The callers to answer, each after the outputs before `.0` are acted on.
+    answers: Vec<(usize, Answer)>,
+    /// Jobs run in this group.
+    jobs: usize,
+    /// Encoded bytes in `batch`.
+    bytes: usize,
+}
+
+impl Group {
+    /// Whether nothing in it waits for a commit.
+    fn is_idle(&self) -> bool {
+        self.batch.is_empty() && self.outputs.is_empty() && self.answers.is_empty()
+    }
+}
+
+/// Commits made and jobs they carried, since the last report.
+#[derive(Default)]
+struct GroupCounts {
+    commits: u64,
+    jobs: u64,
+    log_entries: u64,
+    largest: usize,
+    since: Option<Instant>,
+}
+
 /// What the driver hands work to.
 #[derive(Debug, Default)]
 pub struct Outlets {
@@ -92,6 +156,9 @@ pub struct Driver {
     stopping: bool,
     retention: Option<Retention>,
     snapshots: Snapshots,
+    /// The group being collected (`None`: every change is committed as it is drained).
+    group: Option<Group>,
+    counts: GroupCounts,
 }
 
 /// Log entries deleted per store call once a snapshot covers them: a short transaction, so a
@@ -186,6 +253,8 @@ impl Driver {
                 // needed; it waits for a new snapshot.
                 prune_pending: rebuilt.stored_seq > 0 && !rebuilt.passed_over,
             },
+            group: None,
+            counts: GroupCounts::default(),
         };
         driver.refresh_keys();
         let now = driver.now();
@@ -232,8 +301,11 @@ impl Driver {
         Timestamp(self.last_now)
     }
 
-    /// The store, for reads that must see the latest commit at once.
+    /// The store, for reads that must see the latest commit at once. Inside a group, what the
+    /// group holds so far is committed (and its callers answered) first, so the store agrees
+    /// with the center.
     pub fn store(&mut self) -> &mut dyn Store {
+        self.flush();
         self.store.as_mut()
     }
 
@@ -506,7 +578,8 @@ impl Driver {
         }
     }
 
-    /// Takes every output of the center: commits first, then acts on the others.
+    /// Takes every output of the center: commits first, then acts on the others. Inside a
+    /// group, the Persist batches join the group's and the other outputs wait for its commit.
     fn drain(&mut self) {
         while let Some(output) = self.center.poll_output() {
             if self.failed.is_some() {
@@ -514,125 +587,269 @@ impl Driver {
                 continue;
             }
             match output {
-                Output::Persist(commit) => self.commit(commit),
-                Output::Fetch {
-                    id,
-                    url,
-                    method,
-                    params,
-                } => self.fetch(FetchJob {
-                    id,
-                    url,
-                    method,
-                    params,
-                }),
-                Output::Webhook { url, event } => {
-                    let account = self.center.model().account();
-                    let params = events::webhook_params(
-                        account,
-                        event.workspace,
-                        &event.workspace_name,
-                        event.sid,
-                        &event.event,
-                    );
-                    if let Some(tx) = &self.outlets.webhooks {
-                        // Never wait for webhooks: when the queue is full (the receiver is far
-                        // behind), the event is still stored and listed, but not posted.
-                        if tx.try_send(Delivery { url, params }).is_err() {
-                            tracing::warn!("event webhook queue is full; an event is not posted");
+                Output::Persist(commit) => {
+                    let mut group = self.group.take();
+                    match &mut group {
+                        Some(g) => {
+                            if let Some(bytes) = self.encode(&commit, &mut g.batch) {
+                                g.bytes += bytes;
+                            }
+                        }
+                        None => {
+                            let mut batch = Batch::default();
+                            if self.encode(&commit, &mut batch).is_some() {
+                                self.commit(&batch, 1);
+                            }
                         }
                     }
+                    self.group = group;
                 }
-                Output::Push { session, state } => {
-                    if let Some(sink) = self.sinks.get(&session) {
-                        sink.state.send_replace(Some(state));
+                other => match &mut self.group {
+                    Some(g) => g.outputs.push(other),
+                    None => self.act(other),
+                },
+            }
+        }
+    }
+
+    /// Acts on one output other than [`Output::Persist`] (its changes are stored).
+    fn act(&mut self, output: Output) {
+        match output {
+            Output::Persist(_) => {
+                tracing::error!("a Persist output reached act; it is not stored");
+            }
+            Output::Fetch {
+                id,
+                url,
+                method,
+                params,
+            } => self.fetch(FetchJob {
+                id,
+                url,
+                method,
+                params,
+            }),
+            Output::Webhook { url, event } => {
+                let account = self.center.model().account();
+                let params = events::webhook_params(
+                    account,
+                    event.workspace,
+                    &event.workspace_name,
+                    event.sid,
+                    &event.event,
+                );
+                if let Some(tx) = &self.outlets.webhooks {
+                    // Never wait for webhooks: when the queue is full (the receiver is far
+                    // behind), the event is still stored and listed, but not posted.
+                    if tx.try_send(Delivery { url, params }).is_err() {
+                        tracing::warn!("event webhook queue is full; an event is not posted");
                     }
                 }
-                Output::Send { session, message } => {
-                    if let Some(sink) = self.sinks.get(&session) {
-                        let _ = sink.messages.try_send(message);
+            }
+            Output::Push { session, state } => {
+                if let Some(sink) = self.sinks.get(&session) {
+                    sink.state.send_replace(Some(state));
+                }
+            }
+            Output::Send { session, message } => {
+                if let Some(sink) = self.sinks.get(&session) {
+                    let _ = sink.messages.try_send(message);
+                }
+            }
+            Output::Close { session, reason } => {
+                if let Some(sink) = self.sinks.remove(&session) {
+                    let _ = sink.messages.try_send(ServerMessage::Closed { reason });
+                }
+            }
+            Output::ApiKeysChanged => self.refresh_keys(),
+            Output::MediaGraph(g) => {
+                if let Some(n) = &self.outlets.calls_changed {
+                    n.notify_one();
+                }
+                if let Some(relay) = &self.outlets.relay {
+                    let mut graph = switchboard_media::Graph::new();
+                    for (peer, sources) in g {
+                        graph.set(
+                            switchboard_media::PeerId(peer.0),
+                            sources.into_iter().map(|s| match s {
+                                MediaSource::Peer(p) => {
+                                    switchboard_media::Source::Peer(switchboard_media::PeerId(p.0))
+                                }
+                                MediaSource::HoldMusic => switchboard_media::Source::HoldMusic,
+                            }),
+                        );
+                    }
+                    if relay.set_graph_blocking(graph).is_err() {
+                        tracing::error!("the media relay has stopped; calls carry no audio");
                     }
                 }
-                Output::Close { session, reason } => {
-                    if let Some(sink) = self.sinks.remove(&session) {
-                        let _ = sink.messages.try_send(ServerMessage::Closed { reason });
-                    }
-                }
-                Output::ApiKeysChanged => self.refresh_keys(),
-                Output::MediaGraph(g) => {
-                    if let Some(n) = &self.outlets.calls_changed {
-                        n.notify_one();
-                    }
-                    if let Some(relay) = &self.outlets.relay {
-                        let mut graph = switchboard_media::Graph::new();
-                        for (peer, sources) in g {
-                            graph.set(
-                                switchboard_media::PeerId(peer.0),
-                                sources.into_iter().map(|s| match s {
-                                    MediaSource::Peer(p) => switchboard_media::Source::Peer(
-                                        switchboard_media::PeerId(p.0),
-                                    ),
-                                    MediaSource::HoldMusic => switchboard_media::Source::HoldMusic,
-                                }),
-                            );
-                        }
-                        if relay.set_graph_blocking(graph).is_err() {
-                            tracing::error!("the media relay has stopped; calls carry no audio");
-                        }
-                    }
-                }
-                Output::MediaRemove(peer) => {
-                    if let Some(relay) = &self.outlets.relay {
-                        let _ = relay.remove_peer_blocking(switchboard_media::PeerId(peer.0));
-                    }
+            }
+            Output::MediaRemove(peer) => {
+                if let Some(relay) = &self.outlets.relay {
+                    let _ = relay.remove_peer_blocking(switchboard_media::PeerId(peer.0));
                 }
             }
         }
     }
 
-    fn commit(&mut self, commit: switchboard_center::Commit) {
+    /// Encodes one input's changes onto `batch` and returns how many bytes they take; `None`
+    /// (and the driver poisoned) if one cannot be encoded.
+    fn encode(&mut self, commit: &switchboard_center::Commit, batch: &mut Batch) -> Option<usize> {
         let account = self.center.model().account();
-        let mut batch = Batch::default();
+        let mut bytes = 0;
         for (at, entry) in &commit.log {
             match serde_json::to_string(entry) {
-                Ok(body) => batch.log.push(LogEntry {
-                    seq: 0,
-                    at_ms: at.0,
-                    body,
-                }),
+                Ok(body) => {
+                    bytes += body.len();
+                    batch.log.push(LogEntry {
+                        seq: 0,
+                        at_ms: at.0,
+                        body,
+                    });
+                }
                 Err(e) => {
                     self.poison(&format!("a change could not be encoded: {e}"));
-                    return;
+                    return None;
                 }
             }
         }
-        batch.events = commit
-            .events
-            .iter()
-            .map(|e| events::event_row(account, e.workspace, &e.workspace_name, e.sid, &e.event))
-            .collect();
+        for e in &commit.events {
+            let row = events::event_row(account, e.workspace, &e.workspace_name, e.sid, &e.event);
+            bytes += row.data.len();
+            batch.events.push(row);
+        }
+        // Finished rows are rendered now, from the engine as this input left it: a later input
+        // of the same group may change it.
         let model = self.center.model();
-        batch.finished = commit
-            .finished
-            .iter()
-            .filter_map(|(ws, f)| {
-                let engine = &model.workspace(*ws)?.engine;
-                Some(events::finished_row(*ws, engine, f))
-            })
-            .collect();
-        batch.deleted_tasks = commit
-            .deleted_tasks
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        match self.store.commit(&batch) {
-            Ok(first) if !batch.log.is_empty() => {
-                let n = i64::try_from(batch.log.len()).unwrap_or(i64::MAX);
-                self.snapshots.last_seq = first.saturating_add(n - 1);
+        for (ws, f) in &commit.finished {
+            if let Some(w) = model.workspace(*ws) {
+                let row = events::finished_row(*ws, &w.engine, f);
+                bytes += row.data.len();
+                batch.finished.push(row);
             }
-            Ok(_) => {}
+        }
+        batch
+            .deleted_tasks
+            .extend(commit.deleted_tasks.iter().map(ToString::to_string));
+        Some(bytes)
+    }
+
+    /// Commits `batch` (the changes of `jobs` jobs) in one transaction; poisons the driver if
+    /// the store refuses it.
+    fn commit(&mut self, batch: &Batch, jobs: usize) {
+        if batch.is_empty() {
+            return;
+        }
+        match self.store.commit(batch) {
+            Ok(first) => {
+                if !batch.log.is_empty() {
+                    let n = i64::try_from(batch.log.len()).unwrap_or(i64::MAX);
+                    self.snapshots.last_seq = first.saturating_add(n - 1);
+                }
+                self.count_commit(batch, jobs);
+            }
             Err(e) => self.poison(&format!("the store refused a commit: {e}")),
         }
+    }
+
+    /// Counts a commit and, every [`GROUP_REPORT_EVERY`], reports the counts at debug level.
+    fn count_commit(&mut self, batch: &Batch, jobs: usize) {
+        let c = &mut self.counts;
+        c.commits += 1;
+        c.jobs += u64::try_from(jobs).unwrap_or(u64::MAX);
+        c.log_entries += u64::try_from(batch.log.len()).unwrap_or(u64::MAX);
+        c.largest = c.largest.max(jobs);
+        let since = *c.since.get_or_insert_with(Instant::now);
+        let elapsed = since.elapsed();
+        if elapsed >= GROUP_REPORT_EVERY {
+            let secs = elapsed.as_secs_f64();
+            #[allow(clippy::cast_precision_loss)]
+            let (commits, jobs) = (c.commits as f64, c.jobs as f64);
+            tracing::debug!(
+                commits = c.commits,
+                jobs = c.jobs,
+                log_entries = c.log_entries,
+                commits_per_s = commits / secs,
+                jobs_per_commit = jobs / commits.max(1.0),
+                largest_group = c.largest,
+                "group commits in the last {secs:.1} s"
+            );
+            *c = GroupCounts {
+                since: Some(Instant::now()),
+                ..GroupCounts::default()
+            };
+        }
+    }
+
+    /// Starts collecting a group: from now on changes wait for [`Driver::flush`].
+    fn begin_group(&mut self) {
+        if self.group.is_none() {
+            self.group = Some(Group::default());
+        }
+    }
+
+    /// Whether the group may take another job.
+    fn group_has_room(&self) -> bool {
+        self.group
+            .as_ref()
+            .is_some_and(|g| g.jobs < GROUP_INPUTS && g.bytes < GROUP_BYTES)
+    }
+
+    /// Answers a job's caller: at once outside a group or when nothing before it waits for a
+    /// commit; otherwise once the group is stored.
+    fn answer(&mut self, answer: Answer) {
+        match &mut self.group {
+            Some(g) if !g.is_idle() => g.answers.push((g.outputs.len(), answer)),
+            _ => answer(Ok(())),
+        }
+    }
+
+    /// Commits what the group holds in one transaction, then, in order, acts on each job's
+    /// outputs and answers it. If the commit fails (or the driver failed while the group was
+    /// collected), nobody in the group is answered with success. The group goes on, empty.
+    pub fn flush(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        let had_changes = !group.batch.is_empty() || !group.outputs.is_empty();
+        if self.failed.is_none() {
+            self.commit(&group.batch, group.jobs.max(1));
+        }
+        let lost = had_changes && self.failed.is_some();
+        // Outside the group now: what acting on an output causes (a fetch failing at once) is
+        // committed as it is drained, before the callers are answered, as outside a group.
+        let mut outputs = group.outputs.into_iter();
+        let mut acted = 0;
+        for (until, answer) in group.answers {
+            while acted < until && !lost {
+                if let Some(o) = outputs.next() {
+                    self.act(o);
+                    self.drain();
+                }
+                acted += 1;
+            }
+            if had_changes && self.failed.is_some() {
+                answer(Err(ApiError::internal("the change could not be stored")));
+            } else {
+                answer(Ok(()));
+            }
+        }
+        if !lost {
+            for o in outputs {
+                if self.failed.is_some() {
+                    break;
+                }
+                self.act(o);
+                self.drain();
+            }
+        }
+        self.group = Some(Group::default());
+    }
+
+    /// Commits and answers the group, and stops grouping.
+    fn end_group(&mut self) {
+        self.flush();
+        self.group = None;
     }
 
     fn fetch(&mut self, job: FetchJob) {
@@ -814,25 +1031,53 @@ pub struct CoreHandle {
 }
 
 impl CoreHandle {
-    /// Runs `f` on the driver's thread and returns its result.
+    /// Runs `f` on the driver's thread and returns its result, once what it changed (and what
+    /// the jobs of its group changed) is stored. If that cannot be stored, the result is lost
+    /// and an error comes back instead.
     pub async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Driver) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel::<Result<R, ApiError>>();
         let job: Job = Box::new(move |d| {
-            let _ = tx.send(f(d));
+            let result = f(d);
+            d.answer(Box::new(move |stored| {
+                let _ = tx.send(stored.map(|()| result));
+            }));
         });
         self.tx
             .send(job)
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         rx.await
-            .map_err(|_| ApiError::internal("the request failed inside the server"))
+            .map_err(|_| ApiError::internal("the request failed inside the server"))?
+    }
+}
+
+/// Runs one job; a panic poisons the driver (its caller's answer is dropped: an error).
+fn run_job(driver: &mut Driver, job: Job) {
+    if let Some(g) = &mut driver.group {
+        g.jobs += 1;
+    }
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(driver)));
+    if caught.is_err() {
+        driver.poison("a request panicked inside the core");
+    }
+}
+
+/// Commits and answers the group; a panic on the way poisons the driver.
+fn end_group(driver: &mut Driver) {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.end_group()));
+    if caught.is_err() {
+        driver.group = None;
+        driver.poison("storing a group of changes panicked inside the core");
     }
 }
 
 /// Starts the driver's thread. It stops when every [`CoreHandle`] is dropped, or after a job
 /// that calls [`Driver::stop`].
+///
+/// Each turn takes the jobs waiting, as one group (see [Group commit](self#group-commit)),
+/// fires what fell due, commits, answers, and then snapshots and prunes when due.
 pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel::<Job>();
     let thread = std::thread::Builder::new()
@@ -841,22 +1086,27 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
             let wait = driver.wait();
             match rx.recv_timeout(wait) {
                 Ok(job) => {
-                    let caught =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut driver)));
-                    if caught.is_err() {
-                        driver.poison("a request panicked inside the core");
+                    driver.begin_group();
+                    run_job(&mut driver, job);
+                    while !driver.stopping && driver.group_has_room() {
+                        match rx.try_recv() {
+                            Ok(job) => run_job(&mut driver, job),
+                            Err(_) => break,
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if driver.stopping {
+                end_group(&mut driver);
                 break;
             }
             let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
             if caught.is_err() {
                 driver.poison("firing deadlines panicked inside the core");
             }
+            end_group(&mut driver);
             driver.prune_if_due();
             driver.snapshot_if_due();
         })?;
