@@ -1,5 +1,13 @@
 //! The SQLite store: one file, WAL journal, `synchronous=FULL` so a committed batch survives a
 //! crash or power loss.
+//!
+//! In WAL mode `synchronous=FULL` syncs the WAL at every commit: that one fsync is what makes a
+//! commit durable (`NORMAL` would leave it to the next checkpoint, and a power cut could lose
+//! commits already acknowledged). Copying the WAL back into the database file (a checkpoint, and
+//! its fsync of the database file) is not needed for durability, and it costs more than the
+//! commit itself when commits are large (the server commits a group of changes at a time), so
+//! the writer never does it inside a commit: a thread of its own, on a connection of its own,
+//! checkpoints after commits, beside the writer ([`Checkpointer`]).
 
 use std::path::Path;
 
@@ -71,18 +79,108 @@ CREATE INDEX IF NOT EXISTS finished_by_age ON finished_tasks (date_updated_ms);
 /// so reclaiming space never holds the write lock for long either.
 const VACUUM_PAGES: i64 = 2048;
 
+/// WAL pages (4 KiB each) past which the checkpointer blocks the writer for one checkpoint that
+/// copies every frame and truncates the WAL (64 MiB). Below it, checkpoints run beside commits,
+/// and under steady load the WAL may not get back to its start.
+const WAL_LIMIT_PAGES: i64 = 16_384;
+
+/// The writer's page cache, in KiB (SQLite's default is 2 MiB).
+const WRITER_CACHE_KIB: i64 = 64 << 10;
+
 /// A SQLite database file.
 pub struct SqliteStore {
     conn: Connection,
     next_ord: i64,
     /// See [`Store::set_test_pause_inside_snapshot_writes`].
     snapshot_pause: std::time::Duration,
+    /// Checkpoints the writer's commits (a file's writer only).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// A thread that checkpoints the WAL after commits, on a connection of its own, so the writer's
+/// commits never wait for the database file's fsync. A passive checkpoint runs beside the
+/// writer; once the WAL passes [`WAL_LIMIT_PAGES`], one truncating checkpoint holds the writer
+/// back (up to its busy timeout) so the WAL stays bounded. Stopped and joined when the store is
+/// dropped.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn spawn(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("switchboard-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    if let Err(e) = checkpoint(&conn) {
+                        tracing::warn!("checkpointing the database failed (retried after the next commit): {e}");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint (at most one waits; it covers every commit before it).
+    fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One checkpoint: passive, then a truncating one if the WAL is still past the limit.
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let (_busy, log, _done): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if log > WAL_LIMIT_PAGES {
+        let started = std::time::Instant::now();
+        let (busy, _, _): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        tracing::debug!(
+            wal_pages = log,
+            busy,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "the WAL passed its limit: truncated"
+        );
+    }
+    Ok(())
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        SqliteStore::init(Connection::open(path)?)
+        let mut store = SqliteStore::init(Connection::open(path)?)?;
+        store.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A group commit touches many pages (each event's row and its five index entries): a
+        // cache that holds them spares reading them back and spilling them before the commit.
+        store
+            .conn
+            .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        store.checkpointer = Some(Checkpointer::spawn(path)?);
+        Ok(store)
     }
 
     /// A read-only connection to an existing database, for reads beside the writer.
@@ -97,6 +195,7 @@ impl SqliteStore {
             conn,
             next_ord: 0,
             snapshot_pause: std::time::Duration::ZERO,
+            checkpointer: None,
         })
     }
 
@@ -142,6 +241,7 @@ impl SqliteStore {
             conn,
             next_ord,
             snapshot_pause: std::time::Duration::ZERO,
+            checkpointer: None,
         })
     }
 }
@@ -207,6 +307,9 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
         Ok(first)
     }
 
