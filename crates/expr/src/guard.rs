@@ -109,3 +109,62 @@ fn plain_string(l: &Lit) -> Option<&str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Context, Expression};
+
+    /// `(attribute's first name, values, exact)` of an expression's guard.
+    fn guard(source: &str) -> Option<(String, Vec<String>, bool)> {
+        let e = Expression::parse(source, Context::Filter).unwrap();
+        e.equality_guard().map(|g| {
+            let first = format!("{:?}", g.path);
+            (
+                first,
+                g.values.iter().map(|v| v.to_string()).collect(),
+                g.exact,
+            )
+        })
+    }
+
+    #[test]
+    fn which_expressions_have_a_guard() {
+        let values = |s: &str| guard(s).map(|(_, v, exact)| (v, exact));
+        let v =
+            |items: &[&str], exact| Some((items.iter().map(|s| s.to_string()).collect(), exact));
+        assert_eq!(values("q == 'Sales'"), v(&["Sales"], true));
+        assert_eq!(values("'Sales' == q"), v(&["Sales"], true));
+        assert_eq!(values("q IN ['a', 'b', 'a']"), v(&["a", "b"], true));
+        assert_eq!(values("q IN []"), v(&[], true));
+        assert_eq!(values("q == 'a' OR q == 'b'"), v(&["a", "b"], true));
+        assert_eq!(values("q == 'a' AND level > 3"), v(&["a"], false));
+        assert_eq!(values("level > 3 AND q IN ['a']"), v(&["a"], false));
+        assert_eq!(
+            values("(q == 'a' OR q == 'b') AND x == 1"),
+            v(&["a", "b"], false)
+        );
+        // Numeric strings equal numbers, NULL elements equal a missing key, and the rest are
+        // not equality tests on strings.
+        for none in [
+            "q == '5'",
+            "q == 5",
+            "q == true",
+            "q == null",
+            "q IN ['a', null]",
+            "q IN ['a', '1.5']",
+            "q != 'a'",
+            "NOT (q == 'a')",
+            "q HAS 'a'",
+            "'a' IN q",
+            "q == 'a' OR r == 'b'",
+            "q == 'a' OR level > 3",
+            "taskrouter.dayOfWeek == 'Mon'",
+            "1 == 1",
+        ] {
+            assert_eq!(guard(none), None, "{none}");
+        }
+        // Other contexts have none.
+        let e = Expression::parse("skills == 'a'", Context::TargetWorkers).unwrap();
+        assert!(e.equality_guard().is_none());
+    }
+}

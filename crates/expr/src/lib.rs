@@ -13,10 +13,10 @@
 //! `parser` builds the tree, flattening AND/OR chains and limiting nesting to [`MAX_DEPTH`];
 //! `resolve` gives each reference its meaning in the [`Context`] (or refuses it); `ast` holds the
 //! tree; `eval` evaluates it over borrowed values (`val`) without allocating; `clock` computes
-//! `taskrouter.*`; `guard` finds the equality tests a filter can be indexed by; `order_by`
-//! holds [`OrderBy`] and [`TaskReference`]; `scope` is what the
-//! caller shows an expression and `error` the one error type. The rules themselves are described
-//! in `docs/expressions.md`.
+//! `taskrouter.*`; `guard` finds the equality tests a filter can be indexed by
+//! ([`Expression::equality_guard`]); `order_by` holds [`OrderBy`] and [`TaskReference`];
+//! `scope` is what the caller shows an expression and `error` the one error type. The rules
+//! themselves are described in `docs/expressions.md`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use std::cmp::Ordering;
