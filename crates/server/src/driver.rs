@@ -19,7 +19,14 @@
 //! ahead of the disk meanwhile, which the drain contract allows, since nobody sees the effect of
 //! a change before it is stored: no reply, no webhook, no desktop push. If the group's commit
 //! fails, nobody in it is answered with success (each gets "could not be stored") and the driver
-//! stops accepting changes, as below. A job that reads the store itself ([`Driver::store`])
+//! stops accepting changes, as below.
+//!
+//! The commit itself runs on a thread of its own (`switchboard-commit`): the store goes there with the
+//! group's batch and comes back with the result, while the core thread collects and applies the
+//! next group. Memory is then ahead of the disk by up to two groups; the next group is settled
+//! (acted on, answered) only after the one before it, and if a commit fails, the group collected
+//! meanwhile (built on top of it) is lost with it: nobody in either is acknowledged. Anything
+//! that needs the store itself (reads, snapshots, pruning) waits for the commit in flight first. A job that reads the store itself ([`Driver::store`])
 //! first commits and answers what the group holds so far, so the store it reads agrees with the
 //! center. A job that finds nothing uncommitted before it is answered at once, so reads in a
 //! group of reads never wait for a commit.
@@ -96,6 +103,8 @@ struct Group {
     jobs: usize,
     /// Encoded bytes in `batch`.
     bytes: usize,
+    /// Whether it changed anything (its batch may have gone to the committer).
+    changed: bool,
 }
 
 impl Group {
@@ -144,7 +153,9 @@ pub struct FetchJob {
 /// The state the driver thread owns.
 pub struct Driver {
     center: Center,
-    store: Box<dyn Store>,
+    /// Away (`None`) while the committer thread commits a group ([`Driver::settle`] brings it
+    /// back).
+    store: Option<Box<dyn Store>>,
     clock: Clock,
     last_now: i64,
     failed: Option<String>,
@@ -158,7 +169,71 @@ pub struct Driver {
     snapshots: Snapshots,
     /// The group being collected (`None`: every change is committed as it is drained).
     group: Option<Group>,
+    /// The group whose batch the committer thread is committing (its outputs and answers wait).
+    in_flight: Option<Group>,
+    /// The thread that commits a group while the next one is collected ([`spawn`] starts it).
+    committer: Option<Committer>,
     counts: GroupCounts,
+}
+
+/// What the committer thread is handed: the store and a group's batch.
+type ToCommit = (Box<dyn Store>, Batch);
+
+/// What it hands back: the store, the batch, and the `seq` of its first entry or why not.
+type Committed = (Box<dyn Store>, Batch, Result<i64, String>);
+
+/// The thread that commits one group's batch at a time, so that the core thread collects (and
+/// applies) the next group meanwhile: the store goes to it with the batch and comes back with
+/// the result. Memory is then ahead of the disk by up to two groups; nothing of either is seen
+/// before it is stored.
+struct Committer {
+    tx: Option<mpsc::Sender<ToCommit>>,
+    done: mpsc::Receiver<Committed>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stands in for the store if the committer thread ever failed to hand it back (the driver
+    /// is poisoned then: it only serves reads of what it holds in memory).
+    stand_in: Option<Box<dyn Store>>,
+}
+
+impl Committer {
+    fn spawn() -> std::io::Result<Committer> {
+        let stand_in = switchboard_store::SqliteStore::open_in_memory()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (tx, rx) = mpsc::channel::<ToCommit>();
+        let (done_tx, done) = mpsc::channel::<Committed>();
+        let thread = std::thread::Builder::new()
+            .name("switchboard-commit".into())
+            .spawn(move || {
+                for (mut store, batch) in rx {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        store.commit(&batch)
+                    }));
+                    let result = match result {
+                        Ok(Ok(first)) => Ok(first),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("the commit panicked".to_owned()),
+                    };
+                    if done_tx.send((store, batch, result)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Committer {
+            tx: Some(tx),
+            done,
+            thread: Some(thread),
+            stand_in: Some(Box::new(stand_in)),
+        })
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Log entries deleted per store call once a snapshot covers them: a short transaction, so a
@@ -231,7 +306,7 @@ impl Driver {
         let rebuilt = rebuild(store.as_mut(), &config)?;
         let mut driver = Driver {
             center: rebuilt.center,
-            store,
+            store: Some(store),
             clock,
             last_now: i64::MIN,
             failed: None,
@@ -254,6 +329,8 @@ impl Driver {
                 prune_pending: rebuilt.stored_seq > 0 && !rebuilt.passed_over,
             },
             group: None,
+            in_flight: None,
+            committer: None,
             counts: GroupCounts::default(),
         };
         driver.refresh_keys();
@@ -306,7 +383,23 @@ impl Driver {
     /// with the center.
     pub fn store(&mut self) -> &mut dyn Store {
         self.flush();
-        self.store.as_mut()
+        self.home()
+    }
+
+    /// The store, back from the committer thread (waiting for its commit, if one is in flight).
+    fn home(&mut self) -> &mut dyn Store {
+        self.settle();
+        if self.store.is_none() {
+            self.poison("the store did not come back from the committer thread");
+            self.store = self.committer.as_mut().and_then(|c| c.stand_in.take());
+        }
+        match &mut self.store {
+            Some(s) => s.as_mut(),
+            // Only a committer's stand-in could fill the gap, and it is used once: a second loss
+            // cannot happen, since a poisoned driver sends nothing to commit. Inside a job the
+            // panic is caught (and the driver is poisoned already).
+            None => panic!("the store is gone and nothing stands in for it"),
+        }
     }
 
     /// Whether the driver can still accept changes.
@@ -420,7 +513,7 @@ impl Driver {
                 pause = ?policy.test_pause_inside_write,
                 "TEST ONLY: every snapshot write pauses inside its transaction"
             );
-            self.store
+            self.home()
                 .set_test_pause_inside_snapshot_writes(policy.test_pause_inside_write);
         }
         self.snapshots.policy = policy;
@@ -465,7 +558,7 @@ impl Driver {
             self.take_snapshot(now);
         }
         if self.snapshots.prune_pending {
-            match self.store.prune_log(LOG_PRUNE_BATCH) {
+            match self.home().prune_log(LOG_PRUNE_BATCH) {
                 Ok(n) => {
                     if n > 0 {
                         tracing::debug!(entries = n, "deleted log entries the snapshots cover");
@@ -482,6 +575,11 @@ impl Driver {
 
     /// Snapshots the state through the last committed entry and stores it.
     fn take_snapshot(&mut self, now: i64) {
+        // The state is the committed one only once the group in flight is stored.
+        self.settle();
+        if self.failed.is_some() {
+            return;
+        }
         let seq = self.snapshots.last_seq;
         let started = Instant::now();
         let bytes = match self.center.model().snapshot(self.center.now()).to_bytes() {
@@ -495,7 +593,7 @@ impl Driver {
         let encoded = started.elapsed();
         tracing::debug!(seq, bytes = bytes.len(), "writing a snapshot");
         match self
-            .store
+            .home()
             .write_snapshot(seq, i64::from(SNAPSHOT_FORMAT), &bytes)
         {
             Ok(()) => {
@@ -552,7 +650,7 @@ impl Driver {
         }
         let before = now.0.saturating_sub(r.window_ms);
         let interval = i64::try_from(PRUNE_INTERVAL.as_millis()).unwrap_or(i64::MAX);
-        let next_at_ms = match self.store.prune(before, PRUNE_BATCH) {
+        let next_at_ms = match self.home().prune(before, PRUNE_BATCH) {
             Ok(report) => {
                 if report.total() > 0 {
                     tracing::debug!(
@@ -740,7 +838,13 @@ impl Driver {
         if batch.is_empty() {
             return;
         }
-        match self.store.commit(batch) {
+        let result = self.home().commit(batch).map_err(|e| e.to_string());
+        self.committed(batch, jobs, result);
+    }
+
+    /// Takes note of a commit's result: where the log ends, or the driver poisoned.
+    fn committed(&mut self, batch: &Batch, jobs: usize, result: Result<i64, String>) {
+        match result {
             Ok(first) => {
                 if !batch.log.is_empty() {
                     let n = i64::try_from(batch.log.len()).unwrap_or(i64::MAX);
@@ -798,9 +902,14 @@ impl Driver {
     /// Answers a job's caller: at once outside a group or when nothing before it waits for a
     /// commit; otherwise once the group is stored.
     fn answer(&mut self, answer: Answer) {
+        let waiting = self.in_flight.is_some();
         match &mut self.group {
-            Some(g) if !g.is_idle() => g.answers.push((g.outputs.len(), answer)),
-            _ => answer(Ok(())),
+            Some(g) if waiting || !g.is_idle() => g.answers.push((g.outputs.len(), answer)),
+            Some(_) => answer(Ok(())),
+            None => {
+                self.settle();
+                answer(Ok(()));
+            }
         }
     }
 
@@ -808,13 +917,77 @@ impl Driver {
     /// outputs and answers it. If the commit fails (or the driver failed while the group was
     /// collected), nobody in the group is answered with success. The group goes on, empty.
     pub fn flush(&mut self) {
+        self.settle();
         let Some(group) = self.group.take() else {
             return;
         };
-        let had_changes = !group.batch.is_empty() || !group.outputs.is_empty();
         if self.failed.is_none() {
             self.commit(&group.batch, group.jobs.max(1));
         }
+        self.finish(group);
+        self.group = Some(Group::default());
+    }
+
+    /// Hands the group's batch to the committer thread and keeps its outputs and answers until
+    /// the commit is back ([`Driver::settle`]), after settling the group before it; without a
+    /// committer, as [`Driver::flush`]. The group goes on, empty.
+    fn launch(&mut self) {
+        if self.committer.is_none() {
+            self.flush();
+            return;
+        }
+        self.settle();
+        let Some(mut group) = self.group.take() else {
+            return;
+        };
+        if self.failed.is_some() || group.batch.is_empty() {
+            self.finish(group);
+            self.group = Some(Group::default());
+            return;
+        }
+        group.changed = true;
+        let batch = std::mem::take(&mut group.batch);
+        let sender = self.committer.as_ref().and_then(|c| c.tx.clone());
+        match (self.store.take(), sender) {
+            (Some(store), Some(tx)) => match tx.send((store, batch)) {
+                Ok(()) => self.in_flight = Some(group),
+                Err(mpsc::SendError((store, _))) => {
+                    self.store = Some(store);
+                    self.poison("the committer thread has stopped");
+                    self.finish(group);
+                }
+            },
+            (store, _) => {
+                self.store = store;
+                self.poison("no store or no committer to commit with");
+                self.finish(group);
+            }
+        }
+        self.group = Some(Group::default());
+    }
+
+    /// Waits for the group in flight to be committed, then acts on its outputs and answers its
+    /// callers (or, if the commit failed, answers each with the error and poisons the driver).
+    fn settle(&mut self) {
+        let Some(group) = self.in_flight.take() else {
+            return;
+        };
+        let back = self.committer.as_ref().map(|c| c.done.recv());
+        match back {
+            Some(Ok((store, batch, result))) => {
+                self.store = Some(store);
+                self.committed(&batch, group.jobs.max(1), result);
+            }
+            _ => self.poison("the committer thread stopped during a commit"),
+        }
+        self.finish(group);
+    }
+
+    /// After a group's commit: in order, acts on each job's outputs and answers it. If the
+    /// driver failed (the commit, or while the group was collected) and the group changed
+    /// anything, nobody in it is answered with success.
+    fn finish(&mut self, group: Group) {
+        let had_changes = group.changed || !group.batch.is_empty() || !group.outputs.is_empty();
         let lost = had_changes && self.failed.is_some();
         // Outside the group now: what acting on an output causes (a fetch failing at once) is
         // committed as it is drained, before the callers are answered, as outside a group.
@@ -843,7 +1016,6 @@ impl Driver {
                 self.drain();
             }
         }
-        self.group = Some(Group::default());
     }
 
     /// Commits and answers the group, and stops grouping.
@@ -1079,14 +1251,33 @@ fn end_group(driver: &mut Driver) {
 /// Each turn takes the jobs waiting, as one group (see [Group commit](self#group-commit)),
 /// fires what fell due, commits, answers, and then snapshots and prunes when due.
 pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::JoinHandle<()>)> {
+    match Committer::spawn() {
+        Ok(c) => driver.committer = Some(c),
+        Err(e) => tracing::warn!("no committer thread (groups are committed in turn): {e}"),
+    }
     let (tx, rx) = mpsc::channel::<Job>();
     let thread = std::thread::Builder::new()
         .name("switchboard-core".into())
-        .spawn(move || loop {
-            let wait = driver.wait();
-            match rx.recv_timeout(wait) {
-                Ok(job) => {
-                    driver.begin_group();
+        .spawn(move || {
+            loop {
+                // While a group is being committed, take what waits and go on; otherwise sleep
+                // until a job or the next deadline.
+                let first = if driver.in_flight.is_some() {
+                    match rx.try_recv() {
+                        Ok(job) => Some(job),
+                        Err(mpsc::TryRecvError::Empty) => None,
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    }
+                } else {
+                    let wait = driver.wait();
+                    match rx.recv_timeout(wait) {
+                        Ok(job) => Some(job),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                };
+                driver.begin_group();
+                if let Some(job) = first {
                     run_job(&mut driver, job);
                     while !driver.stopping && driver.group_has_room() {
                         match rx.try_recv() {
@@ -1095,20 +1286,24 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if driver.stopping {
-                end_group(&mut driver);
-                break;
-            }
-            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
-            if caught.is_err() {
-                driver.poison("firing deadlines panicked inside the core");
+                if driver.stopping {
+                    break;
+                }
+                let caught =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.tick()));
+                if caught.is_err() {
+                    driver.poison("firing deadlines panicked inside the core");
+                }
+                let caught =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.launch()));
+                if caught.is_err() {
+                    driver.group = None;
+                    driver.poison("storing a group of changes panicked inside the core");
+                }
+                driver.prune_if_due();
+                driver.snapshot_if_due();
             }
             end_group(&mut driver);
-            driver.prune_if_due();
-            driver.snapshot_if_due();
         })?;
     Ok((CoreHandle { tx }, thread))
 }

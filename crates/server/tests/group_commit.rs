@@ -1,7 +1,8 @@
 //! Group commit: the driver commits the changes of every job waiting in its queue in one
 //! transaction and answers them only then. These tests hold it to "no acknowledged write is
 //! lost": many concurrent creations, then a restart; the same under `kill -9` of a server
-//! process; and a commit that fails, which must acknowledge nobody of its group.
+//! process; and a commit that fails, which must acknowledge nobody of its group (nor of the
+//! group collected while it was being committed).
 
 mod support;
 
@@ -561,18 +562,20 @@ async fn a_failed_group_commit_acknowledges_nobody_in_the_group() {
     };
     let lost = failed_entries.load(Ordering::SeqCst);
     assert!(lost >= 2, "the failing commit carried {lost} entries");
-    // The group's creations were answered "could not be stored"; every later one "unavailable".
+    // The group's creations were answered "could not be stored", and so were those of the group
+    // collected while it was being committed (applied on top of it, so lost with it); every
+    // later one "unavailable".
     let not_stored = refused.iter().filter(|(s, _)| *s == 500).count();
-    assert_eq!(
-        not_stored, lost,
-        "each creation of the failed group (and only those) is answered 500: {refused:?}"
-    );
     assert!(
-        refused
-            .iter()
-            .all(|(s, body)| (*s == 500 && body.contains("could not be stored")) || *s == 503),
-        "{refused:?}"
+        not_stored >= lost,
+        "{not_stored} creations answered 500, fewer than the {lost} of the failed group"
     );
+    let odd: Vec<_> = refused
+        .iter()
+        .filter(|(s, body)| !((*s == 500 && body.contains("could not be stored")) || *s == 503))
+        .take(3)
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
     let ready = client()
         .get(format!("{base}/readyz"))
         .send()
