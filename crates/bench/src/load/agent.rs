@@ -150,6 +150,10 @@ impl CallRecord {
     pub fn outcome(&self) -> Option<&str> {
         self.outcome.as_deref()
     }
+    /// Connected on both sides and not hung up.
+    pub fn is_talking(&self) -> bool {
+        self.connect_sampled && self.hangup_sent.is_none()
+    }
 }
 
 /// What one step measured on the desktops.
@@ -199,14 +203,17 @@ pub struct Shared {
     pub agents: RwLock<Vec<Arc<AgentHandle>>>,
     /// Calls and figures.
     pub book: Mutex<Book>,
-    /// How long a connected call lasts before it is hung up.
-    pub talk: Duration,
+    /// How long a connected call lasts before it is hung up, in milliseconds (a fault run
+    /// changes it between its phases).
+    pub talk_ms: AtomicU64,
     /// The Internal Call application and the outbound queue, from the first state.
     pub internal_call: OnceLock<(String, Option<String>)>,
     /// Desktops whose socket ended.
     pub dropped: AtomicU64,
     /// Messages the desktops received.
     pub messages: AtomicU64,
+    /// Desktops that signed in again after their socket ended (fault runs).
+    pub reconnects: AtomicU64,
 }
 
 impl Shared {
@@ -215,10 +222,11 @@ impl Shared {
         Shared {
             agents: RwLock::new(Vec::new()),
             book: Mutex::new(Book::default()),
-            talk,
+            talk_ms: AtomicU64::new(u64::try_from(talk.as_millis()).unwrap_or(u64::MAX)),
             internal_call: OnceLock::new(),
             dropped: AtomicU64::new(0),
             messages: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
         }
     }
 
@@ -257,20 +265,37 @@ impl Shared {
 pub async fn sign_in(ws_base: &str, token: &str) -> anyhow::Result<(Socket, Value)> {
     let url = format!("{ws_base}/v1/Desktop?token={token}");
     let shown = format!("{ws_base}/v1/Desktop");
+    // The connection is made here, not by the WebSocket library, to refuse a connection to
+    // itself: while a restarted server is not listening yet, a desktop's connection to its port
+    // can be given that very port as its own (TCP simultaneous open on loopback) and would keep
+    // the server from binding it.
+    let addr = ws_base.strip_prefix("ws://").unwrap_or(ws_base);
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting a desktop to {shown}"))?;
+    if stream.local_addr()? == stream.peer_addr()? {
+        bail!("the connection to {shown} met itself (nothing listens there)");
+    }
     // TCP_NODELAY, as browsers do on WebSockets (else small frames wait for delayed ACKs).
-    let (mut socket, _) =
-        match tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await {
-            Ok(s) => s,
-            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
-                let body = r
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                bail!("{shown} refused the desktop: {} {body}", r.status());
-            }
-            Err(e) => return Err(e).with_context(|| format!("connecting a desktop to {shown}")),
-        };
+    stream.set_nodelay(true)?;
+    let (mut socket, _) = match tokio_tungstenite::client_async_with_config(
+        url.as_str(),
+        MaybeTlsStream::Plain(stream),
+        None,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            let body = r
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            bail!("{shown} refused the desktop: {} {body}", r.status());
+        }
+        Err(e) => return Err(e).with_context(|| format!("connecting a desktop to {shown}")),
+    };
     let mut state = next_state(&mut socket, |_| true).await?;
     if state["worker"]["available"] != json!(true) {
         let available = state["activities"]
@@ -336,6 +361,8 @@ struct Desktop {
     /// Actions sent and not answered: id → (type, conversation id).
     pending: HashMap<u64, (&'static str, String)>,
     mine: HashMap<String, Mine>,
+    /// Tasks of calls no longer in the book that this desktop is completing.
+    orphans_completing: HashSet<String>,
 }
 
 impl Desktop {
@@ -442,6 +469,13 @@ impl Desktop {
                 continue;
             };
             let Some(rec) = calls.get_mut(conv) else {
+                // A call the load generator gave up on (a fault run drops what a crash cut
+                // before it reached a desktop): what wraps is still completed.
+                if t["reservation_status"] == json!("wrapping")
+                    && self.orphans_completing.insert(task_sid.to_owned())
+                {
+                    out.push(("complete", conv.to_owned(), json!({"task_sid": task_sid})));
+                }
                 continue;
             };
             seen.insert(task_sid.to_owned());
@@ -562,7 +596,7 @@ impl Desktop {
         }
         for (h, conv, task_sid) in hangups {
             if let Some(a) = shared.agent(h) {
-                let talk = shared.talk;
+                let talk = Duration::from_millis(shared.talk_ms.load(Ordering::Relaxed));
                 tokio::spawn(async move {
                     tokio::time::sleep(talk).await;
                     let _ = a.tx.send(Cmd::Hangup { conv, task_sid });
@@ -575,26 +609,87 @@ impl Desktop {
     }
 }
 
-/// Plays desktop `idx` on `socket` until the socket ends or `rx` closes.
+/// How a desktop signs in again when its socket ends (a fault run restarts the server): the
+/// WebSocket base URL and its access token, tried for up to `for_how_long`.
+#[derive(Debug, Clone)]
+pub struct Reconnect {
+    /// `ws://127.0.0.1:PORT`.
+    pub ws_base: String,
+    /// The desktop's access token (the server keeps its signing key in its database).
+    pub token: String,
+    /// How long to keep trying.
+    pub for_how_long: Duration,
+}
+
+/// Plays desktop `idx` on `socket` until the socket ends (and, with `reconnect`, cannot be
+/// opened again) or `rx` closes.
 pub async fn run(
     idx: usize,
-    socket: Socket,
+    mut socket: Socket,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     shared: Arc<Shared>,
+    reconnect: Option<Reconnect>,
 ) {
-    let (mut sink, mut stream) = socket.split();
     let mut desk = Desktop {
         idx,
         shared: shared.clone(),
         next_id: 100,
         pending: HashMap::new(),
         mine: HashMap::new(),
+        orphans_completing: HashSet::new(),
     };
+    loop {
+        if !play(&mut desk, socket, &mut rx, &shared).await {
+            break;
+        }
+        let Some(r) = &reconnect else { break };
+        // The socket ended: sign in again until the server is back.
+        let deadline = Instant::now() + r.for_how_long;
+        let again = loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match sign_in(&r.ws_base, &r.token).await {
+                Ok(s) => break Some(s),
+                Err(_) if Instant::now() < deadline => continue,
+                Err(e) => {
+                    shared.error(format!("a desktop did not sign in again: {e:#}"));
+                    break None;
+                }
+            }
+        };
+        let Some((s, state)) = again else { break };
+        shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        desk.pending.clear();
+        // The first state after the restart (its tasks wrapping or gone) counts like any other.
+        let out = desk.on_state(&state, Instant::now());
+        socket = s;
+        let mut failed = false;
+        for m in out {
+            if socket.send(m).await.is_err() {
+                failed = true;
+            }
+        }
+        if failed {
+            shared.error("sending on a desktop socket failed after signing in again");
+        }
+    }
+    shared.dropped.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(idx, "desktop ended");
+}
+
+/// Plays the desktop on one socket; `true` when the socket ended or failed (the server went
+/// away), `false` when the load generator is done with the desktop.
+async fn play(
+    desk: &mut Desktop,
+    socket: Socket,
+    rx: &mut mpsc::UnboundedReceiver<Cmd>,
+    shared: &Arc<Shared>,
+) -> bool {
+    let (mut sink, mut stream) = socket.split();
     loop {
         let out: Vec<Message> = tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(cmd) => desk.on_cmd(cmd).into_iter().collect(),
-                None => break,
+                None => return false,
             },
             msg = stream.next() => {
                 let now = Instant::now();
@@ -605,11 +700,11 @@ pub async fn run(
                     }
                     Some(Ok(Message::Close(_))) | None => {
                         shared.error("the server closed a desktop socket");
-                        break;
+                        return true;
                     }
                     Some(Err(e)) => {
                         shared.error(format!("a desktop socket failed: {e}"));
-                        break;
+                        return true;
                     }
                     Some(Ok(_)) => Vec::new(),
                 }
@@ -618,11 +713,8 @@ pub async fn run(
         for m in out {
             if let Err(e) = sink.send(m).await {
                 shared.error(format!("sending on a desktop socket failed: {e}"));
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
+                return true;
             }
         }
     }
-    shared.dropped.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(idx, "desktop ended");
 }

@@ -14,6 +14,7 @@
 //! Media is not simulated: calls connect at the signalling level (no `media_offer`).
 
 mod agent;
+mod fault;
 mod rest;
 pub mod stats;
 
@@ -105,6 +106,20 @@ pub struct Args {
     /// Desktops signing in at once while they connect.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
+    /// A fault run instead of a measurement (needs a server started here, so not --url):
+    /// `kill-server` places calls at --call-rate until --fault-calls are connected at once,
+    /// kills the server with SIGKILL, starts it again on the same database and port, and checks
+    /// that every desktop signs in again, no task is left pending, reserved, assigned or
+    /// wrapping, no task was accepted twice (the Events API), and new calls to a sample of
+    /// agents ring. Prints what it found (also with --json) and fails when a check fails.
+    #[arg(long, value_enum)]
+    pub fault: Option<fault::Fault>,
+    /// Calls connected at once when a fault is injected.
+    #[arg(long, default_value_t = 1000)]
+    pub fault_calls: usize,
+    /// Calls placed after the fault to check that agents are routable again.
+    #[arg(long, default_value_t = 50)]
+    pub fault_sample: usize,
 }
 
 /// A small seeded generator (SplitMix64): the choices of a run repeat with its seed.
@@ -314,6 +329,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // The server: a given one, or one started here.
+    anyhow::ensure!(
+        args.fault.is_none() || args.url.is_none(),
+        "--fault restarts the server, so it needs one started here: leave out --url"
+    );
     let account = args.account_sid.clone();
     let token = args.auth_token.clone();
     let (server, base, account, token) = match &args.url {
@@ -438,6 +457,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "{label}: {connected} desktops connected and available ({connect_failures} failed) in {connect_seconds:.1} s"
         );
+        if let (Some(f), Some(server)) = (args.fault, &server) {
+            let run = fault::Run {
+                args: &args,
+                api: &api,
+                workspace: &workspace,
+                shared: &shared,
+                server_pid: server.pid(),
+                base: &base,
+            };
+            return run.go(f, &mut rng, &mut seq).await;
+        }
         if connected < 2 && args.call_rate > 0.0 {
             bail!("fewer than two desktops connected: no calls can be placed");
         }
@@ -591,7 +621,7 @@ async fn connect(
             let token = api.access_token(&ws, &worker).await?;
             let r = agent::sign_in(&ws_base, &token).await;
             signed.fetch_add(1, Ordering::Relaxed);
-            r.map(|(socket, state)| (i, worker, socket, state))
+            r.map(|(socket, state)| (i, worker, socket, state, token))
         }));
         progress(&format!(
             "{label}: signing in {}/{total}",
@@ -602,7 +632,7 @@ async fn connect(
     let mut last_error = String::new();
     for h in handles {
         match h.await {
-            Ok(Ok((i, worker, socket, state))) => {
+            Ok(Ok((i, worker, socket, state, token))) => {
                 if shared.internal_call.get().is_none() {
                     let ic = &state["internal_call"];
                     let Some(app) = ic["application_sid"].as_str() else {
@@ -625,7 +655,12 @@ async fn connect(
                     agents.push(handle);
                     agents.len() - 1
                 };
-                tokio::spawn(agent::run(idx, socket, rx, shared.clone()));
+                let reconnect = args.fault.map(|_| agent::Reconnect {
+                    ws_base: ws_base.to_owned(),
+                    token,
+                    for_how_long: fault::RECONNECT_FOR,
+                });
+                tokio::spawn(agent::run(idx, socket, rx, shared.clone(), reconnect));
             }
             Ok(Err(e)) => {
                 failures += 1;
