@@ -40,6 +40,134 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 pub enum Fault {
     /// SIGKILL the server during the calls and start it again on the same database.
     KillServer,
+    /// The workspace's EventCallbackUrl answers every webhook after 2 s; the steps are measured
+    /// as usual (compare with a run without it).
+    SlowWebhook,
+    /// The workspace's EventCallbackUrl refuses connections (nothing listens); measured as usual.
+    WebhookDown,
+}
+
+/// A webhook receiver of a fault run: how many requests reached it.
+pub struct Webhook {
+    /// What it does.
+    pub mode: &'static str,
+    /// Its URL.
+    pub url: String,
+    /// Requests whose headers it read.
+    pub received: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Webhook {
+    /// For a webhook fault: starts the receiver (slow) or finds a port nothing listens on
+    /// (down), and sets it as the workspace's EventCallbackUrl. `None` for other faults.
+    pub async fn set_up(
+        fault: Option<Fault>,
+        api: &Api,
+        workspace: &str,
+    ) -> anyhow::Result<Option<Webhook>> {
+        let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (mode, port) = match fault {
+            Some(Fault::SlowWebhook) => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let port = listener.local_addr()?.port();
+                tokio::spawn(slow_receiver(listener, received.clone()));
+                ("every request answered 200 after 2 s", port)
+            }
+            Some(Fault::WebhookDown) => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port();
+                ("nothing listening (connection refused)", port)
+            }
+            _ => return Ok(None),
+        };
+        let url = format!("http://127.0.0.1:{port}/events");
+        api.post(
+            &format!("/v1/Workspaces/{workspace}"),
+            &[("EventCallbackUrl", &url)],
+        )
+        .await
+        .context("setting the workspace's EventCallbackUrl")?;
+        eprintln!("event webhooks go to {url}: {mode}");
+        Ok(Some(Webhook {
+            mode,
+            url,
+            received,
+        }))
+    }
+
+    /// As JSON, with the events the workspace stored (the Events API), for the report.
+    pub async fn to_json(&self, api: &Api, workspace: &str) -> Value {
+        let stored = count_pages(
+            api,
+            &format!("/v1/Workspaces/{workspace}/Events?PageSize=1000"),
+            "events",
+        )
+        .await;
+        json!({
+            "url": self.url,
+            "mode": self.mode,
+            "requests_received": self.received.load(Ordering::Relaxed),
+            "events_stored": stored.ok(),
+        })
+    }
+}
+
+/// Answers each request (one per connection at a time) with 200 after 2 s.
+async fn slow_receiver(
+    listener: tokio::net::TcpListener,
+    received: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    while let Ok((mut conn, _)) = listener.accept().await {
+        let received = received.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut have = Vec::new();
+            loop {
+                let Ok(n) = conn.read(&mut buf).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                have.extend_from_slice(&buf[..n]);
+                // One request: its head, then Content-Length bytes of body.
+                while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&have[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if have.len() < end + 4 + len {
+                        break;
+                    }
+                    have.drain(..end + 4 + len);
+                    received.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if conn.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// How many items a list has, over every page.
+async fn count_pages(api: &Api, first: &str, key: &str) -> anyhow::Result<usize> {
+    let mut n = 0;
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next.take() {
+        let page = api.get(&path).await?;
+        n += page[key].as_array().map_or(0, Vec::len);
+        next = page["meta"]["next_page_url"]
+            .as_str()
+            .and_then(|u| u.find("/v1/").map(|at| u[at..].to_owned()));
+    }
+    Ok(n)
 }
 
 /// What a fault run works with.
@@ -77,6 +205,7 @@ impl Run<'_> {
     pub async fn go(&self, fault: Fault, rng: &mut Rng, seq: &mut u64) -> anyhow::Result<()> {
         match fault {
             Fault::KillServer => self.kill_server(rng, seq).await,
+            Fault::SlowWebhook | Fault::WebhookDown => Ok(()),
         }
     }
 

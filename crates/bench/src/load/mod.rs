@@ -112,6 +112,9 @@ pub struct Args {
     /// that every desktop signs in again, no task is left pending, reserved, assigned or
     /// wrapping, no task was accepted twice (the Events API), and new calls to a sample of
     /// agents ring. Prints what it found (also with --json) and fails when a check fails.
+    /// `slow-webhook` (answers after 2 s) and `webhook-down` (connection refused) set the
+    /// workspace's EventCallbackUrl to such a receiver and then measure as usual (compare with
+    /// a run without --fault); the report adds how many webhooks arrived and events were stored.
     #[arg(long, value_enum)]
     pub fault: Option<fault::Fault>,
     /// Calls connected at once when a fault is injected.
@@ -330,7 +333,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // The server: a given one, or one started here.
     anyhow::ensure!(
-        args.fault.is_none() || args.url.is_none(),
+        args.fault != Some(fault::Fault::KillServer) || args.url.is_none(),
         "--fault restarts the server, so it needs one started here: leave out --url"
     );
     let account = args.account_sid.clone();
@@ -436,6 +439,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut connect_failures = 0usize;
     let mut seq = 0u64;
     let ws_base = base.replacen("http://", "ws://", 1);
+    let webhook = fault::Webhook::set_up(args.fault, &api, &workspace).await?;
     for (n, &agents) in steps.iter().enumerate() {
         let label = format!("step {}/{}: {agents} agents", n + 1, steps.len());
         // Sign in the desktops this step adds.
@@ -457,7 +461,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "{label}: {connected} desktops connected and available ({connect_failures} failed) in {connect_seconds:.1} s"
         );
-        if let (Some(f), Some(server)) = (args.fault, &server) {
+        if let (Some(f @ fault::Fault::KillServer), Some(server)) = (args.fault, &server) {
             let run = fault::Run {
                 args: &args,
                 api: &api,
@@ -509,8 +513,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             s.server_rss_peak_mib.unwrap_or(f64::NAN),
         );
     }
+    let webhook = match &webhook {
+        Some(w) => {
+            let j = w.to_json(&api, &workspace).await;
+            println!(
+                "event webhooks ({}): {} requests reached the receiver; {} events stored",
+                w.mode, j["requests_received"], j["events_stored"]
+            );
+            j
+        }
+        None => Value::Null,
+    };
     let doc = json!({
         "server": {"url": base, "started_here": server.is_some(), "pid": server_pid},
+        "webhook": webhook,
         "workspace_sid": workspace,
         "open_files_limit": nofile,
         "config": {
