@@ -82,6 +82,10 @@ pub const GROUP_INPUTS: usize = 512;
 /// more jobs, so one commit stays short even when each change is large.
 pub const GROUP_BYTES: usize = 4 << 20;
 
+/// How often the core thread looks whether the commit in flight is back, while it takes jobs
+/// into the next group.
+const COMMIT_POLL: Duration = Duration::from_millis(1);
+
 /// How often the driver reports, at debug level, how many commits it made and how many jobs they
 /// carried.
 const GROUP_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -121,6 +125,8 @@ struct GroupCounts {
     jobs: u64,
     log_entries: u64,
     largest: usize,
+    /// Time spent inside the store's commits (writing the rows, then the WAL's fsync).
+    commit_time: Duration,
     since: Option<Instant>,
 }
 
@@ -179,8 +185,9 @@ pub struct Driver {
 /// What the committer thread is handed: the store and a group's batch.
 type ToCommit = (Box<dyn Store>, Batch);
 
-/// What it hands back: the store, the batch, and the `seq` of its first entry or why not.
-type Committed = (Box<dyn Store>, Batch, Result<i64, String>);
+/// What it hands back: the store, the batch, the `seq` of its first entry or why not, and how
+/// long the commit took.
+type Committed = (Box<dyn Store>, Batch, Result<i64, String>, Duration);
 
 /// The thread that commits one group's batch at a time, so that the core thread collects (and
 /// applies) the next group meanwhile: the store goes to it with the batch and comes back with
@@ -205,6 +212,7 @@ impl Committer {
             .name("switchboard-commit".into())
             .spawn(move || {
                 for (mut store, batch) in rx {
+                    let started = Instant::now();
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         store.commit(&batch)
                     }));
@@ -213,7 +221,8 @@ impl Committer {
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => Err("the commit panicked".to_owned()),
                     };
-                    if done_tx.send((store, batch, result)).is_err() {
+                    let took = started.elapsed();
+                    if done_tx.send((store, batch, result, took)).is_err() {
                         break;
                     }
                 }
@@ -838,7 +847,9 @@ impl Driver {
         if batch.is_empty() {
             return;
         }
+        let started = Instant::now();
         let result = self.home().commit(batch).map_err(|e| e.to_string());
+        self.counts.commit_time += started.elapsed();
         self.committed(batch, jobs, result);
     }
 
@@ -876,6 +887,8 @@ impl Driver {
                 commits_per_s = commits / secs,
                 jobs_per_commit = jobs / commits.max(1.0),
                 largest_group = c.largest,
+                commit_ms_mean = c.commit_time.as_secs_f64() * 1e3 / commits.max(1.0),
+                committing_share = c.commit_time.as_secs_f64() / secs,
                 "group commits in the last {secs:.1} s"
             );
             *c = GroupCounts {
@@ -969,13 +982,35 @@ impl Driver {
     /// Waits for the group in flight to be committed, then acts on its outputs and answers its
     /// callers (or, if the commit failed, answers each with the error and poisons the driver).
     fn settle(&mut self) {
+        if self.in_flight.is_none() {
+            return;
+        }
+        let back = self.committer.as_ref().and_then(|c| c.done.recv().ok());
+        self.settle_with(back);
+    }
+
+    /// Settles the group in flight if its commit is back already; whether none is in flight now.
+    fn try_settle(&mut self) -> bool {
+        if self.in_flight.is_none() {
+            return true;
+        }
+        match self.committer.as_ref().map(|c| c.done.try_recv()) {
+            Some(Ok(back)) => self.settle_with(Some(back)),
+            Some(Err(mpsc::TryRecvError::Empty)) => return false,
+            _ => self.settle_with(None),
+        }
+        true
+    }
+
+    /// Settles the group in flight with what came back (`None`: the committer is gone).
+    fn settle_with(&mut self, back: Option<Committed>) {
         let Some(group) = self.in_flight.take() else {
             return;
         };
-        let back = self.committer.as_ref().map(|c| c.done.recv());
         match back {
-            Some(Ok((store, batch, result))) => {
+            Some((store, batch, result, took)) => {
                 self.store = Some(store);
+                self.counts.commit_time += took;
                 self.committed(&batch, group.jobs.max(1), result);
             }
             _ => self.poison("the committer thread stopped during a commit"),
@@ -1260,33 +1295,38 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
         .name("switchboard-core".into())
         .spawn(move || {
             loop {
-                // While a group is being committed, take what waits and go on; otherwise sleep
-                // until a job or the next deadline.
-                let first = if driver.in_flight.is_some() {
-                    match rx.try_recv() {
-                        Ok(job) => Some(job),
-                        Err(mpsc::TryRecvError::Empty) => None,
-                        Err(mpsc::TryRecvError::Disconnected) => break,
-                    }
-                } else {
-                    let wait = driver.wait();
-                    match rx.recv_timeout(wait) {
-                        Ok(job) => Some(job),
-                        Err(RecvTimeoutError::Timeout) => None,
+                driver.begin_group();
+                let mut disconnected = false;
+                if driver.in_flight.is_none() {
+                    // Nothing being committed: sleep until a job or the next deadline.
+                    match rx.recv_timeout(driver.wait()) {
+                        Ok(job) => run_job(&mut driver, job),
+                        Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
-                };
-                driver.begin_group();
-                if let Some(job) = first {
-                    run_job(&mut driver, job);
-                    while !driver.stopping && driver.group_has_room() {
-                        match rx.try_recv() {
+                } else {
+                    // While the group before is being committed, this one takes every job that
+                    // comes, until that commit is back (then it is settled) or this one is full.
+                    while !driver.stopping && driver.group_has_room() && !driver.try_settle() {
+                        match rx.recv_timeout(COMMIT_POLL) {
                             Ok(job) => run_job(&mut driver, job),
-                            Err(_) => break,
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => {
+                                disconnected = true;
+                                break;
+                            }
                         }
                     }
                 }
-                if driver.stopping {
+                // Then every job waiting, up to the group's bound.
+                while !disconnected && !driver.stopping && driver.group_has_room() {
+                    match rx.try_recv() {
+                        Ok(job) => run_job(&mut driver, job),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => disconnected = true,
+                    }
+                }
+                if driver.stopping || disconnected {
                     break;
                 }
                 let caught =
