@@ -21,15 +21,18 @@
 //! fails, nobody in it is answered with success (each gets "could not be stored") and the driver
 //! stops accepting changes, as below.
 //!
-//! The commit itself runs on a thread of its own (`switchboard-commit`): the store goes there with the
-//! group's batch and comes back with the result, while the core thread collects and applies the
-//! next group. Memory is then ahead of the disk by up to two groups; the next group is settled
-//! (acted on, answered) only after the one before it, and if a commit fails, the group collected
-//! meanwhile (built on top of it) is lost with it: nobody in either is acknowledged. Anything
-//! that needs the store itself (reads, snapshots, pruning) waits for the commit in flight first. A job that reads the store itself ([`Driver::store`])
-//! first commits and answers what the group holds so far, so the store it reads agrees with the
-//! center. A job that finds nothing uncommitted before it is answered at once, so reads in a
-//! group of reads never wait for a commit.
+//! The commit itself runs on a thread of its own (`switchboard-commit`): the store goes there
+//! with the group's batch and comes back with the result, while the core thread collects and
+//! applies the next group, taking every job that comes until that commit is back. Memory is then
+//! ahead of the disk by up to two groups; the next group is settled (acted on, answered) only
+//! after the one before it, and if a commit fails, the group collected meanwhile (built on top of
+//! it) is lost with it: nobody in either is acknowledged.
+//!
+//! Anything that needs the store itself (snapshots, pruning) waits for the commit in flight
+//! first. A job that reads the store ([`Driver::store`]) first commits and answers what the group
+//! holds so far, so the store it reads agrees with the center. A job that finds nothing
+//! uncommitted (nothing in its group before it, no commit in flight) is answered at once, so
+//! reads between changes never wait for a commit.
 //!
 //! Start-up loads the newest snapshot the store keeps, restores the center from it and replays
 //! only the log entries after it ([`Driver::open`]); between jobs the driver snapshots the state
@@ -584,8 +587,9 @@ impl Driver {
 
     /// Snapshots the state through the last committed entry and stores it.
     fn take_snapshot(&mut self, now: i64) {
-        // The state is the committed one only once the group in flight is stored.
-        self.settle();
+        // The state is the committed one only once the group in flight is stored, and whatever
+        // settling it caused (a fetch failing at once) too.
+        self.flush();
         if self.failed.is_some() {
             return;
         }
