@@ -84,6 +84,9 @@ const VACUUM_PAGES: i64 = 2048;
 /// and under steady load the WAL may not get back to its start.
 const WAL_LIMIT_PAGES: i64 = 16_384;
 
+/// How long a truncating checkpoint waits for the writer and the readers before it gives up.
+const CHECKPOINT_BUSY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The writer's page cache, in KiB (SQLite's default is 2 MiB).
 const WRITER_CACHE_KIB: i64 = 64 << 10;
 
@@ -110,7 +113,9 @@ struct Checkpointer {
 impl Checkpointer {
     fn spawn(path: &Path) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Short: a truncating checkpoint holds the writer back while it waits for readers, so it
+        // gives up soon (and is tried again after a later commit) rather than hold up commits.
+        conn.busy_timeout(CHECKPOINT_BUSY)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
