@@ -6,14 +6,15 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use switchboard_expr::{Context, Expression};
 use switchboard_sid::{
-    mix128, Activity, Reservation, Sid, SidKind, Task, TaskChannel, TaskQueue, Worker,
-    WorkerChannel, Workflow, Workspace as WorkspaceKind,
+    mix128, Activity, Reservation, Sid, Task, TaskChannel, TaskQueue, Worker, WorkerChannel,
+    Workflow, Workspace as WorkspaceKind,
 };
 
 use crate::attributes::Attributes;
 use crate::command::*;
 use crate::error::{EngineError, ResourceKind};
 use crate::event::*;
+use crate::sid_text::sid_text;
 use crate::state::*;
 use crate::time::Timestamp;
 use crate::workflow::{RoutingConfig, MAX_PRIORITY};
@@ -1679,51 +1680,6 @@ fn new_worker_channel(
 }
 
 /// The first filter from `from` whose expression matches the task.
-/// A SID as text, exactly as its `Display` writes it (prefix, then 32 lower-case hex digits).
-/// Written by hand because `format!("{:032x}")` pads one character at a time and grows the
-/// string from empty: about 2,700 instructions per SID, a fifth of a task's creation.
-pub(crate) fn sid_text<K: SidKind>(sid: Sid<K>) -> SidText {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let value = sid.as_u128();
-    let prefix = K::PREFIX.as_bytes();
-    let mut bytes = [0u8; SID_TEXT_MAX];
-    let len = (prefix.len() + 32).min(SID_TEXT_MAX);
-    let (head, digits) = bytes[..len].split_at_mut(prefix.len().min(len));
-    head.copy_from_slice(&prefix[..head.len()]);
-    for (i, d) in digits.iter_mut().enumerate() {
-        *d = HEX[((value >> (4 * (31 - i))) & 0xf) as usize];
-    }
-    SidText {
-        len: len as u8,
-        bytes,
-    }
-}
-
-/// The longest SID text kept inline: a prefix of up to six letters and 32 hex digits.
-const SID_TEXT_MAX: usize = 38;
-
-/// A SID as text, kept inline (no allocation): the records keep their SID's text because
-/// expressions read it (`task.sid`, a worker's `sid`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SidText {
-    len: u8,
-    bytes: [u8; SID_TEXT_MAX],
-}
-
-impl std::ops::Deref for SidText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        // Always ASCII (a SID prefix and hex digits), so the conversion cannot fail.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for SidText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
-}
-
 /// `sid_text` is the task's SID as text (`TaskRecord::sid_text`), passed in so that routing a
 /// task does not format its SID again.
 pub(crate) fn first_match(

@@ -23,6 +23,7 @@ mod engine;
 mod error;
 mod event;
 mod matching;
+mod sid_text;
 pub mod snapshot;
 mod state;
 mod time;

@@ -24,9 +24,10 @@ use switchboard_sid::{
 
 use crate::attributes::Attributes;
 use crate::command::{RoutingTarget, TaskOrder};
-use crate::engine::{parse_target_workers, sid_text, Workspace, WorkspaceConfig};
+use crate::engine::{parse_target_workers, Workspace, WorkspaceConfig};
 use crate::engine::{MAX_TASK_CHANNELS, MAX_TASK_QUEUES};
 use crate::event::{ReservationStatus, TaskStatus};
+use crate::sid_text::sid_text;
 use crate::state::*;
 use crate::time::Timestamp;
 use crate::workflow::{RoutingConfig, Target};

@@ -11,8 +11,8 @@ use switchboard_sid::{
 
 use crate::attributes::Attributes;
 use crate::command::TaskOrder;
-use crate::engine::SidText;
 use crate::event::{ReservationStatus, TaskStatus};
+use crate::sid_text::SidText;
 use crate::time::Timestamp;
 use crate::workflow::{RoutingConfig, Target};
 
