@@ -9,6 +9,14 @@
 //!   workspace is pending, reserved, assigned or wrapping (none stuck);
 //! - no task has two `reservation.accepted` events (the Events API, every page);
 //! - `--fault-sample` new calls between idle agents all ring and complete.
+//!
+//! `slow-webhook`, `webhook-down`: the workspace's EventCallbackUrl is a receiver that answers
+//! after 2 s, or a port nothing listens on; the steps are then measured as usual.
+//!
+//! `disk-full`: the started server's database folder (put it on a small filesystem with
+//! TMPDIR) is filled with a file; task creations while full must be refused with a clear error;
+//! the file is deleted; if changes are still refused the server is restarted; every creation
+//! that was acknowledged must still be there, and new calls must ring.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -45,7 +53,13 @@ pub enum Fault {
     SlowWebhook,
     /// The workspace's EventCallbackUrl refuses connections (nothing listens); measured as usual.
     WebhookDown,
+    /// Fills the filesystem the database is on (it must be a small one: run with TMPDIR on a
+    /// small tmpfs), tries changes, frees the space, and checks what was acknowledged.
+    DiskFull,
 }
+
+/// The most a disk-full run writes to fill the database's filesystem.
+const FILL_LIMIT: u64 = 256 << 20;
 
 /// A webhook receiver of a fault run: how many requests reached it.
 pub struct Webhook {
@@ -205,6 +219,7 @@ impl Run<'_> {
     pub async fn go(&self, fault: Fault, rng: &mut Rng, seq: &mut u64) -> anyhow::Result<()> {
         match fault {
             Fault::KillServer => self.kill_server(rng, seq).await,
+            Fault::DiskFull => self.disk_full(rng, seq).await,
             Fault::SlowWebhook | Fault::WebhookDown => Ok(()),
         }
     }
@@ -248,80 +263,10 @@ impl Run<'_> {
         };
 
         // 2. SIGKILL, and the same command again.
-        let pid = self.server_pid;
-        let argv: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .context("reading the server's command line")?
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let env: Vec<(String, String)> = std::fs::read(format!("/proc/{pid}/environ"))
-            .context("reading the server's environment")?
-            .split(|b| *b == 0)
-            .filter_map(|kv| {
-                let kv = String::from_utf8_lossy(kv);
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            })
-            .collect();
-        let Some((program, rest)) = argv.split_first() else {
-            bail!("the server's command line is empty");
-        };
         eprintln!(
             "killing the server (SIGKILL) with {at_kill_connected} calls connected, {at_kill_in_progress} in progress…"
         );
-        let status = Command::new("kill")
-            .arg("-KILL")
-            .arg(pid.to_string())
-            .status()
-            .context("running kill")?;
-        anyhow::ensure!(status.success(), "kill -KILL {pid} failed");
-        // Dead once it is a zombie (the run's server handle reaps it at the end) or gone.
-        let dead_by = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < dead_by {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = state
-                .rsplit_once(')')
-                .map(|(_, s)| s.trim_start().to_owned());
-            if state.is_none_or(|s| s.starts_with('Z') || s.starts_with('X')) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let killed_at = Instant::now();
-        let start = || {
-            Command::new(program)
-                .args(rest)
-                .env_clear()
-                .envs(env.iter().cloned())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .with_context(|| format!("starting {program} again"))
-        };
-        let mut restarted = Restarted(start()?);
-        let mut starts = 1u32;
-        let ready_by = Instant::now() + RESTART_LIMIT;
-        let probe = reqwest::Client::new();
-        loop {
-            let ok = probe
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                break;
-            }
-            if Instant::now() > ready_by {
-                bail!("the restarted server was not ready within {RESTART_LIMIT:?}");
-            }
-            // It exited (its port was still taken): start it once more.
-            if matches!(restarted.0.try_wait(), Ok(Some(_))) {
-                restarted = Restarted(start()?);
-                starts += 1;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (restarted, starts, killed_at) = self.kill_and_restart().await?;
         let restart_seconds = killed_at.elapsed().as_secs_f64();
         eprintln!("the server is back after {restart_seconds:.1} s; waiting for the desktops…");
 
@@ -455,6 +400,300 @@ impl Run<'_> {
             bail!("a check failed after the server was killed");
         }
         Ok(())
+    }
+
+    /// Task creations over REST: (status or 0 for no answer → count), the SIDs acknowledged,
+    /// the first refusal's body.
+    async fn create_tasks(
+        &self,
+        workflow: &str,
+        n: usize,
+        acked: &mut Vec<String>,
+    ) -> (std::collections::BTreeMap<u16, usize>, Option<String>) {
+        let mut codes = std::collections::BTreeMap::new();
+        let mut refusal = None;
+        let path = format!("/v1/Workspaces/{}/Tasks", self.workspace);
+        for _ in 0..n {
+            match self
+                .api
+                .post(
+                    &path,
+                    &[
+                        ("WorkflowSid", workflow),
+                        ("Attributes", r#"{"load":"disk-full"}"#),
+                    ],
+                )
+                .await
+            {
+                Ok(v) => {
+                    *codes.entry(201).or_default() += 1;
+                    if let Some(sid) = v["sid"].as_str() {
+                        acked.push(sid.to_owned());
+                    }
+                }
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    // "POST …: 503 Service Unavailable {body}"
+                    let code = text
+                        .split_whitespace()
+                        .find_map(|w| w.parse::<u16>().ok().filter(|c| (400..600).contains(c)))
+                        .unwrap_or(0);
+                    *codes.entry(code).or_default() += 1;
+                    refusal.get_or_insert(text);
+                }
+            }
+        }
+        (codes, refusal)
+    }
+
+    async fn disk_full(&self, rng: &mut Rng, seq: &mut u64) -> anyhow::Result<()> {
+        use std::io::Write;
+        let argv = std::fs::read(format!("/proc/{}/cmdline", self.server_pid))
+            .context("reading the server's command line")?;
+        let argv: Vec<String> = argv
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let db = argv
+            .iter()
+            .find_map(|a| a.strip_prefix("sqlite://"))
+            .context("the server's --database is not a SQLite file")?;
+        let dir = std::path::Path::new(db)
+            .parent()
+            .context("the database has no folder")?
+            .to_owned();
+        // A workflow of its own, to a queue no agent matches (as --rest-rate uses).
+        let workflow = super::rest::Rest::setup(self.api, self.workspace, "disk-full")
+            .await?
+            .workflow
+            .clone();
+        let mut acked = Vec::new();
+        let (before, _) = self.create_tasks(&workflow, 100, &mut acked).await;
+        // Fill the disk.
+        let filler = dir.join("switchboard-load-filler");
+        let mut written = 0u64;
+        let fill_error = {
+            let mut f = std::fs::File::create(&filler).context("creating the filler")?;
+            let chunk = vec![0u8; 64 * 1024];
+            loop {
+                if written >= FILL_LIMIT {
+                    break None;
+                }
+                match f.write_all(&chunk).and_then(|()| f.flush()) {
+                    Ok(()) => written += chunk.len() as u64,
+                    Err(e) => break Some(e.to_string()),
+                }
+            }
+        };
+        let Some(fill_error) = fill_error else {
+            let _ = std::fs::remove_file(&filler);
+            bail!(
+                "{} has more than {} MiB free: put the database on a small filesystem (e.g. TMPDIR on an 8 MiB tmpfs)",
+                dir.display(),
+                FILL_LIMIT >> 20
+            );
+        };
+        eprintln!(
+            "{} full after {} KiB: {fill_error}",
+            dir.display(),
+            written >> 10
+        );
+        let (while_full, refusal) = self.create_tasks(&workflow, 200, &mut acked).await;
+        let ready_while_full = self.ready().await;
+        std::fs::remove_file(&filler).context("deleting the filler")?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (after_space, _) = self.create_tasks(&workflow, 50, &mut acked).await;
+        let resumed_by_itself = after_space.get(&201) == Some(&50);
+        let ready_after_space = self.ready().await;
+        let mut restart = None;
+        let mut after_restart = None;
+        if !resumed_by_itself {
+            eprintln!("changes are still refused with space back: restarting the server…");
+            let (r, _, _) = self.kill_and_restart().await?;
+            restart = Some(r);
+            let desktops = self.shared.agents.read().map_or(0, |a| a.len());
+            let by = Instant::now() + SETTLE_LIMIT;
+            while (self.shared.reconnects.load(Ordering::Relaxed) as usize) < desktops
+                && Instant::now() < by
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            after_restart = Some(self.create_tasks(&workflow, 50, &mut acked).await.0);
+        }
+        let mut lost = Vec::new();
+        for sid in &acked {
+            if self
+                .get(&format!("/v1/Workspaces/{}/Tasks/{sid}", self.workspace))
+                .await
+                .is_err()
+            {
+                lost.push(sid.clone());
+            }
+        }
+        // Desktops and calls work again.
+        self.shared.talk_ms.store(500, Ordering::Relaxed);
+        self.shared.book().figures = Default::default();
+        let sample = self.args.fault_sample;
+        for _ in 0..sample {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            place_call(self.args, self.shared, rng, seq);
+        }
+        let done_by = Instant::now() + Duration::from_secs(60);
+        while !self.shared.book().calls.is_empty() && Instant::now() < done_by {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (placed, rang, completed) = {
+            let f = &self.shared.book().figures;
+            (f.started, f.ring.len() as u64, f.completed)
+        };
+        drop(restart);
+        let clear = refusal
+            .as_deref()
+            .is_some_and(|r| r.contains("cannot store") || r.contains("could not be stored"));
+        let checks = [
+            (
+                "changes refused with a clear error while full",
+                clear,
+                refusal.clone().unwrap_or_default(),
+            ),
+            (
+                "nothing acknowledged lost",
+                lost.is_empty(),
+                format!("{} acknowledged, {} missing", acked.len(), lost.len()),
+            ),
+            (
+                "service back (by itself or after a restart)",
+                resumed_by_itself || after_restart.as_ref().and_then(|c| c.get(&201)) == Some(&50),
+                format!("by itself: {resumed_by_itself}"),
+            ),
+            (
+                "new calls ring and complete",
+                placed > 0 && rang == placed && completed == placed,
+                format!("{placed} placed, {rang} rang, {completed} completed"),
+            ),
+        ];
+        let passed = checks.iter().all(|(_, ok, _)| *ok);
+        println!("| check | result | detail |");
+        println!("|---|---|---|");
+        for (name, ok, detail) in &checks {
+            println!(
+                "| {name} | {} | {detail} |",
+                if *ok { "pass" } else { "FAIL" }
+            );
+        }
+        let doc = json!({
+            "fault": "disk-full",
+            "database_folder": dir.display().to_string(),
+            "filled_kib": written >> 10,
+            "creations_before": before,
+            "creations_while_full": while_full,
+            "first_refusal": refusal,
+            "readyz_while_full": ready_while_full,
+            "creations_after_space_returned": after_space,
+            "readyz_after_space_returned": ready_after_space,
+            "resumed_without_restart": resumed_by_itself,
+            "creations_after_restart": after_restart,
+            "acknowledged": acked.len(),
+            "acknowledged_missing": lost,
+            "sample": {"placed": placed, "rang": rang, "completed": completed},
+            "checks": checks.iter().map(|(n, ok, d)| json!({"check": n, "ok": ok, "detail": d})).collect::<Vec<_>>(),
+            "passed": passed,
+        });
+        if let Some(path) = &self.args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        if !passed {
+            bail!("a check failed with the database's disk full");
+        }
+        Ok(())
+    }
+
+    /// `/readyz`'s status (0: no answer).
+    async fn ready(&self) -> u16 {
+        reqwest::Client::new()
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
+    /// Kills the server with SIGKILL and starts its command line again with its environment
+    /// (same database and port); the new server (stopped when dropped), how many starts it took
+    /// (one more when the port was still taken) and when the old one was dead.
+    async fn kill_and_restart(&self) -> anyhow::Result<(Restarted, u32, Instant)> {
+        let pid = self.server_pid;
+        let argv: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .context("reading the server's command line")?
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let env: Vec<(String, String)> = std::fs::read(format!("/proc/{pid}/environ"))
+            .context("reading the server's environment")?
+            .split(|b| *b == 0)
+            .filter_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            })
+            .collect();
+        let Some((program, rest)) = argv.split_first() else {
+            bail!("the server's command line is empty");
+        };
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status()
+            .context("running kill")?;
+        anyhow::ensure!(status.success(), "kill -KILL {pid} failed");
+        // Dead once it is a zombie (the run's server handle reaps it at the end) or gone.
+        let dead_by = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < dead_by {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = state
+                .rsplit_once(')')
+                .map(|(_, s)| s.trim_start().to_owned());
+            if state.is_none_or(|s| s.starts_with('Z') || s.starts_with('X')) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let killed_at = Instant::now();
+        let start = || {
+            Command::new(program)
+                .args(rest)
+                .env_clear()
+                .envs(env.iter().cloned())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .with_context(|| format!("starting {program} again"))
+        };
+        let mut restarted = Restarted(start()?);
+        let mut starts = 1u32;
+        let ready_by = Instant::now() + RESTART_LIMIT;
+        let probe = reqwest::Client::new();
+        loop {
+            let ok = probe
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                break;
+            }
+            if Instant::now() > ready_by {
+                bail!("the restarted server was not ready within {RESTART_LIMIT:?}");
+            }
+            // It exited (its port was still taken): start it once more.
+            if matches!(restarted.0.try_wait(), Ok(Some(_))) {
+                restarted = Restarted(start()?);
+                starts += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok((restarted, starts, killed_at))
     }
 
     /// Every page of a list, following `meta.next_page_url`.

@@ -115,6 +115,10 @@ pub struct Args {
     /// `slow-webhook` (answers after 2 s) and `webhook-down` (connection refused) set the
     /// workspace's EventCallbackUrl to such a receiver and then measure as usual (compare with
     /// a run without --fault); the report adds how many webhooks arrived and events were stored.
+    /// `disk-full` fills the filesystem of the started server's database (run with TMPDIR on a
+    /// small tmpfs; at most 256 MiB are written), makes changes, frees the space, restarts the
+    /// server if changes are still refused, and checks: a clear refusal, nothing acknowledged
+    /// lost, service back, new calls ring.
     #[arg(long, value_enum)]
     pub fault: Option<fault::Fault>,
     /// Calls connected at once when a fault is injected.
@@ -333,8 +337,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // The server: a given one, or one started here.
     anyhow::ensure!(
-        args.fault != Some(fault::Fault::KillServer) || args.url.is_none(),
-        "--fault restarts the server, so it needs one started here: leave out --url"
+        !matches!(args.fault, Some(fault::Fault::KillServer | fault::Fault::DiskFull))
+            || args.url.is_none(),
+        "--fault kill-server and disk-full restart the server, so they need one started here: leave out --url"
     );
     let account = args.account_sid.clone();
     let token = args.auth_token.clone();
@@ -461,7 +466,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "{label}: {connected} desktops connected and available ({connect_failures} failed) in {connect_seconds:.1} s"
         );
-        if let (Some(f @ fault::Fault::KillServer), Some(server)) = (args.fault, &server) {
+        if let (Some(f @ (fault::Fault::KillServer | fault::Fault::DiskFull)), Some(server)) =
+            (args.fault, &server)
+        {
             let run = fault::Run {
                 args: &args,
                 api: &api,

@@ -37,7 +37,8 @@ pub struct RestFigures {
 pub struct Rest {
     api: Api,
     tasks_path: String,
-    workflow: String,
+    /// The workflow its tasks are created through (to a queue no agent matches).
+    pub(super) workflow: String,
     created: Mutex<VecDeque<String>>,
     /// The current step's figures.
     pub figures: Mutex<RestFigures>,
