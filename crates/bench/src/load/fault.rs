@@ -28,7 +28,8 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use super::agent::Shared;
-use super::{place_call, Args, Rng};
+use super::args::{Args, Fault};
+use super::dial::{place_call, Rng};
 use crate::client::Api;
 
 /// How long a desktop keeps trying to sign in again after its socket ended.
@@ -42,21 +43,6 @@ const RESTART_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long what the crash cut may take to settle (desktops back, wrapping tasks completed).
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
-
-/// Which fault to inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Fault {
-    /// SIGKILL the server during the calls and start it again on the same database.
-    KillServer,
-    /// The workspace's EventCallbackUrl answers every webhook after 2 s; the steps are measured
-    /// as usual (compare with a run without it).
-    SlowWebhook,
-    /// The workspace's EventCallbackUrl refuses connections (nothing listens); measured as usual.
-    WebhookDown,
-    /// Fills the filesystem the database is on (it must be a small one: run with TMPDIR on a
-    /// small tmpfs), tries changes, frees the space, and checks what was acknowledged.
-    DiskFull,
-}
 
 /// The most a disk-full run writes to fill the database's filesystem.
 const FILL_LIMIT: u64 = 256 << 20;

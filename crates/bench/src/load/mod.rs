@@ -14,12 +14,13 @@
 //! Media is not simulated: calls connect at the signalling level (no `media_offer`).
 
 mod agent;
+mod args;
+mod dial;
 mod fault;
 mod rest;
 pub mod stats;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,152 +31,18 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::client::{bounded, sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
-use agent::{AgentHandle, CallFigures, CallRecord, Cmd, Shared};
+use agent::{AgentHandle, CallFigures, CallRecord, Shared};
+pub use args::Args;
+use dial::{place_call, Rng};
 use stats::{proc_sample, ProcSample, Summary};
 
 /// The demo workspace's name.
 const DEMO_WORKSPACE: &str = "Flex Task Assignment";
 
-/// Options of `switchboard load`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Args {
-    /// A running server to load (base URL, e.g. http://127.0.0.1:3000). Without it, a server is
-    /// started from --bin on 127.0.0.1 with a fresh temporary database and the demo workspace,
-    /// and stopped at the end.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// The server binary to start when --url is not given (default: this program).
-    #[arg(long)]
-    pub bin: Option<String>,
-    /// The account SID for REST requests (default: the started server's; required with --url).
-    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
-    pub account_sid: Option<String>,
-    /// The account's auth token (default: the started server's; required with --url).
-    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: Option<String>,
-    /// The workspace to work in (default: the one named "Flex Task Assignment"; it needs the
-    /// Internal Call application, workflow and Flex flags that `demo` or `provision` set up).
-    #[arg(long)]
-    pub workspace_sid: Option<String>,
-    /// Simulated agent desktops (workers created for the run). Ignored with --steps.
-    #[arg(long, default_value_t = 100)]
-    pub agents: usize,
-    /// New internal calls per second.
-    #[arg(long, default_value_t = 5.0)]
-    pub call_rate: f64,
-    /// Fraction of the calls placed to the queue instead of to an agent (0 to 1); also the
-    /// fraction of agents that are the queue's members.
-    #[arg(long, default_value_t = 0.2)]
-    pub queue_share: f64,
-    /// The queue calls go to (`callToQueue`); its members need the skill named like it, in
-    /// lower case (the demo's Sales and Support queues).
-    #[arg(long, default_value = "Sales")]
-    pub queue: String,
-    /// How long a connected call lasts before one side (caller or callee, at random) hangs up,
-    /// in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub talk_ms: u64,
-    /// Seconds of load per step (calls and REST requests are started during this time; the
-    /// calls in progress then finish).
-    #[arg(long, default_value_t = 10.0)]
-    pub duration_s: f64,
-    /// REST requests per second (task create, update, list in turn; 0: none).
-    #[arg(long, default_value_t = 0.0)]
-    pub rest_rate: f64,
-    /// Which REST requests, taken in turn: create, update (cancels a task created earlier),
-    /// list.
-    #[arg(long, value_delimiter = ',', default_value = "create,update,list")]
-    pub rest_ops: Vec<String>,
-    /// A sweep: the numbers of agents to measure at, in order, on the same server (agents are
-    /// added between steps), e.g. 1000,2000,5000. Default: --agents alone.
-    #[arg(long, value_delimiter = ',')]
-    pub steps: Vec<usize>,
-    /// Write the figures to this JSON file.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Draw latency against load into this SVG file.
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
-    /// Seed of the choices of callers, callees, call kinds and who hangs up.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// The server's process id, to report its CPU and memory when it runs elsewhere (--url);
-    /// ignored when this command starts the server.
-    #[arg(long)]
-    pub pid: Option<u32>,
-    /// Desktops signing in at once while they connect.
-    #[arg(long, default_value_t = 64)]
-    pub connect_concurrency: usize,
-    /// A fault run instead of a measurement (needs a server started here, so not --url):
-    /// `kill-server` places calls at --call-rate until --fault-calls are connected at once,
-    /// kills the server with SIGKILL, starts it again on the same database and port, and checks
-    /// that every desktop signs in again, no task is left pending, reserved, assigned or
-    /// wrapping, no task was accepted twice (the Events API), and new calls to a sample of
-    /// agents ring. Prints what it found (also with --json) and fails when a check fails.
-    /// `slow-webhook` (answers after 2 s) and `webhook-down` (connection refused) set the
-    /// workspace's EventCallbackUrl to such a receiver and then measure as usual (compare with
-    /// a run without --fault); the report adds how many webhooks arrived and events were stored.
-    /// `disk-full` fills the filesystem of the started server's database (run with TMPDIR on a
-    /// small tmpfs; at most 256 MiB are written), makes changes, frees the space, restarts the
-    /// server if changes are still refused, and checks: a clear refusal, nothing acknowledged
-    /// lost, service back, new calls ring.
-    #[arg(long, value_enum)]
-    pub fault: Option<fault::Fault>,
-    /// Calls connected at once when a fault is injected.
-    #[arg(long, default_value_t = 1000)]
-    pub fault_calls: usize,
-    /// Calls placed after the fault to check that agents are routable again.
-    #[arg(long, default_value_t = 50)]
-    pub fault_sample: usize,
-}
-
-/// A small seeded generator (SplitMix64): the choices of a run repeat with its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Whether agent `i` is a member of the queue, spreading `share` of the agents evenly (stable as
 /// agents are added).
 fn queue_member(i: usize, share: f64) -> bool {
     share > 0.0 && ((i + 1) as f64 * share).floor() > (i as f64 * share).floor()
-}
-
-/// `app:AP…?k=v&…` with the values percent-encoded.
-fn app_address(app: &str, params: &[(&str, &str)]) -> String {
-    let mut s = format!("app:{app}");
-    for (i, (k, v)) in params.iter().enumerate() {
-        s.push(if i == 0 { '?' } else { '&' });
-        for part in [*k, "=", *v] {
-            if part == "=" {
-                s.push('=');
-                continue;
-            }
-            for b in part.bytes() {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    s.push(b as char);
-                } else {
-                    s.push_str(&format!("%{b:02X}"));
-                }
-            }
-        }
-    }
-    s
 }
 
 /// One step's figures.
@@ -337,7 +204,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // The server: a given one, or one started here.
     anyhow::ensure!(
-        !matches!(args.fault, Some(fault::Fault::KillServer | fault::Fault::DiskFull))
+        !matches!(args.fault, Some(args::Fault::KillServer | args::Fault::DiskFull))
             || args.url.is_none(),
         "--fault kill-server and disk-full restart the server, so they need one started here: leave out --url"
     );
@@ -466,7 +333,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "{label}: {connected} desktops connected and available ({connect_failures} failed) in {connect_seconds:.1} s"
         );
-        if let (Some(f @ (fault::Fault::KillServer | fault::Fault::DiskFull)), Some(server)) =
+        if let (Some(f @ (args::Fault::KillServer | args::Fault::DiskFull)), Some(server)) =
             (args.fault, &server)
         {
             let run = fault::Run {
@@ -715,89 +582,6 @@ fn progress(line: &str) {
     }
 }
 
-/// Picks an idle agent that is not a queue member and marks it busy.
-fn pick_idle(agents: &[Arc<AgentHandle>], rng: &mut Rng, not: Option<usize>) -> Option<usize> {
-    for _ in 0..64 {
-        let i = rng.below(agents.len());
-        let a = &agents[i];
-        if Some(i) == not || a.queue_member {
-            continue;
-        }
-        if a.busy
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// Places one call (or counts it as skipped when no idle agent was found).
-fn place_call(args: &Args, shared: &Shared, rng: &mut Rng, seq: &mut u64) {
-    let Some((app, _)) = shared.internal_call.get() else {
-        return;
-    };
-    let agents = shared.agents.read().unwrap_or_else(|e| e.into_inner());
-    let any_member = agents.iter().any(|a| a.queue_member);
-    let to_queue = any_member && rng.unit() < args.queue_share;
-    let Some(caller) = pick_idle(&agents, rng, None) else {
-        shared.book().figures.skipped += 1;
-        return;
-    };
-    let callee = if to_queue {
-        None
-    } else {
-        match pick_idle(&agents, rng, Some(caller)) {
-            Some(c) => Some(c),
-            None => {
-                agents[caller].busy.store(false, Ordering::Release);
-                shared.book().figures.skipped += 1;
-                return;
-            }
-        }
-    };
-    *seq += 1;
-    let conv = format!("load-{}", *seq);
-    let from = agents[caller].full_name.clone();
-    let (destination, name) = match callee {
-        Some(c) => (
-            app_address(
-                app,
-                &[
-                    ("worker_sid", &agents[c].sid),
-                    ("from", &from),
-                    ("conversation_id", &conv),
-                ],
-            ),
-            agents[c].full_name.clone(),
-        ),
-        None => (
-            app_address(
-                app,
-                &[
-                    ("callToQueue", &args.queue),
-                    ("from", &from),
-                    ("conversation_id", &conv),
-                ],
-            ),
-            args.queue.clone(),
-        ),
-    };
-    let tx = agents[caller].tx.clone();
-    drop(agents);
-    let hangup_by_caller = rng.next() & 1 == 0;
-    shared.book().calls.insert(
-        conv.clone(),
-        CallRecord::new(caller, callee, to_queue, hangup_by_caller),
-    );
-    let _ = tx.send(Cmd::Call {
-        conv,
-        destination,
-        name,
-    });
-}
-
 /// One step: calls and REST requests for `--duration-s`, then the calls in progress finish.
 async fn measure(
     args: &Args,
@@ -999,6 +783,7 @@ fn merge(a: stats::Errors, b: stats::Errors) -> stats::Errors {
 
 #[cfg(test)]
 mod tests {
+    use super::dial::app_address;
     use super::*;
 
     #[test]
