@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use switchboard_routing::{Command, Timestamp, WorkerUpdate};
 use switchboard_sid::{Account, Sid, SidKind};
-use switchboard_voice::{Output as VoiceOutput, ParticipantUpdate, Voice};
+use switchboard_voice::{Output as VoiceOutput, Voice};
 
 use crate::actions;
 use crate::calls::Calls;
@@ -15,7 +15,7 @@ use crate::dirty::Dirty;
 use crate::entry::{Entry, LOG_FORMAT};
 use crate::error::CenterError;
 use crate::ids::SidGen;
-use crate::io::{Input, MediaInput, Output, Reply, SessionId, VoiceRequest};
+use crate::io::{Input, MediaInput, Output, Reply, SessionId};
 use crate::media::{Media, MediaEvent};
 use crate::model::Model;
 use crate::protocol::{CloseReason, DesktopState, MediaSettings, ServerMessage};
@@ -348,37 +348,7 @@ impl Center {
                 }
                 Ok(Reply::Done)
             }
-            Input::Voice(request) => {
-                let ms = now.0;
-                match request {
-                    VoiceRequest::Hangup { call } => {
-                        cx.voice.hangup(ms, call, "completed via the API")?
-                    }
-                    VoiceRequest::EndConference { conference } => {
-                        cx.voice.end_conference_now(ms, conference)?
-                    }
-                    VoiceRequest::UpdateParticipant {
-                        conference,
-                        call,
-                        hold,
-                        muted,
-                    } => cx.voice.update_participant(
-                        ms,
-                        conference,
-                        call,
-                        ParticipantUpdate {
-                            hold,
-                            muted,
-                            ..ParticipantUpdate::default()
-                        },
-                    )?,
-                    VoiceRequest::RemoveParticipant { conference, call } => {
-                        cx.voice.remove_participant(ms, conference, call)?
-                    }
-                    other => return crate::voice_api::handle(&mut cx, other),
-                }
-                Ok(Reply::Done)
-            }
+            Input::Voice(request) => crate::voice_api::handle(&mut cx, request),
             Input::Fetched { id, result } => {
                 cx.voice.fetched(now.0, id, result);
                 Ok(Reply::Done)
