@@ -885,16 +885,7 @@ impl Voice {
                 if auto_answer {
                     self.answer_agent(sid);
                 } else {
-                    let deadline = self.now.saturating_add(secs(req.ring_timeout));
-                    if let Some(c) = self.calls.get_mut(&sid) {
-                        c.ring_deadline = Some(deadline);
-                    }
-                    self.timers.insert((deadline, sid));
-                    self.outputs.push(Output::Ring {
-                        call: sid,
-                        identity,
-                        from: req.from,
-                    });
+                    self.ring_agent(sid, identity, req.from, req.ring_timeout);
                 }
             }
             Callee::App {
@@ -1044,16 +1035,7 @@ impl Voice {
         match req.callee {
             Callee::Agent { identity, .. } => {
                 self.set_status(sid, CallStatus::Ringing);
-                let deadline = self.now.saturating_add(secs(req.ring_timeout));
-                if let Some(c) = self.calls.get_mut(&sid) {
-                    c.ring_deadline = Some(deadline);
-                }
-                self.timers.insert((deadline, sid));
-                self.outputs.push(Output::Ring {
-                    call: sid,
-                    identity,
-                    from: req.from,
-                });
+                self.ring_agent(sid, identity, req.from, req.ring_timeout);
             }
             Callee::App {
                 voice_url, method, ..
@@ -1445,6 +1427,20 @@ impl Voice {
             },
         );
         sid
+    }
+
+    /// Rings an agent's browser for a call, until `ring_timeout` seconds from now.
+    fn ring_agent(&mut self, sid: Sid<Call>, identity: String, from: String, ring_timeout: u64) {
+        let deadline = self.now.saturating_add(secs(ring_timeout));
+        if let Some(c) = self.calls.get_mut(&sid) {
+            c.ring_deadline = Some(deadline);
+        }
+        self.timers.insert((deadline, sid));
+        self.outputs.push(Output::Ring {
+            call: sid,
+            identity,
+            from,
+        });
     }
 
     fn end_of(&self, call: Sid<Call>, side: Side) -> Option<&End> {
