@@ -215,6 +215,17 @@ impl Center {
         &self.media
     }
 
+    /// Continues the transient numbering of `old`, the center this one replaces inside a
+    /// running server (rebuilt from the store): desktop sessions, audio peers and the voice
+    /// layer's ids and webhook requests are numbered after the old ones, so a late message
+    /// for something of the old center (a socket closing, the relay's report, a webhook's
+    /// answer) never reaches something of this one.
+    pub fn continue_numbering_after(&mut self, old: &Center) {
+        self.sessions.continue_numbering_after(&old.sessions);
+        self.media.number_after(old.media.last_peer());
+        self.voice.continue_numbering_after(&old.voice);
+    }
+
     /// The latest time the center has seen.
     pub fn now(&self) -> Timestamp {
         self.now

@@ -67,6 +67,12 @@ impl Sessions {
         self.by_agent.get(&agent).map_or(0, BTreeSet::len)
     }
 
+    /// Numbers new sessions after the last one `old` opened (see
+    /// [`crate::Center::continue_numbering_after`]).
+    pub fn continue_numbering_after(&mut self, old: &Sessions) {
+        self.next_id = self.next_id.max(old.next_id);
+    }
+
     /// Opens a session.
     pub fn open(&mut self, agent: Agent, expires_at: Timestamp) -> SessionId {
         self.next_id += 1;

@@ -87,7 +87,16 @@ pub struct Limits {
     pub retention: Option<Duration>,
     /// When the core's state is snapshotted (and the log behind it let go).
     pub snapshots: SnapshotPolicy,
+    /// After the store refused a commit (a full disk, say), how long the driver waits before it
+    /// first tries whether the store takes writes again; each failed try doubles the wait, up
+    /// to [`RECOVERY_MAX`]. Once a write goes through, the state is rebuilt from the store and
+    /// changes are accepted again, without a restart. `None`: refuse changes until restarted
+    /// (a cluster node hands over to another instead).
+    pub recovery: Option<Duration>,
 }
+
+/// The longest wait between two tries of a store that refused a commit.
+pub const RECOVERY_MAX: Duration = Duration::from_secs(10);
 
 /// When the driver snapshots the core's state: after `every_entries` log entries or `every`
 /// of time since the last snapshot, whichever comes first (time only counts when the log has
@@ -151,6 +160,7 @@ impl Default for Limits {
             max_body_bytes: 2 * 1024 * 1024,
             retention: Some(DEFAULT_RETENTION),
             snapshots: SnapshotPolicy::default(),
+            recovery: Some(Duration::from_secs(1)),
         }
     }
 }

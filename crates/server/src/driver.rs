@@ -39,8 +39,18 @@
 //! again when [`SnapshotPolicy`] says so, and then deletes the log entries every kept snapshot
 //! covers, a small batch at a time ([`Driver::snapshot_if_due`]).
 //!
-//! If a commit fails, memory is ahead of the disk: the driver refuses every further change until
-//! restarted (and `/readyz` says not ready). A panic inside a job does the same.
+//! # When the store refuses a commit
+//!
+//! If a commit fails (a full disk, a database gone away), memory is ahead of the disk: the driver
+//! refuses every further change (and `/readyz` says not ready), closes the desktops' sessions and
+//! answers reads from what it holds. A panic inside a job does the same. Then, every so often
+//! (see [`Driver::set_recovery`]; the wait doubles after each failed try), it tries whether the
+//! store takes a write again; once one goes through, it rebuilds the center from the store
+//! exactly as a restart would, numbering what is transient after the old center (so a late
+//! answer for one of its webhooks, sessions or audio peers reaches nothing of the new one), and
+//! accepts changes again: nothing acknowledged is lost, nothing unacknowledged appears, and the
+//! desktops sign in again by themselves. Without recovery (a cluster node, which hands over to
+//! another instead) it refuses changes until restarted.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -88,6 +98,10 @@ pub const GROUP_BYTES: usize = 4 << 20;
 /// How often the core thread looks whether the commit in flight is back, while it takes jobs
 /// into the next group.
 const COMMIT_POLL: Duration = Duration::from_millis(1);
+
+/// The setting a recovery try writes (the time of the try), to see whether the store takes
+/// writes again.
+const RECOVERY_PROBE: &str = "write_probe_ms";
 
 /// How often the driver reports, at debug level, how many commits it made and how many jobs they
 /// carried.
@@ -183,6 +197,64 @@ pub struct Driver {
     /// The thread that commits a group while the next one is collected ([`spawn`] starts it).
     committer: Option<Committer>,
     counts: GroupCounts,
+    /// What the center was made with: a recovery rebuilds it with the same.
+    config: CenterConfig,
+    recovery: Recovery,
+}
+
+/// Trying a store that refused a commit again, until it takes writes.
+struct Recovery {
+    /// The first wait after a failure (`None`: no tries; changes are refused until restarted).
+    first: Option<Duration>,
+    /// The longest wait between tries.
+    max: Duration,
+    /// The wait before the next try.
+    wait: Duration,
+    /// When the next try is due, by the server's clock.
+    next_at_ms: i64,
+    /// Tries since the failure.
+    tries: u32,
+    /// Whether the store is still there to try (not when the committer thread lost it).
+    possible: bool,
+}
+
+impl Recovery {
+    fn off() -> Recovery {
+        Recovery {
+            first: None,
+            max: Duration::ZERO,
+            wait: Duration::ZERO,
+            next_at_ms: i64::MAX,
+            tries: 0,
+            possible: true,
+        }
+    }
+
+    /// Whether a try will be made.
+    fn on(&self) -> bool {
+        self.first.is_some() && self.possible
+    }
+
+    /// A failure happened at `now`: the first try is due after the first wait.
+    fn failed_at(&mut self, now: i64) {
+        let Some(first) = self.first else {
+            return;
+        };
+        self.wait = first;
+        self.tries = 0;
+        self.next_at_ms = now.saturating_add(millis(first));
+    }
+
+    /// A try at `now` did not get through: the next after twice the wait (at most `max`).
+    fn retry_later(&mut self, now: i64) {
+        self.tries += 1;
+        self.wait = (self.wait * 2).min(self.max.max(self.wait));
+        self.next_at_ms = now.saturating_add(millis(self.wait));
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// What the committer thread is handed: the store and a group's batch.
@@ -344,6 +416,8 @@ impl Driver {
             in_flight: None,
             committer: None,
             counts: GroupCounts::default(),
+            config,
+            recovery: Recovery::off(),
         };
         driver.refresh_keys();
         let now = driver.now();
@@ -402,6 +476,8 @@ impl Driver {
     fn home(&mut self) -> &mut dyn Store {
         self.settle();
         if self.store.is_none() {
+            // The stand-in holds nothing: there is no store left to recover with.
+            self.recovery.possible = false;
             self.poison("the store did not come back from the committer thread");
             self.store = self.committer.as_mut().and_then(|c| c.stand_in.take());
         }
@@ -425,9 +501,7 @@ impl Driver {
     /// Carries out an input now and everything it causes.
     pub fn handle(&mut self, input: Input) -> Result<Reply, ApiError> {
         if self.failed.is_some() {
-            return Err(ApiError::unavailable(
-                "the server cannot store changes (see its log); restart it",
-            ));
+            return Err(self.refusal());
         }
         let now = self.now();
         let result = self.center.handle(now, input);
@@ -458,9 +532,7 @@ impl Driver {
         sink: SessionSink,
     ) -> Result<SessionId, ApiError> {
         if self.failed.is_some() {
-            return Err(ApiError::unavailable(
-                "the server cannot store changes; restart it",
-            ));
+            return Err(self.refusal());
         }
         let now = self.now();
         let reply = self.center.handle(
@@ -482,6 +554,96 @@ impl Driver {
         };
         self.drain();
         result
+    }
+
+    /// What a change is refused with while the driver cannot store changes.
+    fn refusal(&self) -> ApiError {
+        ApiError::unavailable(if self.recovery.on() {
+            "the server cannot store changes at the moment (see its log); it tries again by \
+             itself and accepts changes once the store takes them"
+        } else {
+            "the server cannot store changes (see its log); restart it"
+        })
+    }
+
+    /// After the store refused a commit, try whether it takes writes again after `first`, then
+    /// after twice as long each time, up to `max`; `None`: never (refuse changes until
+    /// restarted). Off until set.
+    pub fn set_recovery(&mut self, first: Option<Duration>, max: Duration) {
+        self.recovery.first = first;
+        self.recovery.max = max;
+    }
+
+    /// Between jobs, while the driver cannot store changes and a try is due: writes a probe to
+    /// the store and, if it goes through, rebuilds the center from the store (as a restart
+    /// would) and accepts changes again. If the probe or the rebuild fails, tries again later.
+    pub fn recover_if_due(&mut self) {
+        if self.failed.is_none() || !self.recovery.on() || self.stopping {
+            return;
+        }
+        let now = self.now();
+        if now.0 < self.recovery.next_at_ms {
+            return;
+        }
+        // Nothing of the old center may still be on its way to the store.
+        self.flush();
+        if self.store.is_none() || self.in_flight.is_some() {
+            self.recovery.possible = false;
+            return;
+        }
+        let probe = Batch {
+            settings: vec![(RECOVERY_PROBE.into(), now.0.to_string())],
+            ..Default::default()
+        };
+        if let Err(e) = self.home().commit(&probe) {
+            self.recovery.retry_later(now.0);
+            tracing::warn!(
+                tries = self.recovery.tries,
+                next_try_in_ms = self.recovery.wait.as_millis(),
+                "the store still refuses writes: {e}"
+            );
+            return;
+        }
+        let config = self.config.clone();
+        let rebuilt = match rebuild(self.home(), &config) {
+            Ok(r) => r,
+            Err(e) => {
+                self.recovery.retry_later(now.0);
+                tracing::error!(
+                    "the store takes writes again, but the state cannot be rebuilt from it: {e}"
+                );
+                return;
+            }
+        };
+        let mut center = rebuilt.center;
+        center.continue_numbering_after(&self.center);
+        let old = std::mem::replace(&mut self.center, center);
+        // The old center's audio peers end with it (their desktops were closed at the failure).
+        if let Some(relay) = &self.outlets.relay {
+            for peer in old.media().peers() {
+                let _ = relay.remove_peer_blocking(switchboard_media::PeerId(peer.0));
+            }
+        }
+        drop(old);
+        self.snapshots.last_seq = rebuilt.last_seq;
+        self.snapshots.taken_seq = rebuilt.from_seq;
+        self.snapshots.stored_seq = rebuilt.stored_seq;
+        self.snapshots.taken_at_ms = now.0;
+        self.snapshots.retry_at_ms = i64::MIN;
+        self.snapshots.prune_pending = rebuilt.stored_seq > 0 && !rebuilt.passed_over;
+        let was = self.failed.take();
+        tracing::warn!(
+            tries = self.recovery.tries + 1,
+            failure = was.as_deref().unwrap_or_default(),
+            last_seq = rebuilt.last_seq,
+            "the store takes writes again: state rebuilt from it, accepting changes"
+        );
+        self.refresh_keys();
+        self.center.start(now);
+        self.drain();
+        if let Some(n) = &self.outlets.calls_changed {
+            n.notify_one();
+        }
     }
 
     /// Ends the driver's thread after this job (its handles then answer "shutting down").
@@ -513,9 +675,17 @@ impl Driver {
             .map_or(Duration::from_secs(3600), |t| {
                 Duration::from_millis(u64::try_from(t.0.saturating_sub(now.0)).unwrap_or(0))
             });
+        let recovery = if self.failed.is_some() && self.recovery.on() {
+            Duration::from_millis(
+                u64::try_from(self.recovery.next_at_ms.saturating_sub(now.0)).unwrap_or(0),
+            )
+        } else {
+            Duration::MAX
+        };
         deadline
             .min(self.prune_wait(now))
             .min(self.snapshot_wait(now))
+            .min(recovery)
     }
 
     /// Snapshots the state by `policy` from now on (see [`SnapshotPolicy`]).
@@ -1092,10 +1262,22 @@ impl Driver {
     }
 
     /// After a failed commit or a panic, memory may be ahead of what is stored: refuse every
-    /// further change until a restart rebuilds the state from the log.
+    /// further change until the state is rebuilt from the store (by a recovery, or a restart).
     fn poison(&mut self, what: &str) {
-        tracing::error!("{what}; refusing further changes until restarted");
-        self.failed = Some(format!("{what}; restart the server"));
+        if self.failed.is_none() {
+            let now = self.now().0;
+            self.recovery.failed_at(now);
+        }
+        if self.recovery.on() {
+            tracing::error!(
+                first_try_in_ms = self.recovery.wait.as_millis(),
+                "{what}; refusing changes until the store takes writes again"
+            );
+            self.failed = Some(format!("{what}; retrying the store"));
+        } else {
+            tracing::error!("{what}; refusing further changes until restarted");
+            self.failed = Some(format!("{what}; restart the server"));
+        }
         for (_, sink) in std::mem::take(&mut self.sinks) {
             let _ = sink.messages.try_send(ServerMessage::Closed {
                 reason: CloseReason::Shutdown,
@@ -1346,6 +1528,14 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
                 }
                 driver.prune_if_due();
                 driver.snapshot_if_due();
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    driver.recover_if_due();
+                }));
+                if caught.is_err() {
+                    driver.recovery.possible = false;
+                    driver.failed = None;
+                    driver.poison("rebuilding the state after a failed commit panicked");
+                }
             }
             end_group(&mut driver);
         })?;

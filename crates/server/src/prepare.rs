@@ -275,6 +275,7 @@ pub async fn prepare_with_store(
     let mut driver = driver;
     driver.set_retention(config.limits.retention);
     driver.set_snapshots(config.limits.snapshots);
+    driver.set_recovery(config.limits.recovery, crate::config::RECOVERY_MAX);
     let readers = Readers::open(&config.database)?;
     let (handle, thread) = driver::spawn(driver)?;
     Ok(Prepared {

@@ -1,8 +1,9 @@
 //! Group commit: the driver commits the changes of every job waiting in its queue in one
 //! transaction and answers them only then. These tests hold it to "no acknowledged write is
 //! lost": many concurrent creations, then a restart; the same under `kill -9` of a server
-//! process; and a commit that fails, which must acknowledge nobody of its group (nor of the
-//! group collected while it was being committed).
+//! process; a commit that fails, which must acknowledge nobody of its group (nor of the
+//! group collected while it was being committed); and a store that refuses every write for a
+//! while (a full disk), after which the server accepts changes again by itself.
 
 mod support;
 
@@ -442,6 +443,9 @@ struct FailingStore {
     inner: Box<dyn Store>,
     armed: Arc<AtomicBool>,
     failed_entries: Arc<AtomicUsize>,
+    /// While set, every commit fails, as on a full disk (`refused` counts them).
+    full: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl Reads for FailingStore {
@@ -473,6 +477,12 @@ impl Reads for FailingStore {
 
 impl Store for FailingStore {
     fn commit(&mut self, batch: &Batch) -> Result<i64, StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Visit(
+                "injected: database or disk is full".into(),
+            ));
+        }
         if batch.log.len() >= 2 && self.armed.swap(false, Ordering::SeqCst) {
             self.failed_entries.store(batch.log.len(), Ordering::SeqCst);
             return Err(StoreError::Visit("injected commit failure".into()));
@@ -542,11 +552,15 @@ async fn a_failed_group_commit_acknowledges_nobody_in_the_group() {
         inner: switchboard_store::open(&database).unwrap(),
         armed: armed.clone(),
         failed_entries: failed_entries.clone(),
+        full: Arc::new(AtomicBool::new(false)),
+        refused: Arc::new(AtomicUsize::new(0)),
     };
-    let prepared =
-        switchboard_server::prepare_with_store(config("127.0.0.1:0", &database), Box::new(store))
-            .await
-            .unwrap();
+    // Without recovery: changes stay refused until the restart below.
+    let mut without_recovery = config("127.0.0.1:0", &database);
+    without_recovery.limits.recovery = None;
+    let prepared = switchboard_server::prepare_with_store(without_recovery, Box::new(store))
+        .await
+        .unwrap();
     let (base, stop, done) = serve(prepared).await;
     let (ws, wf) = workspace(&base).await;
     // Some creations stored before the failure.
@@ -604,6 +618,131 @@ async fn a_failed_group_commit_acknowledges_nobody_in_the_group() {
         extra.is_empty(),
         "stored but never acknowledged (the failed group): {extra:?}"
     );
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), done).await;
+}
+
+/// Sequential creations: `(status, sid or body)` of each.
+async fn create_in_turn(base: &str, ws: &str, wf: &str, tag: &str, n: usize) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let attributes = json!({"tag": format!("{tag}-{i}")}).to_string();
+        let (status, v) = post(
+            base,
+            &format!("/v1/Workspaces/{ws}/Tasks"),
+            &[("WorkflowSid", wf), ("Attributes", &attributes)],
+        )
+        .await;
+        let what = match v["sid"].as_str() {
+            Some(sid) if status == 201 => sid.to_owned(),
+            _ => v.to_string(),
+        };
+        out.push((status, what));
+    }
+    out
+}
+
+async fn ready(base: &str) -> u16 {
+    client()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+/// Waits (up to `within`) until `done` holds, checking every 20 ms; whether it did.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    within: Duration,
+    mut done: impl FnMut() -> F,
+) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_full_disk_the_server_accepts_changes_again_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("s.db").display());
+    let full = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let store = FailingStore {
+        inner: switchboard_store::open(&database).unwrap(),
+        armed: Arc::new(AtomicBool::new(false)),
+        failed_entries: Arc::new(AtomicUsize::new(0)),
+        full: full.clone(),
+        refused: refused.clone(),
+    };
+    let mut c = config("127.0.0.1:0", &database);
+    c.limits.recovery = Some(Duration::from_millis(50));
+    let prepared = switchboard_server::prepare_with_store(c, Box::new(store))
+        .await
+        .unwrap();
+    let (base, stop, done) = serve(prepared).await;
+    let (ws, wf) = workspace(&base).await;
+    let before = create_in_turn(&base, &ws, &wf, "before", 10).await;
+    assert!(before.iter().all(|(s, _)| *s == 201), "{before:?}");
+
+    // The disk fills: the first change is not stored, every later one is refused with a reason.
+    full.store(true, Ordering::SeqCst);
+    let during = create_in_turn(&base, &ws, &wf, "during", 10).await;
+    assert_eq!(during[0].0, 500, "{:?}", during[0]);
+    assert!(
+        during[0].1.contains("could not be stored"),
+        "{:?}",
+        during[0]
+    );
+    for (status, body) in &during[1..] {
+        assert_eq!(*status, 503, "{body}");
+        assert!(body.contains("tries again by itself"), "{body}");
+    }
+    assert_eq!(ready(&base).await, 503);
+    // The driver keeps trying the store (each try is a refused write) while it stays full.
+    let tried_before = refused.load(Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            refused.load(Ordering::SeqCst) >= tried_before + 2
+        })
+        .await,
+        "no recovery tries while the store was full"
+    );
+    assert_eq!(
+        ready(&base).await,
+        503,
+        "ready while the store still refuses writes"
+    );
+
+    // Space returns: without a restart, the server is ready again and changes are stored.
+    full.store(false, Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            ready(&base).await == 200
+        })
+        .await,
+        "the server did not accept changes again after the store did"
+    );
+    let after = create_in_turn(&base, &ws, &wf, "after", 10).await;
+    assert!(after.iter().all(|(s, _)| *s == 201), "{after:?}");
+
+    // Exactly the acknowledged creations exist, now and after a restart.
+    let acked: BTreeSet<String> = before
+        .iter()
+        .chain(&after)
+        .map(|(_, sid)| sid.clone())
+        .collect();
+    assert_eq!(present(&base, &ws).await, acked);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), done).await;
+    let prepared = switchboard_server::prepare(config("127.0.0.1:0", &database))
+        .await
+        .unwrap();
+    let (base, stop, done) = serve(prepared).await;
+    assert_eq!(present(&base, &ws).await, acked, "after a restart");
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), done).await;
 }

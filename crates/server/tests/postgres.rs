@@ -1,6 +1,7 @@
 //! The real server on PostgreSQL: tasks created over REST are still there, the same, after a
 //! restart on the same database, and so are the finished ones and the events (read beside the
-//! writer). Each run uses a scratch schema on the server `SWITCHBOARD_TEST_POSTGRES` names
+//! writer); and when its writer connection breaks, the server refuses changes for a moment and
+//! then accepts them again by itself, with nothing acknowledged lost. Each run uses a scratch schema on the server `SWITCHBOARD_TEST_POSTGRES` names
 //! (default `postgres://postgres@127.0.0.1:5432/test`); without that server the test fails.
 
 use std::time::Duration;
@@ -40,7 +41,11 @@ struct Running {
 }
 
 async fn start(database: &str) -> Running {
-    let prepared = prepare(config(database)).await.unwrap();
+    start_with(config(database)).await
+}
+
+async fn start_with(config: Config) -> Running {
+    let prepared = prepare(config).await.unwrap();
     let (workspace, created) = demo::seed(&prepared.core).await.unwrap();
     if created {
         // Demo agents start Offline; this test routes to them without desktops.
@@ -192,5 +197,86 @@ async fn tasks_survive_a_restart_on_postgres() {
     )
     .await;
     assert_eq!(task(&w, &open).await["assignment_status"], "canceled");
+    s.stop().await;
+}
+
+async fn status_of(method: reqwest::Method, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .request(method, url)
+        .basic_auth(ACCOUNT, Some(TOKEN))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_writer_connection_recovers_by_itself() {
+    let schema = ScratchSchema::for_tests().unwrap_or_else(|e| panic!("{e}"));
+    // The server's connections carry a name of their own, to find them among other tests'.
+    let app = schema.name().replace("sb_test", "sb_recovery");
+    let url = format!("{}&application_name={app}", schema.url());
+    let mut c = config(&url);
+    c.limits.recovery = Some(Duration::from_millis(50));
+    let s = start_with(c).await;
+    let w = format!("{}/v1/Workspaces/{}", s.base, s.workspace);
+    let workflows = get(&format!("{w}/Workflows?FriendlyName=Internal%20Call")).await;
+    let wf = workflows["workflows"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("WorkflowSid", wf.as_str()),
+        (
+            "Attributes",
+            r#"{"callToQueue":"Support","name":"Recovery test"}"#,
+        ),
+    ];
+    let before = post(&format!("{w}/Tasks"), &form).await["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // PostgreSQL ends every connection of the server (as a restart of PostgreSQL would).
+    schema
+        .execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
+        ))
+        .unwrap();
+    // The change that meets the broken writer is not stored; within a few tries the server
+    // takes changes again, on a new connection.
+    let (status, body) = status_of(reqwest::Method::POST, &format!("{w}/Tasks"), &form).await;
+    assert_eq!(status, 500, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        let (status, body) = status_of(reqwest::Method::POST, &format!("{w}/Tasks"), &form).await;
+        if status == 201 {
+            break body["sid"].as_str().unwrap().to_owned();
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("tries again by itself"),
+            "{body}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "changes still refused: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(task(&w, &before).await["sid"], before.as_str());
+    assert_eq!(task(&w, &after).await["sid"], after.as_str());
+    s.stop().await;
+    // And both are in the database.
+    let s = start(schema.url()).await;
+    let w = format!("{}/v1/Workspaces/{}", s.base, s.workspace);
+    assert_eq!(task(&w, &before).await["sid"], before.as_str());
+    assert_eq!(task(&w, &after).await["sid"], after.as_str());
     s.stop().await;
 }

@@ -311,13 +311,17 @@ impl Session {
 
     fn run(mut self, queue: mpsc::Receiver<Job>) {
         while let Ok(job) = queue.recv() {
-            if !matches!(self.role, Role::Writer(_)) && self.client.is_closed() {
-                // A reader or a lease whose connection broke (the server restarted) connects
-                // again; a writer does not: whether its last commit landed is unknown, and the
-                // server stops writing after a failed commit anyway.
+            if self.client.is_closed() {
+                // A connection that broke (the server restarted) connects again. For a writer
+                // that is safe because of how the driver uses it: a commit that failed (its
+                // outcome unknown) is followed by no other commit until the driver has rebuilt
+                // its state from what the database holds, and a new writer reads where the log
+                // ends from the database too.
+                let writer = matches!(self.role, Role::Writer(_));
                 match self.reconnect() {
+                    Ok(()) if writer => tracing::warn!("the PostgreSQL writer reconnected"),
                     Ok(()) => tracing::info!("a PostgreSQL reader reconnected"),
-                    Err(e) => tracing::warn!("a PostgreSQL reader could not reconnect: {e}"),
+                    Err(e) => tracing::warn!("a PostgreSQL connection could not reconnect: {e}"),
                 }
             }
             job(&mut self);
@@ -330,10 +334,17 @@ impl Session {
 
     fn reconnect(&mut self) -> Result<(), StoreError> {
         let mut client = self.config.connect(NoTls)?;
-        if matches!(self.role, Role::Lease) {
-            set_lease_timeouts(&mut client)?;
-        } else {
-            client.batch_execute("SET default_transaction_read_only = on")?;
+        match &self.role {
+            Role::Lease => set_lease_timeouts(&mut client)?,
+            Role::Reader => client.batch_execute("SET default_transaction_read_only = on")?,
+            Role::Writer(w) => {
+                // The same fence (a cluster node's term) or the schema's writer lock again.
+                let fence = w.fence.as_ref().map(|(f, _)| f.clone());
+                let snapshot_pause = w.snapshot_pause;
+                let mut writer = Writer::start(&mut client, fence)?;
+                writer.snapshot_pause = snapshot_pause;
+                self.role = Role::Writer(writer);
+            }
         }
         self.client = client;
         Ok(())
@@ -1313,6 +1324,54 @@ mod tests {
         let first = r.setting("k");
         assert!(first.is_err(), "{first:?}");
         assert_eq!(r.setting("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn the_writer_reconnects_after_its_connection_broke() {
+        let db = <Scratch as crate::suite::Fixture>::new();
+        let mut w = PostgresStore::open(db.0.url()).unwrap();
+        let entry = |n: i64| LogEntry {
+            seq: 0,
+            at_ms: n,
+            body: format!("{{\"n\":{n}}}"),
+        };
+        let first = w
+            .commit(&Batch {
+                log: vec![entry(1), entry(2)],
+                ..Default::default()
+            })
+            .unwrap();
+        let pid: i32 = w
+            .call(|s| Ok(s.client.query_one("SELECT pg_backend_pid()", &[])?.get(0)))
+            .unwrap();
+        db.0.execute(&format!("SELECT pg_terminate_backend({pid})"))
+            .unwrap();
+        // The commit that meets the broken connection fails; the next one is on a new
+        // connection, under the writer lock again, and continues the log where it ends.
+        let broken = w.commit(&Batch {
+            log: vec![entry(3)],
+            ..Default::default()
+        });
+        assert!(broken.is_err(), "{broken:?}");
+        let next = w
+            .commit(&Batch {
+                log: vec![entry(4)],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(next, first + 2);
+        let mut seen = Vec::new();
+        w.read_log_after(0, &mut |e| {
+            seen.push(e.at_ms);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 4]);
+        // The lock is held again: a second writer is refused.
+        assert!(matches!(
+            PostgresStore::open(db.0.url()),
+            Err(StoreError::InUse(_))
+        ));
     }
 
     #[test]

@@ -292,6 +292,9 @@ async fn start(
     .map_err(|e| crate::StartError::Replay(format!("opening the store: {e}")))??;
     let mut config = config.clone();
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // An owner that cannot store changes hands over to another node (below) rather than
+    // recovering in place.
+    config.limits.recovery = None;
     if config.public_url.is_none() {
         config.public_url = Some(c.advertise_url.clone());
     }
