@@ -83,13 +83,11 @@ impl Hearing {
     }
 }
 
-/// Who hears whom right now: see the [module documentation](self).
+/// Who hears whom right now: see the [module documentation](self). It visits only the live
+/// calls ([`Voice::live_calls`]), never the ended ones kept for the Voice API.
 pub fn hearing(voice: &Voice) -> Hearing {
     let mut legs = BTreeMap::new();
-    for c in voice.calls() {
-        if c.status.is_final() {
-            continue;
-        }
+    for c in voice.live_calls() {
         for side in [Side::Caller, Side::Callee] {
             if matches!(
                 voice.live_end(c.sid, side),

@@ -691,6 +691,10 @@ pub struct Voice {
     counter: u64,
     now: Millis,
     calls: BTreeMap<Sid<Call>, CallRecord>,
+    /// The calls that are not final: what [`Voice::live_calls`] walks, so the hearing graph
+    /// grows with the calls going on, not with the ended ones kept for the Voice API. Kept by
+    /// [`Voice::insert_call`], [`Voice::set_status`] and the two places records go.
+    live: BTreeSet<Sid<Call>>,
     conferences: BTreeMap<Sid<Conference>, ConferenceRecord>,
     timers: BTreeSet<(Millis, Sid<Call>)>,
     outputs: Vec<Output>,
@@ -703,13 +707,6 @@ pub struct Voice {
 const API_VERSION: &str = "2010-04-01";
 
 impl Voice {
-    /// Continues the numbering of `old` (SIDs, webhook request ids) where it is ahead: a voice
-    /// layer rebuilt inside a running server must not reuse an id the old one handed out, since
-    /// answers to it may still arrive.
-    pub fn continue_numbering_after(&mut self, old: &Voice) {
-        self.counter = self.counter.max(old.counter);
-    }
-
     /// An empty voice layer. `seed` makes its SIDs unique to this server.
     pub fn new(account_sid: String, seed: u128) -> Voice {
         Voice {
@@ -718,6 +715,7 @@ impl Voice {
             counter: 0,
             now: 0,
             calls: BTreeMap::new(),
+            live: BTreeSet::new(),
             conferences: BTreeMap::new(),
             timers: BTreeSet::new(),
             outputs: Vec::new(),
@@ -748,8 +746,14 @@ impl Voice {
     /// Forgets calls that ended before `before` and conferences that completed before it, so
     /// memory does not grow with every call ever made. Live calls are never touched.
     pub fn prune(&mut self, before: Millis) {
-        self.calls
-            .retain(|_, c| !(c.status.is_final() && c.end_time.is_some_and(|t| t < before)));
+        let live = &mut self.live;
+        self.calls.retain(|sid, c| {
+            let keep = !(c.status.is_final() && c.end_time.is_some_and(|t| t < before));
+            if !keep {
+                live.remove(sid);
+            }
+            keep
+        });
         self.conferences
             .retain(|_, c| !(c.status == ConferenceStatus::Completed && c.date_updated < before));
         let calls = &self.calls;
@@ -762,9 +766,57 @@ impl Voice {
         self.calls.get(&sid)
     }
 
-    /// All calls, by SID.
+    /// All calls, by SID, ended ones included (they are kept until [`Voice::prune`]).
     pub fn calls(&self) -> impl Iterator<Item = &CallRecord> {
         self.calls.values()
+    }
+
+    /// The calls that are not final (queued, ringing, in progress), by SID: as many as there
+    /// are calls going on, however many ended ones are kept.
+    pub fn live_calls(&self) -> impl Iterator<Item = &CallRecord> {
+        self.live.iter().filter_map(|sid| self.calls.get(sid))
+    }
+
+    /// The conferences that have not completed (`init` or in progress), by name.
+    pub fn live_conferences(&self) -> impl Iterator<Item = &ConferenceRecord> {
+        self.live_by_name
+            .values()
+            .filter_map(|sid| self.conferences.get(sid))
+    }
+
+    /// Checks the indexes of live things against the records: the live calls are exactly the
+    /// calls that are not final, and the live conferences by name exactly the conferences that
+    /// have not completed, each under its own name. Linear in every record kept; for tests.
+    pub fn check_live_indexes(&self) -> Result<(), String> {
+        let live: BTreeSet<Sid<Call>> = self
+            .calls
+            .values()
+            .filter(|c| !c.status.is_final())
+            .map(|c| c.sid)
+            .collect();
+        if live != self.live {
+            return Err(format!(
+                "live calls index {:?} but calls not final {:?}",
+                self.live, live
+            ));
+        }
+        let named: BTreeMap<&str, Sid<Conference>> = self
+            .conferences
+            .values()
+            .filter(|c| c.status != ConferenceStatus::Completed)
+            .map(|c| (c.friendly_name.as_str(), c.sid))
+            .collect();
+        let indexed: BTreeMap<&str, Sid<Conference>> = self
+            .live_by_name
+            .iter()
+            .map(|(name, sid)| (name.as_str(), *sid))
+            .collect();
+        if named != indexed {
+            return Err(format!(
+                "live conferences index {indexed:?} but conferences not completed {named:?}"
+            ));
+        }
+        Ok(())
     }
 
     /// A conference.
@@ -880,7 +932,7 @@ impl Voice {
             status_callback,
             callbacks_sent: 0,
         };
-        self.calls.insert(sid, record);
+        self.insert_call(record);
         self.progress(sid, CallProgress::Initiated);
         self.join(sid, Side::Caller, participation);
         match req.callee {
@@ -1013,31 +1065,28 @@ impl Voice {
             }
         };
         let sid = Sid::from_u128(self.next_u128(0x4341));
-        self.calls.insert(
+        self.insert_call(CallRecord {
             sid,
-            CallRecord {
-                sid,
-                parent: None,
-                from: req.from.clone(),
-                to,
-                direction: Direction::OutboundApi,
-                application,
-                params,
-                status: CallStatus::Queued,
-                caller: End::Gone,
-                callee,
-                date_created: self.now,
-                start_time: None,
-                end_time: None,
-                end_reason: None,
-                record: false,
-                ring_deadline: None,
-                fetches: 0,
-                on_answer: Some(Box::new(req.instructions)),
-                status_callback: req.status_callback,
-                callbacks_sent: 0,
-            },
-        );
+            parent: None,
+            from: req.from.clone(),
+            to,
+            direction: Direction::OutboundApi,
+            application,
+            params,
+            status: CallStatus::Queued,
+            caller: End::Gone,
+            callee,
+            date_created: self.now,
+            start_time: None,
+            end_time: None,
+            end_reason: None,
+            record: false,
+            ring_deadline: None,
+            fetches: 0,
+            on_answer: Some(Box::new(req.instructions)),
+            status_callback: req.status_callback,
+            callbacks_sent: 0,
+        });
         self.progress(sid, CallProgress::Initiated);
         match req.callee {
             Callee::Agent { identity, .. } => {
@@ -1117,6 +1166,7 @@ impl Voice {
             )));
         }
         self.calls.remove(&call);
+        self.live.remove(&call);
         self.bridged_programs.remove(&call);
         Ok(())
     }
@@ -1470,13 +1520,38 @@ impl Voice {
         }
     }
 
+    /// Adds a call record (a SID not used before), indexed as live unless its status is final.
+    fn insert_call(&mut self, record: CallRecord) {
+        let sid = record.sid;
+        if record.status.is_final() {
+            self.live.remove(&sid);
+        } else {
+            self.live.insert(sid);
+        }
+        let old = self.calls.insert(sid, record);
+        debug_assert!(old.is_none(), "call {sid} inserted twice");
+    }
+
+    /// Changes a call's status: the only place a status changes once the record is in, so the
+    /// index of live calls follows it.
     fn set_status(&mut self, call: Sid<Call>, status: CallStatus) {
         let now = self.now;
         if let Some(c) = self.calls.get_mut(&call) {
             if c.status == status {
                 return;
             }
+            debug_assert_eq!(
+                self.live.contains(&call),
+                !c.status.is_final(),
+                "call {call} is {} but the live index says otherwise",
+                c.status.as_str()
+            );
             c.status = status;
+            if status.is_final() {
+                self.live.remove(&call);
+            } else {
+                self.live.insert(call);
+            }
             if status == CallStatus::InProgress && c.start_time.is_none() {
                 c.start_time = Some(now);
             }
@@ -1987,34 +2062,31 @@ impl Voice {
                 for client in clients {
                     let child = Sid::from_u128(self.next_u128(0x4341));
                     let deadline = self.now.saturating_add(secs(u64::from(d.timeout)));
-                    self.calls.insert(
-                        child,
-                        CallRecord {
-                            sid: child,
-                            parent: Some(call),
-                            from: from.clone(),
-                            to: format!("client:{}", client.identity),
-                            direction: Direction::OutboundDial,
-                            application: None,
-                            params: client.parameters.clone(),
-                            status: CallStatus::Ringing,
-                            caller: End::Bridge(call),
-                            callee: End::Agent {
-                                identity: client.identity.clone(),
-                                answered: false,
-                            },
-                            date_created: self.now,
-                            start_time: None,
-                            end_time: None,
-                            end_reason: None,
-                            record: false,
-                            ring_deadline: Some(deadline),
-                            fetches: 0,
-                            on_answer: None,
-                            status_callback: None,
-                            callbacks_sent: 0,
+                    self.insert_call(CallRecord {
+                        sid: child,
+                        parent: Some(call),
+                        from: from.clone(),
+                        to: format!("client:{}", client.identity),
+                        direction: Direction::OutboundDial,
+                        application: None,
+                        params: client.parameters.clone(),
+                        status: CallStatus::Ringing,
+                        caller: End::Bridge(call),
+                        callee: End::Agent {
+                            identity: client.identity.clone(),
+                            answered: false,
                         },
-                    );
+                        date_created: self.now,
+                        start_time: None,
+                        end_time: None,
+                        end_reason: None,
+                        record: false,
+                        ring_deadline: Some(deadline),
+                        fetches: 0,
+                        on_answer: None,
+                        status_callback: None,
+                        callbacks_sent: 0,
+                    });
                     self.timers.insert((deadline, child));
                     self.outputs.push(Output::CallStatus {
                         call: child,

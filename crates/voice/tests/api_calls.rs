@@ -34,6 +34,12 @@ fn to_agent(identity: &str, instructions: Instructions) -> PlaceRequest {
     }
 }
 
+/// The outputs so far, once the indexes of live calls and conferences are checked.
+fn take(v: &mut Voice) -> Vec<Output> {
+    v.check_live_indexes().unwrap();
+    v.take_outputs()
+}
+
 /// A fetch: its id, URL and parameters.
 type Fetch = (u64, String, Vec<(String, String)>);
 
@@ -80,7 +86,7 @@ fn a_placed_call_rings_the_agent_and_runs_its_url_once_answered() {
             ),
         )
         .unwrap();
-    let out = v.take_outputs();
+    let out = take(&mut v);
     assert!(out.iter().any(
         |o| matches!(o, Output::Ring { call: c, identity, .. } if *c == call && identity == "alice")
     ));
@@ -94,7 +100,7 @@ fn a_placed_call_rings_the_agent_and_runs_its_url_once_answered() {
     assert!(c.awaits_answer());
 
     v.answer(2_000, call).unwrap();
-    let out = v.take_outputs();
+    let out = take(&mut v);
     let f = fetches(&out);
     assert_eq!(f.len(), 1, "{out:?}");
     assert_eq!(f[0].1, "https://example.com/answered");
@@ -211,13 +217,13 @@ fn an_application_callee_runs_and_the_instructions_start_when_it_answers() {
             },
         )
         .unwrap();
-    let f = fetches(&v.take_outputs());
+    let f = fetches(&take(&mut v));
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].1, "https://example.com/app");
     assert_eq!(param(&f[0].2, "worker_sid"), Some("WK1"));
     assert_eq!(param(&f[0].2, "ApplicationSid"), Some(APP));
     v.fetched(5, f[0].0, ok("<Response><Pause length=\"30\"/></Response>"));
-    let f = fetches(&v.take_outputs());
+    let f = fetches(&take(&mut v));
     assert_eq!(
         f.len(),
         1,
@@ -249,7 +255,7 @@ fn redirecting_moves_the_call_out_of_its_conference_into_new_twiml() {
         )
         .unwrap();
     let conf = v.conference_named("room").unwrap().sid;
-    v.take_outputs();
+    take(&mut v);
     v.redirect(
         10,
         leg,
@@ -259,7 +265,7 @@ fn redirecting_moves_the_call_out_of_its_conference_into_new_twiml() {
         },
     )
     .unwrap();
-    let out = v.take_outputs();
+    let out = take(&mut v);
     assert!(out.iter().any(|o| matches!(
         o,
         Output::ConferenceEvent {
@@ -279,6 +285,7 @@ fn redirecting_moves_the_call_out_of_its_conference_into_new_twiml() {
     // An ended call cannot be redirected, but it can be forgotten.
     assert!(v.redirect(30, leg, twiml("<Response/>")).is_err());
     v.forget_call(leg).unwrap();
+    v.check_live_indexes().unwrap();
     assert!(v.call(leg).is_none());
 }
 
@@ -307,9 +314,9 @@ fn a_ringing_placed_call_gets_new_instructions_and_live_calls_are_not_forgotten(
     )
     .unwrap();
     assert!(v.forget_call(call).is_err());
-    v.take_outputs();
+    take(&mut v);
     v.answer(2, call).unwrap();
-    let f = fetches(&v.take_outputs());
+    let f = fetches(&take(&mut v));
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].1, "https://example.com/new");
     let missing: Sid<Call> = "CA00000000000000000000000000000000".parse().unwrap();
@@ -332,7 +339,7 @@ fn status_callbacks_post_the_steps_asked_for() {
     });
     let call = v.place(0, req).unwrap();
     v.answer(3_000, call).unwrap();
-    let steps: Vec<(String, String, String)> = fetches(&v.take_outputs())
+    let steps: Vec<(String, String, String)> = fetches(&take(&mut v))
         .into_iter()
         .filter(|(_, url, _)| url == "https://example.com/status")
         .map(|(_, _, p)| {
@@ -363,7 +370,7 @@ fn status_callbacks_post_the_steps_asked_for() {
     });
     let call = v.place(10, req).unwrap();
     v.decline(20, call).unwrap();
-    let done: Vec<_> = fetches(&v.take_outputs())
+    let done: Vec<_> = fetches(&take(&mut v))
         .into_iter()
         .filter(|(_, url, _)| url == "https://example.com/done")
         .collect();

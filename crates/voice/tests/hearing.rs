@@ -209,6 +209,7 @@ impl World {
     }
 
     fn drain(&mut self) -> Vec<Output> {
+        self.voice.check_live_indexes().unwrap();
         self.voice.take_outputs()
     }
 
@@ -221,6 +222,7 @@ impl World {
 
     /// One line per agent leg, by name: `alice: bob, music`; `alice: -` when it hears nothing.
     fn heard(&self) -> String {
+        self.voice.check_live_indexes().unwrap();
         let h = hearing(&self.voice);
         let mut lines: Vec<String> = h
             .iter()
@@ -826,4 +828,72 @@ fn holding_participants_never_ends_the_conference() {
         w.update(room, call, Some(false), None);
     }
     assert_eq!(w.heard(), "alice: bob\nbob: alice");
+}
+
+#[test]
+fn ended_calls_kept_for_the_api_are_not_visited_and_change_nothing() {
+    let mut w = World::new();
+    let c = internal_call(&mut w);
+    let carol = w.agent("carol", "C3");
+    let before = w.heard();
+    let graph = hearing(&w.voice);
+    // A thousand calls that ended every way a call ends: hung up once answered, declined,
+    // hung up while ringing.
+    for i in 0..1_000 {
+        let name = format!("gone{i}");
+        let room = format!("old{i}");
+        match i % 3 {
+            0 => {
+                let call = w.agent(&name, &room);
+                w.hangup(call);
+            }
+            1 => {
+                let call = w.ringing_agent(&name, &room);
+                let now = w.tick();
+                w.voice.decline(now, call).expect("decline");
+                w.drain();
+            }
+            _ => {
+                let call = w.ringing_agent(&name, &room);
+                w.hangup(call);
+            }
+        }
+    }
+    let live = [c.alice, c.x, c.bob, carol];
+    assert_eq!(w.voice.calls().count(), live.len() + 1_000, "all kept");
+    assert!(w
+        .voice
+        .calls()
+        .filter(|r| !live.contains(&r.sid))
+        .all(|r| r.status.is_final()));
+    let walked: Vec<Sid<Call>> = w.voice.live_calls().map(|r| r.sid).collect();
+    let mut expected = live.to_vec();
+    expected.sort();
+    assert_eq!(walked, expected, "only the live calls are walked");
+    assert_eq!(w.voice.live_conferences().count(), 3, "C1, C2, C3");
+    assert_eq!(w.heard(), before);
+    assert_eq!(hearing(&w.voice), graph);
+
+    // Forgetting ended calls (one through the API, the rest pruned) leaves the live ones.
+    let ended = w
+        .voice
+        .calls()
+        .find(|r| r.status.is_final())
+        .map(|r| r.sid)
+        .expect("an ended call");
+    w.voice.forget_call(ended).expect("forget");
+    w.voice.check_live_indexes().unwrap();
+    let now = w.tick();
+    w.voice.prune(now);
+    w.voice.check_live_indexes().unwrap();
+    assert_eq!(w.voice.calls().count(), live.len());
+    assert_eq!(w.voice.live_calls().count(), live.len());
+    assert_eq!(hearing(&w.voice), graph);
+
+    // The live ones still end as before, and leave the index.
+    w.hangup(carol);
+    w.hangup(c.alice);
+    assert_eq!(w.voice.live_calls().count(), 0);
+    assert_eq!(w.voice.live_conferences().count(), 0);
+    assert_eq!(w.heard(), "");
 }

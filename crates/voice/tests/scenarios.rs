@@ -125,6 +125,7 @@ impl Driver {
     /// Drains the outputs, logging them and answering the fetches that have a canned reply.
     fn pump(&mut self) {
         loop {
+            self.voice.check_live_indexes().unwrap();
             let outs = self.voice.take_outputs();
             if outs.is_empty() {
                 return;
