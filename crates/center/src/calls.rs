@@ -207,10 +207,7 @@ impl Calls {
             .map(|r| r.target)
             .collect();
         self.recordings = recordings;
-        for c in voice.conferences() {
-            if c.status == ConferenceStatus::Completed {
-                continue;
-            }
+        for c in voice.live_conferences() {
             if changed.iter().any(|t| t.touches(voice, c.sid)) {
                 self.mark(
                     model,
@@ -271,8 +268,9 @@ impl Calls {
         let Some(state) = model.workspace(ws) else {
             return Vec::new();
         };
+        // Only the conferences not completed are visited, not every one kept for the Voice API.
         let mut out: Vec<(i64, Sid<Conference>, Sid<Task>)> = voice
-            .conferences()
+            .live_conferences()
             .filter(|c| c.status == ConferenceStatus::InProgress)
             .filter_map(|c| {
                 let legs = self.agent_legs_in(&c.participants);

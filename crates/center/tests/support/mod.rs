@@ -167,6 +167,7 @@ impl Sim {
 
     fn drain(&mut self) {
         loop {
+            self.center.voice().check_live_indexes().unwrap();
             let mut builtin = Vec::new();
             while let Some(o) = self.center.poll_output() {
                 match o {
