@@ -83,6 +83,22 @@ impl Media {
         &self.settings
     }
 
+    /// Every peer attached now.
+    pub fn peers(&self) -> impl Iterator<Item = MediaPeer> + '_ {
+        self.by_peer.keys().copied()
+    }
+
+    /// The last peer number handed out (0: none yet).
+    pub fn last_peer(&self) -> MediaPeer {
+        MediaPeer(self.next)
+    }
+
+    /// Numbers new peers after `last`: a center rebuilt inside a running server must not reuse
+    /// a number the relay may still report on.
+    pub fn number_after(&mut self, last: MediaPeer) {
+        self.next = self.next.max(last.0);
+    }
+
     /// An agent's connection, as its desktop shows it.
     pub fn view(&self, agent: Agent) -> Option<AudioView> {
         self.by_agent.get(&agent).map(|a| a.view.clone())

@@ -707,6 +707,13 @@ pub struct Voice {
 const API_VERSION: &str = "2010-04-01";
 
 impl Voice {
+    /// Continues the numbering of `old` (SIDs, webhook request ids) where it is ahead: a voice
+    /// layer rebuilt inside a running server must not reuse an id the old one handed out, since
+    /// answers to it may still arrive.
+    pub fn continue_numbering_after(&mut self, old: &Voice) {
+        self.counter = self.counter.max(old.counter);
+    }
+
     /// An empty voice layer. `seed` makes its SIDs unique to this server.
     pub fn new(account_sid: String, seed: u128) -> Voice {
         Voice {
