@@ -207,8 +207,7 @@ pub fn connected_internal_calls(voice: &Voice) -> Vec<Sid<Call>> {
             .is_some_and(|c| c.status == ConferenceStatus::InProgress)
     };
     voice
-        .calls()
-        .filter(|c| !c.status.is_final())
+        .live_calls()
         .filter_map(|c| match (&c.caller, &c.callee) {
             (End::Conference(a), End::Conference(b))
                 if live(a.conference) && live(b.conference) =>

@@ -585,14 +585,14 @@ impl Recordings {
                 let asked: Vec<RecordingTarget> = if auto_on {
                     let calls = d
                         .voice()
-                        .calls()
+                        .live_calls()
                         .filter(|c| {
                             c.record && c.status == switchboard_voice::CallStatus::InProgress
                         })
                         .map(|c| RecordingTarget::Call(c.sid, Track::Both));
                     let conferences = d
                         .voice()
-                        .conferences()
+                        .live_conferences()
                         .filter(|c| {
                             c.record && c.status == switchboard_voice::ConferenceStatus::InProgress
                         })
