@@ -53,9 +53,10 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// At most this many peers at once.
     pub max_peers: usize,
-    /// libopus complexity (0..=10) of the per-receiver mix encoders: the price of a mixed
-    /// participant. Encoding is most of it: for speech at 32 kbit/s, about 195 µs per frame at
-    /// 10, 100 at 5, 50 at 1 on the benchmark machine (docs/benchmarks.md).
+    /// libopus complexity (0..=10) of the per-receiver mix encoders (CELT only, see
+    /// `MixEncoder::for_mix`): the price of a mixed participant. Encoding is most of it: at
+    /// 32 kbit/s, about 70 µs per frame at 10, 50 at 5 and 35 at 3 on the benchmark machine
+    /// (docs/benchmarks.md).
     pub mix_complexity: i32,
 }
 
@@ -971,7 +972,7 @@ impl Engine {
                 ([], _) => Route::Silent,
                 ([one], _) => Route::Forward(*one),
                 (_, Route::Mix { encoder, .. }) => Route::Mix { feeds, encoder },
-                (_, _) => match MixEncoder::new(self.config.mix_complexity, true) {
+                (_, _) => match MixEncoder::for_mix(self.config.mix_complexity) {
                     Ok(encoder) => Route::Mix {
                         feeds,
                         encoder: Box::new(encoder),
