@@ -10,6 +10,11 @@
 //!
 //! A call is recognised on both sides by `attributes.conversations.conversation_id`, which the
 //! caller sets and the enqueue function copies to the callee's task.
+//!
+//! With `--media` a desktop whose state shows its call connected opens its audio ([`audio`]):
+//! `media_offer` with a str0m peer's offer, the answer applied, the peer started on the fleet;
+//! when its task stops being a connected call (wrapping, gone) it stops the peer and sends
+//! `media_close`, as the browser does when no call needs audio.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +29,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::audio::{self, AudioFigures};
+use super::peer::{Fleet, Peer, Probe};
 use super::stats::{Errors, Samples};
 
 /// A desktop's socket.
@@ -90,6 +97,10 @@ pub struct CallRecord {
     tasks: [Option<String>; 2],
     done: [bool; 2],
     outcome: Option<String>,
+    /// Each side's running peer (`--media`).
+    audio: [Option<Arc<Probe>>; 2],
+    /// Frames each side's peer received from the other, once it closed.
+    heard: [Option<u64>; 2],
 }
 
 impl CallRecord {
@@ -117,6 +128,8 @@ impl CallRecord {
             tasks: [None, None],
             done: [false; 2],
             outcome: None,
+            audio: [None, None],
+            heard: [None; 2],
         }
     }
 
@@ -154,6 +167,20 @@ impl CallRecord {
     pub fn is_talking(&self) -> bool {
         self.connect_sampled && self.hangup_sent.is_none()
     }
+
+    /// Both sides' peers received a frame from the other since `since_ns` (the stamps' clock).
+    pub fn has_audio(&self, since_ns: u64) -> bool {
+        self.audio
+            .iter()
+            .all(|p| p.as_ref().is_some_and(|p| p.heard_since(since_ns)))
+    }
+
+    /// Stops the peers still running (a call the step gave up on).
+    pub fn stop_audio(&self) {
+        for p in self.audio.iter().flatten() {
+            p.stop();
+        }
+    }
 }
 
 /// What one step measured on the desktops.
@@ -185,6 +212,8 @@ pub struct CallFigures {
     pub step_start: Option<Instant>,
     /// Click → ring by when the call was placed: (seconds into the step, milliseconds).
     pub ring_timeline: Vec<(f64, f64)>,
+    /// The calls' audio (`--media`).
+    pub audio: AudioFigures,
 }
 
 /// The calls in progress and the figures, behind one lock (taken briefly, never across an
@@ -214,12 +243,15 @@ pub struct Shared {
     pub messages: AtomicU64,
     /// Desktops that signed in again after their socket ended (fault runs).
     pub reconnects: AtomicU64,
+    /// The client threads of the calls' peers, with `--media`.
+    pub media: Option<Arc<Fleet>>,
 }
 
 impl Shared {
-    /// Nothing connected yet.
-    pub fn new(talk: Duration) -> Self {
+    /// Nothing connected yet; calls carry audio on `media`'s peers if given.
+    pub fn new(talk: Duration, media: Option<Arc<Fleet>>) -> Self {
         Shared {
+            media,
             agents: RwLock::new(Vec::new()),
             book: Mutex::new(Book::default()),
             talk_ms: AtomicU64::new(u64::try_from(talk.as_millis()).unwrap_or(u64::MAX)),
@@ -353,6 +385,16 @@ struct Mine {
     completing: bool,
 }
 
+/// One side's audio: the peer waiting for the server's answer, then its probe while it runs.
+struct Audio {
+    side: usize,
+    /// Offered, not answered yet.
+    offered: Option<Peer>,
+    /// `None`: the peer could not be made.
+    probe: Option<Arc<Probe>>,
+    running: bool,
+}
+
 /// The desktop's own bookkeeping.
 struct Desktop {
     idx: usize,
@@ -363,6 +405,8 @@ struct Desktop {
     mine: HashMap<String, Mine>,
     /// Tasks of calls no longer in the book that this desktop is completing.
     orphans_completing: HashSet<String>,
+    /// Its audio by conversation id (`--media`; a desktop has one task per call).
+    audio: HashMap<String, Audio>,
 }
 
 impl Desktop {
@@ -433,6 +477,9 @@ impl Desktop {
         let Some((kind, conv)) = v["id"].as_u64().and_then(|id| self.pending.remove(&id)) else {
             return;
         };
+        if kind == "media_offer" {
+            self.on_answer(&conv, v);
+        }
         if v["ok"] == json!(true) {
             return;
         }
@@ -446,6 +493,43 @@ impl Desktop {
             if let Some(rec) = book.calls.remove(&conv) {
                 drop(book);
                 self.shared.release(&rec);
+            }
+        }
+    }
+
+    /// The server's answer to this desktop's offer for `conv`: the peer starts, or the offer
+    /// counts as refused. An answer for a call that ended meanwhile drops the peer.
+    fn on_answer(&mut self, conv: &str, v: &Value) {
+        let (Some(a), Some(fleet)) = (self.audio.get_mut(conv), self.shared.media.as_ref()) else {
+            return;
+        };
+        let Some(mut peer) = a.offered.take() else {
+            return;
+        };
+        let applied = if v["ok"] == json!(true) {
+            match v["data"]["sdp"].as_str() {
+                Some(sdp) => peer.accept_answer(sdp),
+                None => Err(anyhow::anyhow!("the media_offer result has no sdp")),
+            }
+        } else {
+            Err(anyhow::anyhow!("refused"))
+        };
+        let mut book = self.shared.book();
+        match applied {
+            Ok(()) => {
+                peer.spawn(fleet);
+                a.running = true;
+                if let Some(rec) = book.calls.get_mut(conv) {
+                    rec.audio[a.side] = a.probe.clone();
+                }
+            }
+            Err(e) => {
+                book.figures.audio.refused += 1;
+                if v["ok"] == json!(true) {
+                    book.figures
+                        .errors
+                        .add(format!("applying the media answer failed: {e:#}"));
+                }
             }
         }
     }
@@ -516,6 +600,43 @@ impl Desktop {
                 rec.accept_sent = Some(Instant::now());
                 out.push(("accept", conv.to_owned(), json!({"reservation_sid": rsid})));
             }
+            if self.shared.media.is_some() {
+                if call == "connected" && !self.audio.contains_key(conv) {
+                    let party = if side == 0 {
+                        rec.callee
+                    } else {
+                        Some(rec.caller)
+                    };
+                    let made = party
+                        .ok_or_else(|| anyhow::anyhow!("the call's other agent is not known"))
+                        .and_then(|p| audio::offer(self.idx, p));
+                    let (offered, probe) = match made {
+                        Ok((peer, probe, sdp)) => {
+                            figures.audio.offers += 1;
+                            out.push(("media_offer", conv.to_owned(), json!({"sdp": sdp})));
+                            (Some(peer), Some(probe))
+                        }
+                        Err(e) => {
+                            figures.errors.add(format!("opening a peer failed: {e:#}"));
+                            (None, None)
+                        }
+                    };
+                    self.audio.insert(
+                        conv.to_owned(),
+                        Audio {
+                            side,
+                            offered,
+                            probe,
+                            running: false,
+                        },
+                    );
+                } else if call != "connected" {
+                    if let Some(a) = self.audio.remove(conv) {
+                        close_audio(a, rec, &mut figures.audio);
+                        out.push(("media_close", conv.to_owned(), json!({})));
+                    }
+                }
+            }
             if call == "connected" && rec.connected[side].is_none() {
                 rec.connected[side] = Some(now);
                 if let ([Some(a), Some(b)], false) = (rec.connected, rec.connect_sampled) {
@@ -572,6 +693,10 @@ impl Desktop {
             let Some(rec) = calls.get_mut(&m.conv) else {
                 continue;
             };
+            if let Some(a) = self.audio.remove(&m.conv) {
+                close_audio(a, rec, &mut figures.audio);
+                out.push(("media_close", m.conv.clone(), json!({})));
+            }
             rec.done[m.side] = true;
             if rec.done[0] && (rec.done[1] || rec.tasks[1].is_none()) {
                 if let Some(rec) = calls.remove(&m.conv) {
@@ -609,6 +734,21 @@ impl Desktop {
     }
 }
 
+/// Stops one side's peer and adds what it received to the figures; once both sides of the call
+/// have closed, whether the call had audio.
+fn close_audio(a: Audio, rec: &mut CallRecord, figures: &mut AudioFigures) {
+    let probe = a.probe.as_deref().filter(|_| a.running);
+    if let Some(p) = a.probe.as_deref() {
+        p.stop();
+    }
+    let frames = figures.close(probe);
+    rec.audio[a.side] = None;
+    rec.heard[a.side] = Some(frames);
+    if let [Some(x), Some(y)] = rec.heard {
+        figures.call_closed(x, y);
+    }
+}
+
 /// How a desktop signs in again when its socket ends (a fault run restarts the server): the
 /// WebSocket base URL and its access token, tried for up to `for_how_long`.
 #[derive(Debug, Clone)]
@@ -637,6 +777,7 @@ pub async fn run(
         pending: HashMap::new(),
         mine: HashMap::new(),
         orphans_completing: HashSet::new(),
+        audio: HashMap::new(),
     };
     loop {
         if !play(&mut desk, socket, &mut rx, &shared).await {

@@ -69,6 +69,22 @@ pub struct Args {
     /// ignored when this command starts the server.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// Real audio on every connected call: once a desktop sees its call connected it opens a
+    /// WebRTC connection to the server's relay (a str0m peer on its own UDP socket, offered
+    /// with `media_offer` on its desktop socket, as the browser does), sends an 80-byte frame
+    /// every 20 ms (an Opus TOC byte, then the sender, a sequence number and the send time; the
+    /// relay forwards it without decoding), and closes it (`media_close`) when the call ends.
+    /// Reported per step: the most calls at once whose two sides both receive the other's
+    /// frames, loss, one-way delay, peers that never connected. Cost: two peers per call in this
+    /// process (a UDP socket, DTLS and 50 packets a second each way per peer) on
+    /// --media-threads threads, about a third of a core per 100 calls (docs/benchmarks.md), and
+    /// the relay's forwarding in the server, about a quarter of a core per 100 calls. A started
+    /// server gets a relay on 127.0.0.1; a --url server needs one.
+    #[arg(long)]
+    pub media: bool,
+    /// Client threads the --media peers run on (each a single-threaded runtime).
+    #[arg(long, default_value_t = 1)]
+    pub media_threads: usize,
     /// Desktops signing in at once while they connect.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,

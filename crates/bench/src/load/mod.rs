@@ -11,12 +11,19 @@
 //! the queue (`--queue`, default Sales) requires and only answers queue calls, the others place
 //! calls and answer calls to them. Desktop tokens come from `POST /v1/AccessTokens`.
 //!
-//! Media is not simulated: calls connect at the signalling level (no `media_offer`).
+//! Without `--media` calls connect at the signalling level only (no `media_offer`). With it,
+//! every connected call carries audio both ways: each side's desktop opens a str0m peer to the
+//! server's relay over its own socket, exactly as a browser does ([`audio`], [`peer`]), sends
+//! stamped 20 ms frames until the call ends, and each step reports the most calls at once whose
+//! both sides received the other's frames, loss, one-way delay and the peers that never
+//! connected.
 
 mod agent;
 mod args;
+mod audio;
 mod dial;
 mod fault;
+pub mod peer;
 mod rest;
 pub mod stats;
 
@@ -33,6 +40,7 @@ use crate::client::{bounded, sid, Api};
 use crate::server::{Server, ACCOUNT, TOKEN};
 use agent::{AgentHandle, CallFigures, CallRecord, Shared};
 pub use args::Args;
+use audio::{AudioFigures, SteadyCpu};
 use dial::{place_call, Rng};
 use stats::{proc_sample, ProcSample, Summary};
 
@@ -71,6 +79,8 @@ struct Step {
     client_cpu_percent: Option<f64>,
     /// Click → ring per second of the step (by when the call was placed).
     ring_timeline: Value,
+    /// The calls' audio (`--media`).
+    audio: Option<AudioFigures>,
 }
 
 impl Step {
@@ -116,6 +126,7 @@ impl Step {
             },
             "client_cpu_percent_of_one_core": self.client_cpu_percent,
             "click_to_ring_by_second": self.ring_timeline,
+            "media": self.audio.as_ref().map(|a| a.to_json(self.seconds)),
         })
     }
 }
@@ -179,6 +190,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.duration_s > 0.0 && args.duration_s <= 3600.0,
         "--duration-s must be in (0, 3600]"
+    );
+    anyhow::ensure!(
+        !args.media
+            || !matches!(
+                args.fault,
+                Some(args::Fault::KillServer | args::Fault::DiskFull)
+            ),
+        "--media measures calls with audio; the kill-server and disk-full fault runs do not"
     );
     for o in &args.rest_ops {
         anyhow::ensure!(
@@ -305,7 +324,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None
     };
 
-    let shared = Arc::new(Shared::new(Duration::from_millis(args.talk_ms)));
+    let media = if args.media {
+        let fleet =
+            peer::Fleet::start(args.media_threads).context("starting the peers' threads")?;
+        Some(Arc::new(fleet))
+    } else {
+        None
+    };
+    let shared = Arc::new(Shared::new(Duration::from_millis(args.talk_ms), media));
     let mut rng = Rng(args.seed);
     let mut results = Vec::new();
     let mut connect_failures = 0usize;
@@ -387,6 +413,36 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             s.server_rss_peak_mib.unwrap_or(f64::NAN),
         );
     }
+    if args.media {
+        let steady = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.0}"));
+        println!();
+        println!("| agents | calls with audio, most at once (talking then) | calls with audio | loss % | one-way delay p50 / p99 / max ms | peers never connected / never heard party / failed | offers refused | client frames >5 ms late % | server CPU % (steady) | client CPU % (steady) |");
+        println!("|---:|---:|---:|---:|---|---|---:|---:|---|---|");
+        for s in &results {
+            let Some(a) = &s.audio else { continue };
+            let d = a.delays.summary(s.seconds);
+            println!(
+                "| {} | {} ({}) | {} | {} | {:.1} / {:.1} / {:.1} | {} / {} / {} | {} | {:.2} | {:.0} ({}) | {:.0} ({}) |",
+                s.agents,
+                a.max_concurrent,
+                a.talking_at_max,
+                a.calls_with_audio,
+                a.loss_percent().map_or("-".to_owned(), |l| format!("{l:.3}")),
+                d.p50,
+                d.p99,
+                d.max,
+                a.never_connected,
+                a.never_heard,
+                a.failed,
+                a.refused,
+                100.0 * a.late as f64 / a.sent.max(1) as f64,
+                s.server_cpu_percent.unwrap_or(f64::NAN),
+                steady(a.steady.and_then(|c| c.server_percent)),
+                s.client_cpu_percent.unwrap_or(f64::NAN),
+                steady(a.steady.and_then(|c| c.client_percent)),
+            );
+        }
+    }
     let webhook = match &webhook {
         Some(w) => {
             let j = w.to_json(&api, &workspace).await;
@@ -411,6 +467,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "duration_s": args.duration_s,
             "rest_rate": args.rest_rate,
             "rest_ops": args.rest_ops,
+            "media": args.media,
+            "media_threads": args.media_threads,
             "seed": args.seed,
             "steps": steps,
         },
@@ -455,6 +513,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // Leave a server we did not start as we found it.
     shared.agents.write().map(|mut a| a.clear()).ok();
+    if let Some(fleet) = &shared.media {
+        fleet.shared.stop();
+    }
     if server.is_none() {
         eprintln!("deleting the {} workers this run created…", workers.len());
         let deleted = bounded(
@@ -622,6 +683,12 @@ async fn measure(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.call_rate.max(1e-3)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut report = tokio::time::interval(Duration::from_millis(500));
+    let mut audio_tick = tokio::time::interval(Duration::from_millis(200));
+    audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut audio_now, mut audio_max, mut talking_at_max, mut talking_max) = (0, 0, 0, 0);
+    // CPU once the calls have built up (each lasts --talk-ms): from then to the window's end.
+    let steady_from = Duration::from_millis(args.talk_ms) + Duration::from_secs(2);
+    let mut steady_before: Option<(Instant, Option<ProcSample>, Option<ProcSample>)> = None;
     let drain_until = until + Duration::from_millis(args.talk_ms) + Duration::from_secs(20);
     let mut server_after: Option<ProcSample> = None;
     let mut client_after: Option<ProcSample> = None;
@@ -645,6 +712,26 @@ async fn measure(
             _ = tick.tick(), if generating && args.call_rate > 0.0 => {
                 place_call(args, shared, rng, seq);
             }
+            _ = audio_tick.tick(), if shared.media.is_some() => {
+                if steady_before.is_none() && generating && start.elapsed() >= steady_from {
+                    steady_before = Some((
+                        Instant::now(),
+                        server_pid.and_then(|p| proc_sample(Some(p))),
+                        proc_sample(None),
+                    ));
+                }
+                if let Some(fleet) = &shared.media {
+                    let since = audio::receiving_since(fleet);
+                    let book = shared.book();
+                    audio_now = book.calls.values().filter(|c| c.has_audio(since)).count();
+                    let talking = book.calls.values().filter(|c| c.is_talking()).count();
+                    drop(book);
+                    talking_max = talking_max.max(talking);
+                    if audio_now > audio_max {
+                        (audio_max, talking_at_max) = (audio_now, talking);
+                    }
+                }
+            }
             _ = report.tick() => {
                 let s = server_pid.and_then(|p| proc_sample(Some(p)));
                 if let Some(s) = s {
@@ -666,8 +753,13 @@ async fn measure(
                     ),
                     _ => String::new(),
                 };
+                let audio = if shared.media.is_some() {
+                    format!(" | with audio {audio_now} (most {audio_max})")
+                } else {
+                    String::new()
+                };
                 progress(&format!(
-                    "{label} | {:.1}/{:.0} s{} | calls {started} placed, {open} open, {completed} done | errors {errors} | REST {rest_n}{cpu}",
+                    "{label} | {:.1}/{:.0} s{} | calls {started} placed, {open} open, {completed} done{audio} | errors {errors} | REST {rest_n}{cpu}",
                     start.elapsed().as_secs_f64(),
                     args.duration_s,
                     if generating { "" } else { " (draining)" },
@@ -688,6 +780,7 @@ async fn measure(
     let mut book = shared.book();
     let open: Vec<(String, CallRecord)> = book.calls.drain().collect();
     for (_, rec) in &open {
+        rec.stop_audio();
         book.figures.errors.add(format!(
             "{} call {} (unfinished {:.0} s after it was placed; outcome {})",
             rec.kind(),
@@ -698,8 +791,29 @@ async fn measure(
     }
     let dropped = shared.dropped.swap(0, Ordering::Relaxed);
     let messages = shared.messages.swap(0, Ordering::Relaxed);
-    let f = std::mem::take(&mut book.figures);
+    let mut f = std::mem::take(&mut book.figures);
     drop(book);
+    let audio = shared.media.is_some().then(|| {
+        let mut a = std::mem::take(&mut f.audio);
+        (a.max_concurrent, a.talking_at_max, a.max_talking) =
+            (audio_max, talking_at_max, talking_max);
+        a.steady = steady_before.map(|(t, server0, client0)| {
+            let secs = (calls_window_end.unwrap_or(until) - t)
+                .as_secs_f64()
+                .max(1e-3);
+            let pct = |a: Option<ProcSample>, b: Option<ProcSample>| match (a, b) {
+                (Some(a), Some(b)) => Some(100.0 * (b.cpu_seconds - a.cpu_seconds) / secs),
+                _ => None,
+            };
+            SteadyCpu {
+                from_second: (t - start).as_secs_f64(),
+                seconds: secs,
+                server_percent: pct(server0, server_after),
+                client_percent: pct(client0, client_after),
+            }
+        });
+        a
+    });
     let mut errors = f.errors;
     let (rest_sums, rest_skipped) = match rest {
         Some(r) => {
@@ -750,6 +864,7 @@ async fn measure(
         server_rss_peak_mib: peak_rss,
         client_cpu_percent: percent(client_before, client_after),
         ring_timeline: by_second(&f.ring_timeline),
+        audio,
     }
 }
 

@@ -1,0 +1,781 @@
+//! Simulated agents' audio: one str0m `Rtc` per agent (full ICE; the offerer towards our relay,
+//! the answerer when Janus offers), each with its own UDP socket on 127.0.0.1 (the relays route
+//! by 5-tuple), sending one audio frame every 20 ms with str0m's frame API. Used by the relay
+//! benchmark (`switchboard-bench relay`, measured in windows) and by `switchboard load --media`
+//! (one peer per side of each call, followed by a [`Probe`] until the call ends).
+//!
+//! What a receiver measures, from the frames it gets:
+//! - **Stamped** payloads (forwarding runs; the relay does not decode): a valid-looking Opus TOC
+//!   byte, then the sender's index, a sequence number and the send time in nanoseconds since
+//!   the run's shared `Instant`. The receiver (same process, same clock) gets the one-way delay
+//!   of every frame, RFC 3550 interarrival jitter per stream, and counts the frames sent in the
+//!   measurement window that arrived (loss = 1 − received / sent, per sender).
+//! - **Opus** payloads (mixing runs): real pre-encoded Opus, cycled. A mix carries no stamp, so
+//!   the receiver counts the frames that arrived in the window (expected: 50 per second).
+//!
+//! The peers run as tasks on a few single-threaded tokio runtimes ([`Fleet`]), one task per
+//! peer, each waking for its socket, its str0m deadline or its next 20 ms frame. Each task
+//! records how late its frames left against their schedule, so that a client that cannot keep
+//! up shows as a warning instead of as the server's loss or delay.
+//!
+//! A peer can also be watched on its own ([`Peer::watch`]): its [`Probe`] counts, outside any
+//! window, the stamped frames from one sender (its party) with their sequence range and delays,
+//! says when the last one arrived, and stops that peer alone.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+/// One frame every 20 ms.
+pub const FRAME: Duration = Duration::from_millis(20);
+/// Frames per second of one stream.
+pub const FRAMES_PER_SECOND: f64 = 50.0;
+/// Samples per frame at 48 kHz.
+const FRAME_SAMPLES: u64 = 960;
+/// Opus TOC of a stamped payload: config 15 (hybrid, fullband, 20 ms), mono, one frame.
+const TOC: u8 = 0x78;
+/// Bytes of a stamped payload (about a 32 kbit/s Opus frame).
+const STAMPED_BYTES: usize = 80;
+/// A frame this late against its schedule counts as late; one this late is skipped.
+const LATE: Duration = Duration::from_millis(5);
+const SKIP: Duration = Duration::from_millis(100);
+/// How long after the window frames sent in it may still arrive.
+const GRACE: Duration = Duration::from_millis(500);
+/// The longest a task sleeps without looking at the stop flag.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+/// What a peer sends.
+#[derive(Clone)]
+pub enum Payload {
+    /// Stamped frames (see the module documentation).
+    Stamped,
+    /// These Opus frames, cycled.
+    Opus(Arc<Vec<Vec<u8>>>),
+}
+
+/// State shared by every peer of a run and the code that drives it.
+pub struct Shared {
+    /// The clock base of the stamps.
+    pub base: Instant,
+    /// The measurement window, in ns since `base` (`u64::MAX` until set).
+    window_start: AtomicU64,
+    window_end: AtomicU64,
+    stop: AtomicBool,
+    /// Incremented when a window opens; every peer hands in its report once it has passed.
+    round: AtomicU64,
+    reports: Mutex<Vec<PeerReport>>,
+    /// Peers whose DTLS is up.
+    pub connected: AtomicUsize,
+    /// Peers that received at least one frame.
+    pub hearing: AtomicUsize,
+    /// Peers whose ICE disconnected or whose str0m failed.
+    pub failed: AtomicUsize,
+}
+
+impl Shared {
+    /// A fresh run's shared state.
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            base: Instant::now(),
+            window_start: AtomicU64::new(u64::MAX),
+            window_end: AtomicU64::new(u64::MAX),
+            stop: AtomicBool::new(false),
+            round: AtomicU64::new(0),
+            reports: Mutex::new(Vec::new()),
+            connected: AtomicUsize::new(0),
+            hearing: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+        })
+    }
+
+    /// Nanoseconds from `base` to `t` (the stamps' clock).
+    pub fn ns(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.base).as_nanos() as u64
+    }
+
+    /// Starts the window now and ends it `length` later.
+    pub fn open_window(&self, length: Duration) -> (Instant, Instant) {
+        let start = Instant::now();
+        let end = start + length;
+        self.window_end.store(self.ns(end), Ordering::SeqCst);
+        self.window_start.store(self.ns(start), Ordering::SeqCst);
+        self.round.fetch_add(1, Ordering::SeqCst);
+        (start, end)
+    }
+
+    /// After the window: the reports of `peers` peers (fewer when some stopped or do not
+    /// answer within `timeout`).
+    pub async fn collect(&self, peers: usize, timeout: Duration) -> Vec<PeerReport> {
+        let until = Instant::now() + timeout;
+        loop {
+            let n = self.reports.lock().map_or(0, |r| r.len());
+            if n >= peers || Instant::now() > until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.reports
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    fn window_over(&self, now_ns: u64) -> bool {
+        now_ns
+            > self
+                .window_end
+                .load(Ordering::SeqCst)
+                .saturating_add(GRACE.as_nanos() as u64)
+    }
+
+    fn in_window(&self, ns: u64) -> bool {
+        ns >= self.window_start.load(Ordering::Relaxed)
+            && ns < self.window_end.load(Ordering::Relaxed)
+    }
+
+    /// Tells every peer to stop and hand in its report.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What one peer measured over the window.
+#[derive(Debug, Default)]
+pub struct PeerReport {
+    /// The peer's index.
+    pub index: u32,
+    /// Frames it sent whose send time is in the window.
+    pub sent: u64,
+    /// Frames received in the window, by sender index (stamped) or under `u32::MAX` (Opus).
+    pub received: BTreeMap<u32, u64>,
+    /// One-way delays of stamped frames sent in the window, µs.
+    pub delays_us: Vec<u32>,
+    /// RFC 3550 interarrival jitter at the end of the window, per sender, µs.
+    pub jitter_us: Vec<f64>,
+    /// Frames in the window that left more than 5 ms late.
+    pub late: u64,
+    /// The latest a frame left in the window.
+    pub max_late: Duration,
+    /// Frames skipped because the task was more than 100 ms behind.
+    pub skipped: u64,
+    /// Whether DTLS came up.
+    pub connected: bool,
+    /// Errors str0m reported (first one).
+    pub error: Option<String>,
+}
+
+/// What a watched peer received from its party (stamped frames), for as long as it ran.
+#[derive(Debug, Default, Clone)]
+pub struct Heard {
+    /// Frames from the party.
+    pub frames: u64,
+    /// The lowest and highest sequence numbers among them.
+    pub seq: Option<(u32, u32)>,
+    /// Their one-way delays, µs.
+    pub delays_us: Vec<u32>,
+}
+
+impl Heard {
+    /// Frames the party sent from the first to the last one received (RFC 3550's expected
+    /// count: what was lost before the first or after the last is not seen).
+    pub fn expected(&self) -> u64 {
+        self.seq
+            .map_or(0, |(lo, hi)| u64::from(hi.wrapping_sub(lo)) + 1)
+    }
+}
+
+/// One peer followed on its own: how it stands, the frames it received from its party, and a
+/// stop for it alone (the task ends within 100 ms, dropping its connection and socket).
+#[derive(Debug)]
+pub struct Probe {
+    party: u32,
+    stop: AtomicBool,
+    connected: AtomicBool,
+    failed: AtomicBool,
+    /// Arrival of the latest frame from the party, ns since [`Shared::base`] (0: none yet).
+    last_ns: AtomicU64,
+    sent: AtomicU64,
+    late: AtomicU64,
+    heard: Mutex<Heard>,
+}
+
+impl Probe {
+    /// Stops the peer.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether DTLS came up.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether str0m failed or ICE disconnected.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Whether a frame from the party arrived at or after `since_ns` (the stamps' clock).
+    pub fn heard_since(&self, since_ns: u64) -> bool {
+        let last = self.last_ns.load(Ordering::Relaxed);
+        last != 0 && last >= since_ns
+    }
+
+    /// Frames this peer sent, and how many of them left more than 5 ms late.
+    pub fn sent(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.late.load(Ordering::Relaxed),
+        )
+    }
+
+    /// What it received from its party so far (taken: the delays are moved out).
+    pub fn take_heard(&self) -> Heard {
+        self.heard
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default()
+    }
+
+    fn frame(&self, arrival_ns: u64, seq: u32, delay_us: u32) {
+        self.last_ns.store(arrival_ns.max(1), Ordering::Relaxed);
+        if let Ok(mut h) = self.heard.lock() {
+            h.frames += 1;
+            h.seq = Some(match h.seq {
+                None => (seq, seq),
+                Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
+            });
+            h.delays_us.push(delay_us);
+        }
+    }
+}
+
+/// One simulated agent's PeerConnection before it runs.
+pub struct Peer {
+    rtc: Rtc,
+    socket: StdUdpSocket,
+    local: SocketAddr,
+    mid: Option<Mid>,
+    pending: Option<SdpPendingOffer>,
+    index: u32,
+    payload: Payload,
+    probe: Option<Arc<Probe>>,
+}
+
+/// The same load for both relays: the peers offer the MID and audio-level header extensions
+/// but not transport-wide congestion control. Our relay declines TWCC anyway; Janus would
+/// accept it and then get a feedback packet from every peer every 50 ms (str0m's interval) on
+/// top of the audio, which would make it look slower for traffic that is not the calls'.
+fn rtc(now: Instant) -> Rtc {
+    let mut extensions = ExtensionMap::empty();
+    extensions.set(1, Extension::AudioLevel);
+    extensions.set(4, Extension::RtpMid);
+    let mut config = RtcConfig::new()
+        .set_extension_map(extensions)
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
+    let codecs = config.codec_config();
+    codecs.clear();
+    codecs.enable_opus(true, false);
+    config.build(now)
+}
+
+fn bind(ip: IpAddr) -> anyhow::Result<(StdUdpSocket, SocketAddr)> {
+    let socket = StdUdpSocket::bind(SocketAddr::new(ip, 0))?;
+    socket.set_nonblocking(true)?;
+    let local = socket.local_addr()?;
+    Ok((socket, local))
+}
+
+impl Peer {
+    /// A peer on 127.0.0.1 that offers one `sendrecv` audio transceiver; its offer.
+    pub fn offer(index: u32, payload: Payload) -> anyhow::Result<(Peer, String)> {
+        Peer::offer_at(IpAddr::V4(Ipv4Addr::LOCALHOST), index, payload)
+    }
+
+    /// [`Peer::offer`] with its socket on another local address.
+    pub fn offer_at(ip: IpAddr, index: u32, payload: Payload) -> anyhow::Result<(Peer, String)> {
+        let (socket, local) = bind(ip)?;
+        let mut rtc = rtc(Instant::now());
+        rtc.add_local_candidate(
+            Candidate::host(local, "udp").map_err(|e| anyhow!("host candidate: {e}"))?,
+        );
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().context("str0m made no offer")?;
+        let peer = Peer {
+            rtc,
+            socket,
+            local,
+            mid: Some(mid),
+            pending: Some(pending),
+            index,
+            payload,
+            probe: None,
+        };
+        Ok((peer, offer.to_sdp_string()))
+    }
+
+    /// A peer on the local address `ip` that answers `offer`; its answer.
+    pub fn answer(
+        ip: IpAddr,
+        index: u32,
+        payload: Payload,
+        offer: &str,
+    ) -> anyhow::Result<(Peer, String)> {
+        let (socket, local) = bind(ip)?;
+        let mut rtc = rtc(Instant::now());
+        rtc.add_local_candidate(
+            Candidate::host(local, "udp").map_err(|e| anyhow!("host candidate: {e}"))?,
+        );
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| anyhow!("offer: {e}\n{offer}"))?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| anyhow!("accepting the offer: {e}"))?;
+        let peer = Peer {
+            rtc,
+            socket,
+            local,
+            mid: None,
+            pending: None,
+            index,
+            payload,
+            probe: None,
+        };
+        Ok((peer, answer.to_sdp_string()))
+    }
+
+    /// Applies the answer to this peer's offer.
+    pub fn accept_answer(&mut self, answer: &str) -> anyhow::Result<()> {
+        let answer =
+            SdpAnswer::from_sdp_string(answer).map_err(|e| anyhow!("answer: {e}\n{answer}"))?;
+        let pending = self.pending.take().context("no offer pending")?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| anyhow!("accepting the answer: {e}"))?;
+        Ok(())
+    }
+
+    /// Follows this peer with a probe of the stamped frames from the peer of index `party`
+    /// (and a stop for this peer alone).
+    pub fn watch(&mut self, party: u32) -> Arc<Probe> {
+        let probe = Arc::new(Probe {
+            party,
+            stop: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            last_ns: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            late: AtomicU64::new(0),
+            heard: Mutex::new(Heard::default()),
+        });
+        self.probe = Some(probe.clone());
+        probe
+    }
+
+    /// Starts the peer on one of the fleet's runtimes; it hands in a report after every window
+    /// (see [`Shared::collect`]) until the fleet stops.
+    pub fn spawn(self, fleet: &Fleet) {
+        let shared = fleet.shared.clone();
+        let i = fleet.next.fetch_add(1, Ordering::Relaxed) % fleet.handles.len();
+        drop(fleet.handles[i].spawn(async move { self.run(shared).await }));
+    }
+
+    async fn run(self, shared: Arc<Shared>) -> PeerReport {
+        let mut report = PeerReport {
+            index: self.index,
+            ..PeerReport::default()
+        };
+        let socket = match tokio::net::UdpSocket::from_std(self.socket) {
+            Ok(s) => s,
+            Err(e) => {
+                report.error = Some(format!("socket: {e}"));
+                return report;
+            }
+        };
+        let handed = shared.round.load(Ordering::SeqCst);
+        let mut task = Task {
+            handed,
+            rtc: self.rtc,
+            socket,
+            local: self.local,
+            mid: self.mid,
+            pt: None,
+            payload: self.payload,
+            index: self.index,
+            shared,
+            deadline: Instant::now(),
+            next_send: None,
+            seq: 0,
+            heard: false,
+            jitter: BTreeMap::new(),
+            report,
+            probe: self.probe,
+        };
+        task.run().await;
+        task.finish()
+    }
+}
+
+struct Jitter {
+    last_transit: i64,
+    jitter: f64,
+}
+
+struct Task {
+    handed: u64,
+    rtc: Rtc,
+    socket: tokio::net::UdpSocket,
+    local: SocketAddr,
+    mid: Option<Mid>,
+    pt: Option<Pt>,
+    payload: Payload,
+    index: u32,
+    shared: Arc<Shared>,
+    deadline: Instant,
+    next_send: Option<Instant>,
+    seq: u32,
+    heard: bool,
+    jitter: BTreeMap<u32, Jitter>,
+    report: PeerReport,
+    probe: Option<Arc<Probe>>,
+}
+
+impl Task {
+    fn finish(&mut self) -> PeerReport {
+        let fresh = PeerReport {
+            index: self.index,
+            connected: self.report.connected,
+            error: self.report.error.clone(),
+            ..PeerReport::default()
+        };
+        let mut report = std::mem::replace(&mut self.report, fresh);
+        report.jitter_us = self.jitter.values().map(|j| j.jitter / 1_000.0).collect();
+        self.jitter.clear();
+        report
+    }
+
+    fn hand_in_if_due(&mut self, now: Instant) {
+        let round = self.shared.round.load(Ordering::SeqCst);
+        if round != self.handed && self.shared.window_over(self.shared.ns(now)) {
+            self.handed = round;
+            let report = self.finish();
+            if let Ok(mut r) = self.shared.reports.lock() {
+                r.push(report);
+            }
+        }
+    }
+
+    async fn run(&mut self) {
+        let mut buf = vec![0u8; 2_048];
+        let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+        self.drain(Instant::now(), &mut out);
+        self.flush(&mut out).await;
+        loop {
+            let now = Instant::now();
+            let mut wake = self.deadline.min(now + MAX_SLEEP);
+            if let Some(s) = self.next_send {
+                wake = wake.min(s);
+            }
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = r {
+                        let now = Instant::now();
+                        self.receive(now, from, &buf[..n], &mut out);
+                        // Whatever else is already queued, before sending.
+                        for _ in 0..32 {
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, from)) => self.receive(now, from, &buf[..n], &mut out),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            if self.shared.stop.load(Ordering::Relaxed)
+                || self
+                    .probe
+                    .as_ref()
+                    .is_some_and(|p| p.stop.load(Ordering::Relaxed))
+            {
+                return;
+            }
+            let now = Instant::now();
+            self.hand_in_if_due(now);
+            if self.deadline <= now {
+                if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                    self.fail(format!("timeout: {e}"));
+                }
+                self.drain(now, &mut out);
+            }
+            while let Some(due) = self.next_send.filter(|d| *d <= now) {
+                let late = now.saturating_duration_since(due);
+                if late > SKIP {
+                    if self.shared.in_window(self.shared.ns(due)) {
+                        self.report.skipped += 1;
+                    }
+                    self.next_send = Some(due + FRAME);
+                    continue;
+                }
+                self.send_frame(now, late);
+                self.next_send = Some(due + FRAME);
+            }
+            self.drain(now, &mut out);
+            self.flush(&mut out).await;
+            if !self.rtc.is_alive() {
+                self.fail("the connection closed".into());
+                return;
+            }
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.report.error.is_none() {
+            self.shared.failed.fetch_add(1, Ordering::Relaxed);
+            if let Some(p) = &self.probe {
+                p.failed.store(true, Ordering::Relaxed);
+            }
+            self.report.error = Some(why);
+        }
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) {
+        let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) else {
+            return;
+        };
+        if let Err(e) = self.rtc.handle_input(Input::Receive(now, r)) {
+            self.fail(format!("input: {e}"));
+        }
+        self.drain(now, out);
+    }
+
+    async fn flush(&mut self, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        for (to, data) in out.drain(..) {
+            // Loopback: an error here is the kernel's buffer; the datagram is lost like on a
+            // network and shows up as loss.
+            let _ = self.socket.send_to(&data, to).await;
+        }
+    }
+
+    fn drain(&mut self, now: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.deadline = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.push((t.destination, t.contents.to_vec())),
+                Ok(Output::Event(e)) => self.event(now, e),
+                Err(e) => {
+                    self.fail(format!("output: {e}"));
+                    self.deadline = now + MAX_SLEEP;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, now: Instant, e: Event) {
+        match e {
+            Event::Connected if !self.report.connected => {
+                self.report.connected = true;
+                self.shared.connected.fetch_add(1, Ordering::Relaxed);
+                if let Some(p) = &self.probe {
+                    p.connected.store(true, Ordering::Relaxed);
+                }
+                self.next_send = Some(now);
+            }
+            Event::MediaAdded(m) if self.mid.is_none() && m.kind == MediaKind::Audio => {
+                self.mid = Some(m.mid);
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.fail("ICE disconnected".into());
+            }
+            Event::MediaData(d) => {
+                if !self.heard {
+                    self.heard = true;
+                    self.shared.hearing.fetch_add(1, Ordering::Relaxed);
+                }
+                let arrival = self.shared.ns(now);
+                match self.payload {
+                    Payload::Stamped => self.stamped(arrival, &d.data),
+                    Payload::Opus(_) => {
+                        if self.shared.in_window(arrival) {
+                            *self.report.received.entry(u32::MAX).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stamped(&mut self, arrival: u64, data: &[u8]) {
+        let (Some(&TOC), Some(sender), Some(sent)) = (
+            data.first(),
+            data.get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes),
+            data.get(9..17)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes),
+        ) else {
+            return;
+        };
+        let transit = arrival as i64 - sent as i64;
+        let delay_us = (transit.max(0) / 1_000).min(u32::MAX as i64) as u32;
+        if let Some(p) = self.probe.as_ref().filter(|p| p.party == sender) {
+            let seq = data
+                .get(5..9)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_le_bytes);
+            p.frame(arrival, seq, delay_us);
+        }
+        if !self.shared.in_window(sent) {
+            return;
+        }
+        *self.report.received.entry(sender).or_default() += 1;
+        self.report.delays_us.push(delay_us);
+        let j = self.jitter.entry(sender).or_insert(Jitter {
+            last_transit: transit,
+            jitter: 0.0,
+        });
+        let d = (transit - j.last_transit).abs() as f64;
+        j.jitter += (d - j.jitter) / 16.0;
+        j.last_transit = transit;
+    }
+
+    fn send_frame(&mut self, now: Instant, late: Duration) {
+        let Some(mid) = self.mid else {
+            return;
+        };
+        if self.pt.is_none() {
+            self.pt = self.rtc.writer(mid).and_then(|w| {
+                w.payload_params()
+                    .find(|p| p.spec().codec == Codec::Opus)
+                    .map(|p| p.pt())
+            });
+        }
+        let Some(pt) = self.pt else {
+            return;
+        };
+        let sent = self.shared.ns(now);
+        let data: Vec<u8> = match &self.payload {
+            Payload::Stamped => {
+                let mut d = vec![0u8; STAMPED_BYTES];
+                d[0] = TOC;
+                d[1..5].copy_from_slice(&self.index.to_le_bytes());
+                d[5..9].copy_from_slice(&self.seq.to_le_bytes());
+                d[9..17].copy_from_slice(&sent.to_le_bytes());
+                d
+            }
+            Payload::Opus(frames) => match frames.get(self.seq as usize % frames.len().max(1)) {
+                Some(f) => f.clone(),
+                None => return,
+            },
+        };
+        let time = MediaTime::new(
+            u64::from(self.seq) * FRAME_SAMPLES,
+            Frequency::FORTY_EIGHT_KHZ,
+        );
+        self.seq = self.seq.wrapping_add(1);
+        let Some(w) = self.rtc.writer(mid) else {
+            return;
+        };
+        if let Err(e) = w.write(pt, now, time, data) {
+            self.fail(format!("write: {e}"));
+            return;
+        }
+        if let Some(p) = &self.probe {
+            p.sent.fetch_add(1, Ordering::Relaxed);
+            if late > LATE {
+                p.late.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if self.shared.in_window(sent) {
+            self.report.sent += 1;
+            if late > LATE {
+                self.report.late += 1;
+            }
+            self.report.max_late = self.report.max_late.max(late);
+        }
+    }
+}
+
+/// The client threads the peers run on: each a single-threaded tokio runtime.
+pub struct Fleet {
+    /// The run's shared state.
+    pub shared: Arc<Shared>,
+    handles: Vec<tokio::runtime::Handle>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    next: AtomicUsize,
+}
+
+impl Fleet {
+    /// Starts `threads` client threads.
+    pub fn start(threads: usize) -> anyhow::Result<Fleet> {
+        let shared = Shared::new();
+        let mut fleet = Fleet {
+            shared,
+            handles: Vec::new(),
+            stops: Vec::new(),
+            threads: Vec::new(),
+            next: AtomicUsize::new(0),
+        };
+        for i in 0..threads.max(1) {
+            let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("bench-peers-{i}"))
+                .spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    let _ = handle_tx.send(rt.handle().clone());
+                    rt.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+            fleet
+                .handles
+                .push(handle_rx.recv().context("a client runtime did not start")?);
+            fleet.stops.push(stop);
+            fleet.threads.push(thread);
+        }
+        Ok(fleet)
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.shared.stop();
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
