@@ -47,6 +47,12 @@ pub struct CenterConfig {
 }
 
 /// Switchboard's state and rules, with no I/O, no clock and no threads.
+/// The hearing graph (who hears whom, for the relay) is worked out at most this often, in
+/// milliseconds, while the calls keep changing: it walks every live call, so working it out
+/// after every change would cost the core thread time that grows with the square of the calls.
+/// A change of who hears whom (an answer, a hold, a mute) reaches the relay at most this late.
+pub const MEDIA_GRAPH_EVERY_MS: i64 = 20;
+
 #[derive(Debug)]
 pub struct Center {
     model: Model,
@@ -56,7 +62,12 @@ pub struct Center {
     supervision: Supervision,
     sessions: Sessions,
     media: Media,
+    /// The calls changed since the hearing graph was last worked out.
     media_changed: bool,
+    /// When the hearing graph was last worked out (see [`MEDIA_GRAPH_EVERY_MS`]).
+    media_graph_at: Timestamp,
+    /// How often at most it is worked out, in milliseconds.
+    media_graph_every: i64,
     ids: SidGen,
     dirty: Dirty,
     effects: Vec<Output>,
@@ -80,6 +91,8 @@ impl Center {
             sessions: Sessions::default(),
             media: Media::new(config.media),
             media_changed: false,
+            media_graph_at: Timestamp(i64::MIN),
+            media_graph_every: MEDIA_GRAPH_EVERY_MS,
             ids,
             dirty: Dirty::default(),
             effects: Vec::new(),
@@ -176,10 +189,22 @@ impl Center {
         let routing = self.model.next_deadline().map(|(t, _)| t);
         let voice = self.voice.poll_timeout().map(Timestamp);
         let prune = self.voice.calls().next().map(|_| self.next_prune);
-        [routing, voice, self.sessions.next_deadline(), prune]
+        let graph = self.media_changed.then(|| self.media_graph_due());
+        [routing, voice, self.sessions.next_deadline(), prune, graph]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// When the hearing graph may be worked out again.
+    fn media_graph_due(&self) -> Timestamp {
+        Timestamp(self.media_graph_at.0.saturating_add(self.media_graph_every))
+    }
+
+    /// Works the hearing graph out at most every `ms` milliseconds while the calls keep
+    /// changing ([`MEDIA_GRAPH_EVERY_MS`] unless set; 0: after every change).
+    pub fn set_media_graph_every(&mut self, ms: i64) {
+        self.media_graph_every = ms.max(0);
     }
 
     /// The next thing for the driver to do.
@@ -647,7 +672,12 @@ impl Center {
                 self.drop_media(agent);
             }
         }
-        if std::mem::take(&mut self.media_changed) {
+        // The hearing graph is a walk over every live call: worked out at once after a quiet
+        // spell, but at most every MEDIA_GRAPH_EVERY_MS while calls keep changing (the changes in
+        // between wait for the deadline, so the last one is never lost).
+        if self.media_changed && self.now >= self.media_graph_due() {
+            self.media_changed = false;
+            self.media_graph_at = self.now;
             if let Some(graph) = self.media.graph_if_changed(&self.voice) {
                 self.effects.push(Output::MediaGraph(graph));
             }

@@ -67,7 +67,7 @@ pub mod view;
 mod voice_api;
 pub mod workers;
 
-pub use center::{Center, CenterConfig, CALL_RETENTION_MS};
+pub use center::{Center, CenterConfig, CALL_RETENTION_MS, MEDIA_GRAPH_EVERY_MS};
 pub use entry::{Entry, TaskOrigin, LOG_FORMAT};
 pub use error::{CenterError, ErrorKind};
 pub use io::{

@@ -195,3 +195,50 @@ fn a_reconnecting_desktop_restarts_its_peer_and_one_that_stays_away_is_freed() {
         .peer_of((sim.demo.workspace, sim.worker("alice")))
         .is_none());
 }
+
+#[test]
+fn the_hearing_graph_is_worked_out_at_most_every_20_ms() {
+    use switchboard_center::MEDIA_GRAPH_EVERY_MS;
+    let mut sim = Sim::demo();
+    sim.center.set_media_graph_every(MEDIA_GRAPH_EVERY_MS);
+    let alice = sim.sign_in("alice");
+    let bob = sim.sign_in("bob");
+    let (a, _) = attach(&mut sim, alice, false);
+    let (b, _) = attach(&mut sim, bob, false);
+    let t1 = sim.call_agent(alice, "bob").unwrap();
+    sim.advance(MEDIA_GRAPH_EVERY_MS);
+    assert_eq!(hears(&sim.graph, a), [MediaSource::HoldMusic].into());
+    // A change right after the last graph waits for the interval...
+    let offer = sim.only_task(bob);
+    sim.act(
+        bob,
+        Action::Accept {
+            reservation_sid: offer.reservation_sid,
+        },
+    )
+    .unwrap();
+    assert_eq!(hears(&sim.graph, a), [MediaSource::HoldMusic].into());
+    assert_eq!(
+        sim.center.poll_timeout().map(|t| t.0),
+        Some(sim.now + MEDIA_GRAPH_EVERY_MS),
+        "the graph is due when the interval is over"
+    );
+    sim.advance(MEDIA_GRAPH_EVERY_MS - 1);
+    assert_eq!(hears(&sim.graph, b), BTreeSet::new());
+    // ... and is not lost: once it is over, both hear each other.
+    sim.advance(1);
+    assert_eq!(hears(&sim.graph, a), [MediaSource::Peer(b)].into());
+    assert_eq!(hears(&sim.graph, b), [MediaSource::Peer(a)].into());
+    // After a quiet spell, a change reaches the relay at once.
+    sim.advance(MEDIA_GRAPH_EVERY_MS);
+    sim.act(
+        alice,
+        Action::Hold {
+            task_sid: t1,
+            hold: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(hears(&sim.graph, b), [MediaSource::HoldMusic].into());
+    assert_eq!(hears(&sim.graph, a), BTreeSet::new());
+}

@@ -247,3 +247,29 @@ fn a_recording_through_the_relay_reaches_its_file_complete() {
         .block_on(handle.stop_recording(RecordingId(4)))
         .is_err());
 }
+
+/// The media socket gets the buffers it asks for, as far as the kernel's limits
+/// (`net.core.rmem_max`, `wmem_max`) allow: the default ~208 KiB drops bursts at a few hundred
+/// calls.
+#[test]
+fn the_media_socket_gets_large_buffers() {
+    let limit = |name: &str| -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let asked = switchboard_media::io::SOCKET_BUFFER;
+    let relay = Relay::spawn(RelayConfig::new("127.0.0.1:0".parse().unwrap())).expect("relay");
+    let (recv, send) = relay.socket_buffers();
+    // Linux reports twice what it grants, and grants at most the limit.
+    for (got, max) in [(recv, limit("rmem_max")), (send, limit("wmem_max"))] {
+        let got = got.expect("the kernel reports the buffer size");
+        let want = asked.min(max.max(1));
+        assert!(
+            got >= want,
+            "buffer {got} bytes, asked {asked}, kernel limit {max}"
+        );
+    }
+    relay.shutdown().expect("shutdown");
+}

@@ -80,6 +80,9 @@ impl Sim {
             },
         });
         center.start(Timestamp(T0));
+        // Every step of a test happens at once on its clock: the hearing graph after each one.
+        // (`media::the_hearing_graph_is_worked_out_at_most_every_20_ms` keeps the default.)
+        center.set_media_graph_every(0);
         let mut ids = switchboard_center::ids::SidGen::new(7);
         let (entries, demo) = demo::entries(&mut ids, BASE, Timestamp(T0)).unwrap();
         let mut sim = Sim {
