@@ -15,16 +15,18 @@
 //! Without Debian's PostgreSQL server binaries (`/usr/lib/postgresql/*/bin`) the test fails
 //! and says how to get them.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use support::process::{free_port, ServerProcess};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "secret-token";
@@ -106,14 +108,6 @@ struct Postgres {
     port: u16,
     _dir: tempfile::TempDir,
     as_postgres: bool,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Postgres {
@@ -247,7 +241,8 @@ impl Drop for Postgres {
 struct Node {
     id: String,
     port: u16,
-    child: Option<Child>,
+    /// The running process, if any (each start logs to a file of its own).
+    child: Option<ServerProcess>,
     logs: Vec<PathBuf>,
     dir: tempfile::TempDir,
 }
@@ -262,48 +257,29 @@ impl Node {
             .dir
             .path()
             .join(format!("{}-{}.log", self.id, self.logs.len()));
-        let file = std::fs::File::create(&log).unwrap();
         let spec = json!({
             "id": self.id,
             "listen": format!("127.0.0.1:{}", self.port),
             "database": database,
         });
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "cluster_node_process",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(NODE_ENV, spec.to_string())
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        self.logs.push(log);
-        self.child = Some(child);
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.logs.push(log.clone());
+        self.child = Some(ServerProcess::spawn(
+            "cluster_node_process",
+            NODE_ENV,
+            &spec,
+            self.dir.path(),
+            log,
+        ));
     }
 
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap()
-            .success();
+        let ok = self.child.as_ref().is_some_and(|c| c.signal(sig));
         assert!(ok, "kill -{sig} {}", self.id);
     }
 
     fn kill9(&mut self) {
-        self.signal("KILL");
         if let Some(mut c) = self.child.take() {
-            let _ = c.wait();
+            c.kill9();
         }
     }
 
@@ -313,18 +289,6 @@ impl Node {
             .map(|p| std::fs::read_to_string(p).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -8,13 +8,13 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::process::{free_port, ServerProcess};
 use support::{Server, ACCOUNT, TOKEN};
 use switchboard_server::driver::Clock;
 use switchboard_server::{Config, Limits};
@@ -285,65 +285,38 @@ fn config(listen: &str, database: &str) -> Config {
     }
 }
 
-struct Process {
-    child: Option<Child>,
-    log: PathBuf,
-}
+/// A server process on the database in `dir` (`s.db`), its `n`th start.
+struct Process(ServerProcess);
 
 impl Process {
     fn start(dir: &Path, n: usize, port: u16) -> Process {
-        let log = dir.join(format!("server-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
         let spec = json!({
             "listen": format!("127.0.0.1:{port}"),
             "database": format!("sqlite://{}", dir.join("s.db").display()),
         });
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "group_commit_node_process",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(NODE_ENV, spec.to_string())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Process {
-            child: Some(child),
+        let log = dir.join(format!("server-{n}.log"));
+        Process(ServerProcess::spawn(
+            "group_commit_node_process",
+            NODE_ENV,
+            &spec,
+            dir,
             log,
-        }
+        ))
     }
 
     fn text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.text()
     }
 
-    /// `kill -9`, and reaped.
     fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let ok = Command::new("kill")
-                .args(["-KILL", &c.id().to_string()])
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "kill -9 {}", c.id());
-            let _ = c.wait();
-        }
+        self.0.kill9();
     }
 
     /// Waits until it serves.
     async fn ready(&mut self, base: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.0.exited() {
                 panic!("the server exited ({status}) at start:\n{}", self.text());
             }
             if self.text().contains("READY") && get(base, "/v1/Workspaces").await.is_some() {
@@ -357,23 +330,6 @@ impl Process {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! agents signed in over the real desktop WebSocket, and REST with the account's credentials.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
