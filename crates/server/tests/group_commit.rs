@@ -404,6 +404,19 @@ struct FailingStore {
     refused: Arc<AtomicUsize>,
 }
 
+impl FailingStore {
+    /// Over the SQLite database `database`, neither armed nor full.
+    fn open(database: &str) -> FailingStore {
+        FailingStore {
+            inner: switchboard_store::open(database).unwrap(),
+            armed: Arc::new(AtomicBool::new(false)),
+            failed_entries: Arc::new(AtomicUsize::new(0)),
+            full: Arc::new(AtomicBool::new(false)),
+            refused: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
 impl Reads for FailingStore {
     fn events(
         &mut self,
@@ -502,15 +515,8 @@ async fn serve(
 async fn a_failed_group_commit_acknowledges_nobody_in_the_group() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("s.db").display());
-    let armed = Arc::new(AtomicBool::new(false));
-    let failed_entries = Arc::new(AtomicUsize::new(0));
-    let store = FailingStore {
-        inner: switchboard_store::open(&database).unwrap(),
-        armed: armed.clone(),
-        failed_entries: failed_entries.clone(),
-        full: Arc::new(AtomicBool::new(false)),
-        refused: Arc::new(AtomicUsize::new(0)),
-    };
+    let store = FailingStore::open(&database);
+    let (armed, failed_entries) = (store.armed.clone(), store.failed_entries.clone());
     // Without recovery: changes stay refused until the restart below.
     let mut without_recovery = config("127.0.0.1:0", &database);
     without_recovery.limits.recovery = None;
@@ -625,15 +631,8 @@ async fn wait_until<F: std::future::Future<Output = bool>>(
 async fn after_a_full_disk_the_server_accepts_changes_again_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("s.db").display());
-    let full = Arc::new(AtomicBool::new(false));
-    let refused = Arc::new(AtomicUsize::new(0));
-    let store = FailingStore {
-        inner: switchboard_store::open(&database).unwrap(),
-        armed: Arc::new(AtomicBool::new(false)),
-        failed_entries: Arc::new(AtomicUsize::new(0)),
-        full: full.clone(),
-        refused: refused.clone(),
-    };
+    let store = FailingStore::open(&database);
+    let (full, refused) = (store.full.clone(), store.refused.clone());
     let mut c = config("127.0.0.1:0", &database);
     c.limits.recovery = Some(Duration::from_millis(50));
     let prepared = switchboard_server::prepare_with_store(c, Box::new(store))

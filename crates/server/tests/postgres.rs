@@ -91,16 +91,8 @@ impl Running {
 }
 
 async fn call(method: reqwest::Method, url: &str, form: &[(&str, &str)]) -> Value {
-    let r = reqwest::Client::new()
-        .request(method, url)
-        .basic_auth(ACCOUNT, Some(TOKEN))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-    assert!(status.is_success(), "{url}: {status} {body}");
+    let (status, body) = status_of(method, url, form).await;
+    assert!((200..300).contains(&status), "{url}: {status} {body}");
     body
 }
 
