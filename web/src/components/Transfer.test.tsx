@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { useState } from 'react';
 import userEvent from '@testing-library/user-event';
 import { TaskList } from './TaskList';
+import { TransferStatus } from './TransferStatus';
 import { call, desktopState, party, renderDesktop, task } from '../../test/render';
 import { LOCALES, STRINGS } from '../i18n/strings';
 import type { Action, TransferOutcome, TransferView } from '../state/protocol';
@@ -123,6 +125,23 @@ describe('Transfer', () => {
     for (const key of Object.values(TRANSFER_OUTCOME_STRINGS)) expect(STRINGS[locale][key]).toContain('{target}');
     renderDesktop(<TaskList />, { desktop: withTransfer({ mode: 'cold', target: 'Carol Chen', state: 'failed', outcome: 'busy' as TransferOutcome }), locale });
     expect(screen.getByRole('alert').textContent).toContain('Carol Chen');
+  });
+
+  it('lets the agent dismiss a failed transfer, and shows the next failure again', async () => {
+    let push: (t: TransferView) => void = () => {};
+    function Harness() {
+      const [transfer, setTransfer] = useState<TransferView>({ mode: 'cold', target: 'Carol Chen', state: 'failed', outcome: 'busy' });
+      push = setTransfer;
+      return <TransferStatus task={connected({ transfer })} />;
+    }
+    renderDesktop(<Harness />);
+    expect(screen.getByRole('alert').textContent).toContain('Carol Chen is busy');
+    await userEvent.click(screen.getByRole('button', { name: 'Dismiss', exact: true } as never));
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.queryByTestId('transfer-status')).toBeNull();
+    // The next transfer fails another way: the agent is told again.
+    act(() => push({ mode: 'cold', target: 'Carol Chen', state: 'failed', outcome: 'no-answer' }));
+    expect(screen.getByRole('alert').textContent).toContain('Carol Chen did not answer the transfer');
   });
 
   it('shows who transferred a call', () => {
