@@ -12,6 +12,7 @@
 //! Every run starts its own server (`--bin`, default the release build) on 127.0.0.1 with a
 //! fresh database in a temporary folder, and stops it at the end.
 
+mod audio_plot;
 mod desktops;
 mod reads;
 mod relay;
@@ -39,6 +40,8 @@ enum Command {
     Relay(relay::Args),
     /// Durable task creations per second from many concurrent clients.
     Writes(writes::Args),
+    /// Draws several `switchboard load --media` runs against the calls talking at once.
+    AudioPlot(audio_plot::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
             Command::Reads(a) => reads::run(a).await,
             Command::Relay(a) => relay::run(a).await,
             Command::Writes(a) => writes::run(a).await,
+            Command::AudioPlot(a) => audio_plot::run(a),
         }
     })
 }

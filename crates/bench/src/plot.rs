@@ -176,3 +176,80 @@ pub fn load(path: &std::path::Path, panels: &[LoadPanel]) -> anyhow::Result<()> 
     root.present()?;
     Ok(())
 }
+
+/// One panel of [`panels`]: named series of (x, y) points, and an optional target drawn as a
+/// dashed horizontal line.
+pub struct Panel {
+    /// The caption.
+    pub title: String,
+    /// What x is.
+    pub x_desc: String,
+    /// What y is.
+    pub y_desc: String,
+    /// (name, points), drawn in turn in blue, red, black, green.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// (what it is, y).
+    pub target: Option<(String, f64)>,
+}
+
+/// Several panels, two a row: figures of separate runs drawn against what was varied.
+pub fn panels(path: &std::path::Path, panels: &[Panel]) -> anyhow::Result<()> {
+    let rows = panels.len().div_ceil(2).max(1);
+    let root = SVGBackend::new(path, (900, 340 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((rows, 2));
+    let colors = [BLUE, RED, BLACK, GREEN];
+    for (area, panel) in areas.iter().zip(panels) {
+        let all = panel.series.iter().flat_map(|(_, p)| p.iter());
+        let max_x = all.clone().map(|p| p.0).fold(1.0, f64::max) * 1.1;
+        let max_y = all
+            .map(|p| p.1)
+            .chain(panel.target.as_ref().map(|t| t.1))
+            .filter(|y| y.is_finite())
+            .fold(1.0, f64::max)
+            * 1.2;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+        chart
+            .configure_mesh()
+            .x_desc(panel.x_desc.as_str())
+            .y_desc(panel.y_desc.as_str())
+            .draw()?;
+        for ((name, points), color) in panel.series.iter().zip(colors.iter().cycle()) {
+            let color = *color;
+            let mut pts: Vec<(f64, f64)> =
+                points.iter().copied().filter(|p| p.1.is_finite()).collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if pts.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+        }
+        if let Some((name, y)) = &panel.target {
+            let y = *y;
+            let dashes = (0..40).map(|i| {
+                let a = max_x * f64::from(i) / 40.0;
+                PathElement::new(vec![(a, y), (a + max_x / 80.0, y)], MAGENTA)
+            });
+            chart
+                .draw_series(dashes)?
+                .label(name.as_str())
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], MAGENTA));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
