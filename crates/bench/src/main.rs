@@ -16,6 +16,7 @@ mod audio_plot;
 mod desktops;
 mod reads;
 mod relay;
+mod routing_plot;
 mod writes;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,8 @@ enum Command {
     Writes(writes::Args),
     /// Draws several `switchboard load --media` runs against the calls talking at once.
     AudioPlot(audio_plot::Args),
+    /// Draws the routing engine's Criterion results beside their targets.
+    RoutingPlot(routing_plot::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             Command::Relay(a) => relay::run(a).await,
             Command::Writes(a) => writes::run(a).await,
             Command::AudioPlot(a) => audio_plot::run(a),
+            Command::RoutingPlot(a) => routing_plot::run(a),
         }
     })
 }

@@ -253,3 +253,68 @@ pub fn panels(path: &std::path::Path, panels: &[Panel]) -> anyhow::Result<()> {
     root.present()?;
     Ok(())
 }
+
+/// One bar of [`bars`]: its label, value and, if there is one, the target it is held to.
+pub struct Bar {
+    /// What was measured.
+    pub label: String,
+    /// The figure.
+    pub value: f64,
+    /// The target, drawn as a dashed mark over the bar.
+    pub target: Option<f64>,
+}
+
+/// A bar per figure, with its target marked: figures of different benchmarks side by side.
+pub fn bars(path: &std::path::Path, title: &str, y_desc: &str, bars: &[Bar]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = bars.len().max(1);
+    let max_y = bars
+        .iter()
+        .flat_map(|b| [Some(b.value), b.target])
+        .flatten()
+        .filter(|y| y.is_finite())
+        .fold(1.0, f64::max)
+        * 1.25;
+    #[allow(clippy::cast_precision_loss)]
+    let width = n as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..width, 0.0..max_y)?;
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|x| {
+            // Labels sit at the middle of each bar (x = i + 0.5).
+            let i = x.floor();
+            if (x - i - 0.5).abs() < 1e-6 && i >= 0.0 {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_desc)
+        .draw()?;
+    for (i, b) in bars.iter().enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let x = i as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x + 0.2, 0.0), (x + 0.8, b.value)],
+            BLUE.mix(0.6).filled(),
+        )))?;
+        if let Some(t) = b.target {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x + 0.1, t), (x + 0.9, t)],
+                MAGENTA.stroke_width(2),
+            )))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}
