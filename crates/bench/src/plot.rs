@@ -127,54 +127,27 @@ pub struct LoadPanel {
 /// `switchboard load`: each phase's latency (p50, p99, p99.9) against connected agents, one
 /// panel per phase, two panels a row.
 pub fn load(path: &std::path::Path, panels: &[LoadPanel]) -> anyhow::Result<()> {
-    let rows = panels.len().div_ceil(2).max(1);
-    let root = SVGBackend::new(path, (900, 340 * rows as u32)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let areas = root.split_evenly((rows, 2));
-    for (area, panel) in areas.iter().zip(panels) {
-        let max_x = panel.points.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
-        let max_y = panel
-            .points
-            .iter()
-            .map(|p| p.3)
-            .filter(|y| y.is_finite())
-            .fold(1.0, f64::max)
-            * 1.2;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
-        chart
-            .configure_mesh()
-            .x_desc("connected agents")
-            .y_desc("ms")
-            .draw()?;
-        for (color, name, pick) in [(BLUE, "p50", 1usize), (RED, "p99", 2), (BLACK, "p99.9", 3)] {
-            let pts: Vec<(f64, f64)> = panel
-                .points
-                .iter()
-                .map(|p| (p.0, [p.0, p.1, p.2, p.3][pick]))
-                .filter(|p| p.1.is_finite())
-                .collect();
-            if pts.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(LineSeries::new(pts.clone(), &color))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .draw()?;
-    }
-    root.present()?;
-    Ok(())
+    let drawn: Vec<Panel> = panels
+        .iter()
+        .map(|p| Panel {
+            title: p.title.clone(),
+            x_desc: "connected agents".into(),
+            y_desc: "ms".into(),
+            series: [("p50", 1usize), ("p99", 2), ("p99.9", 3)]
+                .into_iter()
+                .map(|(name, pick)| {
+                    let points = p
+                        .points
+                        .iter()
+                        .map(|q| (q.0, [q.0, q.1, q.2, q.3][pick]))
+                        .collect();
+                    (name.to_owned(), points)
+                })
+                .collect(),
+            target: None,
+        })
+        .collect();
+    self::panels(path, &drawn)
 }
 
 /// One panel of [`panels`]: named series of (x, y) points, and an optional target drawn as a

@@ -248,7 +248,7 @@ impl Recovery {
     /// A try at `now` did not get through: the next after twice the wait (at most `max`).
     fn retry_later(&mut self, now: i64) {
         self.tries += 1;
-        self.wait = (self.wait * 2).min(self.max.max(self.wait));
+        self.wait = (self.wait * 2).min(self.max);
         self.next_at_ms = now.saturating_add(millis(self.wait));
     }
 }
@@ -571,7 +571,8 @@ impl Driver {
     /// restarted). Off until set.
     pub fn set_recovery(&mut self, first: Option<Duration>, max: Duration) {
         self.recovery.first = first;
-        self.recovery.max = max;
+        // Never shorter than the first wait.
+        self.recovery.max = first.map_or(max, |f| max.max(f));
     }
 
     /// Between jobs, while the driver cannot store changes and a try is due: writes a probe to
@@ -1533,7 +1534,6 @@ pub fn spawn(mut driver: Driver) -> std::io::Result<(CoreHandle, std::thread::Jo
                 }));
                 if caught.is_err() {
                     driver.recovery.possible = false;
-                    driver.failed = None;
                     driver.poison("rebuilding the state after a failed commit panicked");
                 }
             }
