@@ -75,7 +75,11 @@ impl Server {
             .arg(format!("sqlite://{}", dir.join("bench.db").display()))
             .env("TWILIO_ACCOUNT_SID", ACCOUNT)
             .env("TWILIO_AUTH_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
+            // SWITCHBOARD_BENCH_SERVER_LOG: the server's log filter (default: warnings only).
+            .env(
+                "RUST_LOG",
+                std::env::var("SWITCHBOARD_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {
@@ -83,11 +87,16 @@ impl Server {
         }
         let mut child = cmd.spawn().with_context(|| format!("starting {bin}"))?;
         // Read stdout on a thread of its own so the server never blocks on a full pipe.
+        // With a log filter asked for, its lines are copied to stderr too.
+        let echo = std::env::var_os("SWITCHBOARD_BENCH_SERVER_LOG").is_some();
         let (lines_tx, lines) = std::sync::mpsc::channel();
         if let Some(out) = child.stdout.take() {
             std::thread::spawn(move || {
                 use std::io::BufRead;
                 for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    if echo {
+                        eprintln!("server: {line}");
+                    }
                     let _ = lines_tx.send(line);
                 }
             });

@@ -82,7 +82,7 @@ pub struct Args {
     /// server gets a relay on 127.0.0.1; a --url server needs one.
     #[arg(long)]
     pub media: bool,
-    /// Client threads the --media peers run on (each a single-threaded runtime).
+    /// Client threads the --media peers run on (each one loop over its peers' sockets).
     #[arg(long, default_value_t = 1)]
     pub media_threads: usize,
     /// Desktops signing in at once while they connect.

@@ -1,10 +1,12 @@
 //! Simulated agents' audio: one str0m `Rtc` per agent (full ICE; the offerer towards our relay,
 //! the answerer when Janus offers), each with its own UDP socket on 127.0.0.1 (the relays route
-//! by 5-tuple), sending one audio frame every 20 ms with str0m's frame API. Used by the relay
-//! benchmark (`switchboard-bench relay`, measured in windows) and by `switchboard load --media`
-//! (one peer per side of each call, followed by a [`Probe`] until the call ends).
+//! by 5-tuple), sending one audio frame every 20 ms as an RTP packet of its own (str0m's RTP
+//! mode, as the relay itself runs: no packetizer, jitter buffer or frame timers). Used by the
+//! relay benchmark (`switchboard-bench relay`, measured in windows) and by
+//! `switchboard load --media` (one peer per side of each call, followed by a [`Probe`] until
+//! the call ends).
 //!
-//! What a receiver measures, from the frames it gets:
+//! What a receiver measures, from the packets it gets:
 //! - **Stamped** payloads (forwarding runs; the relay does not decode): a valid-looking Opus TOC
 //!   byte, then the sender's index, a sequence number and the send time in nanoseconds since
 //!   the run's shared `Instant`. The receiver (same process, same clock) gets the one-way delay
@@ -13,10 +15,12 @@
 //! - **Opus** payloads (mixing runs): real pre-encoded Opus, cycled. A mix carries no stamp, so
 //!   the receiver counts the frames that arrived in the window (expected: 50 per second).
 //!
-//! The peers run as tasks on a few single-threaded tokio runtimes ([`Fleet`]), one task per
-//! peer, each waking for its socket, its str0m deadline or its next 20 ms frame. Each task
-//! records how late its frames left against their schedule, so that a client that cannot keep
-//! up shows as a warning instead of as the server's loss or delay.
+//! The peers run on a few client threads ([`Fleet`]). Each thread is one loop over its peers:
+//! their sockets in one `epoll` set (mio), their str0m deadlines and frame schedules in one
+//! ordered index, so a wake-up serves every peer that is due for one system call, with no task
+//! or timer per peer. Each peer records how late its frames left against their schedule, so
+//! that a client that cannot keep up shows as a warning instead of as the server's loss or
+//! delay.
 //!
 //! A peer can also be watched on its own ([`Peer::watch`]): its [`Probe`] counts, outside any
 //! window, the stamped frames from one sender (its party) with their sequence range and delays,
@@ -31,9 +35,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 /// One frame every 20 ms.
@@ -80,6 +84,8 @@ pub struct Shared {
     pub hearing: AtomicUsize,
     /// Peers whose ICE disconnected or whose str0m failed.
     pub failed: AtomicUsize,
+    /// Why the first of them failed.
+    first_failure: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -95,7 +101,13 @@ impl Shared {
             connected: AtomicUsize::new(0),
             hearing: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
+            first_failure: Mutex::new(None),
         })
+    }
+
+    /// Why the first peer that failed did (`None`: none has).
+    pub fn first_failure(&self) -> Option<String> {
+        self.first_failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// Nanoseconds from `base` to `t` (the stamps' clock).
@@ -282,6 +294,7 @@ fn rtc(now: Instant) -> Rtc {
     extensions.set(4, Extension::RtpMid);
     let mut config = RtcConfig::new()
         .set_extension_map(extensions)
+        .set_rtp_mode(true)
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
     let codecs = config.codec_config();
     codecs.clear();
@@ -384,47 +397,18 @@ impl Peer {
         probe
     }
 
-    /// Starts the peer on one of the fleet's runtimes; it hands in a report after every window
-    /// (see [`Shared::collect`]) until the fleet stops.
+    /// Hands the peer to one of the fleet's threads (in turn); it hands in a report after every
+    /// window (see [`Shared::collect`]) until the fleet or its probe stops it.
     pub fn spawn(self, fleet: &Fleet) {
-        let shared = fleet.shared.clone();
-        let i = fleet.next.fetch_add(1, Ordering::Relaxed) % fleet.handles.len();
-        drop(fleet.handles[i].spawn(async move { self.run(shared).await }));
-    }
-
-    async fn run(self, shared: Arc<Shared>) -> PeerReport {
-        let mut report = PeerReport {
-            index: self.index,
-            ..PeerReport::default()
-        };
-        let socket = match tokio::net::UdpSocket::from_std(self.socket) {
-            Ok(s) => s,
-            Err(e) => {
-                report.error = Some(format!("socket: {e}"));
-                return report;
-            }
-        };
-        let handed = shared.round.load(Ordering::SeqCst);
-        let mut task = Task {
-            handed,
-            rtc: self.rtc,
-            socket,
-            local: self.local,
-            mid: self.mid,
-            pt: None,
-            payload: self.payload,
-            index: self.index,
-            shared,
-            deadline: Instant::now(),
-            next_send: None,
-            seq: 0,
-            heard: false,
-            jitter: BTreeMap::new(),
-            report,
-            probe: self.probe,
-        };
-        task.run().await;
-        task.finish()
+        if fleet.lanes.is_empty() {
+            return;
+        }
+        let i = fleet.next.fetch_add(1, Ordering::Relaxed) % fleet.lanes.len();
+        let lane = &fleet.lanes[i];
+        if lane.peers.send(self).is_ok() {
+            // A thread that is gone has stopped its peers; nothing to wake.
+            let _ = lane.waker.wake();
+        }
     }
 }
 
@@ -433,26 +417,62 @@ struct Jitter {
     jitter: f64,
 }
 
+/// A running peer, driven by its thread's loop.
 struct Task {
     handed: u64,
     rtc: Rtc,
-    socket: tokio::net::UdpSocket,
+    socket: mio::net::UdpSocket,
     local: SocketAddr,
     mid: Option<Mid>,
     pt: Option<Pt>,
     payload: Payload,
     index: u32,
-    shared: Arc<Shared>,
+    /// str0m's next deadline.
     deadline: Instant,
+    /// The next frame's schedule (from DTLS up).
     next_send: Option<Instant>,
+    /// The key this task has in its thread's timer index.
+    timer: Option<Instant>,
     seq: u32,
     heard: bool,
+    done: bool,
     jitter: BTreeMap<u32, Jitter>,
     report: PeerReport,
     probe: Option<Arc<Probe>>,
 }
 
 impl Task {
+    fn new(peer: Peer, shared: &Shared, now: Instant) -> Task {
+        Task {
+            handed: shared.round.load(Ordering::SeqCst),
+            rtc: peer.rtc,
+            socket: mio::net::UdpSocket::from_std(peer.socket),
+            local: peer.local,
+            mid: peer.mid,
+            pt: None,
+            payload: peer.payload,
+            index: peer.index,
+            deadline: now,
+            next_send: None,
+            timer: None,
+            seq: 0,
+            heard: false,
+            done: false,
+            jitter: BTreeMap::new(),
+            report: PeerReport {
+                index: peer.index,
+                ..PeerReport::default()
+            },
+            probe: peer.probe,
+        }
+    }
+
+    /// When the thread must next look at this peer.
+    fn wake_at(&self) -> Instant {
+        self.next_send
+            .map_or(self.deadline, |s| s.min(self.deadline))
+    }
+
     fn finish(&mut self) -> PeerReport {
         let fresh = PeerReport {
             index: self.index,
@@ -466,84 +486,75 @@ impl Task {
         report
     }
 
-    fn hand_in_if_due(&mut self, now: Instant) {
-        let round = self.shared.round.load(Ordering::SeqCst);
-        if round != self.handed && self.shared.window_over(self.shared.ns(now)) {
+    fn hand_in_if_due(&mut self, shared: &Shared, now: Instant) {
+        let round = shared.round.load(Ordering::SeqCst);
+        if round != self.handed && shared.window_over(shared.ns(now)) {
             self.handed = round;
             let report = self.finish();
-            if let Ok(mut r) = self.shared.reports.lock() {
+            if let Ok(mut r) = shared.reports.lock() {
                 r.push(report);
             }
         }
     }
 
-    async fn run(&mut self) {
-        let mut buf = vec![0u8; 2_048];
-        let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
-        self.drain(Instant::now(), &mut out);
-        self.flush(&mut out).await;
+    fn stopped(&self) -> bool {
+        self.probe
+            .as_ref()
+            .is_some_and(|p| p.stop.load(Ordering::Relaxed))
+    }
+
+    /// Every datagram waiting on the socket (mio reports readiness once per edge).
+    fn read_all(&mut self, shared: &Shared, now: Instant, buf: &mut [u8]) {
         loop {
-            let now = Instant::now();
-            let mut wake = self.deadline.min(now + MAX_SLEEP);
-            if let Some(s) = self.next_send {
-                wake = wake.min(s);
-            }
-            tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = r {
-                        let now = Instant::now();
-                        self.receive(now, from, &buf[..n], &mut out);
-                        // Whatever else is already queued, before sending.
-                        for _ in 0..32 {
-                            match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, from)) => self.receive(now, from, &buf[..n], &mut out),
-                                Err(_) => break,
-                            }
-                        }
+            match self.socket.recv_from(buf) {
+                Ok((n, from)) => {
+                    let Some(data) = buf.get(..n) else { continue };
+                    let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) else {
+                        continue;
+                    };
+                    if let Err(e) = self.rtc.handle_input(Input::Receive(now, r)) {
+                        self.fail(shared, format!("input: {e}"));
                     }
+                    self.drain(shared, now);
                 }
-                _ = tokio::time::sleep_until(wake.into()) => {}
-            }
-            if self.shared.stop.load(Ordering::Relaxed)
-                || self
-                    .probe
-                    .as_ref()
-                    .is_some_and(|p| p.stop.load(Ordering::Relaxed))
-            {
-                return;
-            }
-            let now = Instant::now();
-            self.hand_in_if_due(now);
-            if self.deadline <= now {
-                if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
-                    self.fail(format!("timeout: {e}"));
-                }
-                self.drain(now, &mut out);
-            }
-            while let Some(due) = self.next_send.filter(|d| *d <= now) {
-                let late = now.saturating_duration_since(due);
-                if late > SKIP {
-                    if self.shared.in_window(self.shared.ns(due)) {
-                        self.report.skipped += 1;
-                    }
-                    self.next_send = Some(due + FRAME);
-                    continue;
-                }
-                self.send_frame(now, late);
-                self.next_send = Some(due + FRAME);
-            }
-            self.drain(now, &mut out);
-            self.flush(&mut out).await;
-            if !self.rtc.is_alive() {
-                self.fail("the connection closed".into());
-                return;
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
             }
         }
     }
 
-    fn fail(&mut self, why: String) {
+    /// What is due at `now`: str0m's timeout, then the frames whose time has come.
+    fn on_timer(&mut self, shared: &Shared, now: Instant) {
+        if self.deadline <= now {
+            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                self.fail(shared, format!("timeout: {e}"));
+            }
+            self.drain(shared, now);
+        }
+        while let Some(due) = self.next_send.filter(|d| *d <= now) {
+            let late = now.saturating_duration_since(due);
+            self.next_send = Some(due + FRAME);
+            if late > SKIP {
+                if shared.in_window(shared.ns(due)) {
+                    self.report.skipped += 1;
+                }
+                continue;
+            }
+            self.send_frame(shared, now, late);
+        }
+        if !self.rtc.is_alive() {
+            self.fail(shared, "the connection closed".into());
+            self.done = true;
+        }
+    }
+
+    fn fail(&mut self, shared: &Shared, why: String) {
         if self.report.error.is_none() {
-            self.shared.failed.fetch_add(1, Ordering::Relaxed);
+            if shared.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                if let Ok(mut f) = shared.first_failure.lock() {
+                    *f = Some(format!("peer {}: {why}", self.index));
+                }
+            }
             if let Some(p) = &self.probe {
                 p.failed.store(true, Ordering::Relaxed);
             }
@@ -551,41 +562,22 @@ impl Task {
         }
     }
 
-    fn receive(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        data: &[u8],
-        out: &mut Vec<(SocketAddr, Vec<u8>)>,
-    ) {
-        let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) else {
-            return;
-        };
-        if let Err(e) = self.rtc.handle_input(Input::Receive(now, r)) {
-            self.fail(format!("input: {e}"));
-        }
-        self.drain(now, out);
-    }
-
-    async fn flush(&mut self, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
-        for (to, data) in out.drain(..) {
-            // Loopback: an error here is the kernel's buffer; the datagram is lost like on a
-            // network and shows up as loss.
-            let _ = self.socket.send_to(&data, to).await;
-        }
-    }
-
-    fn drain(&mut self, now: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+    /// str0m's output until its next deadline: datagrams leave at once.
+    fn drain(&mut self, shared: &Shared, now: Instant) {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.deadline = t;
                     return;
                 }
-                Ok(Output::Transmit(t)) => out.push((t.destination, t.contents.to_vec())),
-                Ok(Output::Event(e)) => self.event(now, e),
+                Ok(Output::Transmit(t)) => {
+                    // Loopback: an error here is the kernel's buffer; the datagram is lost
+                    // like on a network and shows up as loss.
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => self.event(shared, now, e),
                 Err(e) => {
-                    self.fail(format!("output: {e}"));
+                    self.fail(shared, format!("output: {e}"));
                     self.deadline = now + MAX_SLEEP;
                     return;
                 }
@@ -593,11 +585,11 @@ impl Task {
         }
     }
 
-    fn event(&mut self, now: Instant, e: Event) {
+    fn event(&mut self, shared: &Shared, now: Instant, e: Event) {
         match e {
             Event::Connected if !self.report.connected => {
                 self.report.connected = true;
-                self.shared.connected.fetch_add(1, Ordering::Relaxed);
+                shared.connected.fetch_add(1, Ordering::Relaxed);
                 if let Some(p) = &self.probe {
                     p.connected.store(true, Ordering::Relaxed);
                 }
@@ -607,18 +599,18 @@ impl Task {
                 self.mid = Some(m.mid);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.fail("ICE disconnected".into());
+                self.fail(shared, "ICE disconnected".into());
             }
-            Event::MediaData(d) => {
+            Event::RtpPacket(p) => {
                 if !self.heard {
                     self.heard = true;
-                    self.shared.hearing.fetch_add(1, Ordering::Relaxed);
+                    shared.hearing.fetch_add(1, Ordering::Relaxed);
                 }
-                let arrival = self.shared.ns(now);
+                let arrival = shared.ns(now);
                 match self.payload {
-                    Payload::Stamped => self.stamped(arrival, &d.data),
+                    Payload::Stamped => self.stamped(shared, arrival, &p.payload),
                     Payload::Opus(_) => {
-                        if self.shared.in_window(arrival) {
+                        if shared.in_window(arrival) {
                             *self.report.received.entry(u32::MAX).or_default() += 1;
                         }
                     }
@@ -628,7 +620,7 @@ impl Task {
         }
     }
 
-    fn stamped(&mut self, arrival: u64, data: &[u8]) {
+    fn stamped(&mut self, shared: &Shared, arrival: u64, data: &[u8]) {
         let (Some(&TOC), Some(sender), Some(sent)) = (
             data.first(),
             data.get(1..5)
@@ -649,7 +641,7 @@ impl Task {
                 .map_or(0, u32::from_le_bytes);
             p.frame(arrival, seq, delay_us);
         }
-        if !self.shared.in_window(sent) {
+        if !shared.in_window(sent) {
             return;
         }
         *self.report.received.entry(sender).or_default() += 1;
@@ -663,21 +655,25 @@ impl Task {
         j.last_transit = transit;
     }
 
-    fn send_frame(&mut self, now: Instant, late: Duration) {
+    /// Writes one frame as an RTP packet of its own (str0m's RTP mode: no packetizer, no frame
+    /// timers) and lets str0m send it now.
+    fn send_frame(&mut self, shared: &Shared, now: Instant, late: Duration) {
         let Some(mid) = self.mid else {
             return;
         };
         if self.pt.is_none() {
-            self.pt = self.rtc.writer(mid).and_then(|w| {
-                w.payload_params()
-                    .find(|p| p.spec().codec == Codec::Opus)
-                    .map(|p| p.pt())
-            });
+            self.pt = self
+                .rtc
+                .codec_config()
+                .params()
+                .iter()
+                .find(|p| p.spec().codec == Codec::Opus)
+                .map(|p| p.pt());
         }
         let Some(pt) = self.pt else {
             return;
         };
-        let sent = self.shared.ns(now);
+        let sent = shared.ns(now);
         let data: Vec<u8> = match &self.payload {
             Payload::Stamped => {
                 let mut d = vec![0u8; STAMPED_BYTES];
@@ -692,25 +688,28 @@ impl Task {
                 None => return,
             },
         };
-        let time = MediaTime::new(
-            u64::from(self.seq) * FRAME_SAMPLES,
-            Frequency::FORTY_EIGHT_KHZ,
-        );
+        // 48 kHz: the RTP timestamp advances by one frame's samples per frame.
+        let ts = (u64::from(self.seq) * FRAME_SAMPLES) as u32;
+        let seq = SeqNo::from(u64::from(self.seq));
         self.seq = self.seq.wrapping_add(1);
-        let Some(w) = self.rtc.writer(mid) else {
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
             return;
         };
-        if let Err(e) = w.write(pt, now, time, data) {
-            self.fail(format!("write: {e}"));
+        tx.write_rtp(RtpWrite::new(pt, seq, ts, now, data));
+        // str0m sends a written packet on its next timeout.
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            self.fail(shared, format!("write: {e}"));
             return;
         }
+        self.drain(shared, now);
         if let Some(p) = &self.probe {
             p.sent.fetch_add(1, Ordering::Relaxed);
             if late > LATE {
                 p.late.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if self.shared.in_window(sent) {
+        if shared.in_window(sent) {
             self.report.sent += 1;
             if late > LATE {
                 self.report.late += 1;
@@ -720,12 +719,142 @@ impl Task {
     }
 }
 
-/// The client threads the peers run on: each a single-threaded tokio runtime.
+/// The waker's token; peers' sockets are tokens `0..`.
+const WAKE: mio::Token = mio::Token(usize::MAX);
+/// How often every peer of a thread is looked at for its report and its probe's stop.
+const SWEEP: Duration = Duration::from_millis(50);
+
+/// One client thread's loop: its peers' sockets in one `epoll` set, their deadlines and frame
+/// schedules in one ordered index. A wake-up costs one system call for however many peers are
+/// due, instead of a task and a timer per peer.
+struct Lane {
+    poll: mio::Poll,
+    peers: std::sync::mpsc::Receiver<Peer>,
+    shared: Arc<Shared>,
+    tasks: Vec<Option<Task>>,
+    free: Vec<usize>,
+    timers: std::collections::BTreeSet<(Instant, usize)>,
+}
+
+impl Lane {
+    fn run(mut self) {
+        let mut events = mio::Events::with_capacity(1_024);
+        let mut buf = vec![0u8; 2_048];
+        let mut touched: Vec<usize> = Vec::new();
+        let mut next_sweep = Instant::now() + SWEEP;
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            while let Ok(peer) = self.peers.try_recv() {
+                self.add(peer);
+            }
+            let now = Instant::now();
+            let first = self.timers.first().map_or(now + MAX_SLEEP, |&(t, _)| t);
+            let timeout = first.min(next_sweep).saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                let i = ev.token().0;
+                if let Some(Some(t)) = self.tasks.get_mut(i) {
+                    t.read_all(&self.shared, now, &mut buf);
+                    touched.push(i);
+                }
+            }
+            while let Some(&(t, i)) = self.timers.first() {
+                if t > now {
+                    break;
+                }
+                self.timers.pop_first();
+                if let Some(Some(task)) = self.tasks.get_mut(i) {
+                    task.timer = None;
+                    task.on_timer(&self.shared, now);
+                    touched.push(i);
+                }
+            }
+            if now >= next_sweep {
+                next_sweep = now + SWEEP;
+                for (i, slot) in self.tasks.iter_mut().enumerate() {
+                    if let Some(t) = slot {
+                        t.hand_in_if_due(&self.shared, now);
+                        if t.stopped() {
+                            t.done = true;
+                            touched.push(i);
+                        }
+                    }
+                }
+            }
+            for i in touched.drain(..) {
+                self.settle(i);
+            }
+        }
+    }
+
+    fn add(&mut self, peer: Peer) {
+        let now = Instant::now();
+        let mut task = Task::new(peer, &self.shared, now);
+        let i = self.free.pop().unwrap_or(self.tasks.len());
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut task.socket, mio::Token(i), mio::Interest::READABLE)
+        {
+            task.fail(&self.shared, format!("socket: {e}"));
+            if i < self.tasks.len() {
+                self.free.push(i);
+            }
+            return;
+        }
+        task.drain(&self.shared, now);
+        if i == self.tasks.len() {
+            self.tasks.push(Some(task));
+        } else if let Some(slot) = self.tasks.get_mut(i) {
+            *slot = Some(task);
+        }
+        self.settle(i);
+    }
+
+    /// Puts a peer back in the timer index at its next wake-up, or drops it when it is done
+    /// (its socket closes with it).
+    fn settle(&mut self, i: usize) {
+        let Some(slot) = self.tasks.get_mut(i) else {
+            return;
+        };
+        let Some(task) = slot.as_mut() else { return };
+        if task.done {
+            if let Some(old) = task.timer.take() {
+                self.timers.remove(&(old, i));
+            }
+            let _ = self.poll.registry().deregister(&mut task.socket);
+            *slot = None;
+            self.free.push(i);
+            return;
+        }
+        let at = task.wake_at();
+        if task.timer != Some(at) {
+            if let Some(old) = task.timer.replace(at) {
+                self.timers.remove(&(old, i));
+            }
+            self.timers.insert((at, i));
+        }
+    }
+}
+
+/// Where a thread takes new peers from.
+struct LaneHandle {
+    peers: std::sync::mpsc::Sender<Peer>,
+    waker: mio::Waker,
+}
+
+/// The client threads the peers run on, each a loop over its own peers ([`Lane`]).
 pub struct Fleet {
     /// The run's shared state.
     pub shared: Arc<Shared>,
-    handles: Vec<tokio::runtime::Handle>,
-    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    lanes: Vec<LaneHandle>,
     threads: Vec<std::thread::JoinHandle<()>>,
     next: AtomicUsize,
 }
@@ -735,33 +864,28 @@ impl Fleet {
     pub fn start(threads: usize) -> anyhow::Result<Fleet> {
         let shared = Shared::new();
         let mut fleet = Fleet {
-            shared,
-            handles: Vec::new(),
-            stops: Vec::new(),
+            shared: shared.clone(),
+            lanes: Vec::new(),
             threads: Vec::new(),
             next: AtomicUsize::new(0),
         };
         for i in 0..threads.max(1) {
-            let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let poll = mio::Poll::new().context("a client thread's poll")?;
+            let waker =
+                mio::Waker::new(poll.registry(), WAKE).context("a client thread's waker")?;
+            let (tx, rx) = std::sync::mpsc::channel();
+            let lane = Lane {
+                poll,
+                peers: rx,
+                shared: shared.clone(),
+                tasks: Vec::new(),
+                free: Vec::new(),
+                timers: std::collections::BTreeSet::new(),
+            };
             let thread = std::thread::Builder::new()
                 .name(format!("bench-peers-{i}"))
-                .spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
-                        return;
-                    };
-                    let _ = handle_tx.send(rt.handle().clone());
-                    rt.block_on(async {
-                        let _ = stopped.await;
-                    });
-                })?;
-            fleet
-                .handles
-                .push(handle_rx.recv().context("a client runtime did not start")?);
-            fleet.stops.push(stop);
+                .spawn(move || lane.run())?;
+            fleet.lanes.push(LaneHandle { peers: tx, waker });
             fleet.threads.push(thread);
         }
         Ok(fleet)
@@ -771,8 +895,8 @@ impl Fleet {
 impl Drop for Fleet {
     fn drop(&mut self) {
         self.shared.stop();
-        for s in self.stops.drain(..) {
-            let _ = s.send(());
+        for lane in &self.lanes {
+            let _ = lane.waker.wake();
         }
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -27,7 +27,7 @@ pub struct Args {
     /// Calls (or participants) being set up at once.
     #[arg(long, default_value_t = 4)]
     pub setup_concurrency: usize,
-    /// Client threads the peers run on (each a single-threaded runtime).
+    /// Client threads the peers run on (each one loop over its peers' sockets).
     #[arg(long, default_value_t = 1)]
     pub client_threads: usize,
     /// CPUs for the server, Janus and the in-process media thread (a `taskset` list; empty:

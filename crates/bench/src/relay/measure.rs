@@ -61,8 +61,11 @@ pub(super) async fn wait_flowing(fleet: &Fleet, peers: usize, what: &str) -> any
             return Ok(());
         }
         if start.elapsed() > limit {
+            let why = s
+                .first_failure()
+                .map_or(String::new(), |w| format!("; the first: {w}"));
             bail!(
-                "{what}: after {:.0} s only {c} of {peers} peers are connected and {h} hear their party ({f} failed)",
+                "{what}: after {:.0} s only {c} of {peers} peers are connected and {h} hear their party ({f} failed{why})",
                 start.elapsed().as_secs_f64()
             );
         }
