@@ -77,8 +77,9 @@ pub struct Args {
     /// Reported per step: the most calls at once whose two sides both receive the other's
     /// frames, loss, one-way delay, peers that never connected. Cost: two peers per call in this
     /// process (a UDP socket, DTLS and 50 packets a second each way per peer) on
-    /// --media-threads threads, about a third of a core per 100 calls (docs/benchmarks.md), and
-    /// the relay's forwarding in the server, about a quarter of a core per 100 calls. A started
+    /// --media-threads threads, about a seventh of a core per 100 calls (docs/benchmarks.md),
+    /// and the relay's forwarding in the server, about a tenth to a fifth of a core per 100
+    /// calls. A started
     /// server gets a relay on 127.0.0.1; a --url server needs one.
     #[arg(long)]
     pub media: bool,

@@ -104,6 +104,10 @@ pub(super) fn forward_row(
         reports.iter().map(|r| (r.index, r.sent)).collect();
     let (mut expected, mut received, mut silent) = (0u64, 0u64, 0usize);
     for r in reports {
+        // A receiver that never connected received nothing to lose; the warnings count it.
+        if !r.connected {
+            continue;
+        }
         let partner = r.index ^ 1;
         let Some(&s) = sent.get(&partner) else {
             continue;
