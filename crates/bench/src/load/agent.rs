@@ -30,8 +30,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::audio::{self, AudioFigures};
-use super::peer::{Fleet, Peer, Probe};
 use super::stats::{Errors, Samples};
+use crate::peer::{Fleet, Peer, Probe};
 
 /// A desktop's socket.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;

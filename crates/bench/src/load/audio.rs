@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::peer::{Fleet, Payload, Peer, Probe};
 use super::stats::Samples;
+use crate::peer::{Fleet, Payload, Peer, Probe};
 
 /// A peer is receiving when its party's latest frame arrived at most this long ago (5 frames).
 pub const RECEIVING: Duration = Duration::from_millis(100);

@@ -13,7 +13,7 @@
 //!
 //! Without `--media` calls connect at the signalling level only (no `media_offer`). With it,
 //! every connected call carries audio both ways: each side's desktop opens a str0m peer to the
-//! server's relay over its own socket, exactly as a browser does ([`audio`], [`peer`]), sends
+//! server's relay over its own socket, exactly as a browser does ([`audio`], [`crate::peer`]), sends
 //! stamped 20 ms frames until the call ends, and each step reports the most calls at once whose
 //! both sides received the other's frames, loss, one-way delay and the peers that never
 //! connected.
@@ -23,7 +23,6 @@ mod args;
 mod audio;
 mod dial;
 mod fault;
-pub mod peer;
 mod rest;
 pub mod stats;
 
@@ -326,7 +325,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let media = if args.media {
         let fleet =
-            peer::Fleet::start(args.media_threads).context("starting the peers' threads")?;
+            crate::peer::Fleet::start(args.media_threads).context("starting the peers' threads")?;
         Some(Arc::new(fleet))
     } else {
         None

@@ -31,10 +31,10 @@ use tokio::sync::mpsc;
 
 use super::args::Args;
 use super::measure::{ramp, whole_rooms, Load};
-use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use super::tones::tones;
 use switchboard_bench::client::bounded;
+use switchboard_bench::peer::{Fleet, Payload, Peer};
 use switchboard_bench::server::proc_cpu_seconds;
 
 /// How long one request or event may take during setup.

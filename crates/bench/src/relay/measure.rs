@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use super::args::Args;
-use super::peer::{Fleet, PeerReport};
 use super::report::{forward_row, mix_row, Row, Window};
+use switchboard_bench::peer::{Fleet, PeerReport};
 use switchboard_bench::server::proc_cpu_seconds;
 
 /// CPU seconds of this process so far.

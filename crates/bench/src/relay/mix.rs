@@ -16,9 +16,9 @@ use switchboard_media::{Graph, PeerId, Source};
 
 use super::args::Args;
 use super::measure::{pin, ramp, whole_rooms, Load};
-use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use super::tones::tones;
+use switchboard_bench::peer::{Fleet, Payload, Peer};
 use switchboard_bench::server::proc_cpu_seconds;
 
 /// The id of this process's thread named `name` (the kernel keeps its first 15 bytes).

@@ -2,7 +2,7 @@
 //! load in the same run.
 //!
 //! - **Forwarding** ([`ours`], [`janus`]): N concurrent two-party calls of simulated agents
-//!   ([`peer`]: str0m peers over real loopback UDP, a stamped 20 ms frame 50 times a second
+//!   ([`switchboard_bench::peer`]: str0m peers over real loopback UDP, a stamped 20 ms frame 50 times a second
 //!   each way). Through the real `switchboard` binary (the demo workspace, desktop sockets, an
 //!   internal call per pair, `media_offer`), and through Janus's `videocall` plugin.
 //! - **Mixing** ([`mix`]): rooms of K participants, each hearing an N−1 mix of the others, real
@@ -33,7 +33,6 @@ mod janus;
 mod measure;
 mod mix;
 mod ours;
-mod peer;
 mod report;
 mod tones;
 

@@ -23,9 +23,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::args::Args;
 use super::measure::{ramp, Load};
-use super::peer::{Fleet, Payload, Peer};
 use super::report::Row;
 use switchboard_bench::client::{bounded, sid, Api};
+use switchboard_bench::peer::{Fleet, Payload, Peer};
 use switchboard_bench::server::{Server, ACCOUNT, TOKEN};
 
 /// How long one action or state change may take during setup.

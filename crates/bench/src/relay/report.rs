@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::peer::{PeerReport, FRAMES_PER_SECOND};
+use switchboard_bench::peer::{PeerReport, FRAMES_PER_SECOND};
 
 /// What one system did at one size.
 #[derive(Debug, Clone)]
