@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
@@ -662,13 +661,7 @@ impl Task {
             return;
         };
         if self.pt.is_none() {
-            self.pt = self
-                .rtc
-                .codec_config()
-                .params()
-                .iter()
-                .find(|p| p.spec().codec == Codec::Opus)
-                .map(|p| p.pt());
+            self.pt = switchboard_media::opus_pt(&self.rtc);
         }
         let Some(pt) = self.pt else {
             return;

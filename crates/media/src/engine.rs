@@ -661,13 +661,7 @@ impl Engine {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| MediaError::Offer(e.to_string()))?;
-        let pt = rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == Codec::Opus)
-            .map(|p| p.pt())
-            .ok_or(MediaError::NoOpus)?;
+        let pt = opus_pt(&rtc).ok_or(MediaError::NoOpus)?;
         let answer = answer.to_sdp_string();
         let mid = audio_mid(&rtc, &answer).ok_or(MediaError::NoAudio)?;
         let mut peer = Box::new(Peer {
@@ -1324,6 +1318,16 @@ impl Out {
             payload,
         }
     }
+}
+
+/// The payload type Opus has in a connection's codecs (after an offer or answer was applied, the
+/// one both sides agreed on).
+pub fn opus_pt(rtc: &Rtc) -> Option<Pt> {
+    rtc.codec_config()
+        .params()
+        .iter()
+        .find(|p| p.spec().codec == Codec::Opus)
+        .map(|p| p.pt())
 }
 
 /// The first audio media the answer accepts (str0m announces media with events only once

@@ -81,8 +81,8 @@ pub use audio::{
     RECORDING_SAMPLE_RATE, SAMPLE_RATE,
 };
 pub use engine::{
-    Counters, Disconnect, Engine, EngineConfig, Footprint, MediaEvent, Transmit, EVENT_QUEUE,
-    FRAME, MAX_RECORDING_CATCHUP, PEER_TRANSMIT_QUEUE,
+    opus_pt, Counters, Disconnect, Engine, EngineConfig, Footprint, MediaEvent, Transmit,
+    EVENT_QUEUE, FRAME, MAX_RECORDING_CATCHUP, PEER_TRANSMIT_QUEUE,
 };
 pub use error::{MediaError, MAX_SDP_BYTES};
 pub use graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};

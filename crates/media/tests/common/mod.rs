@@ -113,13 +113,7 @@ impl Client {
                 .add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
             self.addr = addr;
         }
-        self.pt = self
-            .rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == Codec::Opus)
-            .map(|p| p.pt());
+        self.pt = switchboard_media::opus_pt(&self.rtc);
         self.poll(now);
     }
 
