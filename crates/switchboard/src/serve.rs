@@ -219,12 +219,7 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
             } else {
                 println!("  Using the workspace \"{}\" ({workspace}) from the last run (--fresh starts over).", demo::WORKSPACE_NAME);
             }
-            match prepared.media_addrs() {
-                Some((bound, advertised)) => println!(
-                    "  Audio relay: udp {bound} (browsers send to {advertised})"
-                ),
-                None => println!("  Audio relay: off (--no-media)"),
-            }
+            print_relay(&prepared);
             println!("  Account SID: {}", prepared.account_sid);
             println!("  Auth token:  {}", prepared.auth_token);
             println!();
@@ -239,15 +234,10 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
             }
         } else {
             println!("Switchboard is listening at {url}");
+            print_relay(&prepared);
             if prepared.credentials_created {
                 println!("Created credentials (stored; shown this once):");
-                match prepared.media_addrs() {
-                Some((bound, advertised)) => println!(
-                    "  Audio relay: udp {bound} (browsers send to {advertised})"
-                ),
-                None => println!("  Audio relay: off (--no-media)"),
-            }
-            println!("  Account SID: {}", prepared.account_sid);
+                println!("  Account SID: {}", prepared.account_sid);
                 println!("  Auth token:  {}", prepared.auth_token);
             }
         }
@@ -255,6 +245,16 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The banner's line about the audio relay: where it listens, or that it is off.
+fn print_relay(prepared: &switchboard_server::Prepared) {
+    match prepared.media_addrs() {
+        Some((bound, advertised)) => {
+            println!("  Audio relay: udp {bound} (browsers send to {advertised})")
+        }
+        None => println!("  Audio relay: off (--no-media)"),
+    }
 }
 
 /// One node of a cluster on PostgreSQL (`--node-id`): serves until SIGINT or SIGTERM.

@@ -1,0 +1,156 @@
+//! What `switchboard serve` prints when it starts: where it listens, where its audio relay
+//! listens, and, on a database that had no credentials, the ones it created (once: a second
+//! start on the same database does not show them again).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A started `serve` and its stdout, line by line.
+struct Serve {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Serve {
+    fn start(database: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--media-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--database")
+            .arg(format!("sqlite://{}", database.display()))
+            .env_remove("TWILIO_ACCOUNT_SID")
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .env_remove("SWITCHBOARD_PUBLIC_URL")
+            .env_remove("SWITCHBOARD_MEDIA_ADDRESS")
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting switchboard serve");
+        let out = child.stdout.take().expect("its stdout");
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Serve {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// The next line it prints (within 30 s).
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server printed no further line")
+    }
+
+    /// Stops it; everything it printed that was not read yet.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.reader.join();
+        self.lines.try_iter().collect()
+    }
+}
+
+/// `GET {url}/v1/Workspaces` with these credentials, waiting (20 s at most) for the server to
+/// answer at all; its status.
+fn workspaces(url: &str, sid: &str, token: &str) -> u16 {
+    let http = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match http
+            .get(format!("{url}/v1/Workspaces"))
+            .basic_auth(sid, Some(token))
+            .send()
+        {
+            Ok(r) => return r.status().as_u16(),
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{url}: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[test]
+fn serve_prints_its_relay_always_and_created_credentials_once() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = dir.path().join("serve.db");
+
+    let first = Serve::start(&database);
+    let listening = first.line();
+    assert!(
+        listening.starts_with("Switchboard is listening at http://127.0.0.1:"),
+        "{listening}"
+    );
+    let url = listening
+        .trim_start_matches("Switchboard is listening at ")
+        .to_string();
+    let relay = first.line();
+    assert!(
+        relay.starts_with("  Audio relay: udp 127.0.0.1:"),
+        "{relay}"
+    );
+    assert_eq!(
+        first.line(),
+        "Created credentials (stored; shown this once):"
+    );
+    let sid = first.line();
+    let sid = sid
+        .strip_prefix("  Account SID: ")
+        .unwrap_or_else(|| panic!("no account SID: {sid}"))
+        .to_string();
+    assert!(
+        sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()),
+        "{sid}"
+    );
+    let token = first.line();
+    let token = token
+        .strip_prefix("  Auth token:  ")
+        .unwrap_or_else(|| panic!("no auth token: {token}"))
+        .to_string();
+    assert_eq!(workspaces(&url, &sid, &token), 200);
+    assert_eq!(workspaces(&url, &sid, "not-the-token"), 401);
+    first.stop();
+
+    // The same database: the stored credentials still work, and are not shown again.
+    let second = Serve::start(&database);
+    let listening = second.line();
+    assert!(
+        listening.starts_with("Switchboard is listening at http://127.0.0.1:"),
+        "{listening}"
+    );
+    let url = listening
+        .trim_start_matches("Switchboard is listening at ")
+        .to_string();
+    let relay = second.line();
+    assert!(
+        relay.starts_with("  Audio relay: udp 127.0.0.1:"),
+        "{relay}"
+    );
+    // Answering means the banner is all printed (it comes before serving).
+    assert_eq!(workspaces(&url, &sid, &token), 200);
+    let rest = second.stop();
+    assert!(
+        rest.iter().all(|l| !l.contains("Created credentials")
+            && !l.contains("Auth token")
+            && !l.contains(&token)),
+        "the second start showed credentials again: {rest:?}"
+    );
+}
