@@ -74,7 +74,8 @@ fn cluster_node_process() {
         };
         let mut c = ClusterConfig::new(spec["id"].as_str().unwrap(), format!("http://{listen}"));
         c.lease = Duration::from_millis(LEASE_MS);
-        let hook: cluster::OwnerHook = Arc::new(|core| {
+        let hook: cluster::OwnerHook = Arc::new(|owner| {
+            let core = owner.core;
             Box::pin(async move {
                 match switchboard_server::demo::seed(&core).await {
                     Ok((ws, true)) => {

@@ -267,23 +267,32 @@ async fn run_node(args: &ServeArgs, node_id: &str, seed_demo: bool) -> anyhow::R
     let mut cluster = ClusterConfig::new(node_id, advertise);
     cluster.lease = Duration::from_millis(args.lease_ms.max(300));
     cluster.takeover_wait = (cluster.lease * 3).max(Duration::from_secs(10));
-    let hook: Option<cluster::OwnerHook> = seed_demo.then(|| {
-        let hook: cluster::OwnerHook = std::sync::Arc::new(|core| {
-            Box::pin(async move {
-                if let Err(e) = demo::seed(&core).await {
+    let hook: cluster::OwnerHook = std::sync::Arc::new(move |owner| {
+        Box::pin(async move {
+            if let Some((sid, token)) = &owner.created_credentials {
+                println!("Created credentials (stored; shown this once):");
+                println!("  Account SID: {sid}");
+                println!("  Auth token:  {token}");
+            }
+            if seed_demo {
+                if let Err(e) = demo::seed(&owner.core).await {
                     tracing::error!("seeding the demo: {}", e.message);
                 }
-            })
-        });
-        hook
+            }
+        })
     });
     println!(
         "Switchboard node {node_id} is listening at http://{}",
         args.listen
     );
-    cluster::run(config(args, seed_demo), cluster, hook, shutdown_signal())
-        .await
-        .with_context(|| format!("running node {node_id} on {}", args.listen))?;
+    cluster::run(
+        config(args, seed_demo),
+        cluster,
+        Some(hook),
+        shutdown_signal(),
+    )
+    .await
+    .with_context(|| format!("running node {node_id} on {}", args.listen))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,8 @@
 //! What `switchboard serve` prints when it starts: where it listens, where its audio relay
 //! listens, and, on a database that had no credentials, the ones it created (once: a second
-//! start on the same database does not show them again).
+//! start on the same database does not show them again). The same for a cluster node on
+//! PostgreSQL (a scratch schema on the server `SWITCHBOARD_TEST_POSTGRES` names, by default
+//! `postgres://postgres@127.0.0.1:5432/test`): the node that creates them prints them.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,16 +19,21 @@ struct Serve {
 
 impl Serve {
     fn start(database: &Path) -> Serve {
+        let database = format!("sqlite://{}", database.display());
+        Serve::with(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--media-listen",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+        ])
+    }
+
+    fn with(args: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--media-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--database")
-            .arg(format!("sqlite://{}", database.display()))
+            .args(args)
             .env_remove("TWILIO_ACCOUNT_SID")
             .env_remove("TWILIO_AUTH_TOKEN")
             .env_remove("SWITCHBOARD_PUBLIC_URL")
@@ -59,9 +66,19 @@ impl Serve {
             .expect("the server printed no further line")
     }
 
-    /// Stops it; everything it printed that was not read yet.
+    /// Stops it as a service manager would (SIGTERM, so a node hands its lease back); everything
+    /// it printed that was not read yet.
     fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let stopped = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            self.child.try_wait().is_ok_and(|s| s.is_some())
+        });
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         let _ = self.reader.join();
         self.lines.try_iter().collect()
@@ -69,21 +86,22 @@ impl Serve {
 }
 
 /// `GET {url}/v1/Workspaces` with these credentials, waiting (20 s at most) for the server to
-/// answer at all; its status.
+/// answer at all and, for a cluster node, to have an owner (503 until then); its status.
 fn workspaces(url: &str, sid: &str, token: &str) -> u16 {
     let http = reqwest::blocking::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        match http
+        let status = http
             .get(format!("{url}/v1/Workspaces"))
             .basic_auth(sid, Some(token))
             .send()
-        {
-            Ok(r) => return r.status().as_u16(),
-            Err(e) => {
-                assert!(std::time::Instant::now() < deadline, "{url}: {e}");
+            .map(|r| r.status().as_u16());
+        match status {
+            Ok(503) | Err(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }
+            Ok(status) => return status,
+            Err(e) => panic!("{url}: {e}"),
         }
     }
 }
@@ -153,4 +171,73 @@ fn serve_prints_its_relay_always_and_created_credentials_once() {
             && !l.contains(&token)),
         "the second start showed credentials again: {rest:?}"
     );
+}
+
+#[test]
+fn a_cluster_node_prints_the_credentials_it_created() {
+    let server = std::env::var(switchboard_store::TEST_SERVER_VAR)
+        .unwrap_or_else(|_| switchboard_store::TEST_SERVER_DEFAULT.into());
+    let schema = switchboard_store::ScratchSchema::create(&server)
+        .unwrap_or_else(|e| panic!("a scratch schema on {server}: {e}"));
+    let node = |port: u16| {
+        let listen = format!("127.0.0.1:{port}");
+        Serve::with(&[
+            "serve",
+            "--node-id",
+            "n1",
+            "--no-media",
+            "--listen",
+            &listen,
+            "--database",
+            schema.url(),
+        ])
+    };
+    let port = free_port();
+    let first = node(port);
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        first.line(),
+        format!("Switchboard node n1 is listening at {url}")
+    );
+    assert_eq!(
+        first.line(),
+        "Created credentials (stored; shown this once):"
+    );
+    let sid = first.line();
+    let sid = sid
+        .strip_prefix("  Account SID: ")
+        .unwrap_or_else(|| panic!("no account SID: {sid}"))
+        .to_string();
+    let token = first.line();
+    let token = token
+        .strip_prefix("  Auth token:  ")
+        .unwrap_or_else(|| panic!("no auth token: {token}"))
+        .to_string();
+    assert_eq!(workspaces(&url, &sid, &token), 200);
+    first.stop();
+
+    // Started again on the same database: it becomes the owner with the stored credentials and
+    // does not show them.
+    let port = free_port();
+    let second = node(port);
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        second.line(),
+        format!("Switchboard node n1 is listening at {url}")
+    );
+    assert_eq!(workspaces(&url, &sid, &token), 200);
+    let rest = second.stop();
+    assert!(
+        rest.iter()
+            .all(|l| !l.contains("Created credentials") && !l.contains(&token)),
+        "the second start showed credentials again: {rest:?}"
+    );
+}
+
+/// A TCP port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use switchboard_store::{Fence, Lease, PostgresLease, PostgresStore, StoreError};
 use tokio::sync::watch;
 
-use super::node::{OwnerHook, Role, Shared, LEASE_NAME};
+use super::node::{OwnerHook, OwnerStart, Role, Shared, LEASE_NAME};
 use crate::Config;
 
 /// Runs `f` on the lease (a blocking call) off the async threads, and gives the lease back.
@@ -184,7 +184,16 @@ async fn term(
     };
     let core = prepared.core.clone();
     if let Some(hook) = on_owner {
-        hook(core.clone()).await;
+        hook(OwnerStart {
+            core: core.clone(),
+            created_credentials: prepared.credentials_created.then(|| {
+                (
+                    prepared.account_sid.to_string(),
+                    prepared.auth_token.clone(),
+                )
+            }),
+        })
+        .await;
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(prepared.serve(async move {

@@ -27,7 +27,7 @@ pub mod forward;
 pub mod lease;
 mod node;
 
-pub use node::{ClusterConfig, OwnerHook, Role, LEASE_NAME};
+pub use node::{ClusterConfig, OwnerHook, OwnerStart, Role, LEASE_NAME};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -14,10 +14,21 @@ use crate::driver::CoreHandle;
 /// The name of the lease row of the server state.
 pub const LEASE_NAME: &str = "switchboard";
 
-/// Runs when a node has taken the lease and its server is ready, before it serves (the demo
-/// seeds its workspace here).
+/// What a node that has just become the owner hands its [`OwnerHook`].
+#[derive(Clone)]
+pub struct OwnerStart {
+    /// The owner's core.
+    pub core: CoreHandle,
+    /// The account SID and auth token this start created and stored, because neither the
+    /// configuration nor the database had any. Shown to the administrator once: no later start,
+    /// on this node or another, creates them again.
+    pub created_credentials: Option<(String, String)>,
+}
+
+/// Runs when a node has taken the lease and its server is ready, before it serves (the command
+/// line prints created credentials here, and the demo seeds its workspace).
 pub type OwnerHook =
-    Arc<dyn Fn(CoreHandle) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+    Arc<dyn Fn(OwnerStart) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// How a node takes part in a cluster.
 #[derive(Debug, Clone)]
