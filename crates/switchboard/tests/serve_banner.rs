@@ -106,71 +106,78 @@ fn workspaces(url: &str, sid: &str, token: &str) -> u16 {
     }
 }
 
+impl Serve {
+    /// A single server's first two lines: where it listens (returned) and its audio relay.
+    fn listening(&self) -> String {
+        let listening = self.line();
+        let url = listening
+            .strip_prefix("Switchboard is listening at ")
+            .filter(|u| u.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("not where it listens: {listening}"))
+            .to_string();
+        let relay = self.line();
+        assert!(
+            relay.starts_with("  Audio relay: udp 127.0.0.1:"),
+            "{relay}"
+        );
+        url
+    }
+
+    /// The three lines of created credentials: the account SID (`AC` + 32 hex digits) and the
+    /// auth token.
+    fn created_credentials(&self) -> (String, String) {
+        assert_eq!(
+            self.line(),
+            "Created credentials (stored; shown this once):"
+        );
+        let sid = self.line();
+        let sid = sid
+            .strip_prefix("  Account SID: ")
+            .filter(|s| {
+                s.len() == 34
+                    && s.starts_with("AC")
+                    && s[2..].chars().all(|c| c.is_ascii_hexdigit())
+            })
+            .unwrap_or_else(|| panic!("no account SID: {sid}"))
+            .to_string();
+        let token = self.line();
+        let token = token
+            .strip_prefix("  Auth token:  ")
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| panic!("no auth token: {token}"))
+            .to_string();
+        (sid, token)
+    }
+
+    /// Stops it, and checks that it did not show credentials (`token`) again.
+    fn stop_having_shown_none(self, token: &str) {
+        let rest = self.stop();
+        assert!(
+            rest.iter()
+                .all(|l| !l.contains("Created credentials") && !l.contains(token)),
+            "the second start showed credentials again: {rest:?}"
+        );
+    }
+}
+
 #[test]
 fn serve_prints_its_relay_always_and_created_credentials_once() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = dir.path().join("serve.db");
 
     let first = Serve::start(&database);
-    let listening = first.line();
-    assert!(
-        listening.starts_with("Switchboard is listening at http://127.0.0.1:"),
-        "{listening}"
-    );
-    let url = listening
-        .trim_start_matches("Switchboard is listening at ")
-        .to_string();
-    let relay = first.line();
-    assert!(
-        relay.starts_with("  Audio relay: udp 127.0.0.1:"),
-        "{relay}"
-    );
-    assert_eq!(
-        first.line(),
-        "Created credentials (stored; shown this once):"
-    );
-    let sid = first.line();
-    let sid = sid
-        .strip_prefix("  Account SID: ")
-        .unwrap_or_else(|| panic!("no account SID: {sid}"))
-        .to_string();
-    assert!(
-        sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()),
-        "{sid}"
-    );
-    let token = first.line();
-    let token = token
-        .strip_prefix("  Auth token:  ")
-        .unwrap_or_else(|| panic!("no auth token: {token}"))
-        .to_string();
+    let url = first.listening();
+    let (sid, token) = first.created_credentials();
     assert_eq!(workspaces(&url, &sid, &token), 200);
     assert_eq!(workspaces(&url, &sid, "not-the-token"), 401);
     first.stop();
 
     // The same database: the stored credentials still work, and are not shown again.
     let second = Serve::start(&database);
-    let listening = second.line();
-    assert!(
-        listening.starts_with("Switchboard is listening at http://127.0.0.1:"),
-        "{listening}"
-    );
-    let url = listening
-        .trim_start_matches("Switchboard is listening at ")
-        .to_string();
-    let relay = second.line();
-    assert!(
-        relay.starts_with("  Audio relay: udp 127.0.0.1:"),
-        "{relay}"
-    );
+    let url = second.listening();
     // Answering means the banner is all printed (it comes before serving).
     assert_eq!(workspaces(&url, &sid, &token), 200);
-    let rest = second.stop();
-    assert!(
-        rest.iter().all(|l| !l.contains("Created credentials")
-            && !l.contains("Auth token")
-            && !l.contains(&token)),
-        "the second start showed credentials again: {rest:?}"
-    );
+    second.stop_having_shown_none(&token);
 }
 
 #[test]
@@ -179,9 +186,11 @@ fn a_cluster_node_prints_the_credentials_it_created() {
         .unwrap_or_else(|_| switchboard_store::TEST_SERVER_DEFAULT.into());
     let schema = switchboard_store::ScratchSchema::create(&server)
         .unwrap_or_else(|e| panic!("a scratch schema on {server}: {e}"));
-    let node = |port: u16| {
+    // A node on a free port; its URL, checked against the first line it prints.
+    let node = || {
+        let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        Serve::with(&[
+        let node = Serve::with(&[
             "serve",
             "--node-id",
             "n1",
@@ -190,48 +199,25 @@ fn a_cluster_node_prints_the_credentials_it_created() {
             &listen,
             "--database",
             schema.url(),
-        ])
+        ]);
+        let url = format!("http://{listen}");
+        assert_eq!(
+            node.line(),
+            format!("Switchboard node n1 is listening at {url}")
+        );
+        (node, url)
     };
-    let port = free_port();
-    let first = node(port);
-    let url = format!("http://127.0.0.1:{port}");
-    assert_eq!(
-        first.line(),
-        format!("Switchboard node n1 is listening at {url}")
-    );
-    assert_eq!(
-        first.line(),
-        "Created credentials (stored; shown this once):"
-    );
-    let sid = first.line();
-    let sid = sid
-        .strip_prefix("  Account SID: ")
-        .unwrap_or_else(|| panic!("no account SID: {sid}"))
-        .to_string();
-    let token = first.line();
-    let token = token
-        .strip_prefix("  Auth token:  ")
-        .unwrap_or_else(|| panic!("no auth token: {token}"))
-        .to_string();
+
+    let (first, url) = node();
+    let (sid, token) = first.created_credentials();
     assert_eq!(workspaces(&url, &sid, &token), 200);
     first.stop();
 
     // Started again on the same database: it becomes the owner with the stored credentials and
     // does not show them.
-    let port = free_port();
-    let second = node(port);
-    let url = format!("http://127.0.0.1:{port}");
-    assert_eq!(
-        second.line(),
-        format!("Switchboard node n1 is listening at {url}")
-    );
+    let (second, url) = node();
     assert_eq!(workspaces(&url, &sid, &token), 200);
-    let rest = second.stop();
-    assert!(
-        rest.iter()
-            .all(|l| !l.contains("Created credentials") && !l.contains(&token)),
-        "the second start showed credentials again: {rest:?}"
-    );
+    second.stop_having_shown_none(&token);
 }
 
 /// A TCP port nothing listens on right now.
