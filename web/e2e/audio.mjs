@@ -27,6 +27,7 @@ import {
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
+import { harness } from './harness.mjs';
 import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
 freshResults('audio');
@@ -35,26 +36,10 @@ freshResults('audio');
 
 const { launchAgent, foreign, closeAll } = agentLauncher({ executablePath: CHROMIUM });
 
-let shot = 0;
-async function screenshot(agent, name) {
-  shot += 1;
-  await agent.page.screenshot({ path: join(OUT, `audio-${String(shot).padStart(2, '0')}-${agent.who}-${name}.png`), fullPage: true });
-}
+const { results, scenario, screenshot, finish } = harness('audio');
 
 // ---- scenarios ------------------------------------------------------------------------------
 
-const results = [];
-async function scenario(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e) });
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 8).join('\n     ')}`);
-  }
-}
 
 async function main() {
   const server = await startServer(BIN);
@@ -244,15 +229,4 @@ async function main() {
   }
 }
 
-const t0 = Date.now();
-try {
-  await main();
-} catch (e) {
-  results.push({ name: 'setup', ok: false, error: String(e) });
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-console.log(`\nscreenshots and measurements: ${OUT} (audio-*, audio.json) (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(main);

@@ -9,7 +9,6 @@
 // from her desktop (Bob sees it), with the same channels.
 // Prints "N passed, N failed"; screenshots and measurements (recording.json) go to
 // test-results/e2e/ at the repository root.
-import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import {
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
+import { harness } from './harness.mjs';
 import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
 freshResults('recording');
@@ -41,40 +41,11 @@ const TIMING_SLACK_S = 0.8;
 /** A tone is present this far (dB) above the other agent's tone in the same channel. */
 const CHANNEL_MARGIN_DB = 20;
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const axeResults = [];
-/** No serious or critical axe violation on the agent's page now. */
-async function axe(agent, what) {
-  const page = agent.page;
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'), null, { timeout: 3000 }).catch(() => {});
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-  axeResults.push({ who: agent.who, what, violations });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (bad.length) throw new Error(`axe (${agent.who}: ${what}): ${JSON.stringify(bad, null, 1)}`);
-}
 
 const { launchAgent, foreign, closeAll } = agentLauncher({ executablePath: CHROMIUM });
 
-let shot = 0;
-async function screenshot(agent, name) {
-  shot += 1;
-  await agent.page.screenshot({ path: join(OUT, `recording-${String(shot).padStart(2, '0')}-${agent.who}-${name}.png`), fullPage: true });
-}
+const { results, axeResults, scenario, screenshot, axe, finish } = harness('recording');
 
-const results = [];
-async function scenario(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e) });
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 8).join('\n     ')}`);
-  }
-}
 
 const canvas = (agent) => agent.page.getByTestId('call-canvas');
 /** The recording indicator on the agent's call, in `state` (`recording` or `paused`). */
@@ -343,15 +314,4 @@ async function main() {
   }
 }
 
-const t0 = Date.now();
-try {
-  await main();
-} catch (e) {
-  results.push({ name: 'setup', ok: false, error: String(e) });
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-console.log(`\nscreenshots and measurements: ${OUT} (recording-*, recording.json) (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(main);

@@ -8,7 +8,6 @@
 //   c. a supervisor: Zoë coaches Bob (only Bob hears her), then barges in (Alice hears her too).
 // Prints "N passed, N failed"; screenshots and measurements (transfer.json) go to
 // test-results/e2e/ at the repository root.
-import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,50 +30,16 @@ import {
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
+import { harness } from './harness.mjs';
 import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
 freshResults('transfer');
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const axeResults = [];
-/** No serious or critical axe violation on the agent's page now. */
-async function axe(agent, what) {
-  const page = agent.page;
-  // Colours mid-transition (a button just enabled) are not what the agent reads.
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'), null, { timeout: 3000 }).catch(() => {});
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const violations = result.violations.map((v) => ({
-    id: v.id,
-    impact: v.impact,
-    help: v.help,
-    nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html, summary: n.failureSummary })),
-  }));
-  axeResults.push({ who: agent.who, what, violations });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  if (bad.length) throw new Error(`axe (${agent.who}: ${what}): ${JSON.stringify(bad, null, 1)}`);
-}
 
 const { launchAgent, foreign, closeAll } = agentLauncher({ executablePath: CHROMIUM });
 
-let shot = 0;
-async function screenshot(agent, name) {
-  shot += 1;
-  await agent.page.screenshot({ path: join(OUT, `transfer-${String(shot).padStart(2, '0')}-${agent.who}-${name}.png`), fullPage: true });
-}
+const { results, axeResults, scenario, screenshot, axe, finish } = harness('transfer');
 
-const results = [];
-async function scenario(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e) });
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 8).join('\n     ')}`);
-  }
-}
 
 /** `hears` and, besides, none of `not`'s tones. */
 const andNot = (hears, not) => (m) => hears(m) && not.every((x) => m.at[x.tone] < m.peakDb - MARGIN_DB);
@@ -251,15 +216,4 @@ async function main() {
   }
 }
 
-const t0 = Date.now();
-try {
-  await main();
-} catch (e) {
-  results.push({ name: 'setup', ok: false, error: String(e) });
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-console.log(`\nscreenshots and measurements: ${OUT} (transfer-*, transfer.json) (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(main);

@@ -31,15 +31,12 @@ import {
   visible,
 } from './audio-helpers.mjs';
 import { startCoturn } from './coturn.mjs';
+import { harness } from './harness.mjs';
 import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 
 freshResults('turn');
 
-let shot = 0;
-async function screenshot(agent, name) {
-  shot += 1;
-  await agent.page.screenshot({ path: join(OUT, `turn-${String(shot).padStart(2, '0')}-${agent.transport}-${agent.who}-${name}.png`), fullPage: true });
-}
+const { results, scenario, screenshot, finish } = harness('turn', { shotLabel: (agent) => `${agent.transport}-${agent.who}` });
 
 /** Polls `get()` until `ok(value)` holds; throws after `timeout` with the last value. */
 async function until(what, get, ok, timeout = WAIT) {
@@ -52,18 +49,6 @@ async function until(what, get, ok, timeout = WAIT) {
   }
 }
 
-const results = [];
-async function scenario(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    results.push({ name, ok: false, error: String(e) });
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split('\n').slice(0, 8).join('\n     ')}`);
-  }
-}
 
 const pairs = {};
 let coturn = null;
@@ -223,15 +208,4 @@ async function callThrough(transport, dir) {
   }
 }
 
-const t0 = Date.now();
-try {
-  await main();
-} catch (e) {
-  results.push({ name: 'setup', ok: false, error: String(e) });
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-console.log(`\nscreenshots, measurements and coturn's log: ${OUT} (turn-*, turn.json) (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(main, "screenshots, measurements and coturn's log");
