@@ -48,13 +48,7 @@ fn agent_calls_agent_connects_then_both_wrap_up_and_complete() {
         bob [Available] T2:Pending/Reserved Inbound Ringing"#]]
     .assert_eq(&sim.summaries(&[alice, bob]));
 
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     expect![[r#"
         alice [Available] T1:Accepted/Assigned Outbound Connected
         bob [Available] T2:Accepted/Assigned Inbound Connected"#]]
@@ -168,13 +162,7 @@ fn agent_calls_a_queue_and_a_member_answers_after_another_declines() {
         Some(CallState::Ringing),
         "a queue call goes on"
     );
-    sim.act(
-        eva,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(eva, &offer);
     expect![[r#"
         alice [Available] T1:Accepted/Assigned Outbound Connected
         carol [Available]
@@ -329,13 +317,7 @@ fn hanging_up_through_the_voice_api_is_the_same_as_from_the_desktop() {
     .unwrap();
     sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     let leg = sim.only_task(alice).call.unwrap().call_sid.unwrap();
     sim.handle(Input::Voice(VoiceRequest::Hangup { call: leg }))
         .unwrap();
@@ -353,42 +335,15 @@ fn hold_and_mute_for_both_agents() {
     let t1 = sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
     let t2 = offer.task_sid;
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
 
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, true);
     expect![[r#"
         alice [Available] T1:Accepted/Assigned Outbound Connected held
         bob [Available] T2:Accepted/Assigned Inbound Connected"#]]
     .assert_eq(&sim.summaries(&[alice, bob]));
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: false,
-        },
-    )
-    .unwrap();
-    sim.act(
-        bob,
-        Action::Hold {
-            task_sid: t2,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, false);
+    sim.hold(bob, t2, true);
     sim.act(
         bob,
         Action::Mute {
@@ -409,14 +364,7 @@ fn hold_and_mute_for_both_agents() {
         },
     )
     .unwrap();
-    sim.act(
-        bob,
-        Action::Hold {
-            task_sid: t2,
-            hold: false,
-        },
-    )
-    .unwrap();
+    sim.hold(bob, t2, false);
     expect![[r#"
         alice [Available] T1:Accepted/Assigned Outbound Connected
         bob [Available] T2:Accepted/Assigned Inbound Connected"#]]
@@ -496,13 +444,7 @@ fn names_with_delimiters_and_accents_survive_the_whole_path() {
     let offer = sim
         .task_named(zoe_s, caller)
         .expect("the name arrives whole");
-    sim.act(
-        zoe_s,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(zoe_s, &offer);
     let t1 = sim.only_task(alice);
     assert_eq!(t1.call.unwrap().state, CallState::Connected);
     assert_eq!(t1.attributes["name"], odd);
@@ -630,13 +572,7 @@ fn a_conference_instruction_needs_a_pending_reservation_of_a_call_task() {
     assert_eq!(err.code, 40140, "{err}");
     // A reservation already accepted cannot take the instruction again.
     let offer = sim.task_named(carol, "Alice Anders").unwrap();
-    sim.act(
-        carol,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(carol, &offer);
     let err = sim
         .handle(Input::ConferenceInstruction {
             workspace: sim.demo.workspace,
@@ -768,13 +704,7 @@ fn an_external_application_that_enqueues_routes_the_call() {
     assert_eq!(get("from").as_deref(), Some("Alice Anders"));
     assert_eq!(get("Direction").as_deref(), Some("inbound"));
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     assert_eq!(
         sim.only_task(alice).call.unwrap().state,
         CallState::Connected

@@ -42,35 +42,15 @@ fn an_internal_call_routes_audio_between_the_two_desktops() {
     assert_eq!(hears(&sim.graph, a), [MediaSource::HoldMusic].into());
     assert_eq!(hears(&sim.graph, b), BTreeSet::new());
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     assert_eq!(hears(&sim.graph, a), [MediaSource::Peer(b)].into());
     assert_eq!(hears(&sim.graph, b), [MediaSource::Peer(a)].into());
 
     // Alice holds Bob: Bob hears music, Alice hears nothing of him.
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, true);
     assert_eq!(hears(&sim.graph, b), [MediaSource::HoldMusic].into());
     assert_eq!(hears(&sim.graph, a), BTreeSet::new());
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: false,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, false);
     // Bob mutes: nobody hears him; he still hears Alice.
     sim.act(
         bob,
@@ -106,13 +86,7 @@ fn a_queue_call_connects_the_accepting_agent() {
     let (c, _) = attach(&mut sim, carol, false);
     sim.call_queue(alice, "Support").unwrap();
     let offer = sim.only_task(carol);
-    sim.act(
-        carol,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(carol, &offer);
     assert_eq!(hears(&sim.graph, a), [MediaSource::Peer(c)].into());
     assert_eq!(hears(&sim.graph, c), [MediaSource::Peer(a)].into());
 }
@@ -153,13 +127,7 @@ fn a_reconnecting_desktop_restarts_its_peer_and_one_that_stays_away_is_freed() {
     let (b, _) = attach(&mut sim, bob, false);
     sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     sim.handle(Input::Media(MediaInput::Event {
         peer: b,
         event: MediaEvent::Connected,
@@ -210,13 +178,7 @@ fn the_hearing_graph_is_worked_out_at_most_every_20_ms() {
     assert_eq!(hears(&sim.graph, a), [MediaSource::HoldMusic].into());
     // A change right after the last graph waits for the interval...
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     assert_eq!(hears(&sim.graph, a), [MediaSource::HoldMusic].into());
     assert_eq!(
         sim.center.poll_timeout().map(|t| t.0),
@@ -231,14 +193,7 @@ fn the_hearing_graph_is_worked_out_at_most_every_20_ms() {
     assert_eq!(hears(&sim.graph, b), [MediaSource::Peer(a)].into());
     // After a quiet spell, a change reaches the relay at once.
     sim.advance(MEDIA_GRAPH_EVERY_MS);
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, true);
     assert_eq!(hears(&sim.graph, b), [MediaSource::HoldMusic].into());
     assert_eq!(hears(&sim.graph, a), BTreeSet::new());
 }

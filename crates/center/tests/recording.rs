@@ -92,13 +92,7 @@ fn the_caller_is_on_the_left_whatever_is_recorded() {
     assert!(connected_internal_calls(sim.center.voice()).is_empty());
 
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     let b_leg = leg_of(&sim, b);
     let far = far_leg(&sim);
     let c1 = conference_of(&sim, a_leg);
@@ -148,26 +142,12 @@ fn the_caller_is_on_the_left_whatever_is_recorded() {
     )
     .unwrap();
     // Alice holds Bob: her conference recording keeps her, Bob's leg hears the music.
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, true);
     assert_eq!(
         channels(&sim, RecordingTarget::Call(b_leg, Track::Both)),
         Some([[MediaSource::HoldMusic].into(), peers(&[b])])
     );
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: false,
-        },
-    )
-    .unwrap();
+    sim.hold(alice, t1, false);
 
     sim.act(alice, Action::Hangup { task_sid: t1 }).unwrap();
     for target in [
@@ -203,13 +183,7 @@ fn both_agents_desktops_show_a_running_recording_and_its_pause() {
     attach(&mut sim, bob);
     let t_alice = sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     let recording = |sim: &Sim, s: SessionId| {
         sim.state(s).tasks[0]
             .call

@@ -61,13 +61,7 @@ fn the_log_of_a_busy_run_replays_into_the_same_state() {
     let carol = sim.sign_in("carol");
     let t1 = sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     sim.advance(5_000);
     sim.call_queue(carol, "Sales").unwrap();
     sim.advance(31_000);

@@ -52,13 +52,7 @@ fn a_desktop_cannot_hijack_a_call_by_naming_its_call_sid() {
         sim.only_task(eva).reservation_status,
         ReservationState::Pending
     );
-    sim.act(
-        eva,
-        Action::Accept {
-            reservation_sid: eva_offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(eva, &eva_offer);
     assert_eq!(
         sim.only_task(alice).call.unwrap().state,
         CallState::Connected

@@ -129,21 +129,8 @@ fn a_change_pushes_only_the_desktops_it_concerns() {
     // A call between Alice and Bob, from first ring to completion, never renders Carol's desktop.
     let t1 = sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
-    sim.act(
-        alice,
-        Action::Hold {
-            task_sid: t1,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
+    sim.hold(alice, t1, true);
     sim.act(alice, Action::Hangup { task_sid: t1 }).unwrap();
     assert_eq!(count(&sim, carol), carol_before);
     assert!(count(&sim, bob) > bob_before);

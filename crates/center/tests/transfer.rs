@@ -56,13 +56,7 @@ fn alice_calls_bob(sim: &mut Sim) -> Call {
     let b = attach(sim, bob);
     let t_alice = sim.call_agent(alice, "bob").unwrap();
     let offer = sim.only_task(bob);
-    sim.act(
-        bob,
-        Action::Accept {
-            reservation_sid: offer.reservation_sid,
-        },
-    )
-    .unwrap();
+    sim.accept(bob, &offer);
     assert_eq!(hears(&sim.graph, a), peers(&[b]));
     Call {
         alice,
@@ -444,23 +438,9 @@ fn a_three_way_call_lets_each_hear_the_other_two_and_survives_one_leaving() {
     assert_eq!(sim.task_status(c.t_bob), Some("wrapping"));
     assert_eq!(hears(&sim.graph, c.a), peers(&[k]));
     assert_eq!(hears(&sim.graph, k), peers(&[c.a]));
-    sim.act(
-        carol,
-        Action::Hold {
-            task_sid: t3,
-            hold: true,
-        },
-    )
-    .unwrap();
+    sim.hold(carol, t3, true);
     assert_eq!(hears(&sim.graph, c.a), music());
-    sim.act(
-        carol,
-        Action::Hold {
-            task_sid: t3,
-            hold: false,
-        },
-    )
-    .unwrap();
+    sim.hold(carol, t3, false);
     assert_eq!(hears(&sim.graph, c.a), peers(&[k]));
     // Carol, the last agent, hangs up: the call is over for Alice.
     sim.act(carol, Action::Hangup { task_sid: t3 }).unwrap();

@@ -303,6 +303,24 @@ impl Sim {
         }
     }
 
+    /// The desktop accepts `task`'s offer (its reservation); panics when the center refuses.
+    pub fn accept(&mut self, session: SessionId, task: &TaskView) {
+        self.act(
+            session,
+            Action::Accept {
+                reservation_sid: task.reservation_sid,
+            },
+        )
+        .expect("the offer is accepted");
+    }
+
+    /// The desktop puts the call of `task_sid` on hold (`true`) or resumes it; panics when the
+    /// center refuses.
+    pub fn hold(&mut self, session: SessionId, task_sid: Sid<switchboard_sid::Task>, hold: bool) {
+        self.act(session, Action::Hold { task_sid, hold })
+            .expect("the hold is applied");
+    }
+
     /// The desktop's latest state.
     pub fn state(&self, session: SessionId) -> &DesktopState {
         self.states.get(&session).expect("a state was pushed")
