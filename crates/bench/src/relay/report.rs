@@ -156,7 +156,8 @@ pub(super) fn forward_row(
     }
 }
 
-/// The row of a mixing window: every participant should receive 50 mixed frames a second.
+/// The row of a mixing window: every connected participant should receive 50 mixed frames a
+/// second (one that never connected is counted in the warnings, as in [`forward_row`]).
 pub(super) fn mix_row(
     system: &'static str,
     participants: usize,
@@ -164,10 +165,10 @@ pub(super) fn mix_row(
     w: &Window,
     threads: usize,
 ) -> Row {
-    let expected = participants as f64 * w.seconds * FRAMES_PER_SECOND;
-    let received: u64 = reports.iter().flat_map(|r| r.received.values()).sum();
-    let silent = reports
-        .iter()
+    let connected = reports.iter().filter(|r| r.connected);
+    let expected = connected.clone().count() as f64 * w.seconds * FRAMES_PER_SECOND;
+    let received: u64 = connected.clone().flat_map(|r| r.received.values()).sum();
+    let silent = connected
         .filter(|r| r.received.values().sum::<u64>() == 0)
         .count();
     let mut warnings = client_warnings(reports, participants, w, threads);
@@ -181,7 +182,11 @@ pub(super) fn mix_row(
         n: participants,
         cpu_pct: 100.0 * w.server_cpu / w.seconds,
         us_per_unit: 1e6 * w.server_cpu / w.seconds / participants as f64,
-        loss_pct: 100.0 * (1.0 - (received as f64 / expected).min(1.0)),
+        loss_pct: if expected == 0.0 {
+            f64::NAN
+        } else {
+            100.0 * (1.0 - (received as f64 / expected).min(1.0))
+        },
         p50_ms: f64::NAN,
         p99_ms: f64::NAN,
         jitter_ms: f64::NAN,
