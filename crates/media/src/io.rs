@@ -14,9 +14,13 @@
 //! # Batching
 //! Receiving goes through `quinn-udp`: `recvmmsg` (up to [`quinn_udp::BATCH_SIZE`] datagrams
 //! per system call) and GRO where the kernel offers it, so one wake-up handles a whole burst.
-//! Sending drains the engine after every batch, groups datagrams by destination and sends runs
-//! of equal-sized datagrams to one destination as one GSO `sendmsg` where available (one
-//! system call per datagram otherwise).
+//! Sending drains the engine after every batch and groups datagrams by destination. Runs of
+//! equal-sized datagrams to one destination go as one GSO `sendmsg` where available; the rest
+//! (in forwarding nearly every datagram: each goes to a different receiver) go up to
+//! 64 per `sendmmsg` on Linux, one system call each elsewhere. On the 2-core test
+//! machine `sendmmsg` cut the system calls per forwarded datagram, not measurably the CPU: the
+//! kernel's time is in its UDP and loopback path per datagram, not in the calls'
+//! entries (`docs/benchmarks.md`).
 //!
 //! # Channels
 //! Commands ([`RelayHandle`]) go over a bounded channel and are answered through oneshots;
@@ -36,7 +40,7 @@
 //! directory: the [`RecordingSummary`] comes back only then.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -60,6 +64,9 @@ const COMMAND_QUEUE: usize = 256;
 const EVENT_CHANNEL: usize = 1_024;
 /// Receive batches handled per wake-up before timers and commands get a turn.
 const BATCHES_PER_WAKE: usize = 8;
+/// Datagrams per `sendmmsg`.
+#[cfg(target_os = "linux")]
+const SEND_BATCH: usize = 64;
 /// Bytes of receive buffer per datagram slot without GRO.
 const SLOT_BYTES: usize = 2_048;
 
@@ -666,10 +673,12 @@ impl Shell {
         while let Some(t) = self.engine.poll_transmit() {
             outgoing.push(t);
         }
-        // Runs to one destination can go out as one GSO send; the order per destination is
-        // kept.
+        // Runs to one destination can go out as one GSO send; the other datagrams go out in
+        // `sendmmsg` batches. The order per destination is kept: the sort is stable, and what
+        // is batched is sent before a run.
         outgoing.sort_by_key(|t| t.destination);
         let max_segments = self.state.max_gso_segments().max(1);
+        let mut singles: Vec<(SocketAddr, &[u8])> = Vec::new();
         let mut i = 0;
         while let Some(first) = outgoing.get(i) {
             let size = first.contents.len();
@@ -683,41 +692,116 @@ impl Shell {
                 }
             }
             let run = outgoing.get(i..end).unwrap_or_default();
-            let (contents, segment_size) = if run.len() == 1 {
-                (first.contents.as_slice(), None)
-            } else {
-                scratch.clear();
-                for t in run {
-                    scratch.extend_from_slice(&t.contents);
-                }
-                (scratch.as_slice(), Some(size))
-            };
+            i = end;
+            if run.len() == 1 {
+                singles.push((first.destination, first.contents.as_slice()));
+                continue;
+            }
+            self.send_each(&singles).await?;
+            singles.clear();
+            scratch.clear();
+            for t in run {
+                scratch.extend_from_slice(&t.contents);
+            }
             let transmit = quinn_udp::Transmit {
                 destination: first.destination,
                 ecn: None,
-                contents,
-                segment_size,
+                contents: scratch.as_slice(),
+                segment_size: Some(size),
                 src_ip: None,
             };
-            loop {
-                let sent = self.socket.try_io(Interest::WRITABLE, || {
-                    self.state.send((&self.socket).into(), &transmit)
-                });
-                match sent {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.socket.writable().await?;
-                    }
-                    Err(e) => {
-                        debug!(error = %e, to = %transmit.destination, "send failed");
-                        break;
-                    }
+            self.send_one(&transmit).await?;
+        }
+        self.send_each(&singles).await
+    }
+
+    /// Sends one datagram, or one GSO run, waiting while the socket's buffer is full. A
+    /// destination the kernel refuses is logged and skipped.
+    async fn send_one(&self, transmit: &quinn_udp::Transmit<'_>) -> io::Result<()> {
+        loop {
+            let sent = self.socket.try_io(Interest::WRITABLE, || {
+                self.state.send((&self.socket).into(), transmit)
+            });
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.socket.writable().await?,
+                Err(e) => {
+                    debug!(error = %e, to = %transmit.destination, "send failed");
+                    return Ok(());
                 }
             }
-            i = end;
+        }
+    }
+
+    /// Sends each datagram to its destination: [`SEND_BATCH`] per `sendmmsg` on Linux, one
+    /// system call each elsewhere. Waits while the socket's buffer is full; a datagram the
+    /// kernel refuses is logged and skipped, and the batch goes on after it.
+    #[cfg(target_os = "linux")]
+    async fn send_each(&self, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<()> {
+        let mut rest = datagrams;
+        while !rest.is_empty() {
+            let batch = rest.get(..SEND_BATCH.min(rest.len())).unwrap_or(rest);
+            let sent = self
+                .socket
+                .try_io(Interest::WRITABLE, || sendmmsg(&self.socket, batch));
+            let done = match sent {
+                // The kernel returns at least one for a batch it took.
+                Ok(n) => n.max(1),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket.writable().await?;
+                    0
+                }
+                Err(e) => {
+                    debug!(error = %e, to = %batch[0].0, "send failed");
+                    1
+                }
+            };
+            rest = rest.get(done..).unwrap_or_default();
         }
         Ok(())
     }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn send_each(&self, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<()> {
+        for &(destination, contents) in datagrams {
+            let transmit = quinn_udp::Transmit {
+                destination,
+                ecn: None,
+                contents,
+                segment_size: None,
+                src_ip: None,
+            };
+            self.send_one(&transmit).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One `sendmmsg` of `datagrams`, each to its own destination (on a dual-stack socket Linux
+/// takes IPv4 destinations as they are). How many the kernel took.
+#[cfg(target_os = "linux")]
+fn sendmmsg(socket: &UdpSocket, datagrams: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny};
+    let addrs: Vec<SocketAddrAny> = datagrams
+        .iter()
+        .map(|(to, _)| SocketAddrAny::from(*to))
+        .collect();
+    let iovs: Vec<[IoSlice<'_>; 1]> = datagrams.iter().map(|(_, d)| [IoSlice::new(d)]).collect();
+    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = datagrams
+        .iter()
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
+    let mut messages: Vec<MMsgHdr<'_>> = addrs
+        .iter()
+        .zip(&iovs)
+        .zip(controls.iter_mut())
+        .map(|((to, iov), control)| MMsgHdr::new_with_addr(to, iov, control))
+        .collect();
+    Ok(rustix::net::sendmmsg(
+        socket,
+        &mut messages,
+        SendFlags::empty(),
+    )?)
 }
 
 /// Asks for `bytes` of receive and send buffer on the media socket, and says in the log when the

@@ -44,9 +44,30 @@ impl Browser {
 #[test]
 fn two_browsers_hear_each_other_over_loopback() {
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut relay = Relay::spawn(RelayConfig::new(listen)).expect("relay");
+    let relay = Relay::spawn(RelayConfig::new(listen)).expect("relay");
+    assert_eq!(relay.handle().advertised(), relay.handle().local_addr());
+    two_browsers_hear_each_other(relay);
+}
+
+/// A dual-stack socket (`[::]`, as `--media-listen [::]:3478` binds) with IPv4 peers: they
+/// arrive as IPv4-mapped addresses, which the engine knows by their IPv4 form, and the
+/// batched sends reach them at that form.
+#[test]
+fn two_ipv4_browsers_hear_each_other_through_a_dual_stack_socket() {
+    let mut config = RelayConfig::new("[::]:0".parse().expect("addr"));
+    config.advertised = Some("127.0.0.1:0".parse().expect("addr"));
+    let relay = Relay::spawn(config).expect("a dual-stack relay (this test needs IPv6)");
+    assert!(relay.handle().local_addr().is_ipv6());
+    assert_eq!(
+        relay.handle().advertised().port(),
+        relay.handle().local_addr().port()
+    );
+    two_browsers_hear_each_other(relay);
+}
+
+/// Two browsers (440 and 880 Hz) on 127.0.0.1, each hearing the other through `relay`.
+fn two_browsers_hear_each_other(mut relay: Relay) {
     let handle = relay.handle();
-    assert_eq!(handle.advertised(), handle.local_addr());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
