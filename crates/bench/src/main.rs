@@ -47,6 +47,11 @@ enum Command {
     RoutingPlot(routing_plot::Args),
 }
 
+/// mimalloc rather than glibc's malloc: the relay's per-packet work costs about 10 % less CPU on
+/// it (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
