@@ -47,8 +47,8 @@ enum Command {
     RoutingPlot(routing_plot::Args),
 }
 
-/// mimalloc rather than glibc's malloc: the relay's per-packet work costs about 10 % less CPU on
-/// it (docs/benchmarks.md).
+/// mimalloc rather than glibc's malloc, as the server: the simulated agents need about 10 % less
+/// CPU on it, which leaves the client more headroom (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
