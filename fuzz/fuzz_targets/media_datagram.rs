@@ -1,9 +1,11 @@
-//! Feeds arbitrary datagrams to the media engine's socket entry point. The engine is set up
+//! Feeds arbitrary datagrams to the media engine's socket entry points. The engine is set up
 //! once per process with one peer connected (a str0m client, handshake done in process on
 //! simulated time) and one peer that never connected, so datagrams from the connected peer's
-//! address reach DTLS and SRTP handling, and others reach demultiplexing and STUN. Each input
-//! is a sequence of `[len: u8][sender: u8][len bytes]`; between datagrams, time advances and
-//! timeouts are handled. Passes when nothing panics and queues stay bounded.
+//! address reach DTLS and SRTP handling, and others reach demultiplexing and STUN; some arrive
+//! as ICE-TCP frames (the engine has a passive TCP candidate too). Each input is a sequence of
+//! `[len: u8][sender: u8][len bytes]`; between datagrams, time advances and timeouts are
+//! handled. The whole input also goes through the ICE-TCP deframer in pieces. Passes when
+//! nothing panics and queues stay bounded.
 #![no_main]
 
 use std::cell::RefCell;
@@ -16,11 +18,15 @@ use str0m::change::SdpAnswer;
 use str0m::media::{Direction, MediaKind};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Output, Rtc, RtcConfig};
-use switchboard_media::{Engine, EngineConfig, Graph, PeerId, Source, PEER_TRANSMIT_QUEUE};
+use switchboard_media::framing::{Deframer, MAX_FRAMED};
+use switchboard_media::{
+    Engine, EngineConfig, Graph, PeerId, Source, Transport, PEER_TRANSMIT_QUEUE,
+};
 
 struct World {
     engine: Engine,
     server: SocketAddr,
+    server_tcp: SocketAddr,
     client: SocketAddr,
     now: Instant,
 }
@@ -40,7 +46,10 @@ fn setup() -> World {
     let server: SocketAddr = "127.0.0.1:40000".parse().expect("addr");
     let client: SocketAddr = "127.0.0.1:50001".parse().expect("addr");
     let mut now = Instant::now();
-    let mut engine = Engine::new(EngineConfig::new(server)).expect("engine");
+    let server_tcp: SocketAddr = "127.0.0.1:40001".parse().expect("addr");
+    let mut config = EngineConfig::new(server);
+    config.advertised_tcp = Some(server_tcp);
+    let mut engine = Engine::new(config).expect("engine");
     let (mut rtc, offer, pending) = client_offer(now, client);
     let answer = engine.add_peer(now, PeerId(1), &offer).expect("answer");
     rtc.sdp_api()
@@ -86,6 +95,7 @@ fn setup() -> World {
     World {
         engine,
         server,
+        server_tcp,
         client,
         now,
     }
@@ -99,6 +109,14 @@ fuzz_target!(|data: &[u8]| {
     WORLD.with(|w| {
         let mut w = w.borrow_mut();
         let world = w.get_or_insert_with(setup);
+        // The deframer: any bytes, in any pieces, never hold more than one frame.
+        let mut deframer = Deframer::new(MAX_FRAMED);
+        for piece in data.chunks(usize::from(data.first().copied().unwrap_or(1)).max(1)) {
+            deframer.push(piece);
+            while let Ok(Some(frame)) = deframer.next_frame() {
+                assert!(!frame.is_empty() && frame.len() <= MAX_FRAMED);
+            }
+        }
         let mut rest = data;
         while let [len, sender, tail @ ..] = rest {
             let n = usize::from(*len).min(tail.len());
@@ -111,9 +129,19 @@ fuzz_target!(|data: &[u8]| {
                 _ => "[::1]:9".parse().expect("addr"),
             };
             world.now += Duration::from_micros(u64::from(*sender) * 100);
-            world
-                .engine
-                .handle_datagram(world.now, from, world.server, datagram);
+            if sender & 0x80 == 0 {
+                world
+                    .engine
+                    .handle_datagram(world.now, from, world.server, datagram);
+            } else {
+                world.engine.handle_receive(
+                    world.now,
+                    Transport::Tcp,
+                    from,
+                    world.server_tcp,
+                    datagram,
+                );
+            }
             world.engine.handle_timeout(world.now);
             let mut sent = 0;
             while world.engine.poll_transmit().is_some() {

@@ -1,5 +1,5 @@
 // The real switchboard server for end-to-end tests: `switchboard demo --fresh` on a free port of
-// 127.0.0.1 with a temporary database (its audio relay on another free UDP port), ready once
+// 127.0.0.1 with a temporary database (its audio relay on another free UDP port, and TCP), ready once
 // /demo/agents answers, and its REST API with the account's credentials (`rest`, and the
 // `authorization` header for what is not JSON).
 import { spawn } from 'node:child_process';
@@ -74,6 +74,8 @@ export async function startServer(bin, { extraArgs = [] } = {}) {
     await new Promise((r) => setTimeout(r, 100));
   }
   const relay = /Audio relay: udp (\S+)/.exec(log)?.[1] ?? null;
+  // The ICE-TCP listener (`, tcp ADDR` after the UDP socket, or `tcp ADDR only`).
+  const relayTcp = /Audio relay: (?:.*, )?tcp (\d[\d.]*:\d+)/.exec(log)?.[1] ?? null;
   const authorization = 'Basic ' + Buffer.from(`${accountSid}:${authToken}`).toString('base64');
   /** A REST call with the account's credentials; JSON or form body; throws unless 2xx. */
   async function rest(method, path, body) {
@@ -95,5 +97,5 @@ export async function startServer(bin, { extraArgs = [] } = {}) {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
-  return { child, url, workspace, relay, dir, accountSid, rest, authorization, stop, log: () => log };
+  return { child, url, workspace, relay, relayTcp, dir, accountSid, rest, authorization, stop, log: () => log };
 }

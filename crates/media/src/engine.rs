@@ -10,7 +10,7 @@ use str0m::change::SdpOffer;
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tracing::{debug, info};
@@ -39,12 +39,40 @@ const MAX_TICK_LAG: Duration = Duration::from_millis(100);
 /// the frames it skipped ([`Counters::recording_frames_skipped`]).
 pub const MAX_RECORDING_CATCHUP: Duration = Duration::from_secs(2);
 
+/// How a datagram travels between a peer and the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// One UDP datagram.
+    Udp,
+    /// One frame on a TCP connection the browser opened to the relay's passive candidate
+    /// (ICE-TCP, RFC 6544; each frame is preceded by its 16-bit length, RFC 4571, which the
+    /// shell adds and strips).
+    Tcp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
 /// How the engine is set up.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The address peers send to: the single host candidate in every answer. Datagrams must be
+    /// The address peers send UDP to: the UDP host candidate in every answer. Datagrams must be
     /// given to [`Engine::handle_datagram`] with this as their destination.
     pub advertised: SocketAddr,
+    /// Whether answers offer the UDP candidate (`false` only for a relay reached over TCP
+    /// alone).
+    pub udp: bool,
+    /// The address of the relay's TCP listener as peers reach it: when set, every answer also
+    /// has a passive TCP host candidate there (lower in priority than UDP, so browsers use it
+    /// only when UDP fails), and frames from its connections go to [`Engine::handle_receive`]
+    /// with this as their destination.
+    pub advertised_tcp: Option<SocketAddr>,
     /// A connected peer from which no media arrived for this long is reported as
     /// [`MediaEvent::StoppedSending`].
     pub silence_after: Duration,
@@ -65,6 +93,8 @@ impl EngineConfig {
     pub fn new(advertised: SocketAddr) -> EngineConfig {
         EngineConfig {
             advertised,
+            udp: true,
+            advertised_tcp: None,
             silence_after: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(30),
             max_peers: 10_000,
@@ -76,6 +106,8 @@ impl EngineConfig {
 /// A datagram to send from the engine's socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// How: on the UDP socket, or as a frame on the TCP connection from `destination`.
+    pub transport: Transport,
     /// Where to.
     pub destination: SocketAddr,
     /// The datagram.
@@ -169,6 +201,11 @@ pub struct Counters {
     /// this in and writes silence in their place, so the file keeps its length. The engine
     /// alone leaves it 0.
     pub recording_frames_dropped: u64,
+    /// TCP connections open to the relay's listener (ICE-TCP); filled in by `io::Relay`.
+    pub tcp_connections: u64,
+    /// Frames for a TCP connection that were dropped: its queue was full (the browser read too
+    /// slowly) or it had closed. Filled in by `io::Relay`.
+    pub tcp_frames_dropped: u64,
 }
 
 /// What the engine holds right now, for tests of "removing frees everything".
@@ -391,7 +428,7 @@ struct Peer {
     /// The peer is over (closed or failed): removed after the current input.
     dead: bool,
     out: VecDeque<Transmit>,
-    addrs: VecDeque<SocketAddr>,
+    addrs: VecDeque<(Transport, SocketAddr)>,
     route: Route,
     stream: OutStream,
     /// Present while some receiver mixes this peer.
@@ -512,7 +549,9 @@ pub struct Engine {
     /// Boxed: a peer is about 10 KB (str0m's `Rtc`), and the tree's nodes then stay small
     /// enough that finding a peer among thousands touches a few cache lines, not pages.
     peers: BTreeMap<PeerId, Box<Peer>>,
-    by_addr: HashMap<SocketAddr, PeerId>,
+    by_addr: HashMap<(Transport, SocketAddr), PeerId>,
+    /// The host candidates every answer has (UDP, passive TCP, or both).
+    candidates: Vec<Candidate>,
     graph: Graph,
     /// Receivers forwarded the music.
     music_to: Vec<PeerId>,
@@ -539,8 +578,7 @@ impl Engine {
         if !(0..=10).contains(&config.mix_complexity) {
             return Err(MediaError::Complexity(config.mix_complexity));
         }
-        Candidate::host(config.advertised, "udp")
-            .map_err(|e| MediaError::Candidate(config.advertised, e.to_string()))?;
+        let candidates = host_candidates(&config)?;
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         let cert = crypto
             .dtls_provider
@@ -555,6 +593,7 @@ impl Engine {
             cert,
             peers: BTreeMap::new(),
             by_addr: HashMap::new(),
+            candidates,
             graph: Graph::new(),
             music_to: Vec::new(),
             mixers: Vec::new(),
@@ -638,7 +677,8 @@ impl Engine {
     }
 
     /// Accepts a browser's offer (one `sendrecv` audio transceiver) and returns the answer:
-    /// ICE-lite, one host candidate (the advertised address), Opus and telephone-event.
+    /// ICE-lite, the host candidates of [`EngineConfig`] (UDP at the advertised address, passive
+    /// TCP at the advertised TCP one), Opus and telephone-event.
     pub fn add_peer(
         &mut self,
         now: Instant,
@@ -654,9 +694,9 @@ impl Engine {
         }
         let offer = parse_offer(offer_sdp)?;
         let mut rtc = self.rtc(now);
-        let candidate = Candidate::host(self.config.advertised, "udp")
-            .map_err(|e| MediaError::Candidate(self.config.advertised, e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        for c in &self.candidates {
+            rtc.add_local_candidate(c.clone());
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -762,20 +802,38 @@ impl Engine {
         &self.recordings
     }
 
-    /// A datagram that arrived on the socket at `now`, from `from`, sent to `to` (the
+    /// A UDP datagram that arrived on the socket at `now`, from `from`, sent to `to` (the
     /// advertised address). Anything that is not STUN, DTLS or RTP of a known peer is counted
     /// and dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        self.handle_receive(now, Transport::Udp, from, to, data);
+    }
+
+    /// A datagram that arrived over `transport`: for UDP as [`Engine::handle_datagram`]; for
+    /// TCP one RFC 4571 frame (without its length) of the connection from `from` to the
+    /// listener advertised as `to` ([`EngineConfig::advertised_tcp`]).
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
         let now = self.clock(now);
         self.sink.counters.datagrams += 1;
-        let Ok(receive) = Receive::new(Protocol::Udp, from, to, data) else {
+        let proto = match transport {
+            Transport::Udp => Protocol::Udp,
+            Transport::Tcp => Protocol::Tcp,
+        };
+        let Ok(receive) = Receive::new(proto, from, to, data) else {
             self.sink.counters.unparsable += 1;
             return;
         };
         let input = Input::Receive(now, receive);
         let hinted = self
             .by_addr
-            .get(&from)
+            .get(&(transport, from))
             .copied()
             .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
         // A new path always starts with an ICE check (STUN): only then is it worth asking every
@@ -810,8 +868,8 @@ impl Engine {
                     }
                 }
             }
-            peer.addrs.push_back(from);
-            self.by_addr.insert(from, id);
+            peer.addrs.push_back((transport, from));
+            self.by_addr.insert((transport, from), id);
         }
         drain(now, id, peer, &mut self.sink);
         self.sink.timers.arm(id, peer);
@@ -1348,6 +1406,30 @@ fn audio_mid(rtc: &Rtc, answer: &str) -> Option<Mid> {
     None
 }
 
+/// The host candidates of every answer: UDP at the advertised address, passive TCP at the
+/// advertised TCP one; at least one of them.
+fn host_candidates(config: &EngineConfig) -> Result<Vec<Candidate>, MediaError> {
+    let mut candidates = Vec::new();
+    if config.udp {
+        let c = Candidate::host(config.advertised, "udp")
+            .map_err(|e| MediaError::Candidate(config.advertised, e.to_string()))?;
+        candidates.push(c);
+    }
+    if let Some(addr) = config.advertised_tcp {
+        let c = Candidate::builder()
+            .tcp()
+            .host(addr)
+            .tcptype(TcpType::Passive)
+            .build()
+            .map_err(|e| MediaError::Candidate(addr, e.to_string()))?;
+        candidates.push(c);
+    }
+    if candidates.is_empty() {
+        return Err(MediaError::NoTransport);
+    }
+    Ok(candidates)
+}
+
 /// Whether `data` looks like STUN (RFC 7983's demultiplexing: a first byte of 0 to 3, and the
 /// magic cookie of RFC 5389).
 fn is_stun(data: &[u8]) -> bool {
@@ -1379,6 +1461,11 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
                     sink.counters.dropped_transmits += 1;
                 }
                 peer.out.push_back(Transmit {
+                    transport: match t.proto {
+                        Protocol::Udp => Transport::Udp,
+                        // The only other candidate the relay has is its passive TCP one.
+                        _ => Transport::Tcp,
+                    },
                     destination: t.destination,
                     contents: t.contents.into(),
                 });

@@ -37,6 +37,9 @@ pub enum MediaError {
     /// The advertised address cannot be a host candidate.
     #[error("{0} cannot be advertised as a host candidate: {1}")]
     Candidate(SocketAddr, String),
+    /// Neither UDP nor TCP is offered.
+    #[error("no transport: offer UDP, a TCP listener, or both")]
+    NoTransport,
     /// No DTLS certificate could be made.
     #[error("no DTLS certificate could be generated")]
     Certificate,

@@ -1,4 +1,5 @@
-//! The thin shell around [`Engine`]: one UDP socket, the clock, and channels.
+//! The thin shell around [`Engine`]: one UDP socket, a TCP listener for ICE-TCP, the clock,
+//! and channels.
 //!
 //! # Thread model
 //! [`Relay::spawn`] binds the socket and starts one dedicated thread, `switchboard-media`, that
@@ -21,6 +22,20 @@
 //! machine `sendmmsg` cut the system calls per forwarded datagram, not measurably the CPU: the
 //! kernel's time is in its UDP and loopback path per datagram, not in the calls'
 //! entries (`docs/benchmarks.md`).
+//!
+//! # ICE-TCP
+//! Unless [`RelayConfig::tcp`] is off, the relay also listens on TCP (same address, same port
+//! number) and every answer has a passive TCP candidate there, below UDP in priority: a
+//! browser whose network lets no UDP out connects to it (RFC 6544) and sends its STUN, DTLS and
+//! SRTP as RFC 4571 frames. Each accepted connection gets a reader task and a writer task on
+//! the media thread's runtime. The reader splits the stream into datagrams ([`Deframer`]) and
+//! hands them to the media loop over one bounded channel; the loop gives them to the engine as
+//! [`Transport::Tcp`] datagrams from the connection's remote address. What the engine sends
+//! over TCP goes, framed, to that connection's writer over a bounded queue (full: dropped and
+//! counted, as a UDP socket would). A connection closes when the browser closes it, after
+//! 30 s without a frame, or at a frame longer than any datagram; at most
+//! [`MAX_TCP_CONNECTIONS`] are open. ICE still decides: a connection is only a path once the
+//! engine's ICE check on it succeeded.
 //!
 //! # Channels
 //! Commands ([`RelayHandle`]) go over a bounded channel and are answered through oneshots;
@@ -47,14 +62,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, UdpSocketState};
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::engine::{Counters, Engine, EngineConfig, MediaEvent, Transmit};
+use crate::engine::{Counters, Engine, EngineConfig, MediaEvent, Transmit, Transport};
 use crate::error::MediaError;
+use crate::framing::{self, Deframer};
 use crate::graph::{Graph, PeerId, RecordingId, RecordingSpec};
 use crate::record::{RecordingError, RecordingSummary, Writer, WriterMessage};
 
@@ -69,6 +86,21 @@ const BATCHES_PER_WAKE: usize = 8;
 const SEND_BATCH: usize = 64;
 /// Bytes of receive buffer per datagram slot without GRO.
 const SLOT_BYTES: usize = 2_048;
+/// ICE-TCP connections open at once; more are closed as soon as they are accepted.
+pub const MAX_TCP_CONNECTIONS: usize = 4_096;
+/// The largest frame taken on an ICE-TCP connection: browsers keep datagrams under the path
+/// MTU; a longer length means the stream is not ICE-TCP, and the connection is closed.
+const MAX_TCP_FRAME: usize = 4_096;
+/// Frames waiting to be written to one ICE-TCP connection (as
+/// [`PEER_TRANSMIT_QUEUE`](crate::PEER_TRANSMIT_QUEUE); beyond this the newest are dropped and
+/// counted).
+const TCP_WRITE_QUEUE: usize = 64;
+/// Frames read from all ICE-TCP connections waiting for the media loop; a full queue holds
+/// the readers back (TCP's own flow control then slows the browsers).
+const TCP_READ_QUEUE: usize = 1_024;
+/// An ICE-TCP connection that carries nothing for this long is closed (a live one carries a
+/// consent check every few seconds, and audio).
+const TCP_IDLE: Duration = Duration::from_secs(30);
 
 /// How the relay is set up.
 #[derive(Debug, Clone)]
@@ -92,6 +124,14 @@ pub struct RelayConfig {
     /// reads them. The kernel caps the size at `net.core.rmem_max` / `wmem_max`; the relay says
     /// so in its log when it got less than asked.
     pub socket_buffer: usize,
+    /// Whether answers offer the UDP socket (`true` by default). The socket is bound either
+    /// way; without it browsers must reach the relay over TCP.
+    pub udp: bool,
+    /// Whether the relay also listens on TCP (ICE-TCP, RFC 6544: `true` by default), on the
+    /// same address and port number as the UDP socket (any free port when that is taken and
+    /// the UDP port was chosen by the system), for browsers on networks that let no UDP
+    /// through. Its passive candidate ranks below UDP, so browsers that can use UDP do.
+    pub tcp: bool,
 }
 
 /// The default size of the media socket's buffers: 4 MiB each way, about 40 ms of 1,000
@@ -109,6 +149,8 @@ impl RelayConfig {
             connect_timeout: defaults.connect_timeout,
             mix_complexity: defaults.mix_complexity,
             socket_buffer: SOCKET_BUFFER,
+            udp: true,
+            tcp: true,
         }
     }
 }
@@ -119,6 +161,9 @@ pub enum RelayError {
     /// The socket could not be set up.
     #[error("media socket: {0}")]
     Io(#[from] io::Error),
+    /// The TCP listener could not be set up.
+    #[error("media TCP listener on {0}: {1}")]
+    Tcp(SocketAddr, io::Error),
     /// The advertised address is unusable.
     #[error("cannot advertise {0}: say which address peers reach")]
     Unadvertisable(SocketAddr),
@@ -175,6 +220,8 @@ pub struct RelayHandle {
     writer: mpsc::Sender<WriterMessage>,
     local_addr: SocketAddr,
     advertised: SocketAddr,
+    udp: bool,
+    tcp: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl RelayHandle {
@@ -353,6 +400,17 @@ impl RelayHandle {
         self.advertised
     }
 
+    /// Whether answers offer the UDP socket ([`RelayConfig::udp`]).
+    pub fn offers_udp(&self) -> bool {
+        self.udp
+    }
+
+    /// The TCP listener's address and the one peers are told to connect to, when the relay
+    /// listens on TCP.
+    pub fn tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.tcp
+    }
+
     async fn send(&self, c: Command) -> Result<(), RelayError> {
         self.commands.send(c).await.map_err(|_| RelayError::Stopped)
     }
@@ -380,7 +438,24 @@ impl Relay {
         if advertised.ip().is_unspecified() {
             return Err(RelayError::Unadvertisable(advertised));
         }
+        let tcp = if config.tcp {
+            let listener = bind_tcp(config.listen, local_addr)?;
+            let tcp_local = listener
+                .local_addr()
+                .map_err(|e| RelayError::Tcp(config.listen, e))?;
+            // The same port number as UDP is advertised as UDP's is; another one as bound.
+            let port = if tcp_local.port() == local_addr.port() {
+                advertised.port()
+            } else {
+                tcp_local.port()
+            };
+            Some((listener, tcp_local, SocketAddr::new(advertised.ip(), port)))
+        } else {
+            None
+        };
         let mut engine_config = EngineConfig::new(advertised);
+        engine_config.udp = config.udp;
+        engine_config.advertised_tcp = tcp.as_ref().map(|t| t.2);
         engine_config.silence_after = config.silence_after;
         engine_config.connect_timeout = config.connect_timeout;
         engine_config.mix_complexity = config.mix_complexity;
@@ -394,6 +469,7 @@ impl Relay {
             thread: writer_thread,
         } = Writer::spawn()?;
         let frames = writer.clone();
+        let tcp_addrs = tcp.as_ref().map(|t| (t.1, t.2));
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -403,6 +479,17 @@ impl Relay {
                     .build()?;
                 runtime.block_on(async move {
                     let socket = UdpSocket::from_std(socket)?;
+                    let (tcp_tx, tcp_rx) = mpsc::channel(TCP_READ_QUEUE);
+                    let tcp = match tcp {
+                        Some((listener, _, advertised)) => Some(TcpSide {
+                            listener: TcpListener::from_std(listener)?,
+                            advertised,
+                            connections: HashMap::new(),
+                            inputs: tcp_tx,
+                            dropped: 0,
+                        }),
+                        None => None,
+                    };
                     Shell {
                         socket,
                         state,
@@ -414,18 +501,27 @@ impl Relay {
                         recordings: BTreeMap::new(),
                         gaps: HashMap::new(),
                         dropped_frames: 0,
+                        tcp,
                     }
-                    .run(command_rx)
+                    .run(command_rx, tcp_rx)
                     .await
                 })
             })?;
-        info!(%local_addr, %advertised, "media relay started");
+        match tcp_addrs {
+            Some((tcp_local, tcp_advertised)) => info!(
+                %local_addr, %advertised, %tcp_local, %tcp_advertised, udp = config.udp,
+                "media relay started"
+            ),
+            None => info!(%local_addr, %advertised, "media relay started"),
+        }
         Ok(Relay {
             handle: RelayHandle {
                 commands,
                 writer,
                 local_addr,
                 advertised,
+                udp: config.udp,
+                tcp: tcp_addrs,
             },
             events,
             thread: Some(thread),
@@ -486,10 +582,165 @@ struct Shell {
     /// Per recording, frames dropped since the writer last took one.
     gaps: HashMap<RecordingId, u32>,
     dropped_frames: u64,
+    tcp: Option<TcpSide>,
+}
+
+/// The ICE-TCP half of the shell: the listener and its connections. Each connection has a
+/// reader task (frames to the media loop over `inputs`) and a writer task (fed by the media
+/// loop over a bounded queue); both run on the media thread's runtime, so the engine stays
+/// the media loop's alone.
+struct TcpSide {
+    listener: TcpListener,
+    /// What answers name as the passive candidate (the destination of every frame read).
+    advertised: SocketAddr,
+    /// The writer queue of each open connection, by the browser's address.
+    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    inputs: mpsc::Sender<TcpInput>,
+    dropped: u64,
+}
+
+/// From a connection's reader to the media loop.
+enum TcpInput {
+    Frame(SocketAddr, Vec<u8>),
+    /// The reader stopped; with the connection's writer queue, to tell it from a newer one.
+    Closed(SocketAddr, mpsc::Sender<Vec<u8>>),
+}
+
+impl TcpSide {
+    fn accepted(&mut self, stream: TcpStream, from: SocketAddr) {
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+        if self.connections.len() >= MAX_TCP_CONNECTIONS {
+            warn!(%from, max = MAX_TCP_CONNECTIONS, "ICE-TCP connection refused: too many open");
+            return;
+        }
+        if self.connections.contains_key(&from) {
+            // The browser reused the port of a connection whose close is still on its way:
+            // the new one wins.
+            debug!(%from, "ICE-TCP connection replaces one from the same address");
+        }
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let (queue, frames) = mpsc::channel(TCP_WRITE_QUEUE);
+        self.connections.insert(from, queue.clone());
+        tokio::spawn(read_frames(read, from, queue, self.inputs.clone()));
+        tokio::spawn(write_frames(write, frames));
+        debug!(%from, "ICE-TCP connection accepted");
+    }
+
+    /// Queues a datagram for the connection from `to`; dropped (and counted) when that is gone
+    /// or its queue is full.
+    fn send(&mut self, to: SocketAddr, datagram: &[u8]) {
+        let mut framed = Vec::with_capacity(datagram.len() + 2);
+        let sent = match (
+            framing::frame(datagram, &mut framed),
+            self.connections.get(&to),
+        ) {
+            (Ok(()), Some(queue)) => queue.try_send(framed).is_ok(),
+            _ => false,
+        };
+        if !sent {
+            self.dropped += 1;
+            debug!(%to, dropped = self.dropped, "ICE-TCP frame dropped");
+        }
+    }
+
+    /// A connection's reader stopped: forget its writer (which then shuts the connection).
+    /// Only if it is still the one registered: a newer connection from the same address stays.
+    fn closed(&mut self, from: SocketAddr, queue: &mpsc::Sender<Vec<u8>>) {
+        if self
+            .connections
+            .get(&from)
+            .is_some_and(|q| q.same_channel(queue))
+        {
+            self.connections.remove(&from);
+        }
+    }
+}
+
+/// Reads a connection's frames and hands them to the media loop until it closes, goes idle
+/// for [`TCP_IDLE`], or breaks the framing.
+async fn read_frames(
+    mut read: OwnedReadHalf,
+    from: SocketAddr,
+    queue: mpsc::Sender<Vec<u8>>,
+    inputs: mpsc::Sender<TcpInput>,
+) {
+    let mut deframer = Deframer::new(MAX_TCP_FRAME);
+    let mut buf = vec![0u8; 4 * 1_024];
+    let why = 'reading: loop {
+        let n = match tokio::time::timeout(TCP_IDLE, read.read(&mut buf)).await {
+            Err(_) => break "idle",
+            Ok(Ok(0)) => break "closed by the browser",
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                debug!(%from, error = %e, "ICE-TCP read failed");
+                break "read failed";
+            }
+        };
+        deframer.push(buf.get(..n).unwrap_or_default());
+        loop {
+            match deframer.next_frame() {
+                Ok(Some(frame)) => {
+                    let frame = TcpInput::Frame(from, frame.to_vec());
+                    if inputs.send(frame).await.is_err() {
+                        // The media loop is gone.
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(%from, error = %e, "ICE-TCP framing broken");
+                    break 'reading "not ICE-TCP framing";
+                }
+            }
+        }
+    };
+    debug!(%from, why, "ICE-TCP connection closed");
+    let _ = inputs.send(TcpInput::Closed(from, queue)).await;
+}
+
+/// Writes the frames the media loop queues until the queue is dropped (the connection was
+/// closed) or a write fails.
+async fn write_frames(mut write: OwnedWriteHalf, mut frames: mpsc::Receiver<Vec<u8>>) {
+    while let Some(framed) = frames.recv().await {
+        if write.write_all(&framed).await.is_err() {
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+/// Binds the TCP listener on the UDP socket's address (`udp`), or on any free port when that
+/// one is taken and `listen` left the port to the system.
+fn bind_tcp(listen: SocketAddr, udp: SocketAddr) -> Result<std::net::TcpListener, RelayError> {
+    let same = SocketAddr::new(listen.ip(), udp.port());
+    let listener = match std::net::TcpListener::bind(same) {
+        Ok(l) => l,
+        Err(_) if listen.port() == 0 => {
+            std::net::TcpListener::bind(listen).map_err(|e| RelayError::Tcp(listen, e))?
+        }
+        Err(e) => return Err(RelayError::Tcp(same, e)),
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| RelayError::Tcp(same, e))?;
+    Ok(listener)
+}
+
+/// The next connection of an optional listener (never, without one).
+async fn accept(tcp: &Option<TcpSide>) -> io::Result<(TcpStream, SocketAddr)> {
+    match tcp {
+        Some(t) => t.listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Shell {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> io::Result<()> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut tcp_inputs: mpsc::Receiver<TcpInput>,
+    ) -> io::Result<()> {
         let slot = SLOT_BYTES
             .max(self.state.gro_segments() * 1_500)
             .min(64 * 1024);
@@ -519,8 +770,39 @@ impl Shell {
                     ready?;
                     self.receive(&mut bufs, &mut metas, &mut outgoing, &mut scratch).await?;
                 }
+                accepted = accept(&self.tcp) => match (accepted, self.tcp.as_mut()) {
+                    (Ok((stream, from)), Some(tcp)) => tcp.accepted(stream, from),
+                    (Ok(_), None) => {}
+                    // Out of descriptors, or the connection was reset before it was taken.
+                    (Err(e), _) => warn!(error = %e, "ICE-TCP accept failed"),
+                },
+                Some(input) = tcp_inputs.recv() => {
+                    let now = Instant::now();
+                    self.tcp_input(now, input);
+                    // What else is waiting, as one batch.
+                    for _ in 0..quinn_udp::BATCH_SIZE {
+                        match tcp_inputs.try_recv() {
+                            Ok(input) => self.tcp_input(now, input),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 () = sleep => self.engine.handle_timeout(Instant::now()),
             }
+        }
+    }
+
+    fn tcp_input(&mut self, now: Instant, input: TcpInput) {
+        let Some(tcp) = self.tcp.as_mut() else {
+            return;
+        };
+        match input {
+            TcpInput::Frame(from, frame) => {
+                let to = tcp.advertised;
+                self.engine
+                    .handle_receive(now, Transport::Tcp, from, to, &frame);
+            }
+            TcpInput::Closed(from, queue) => tcp.closed(from, &queue),
         }
     }
 
@@ -574,6 +856,10 @@ impl Shell {
             Command::Counters(reply) => {
                 let mut c = self.engine.counters();
                 c.recording_frames_dropped = self.dropped_frames;
+                if let Some(tcp) = &self.tcp {
+                    c.tcp_connections = tcp.connections.len() as u64;
+                    c.tcp_frames_dropped = tcp.dropped;
+                }
                 let _ = reply.send(c);
             }
             Command::Shutdown => {}
@@ -671,7 +957,11 @@ impl Shell {
         self.forward_events();
         outgoing.clear();
         while let Some(t) = self.engine.poll_transmit() {
-            outgoing.push(t);
+            match (t.transport, self.tcp.as_mut()) {
+                (Transport::Udp, _) => outgoing.push(t),
+                (Transport::Tcp, Some(tcp)) => tcp.send(t.destination, &t.contents),
+                (Transport::Tcp, None) => {}
+            }
         }
         // Runs to one destination can go out as one GSO send; the other datagrams go out in
         // `sendmmsg` batches. The order per destination is kept: the sort is stable, and what

@@ -1,8 +1,8 @@
 //! The WebRTC audio relay.
 //!
 //! Every agent desktop holds one PeerConnection to the server, with one `sendrecv` audio
-//! transceiver. The relay answers as ICE-lite with a single host candidate (its one UDP
-//! socket), and sends each peer what a [`Graph`] says it hears: the glue derives that graph
+//! transceiver. The relay answers as ICE-lite with its host candidates (its one UDP socket and,
+//! ranked below it, a passive TCP candidate for ICE-TCP, RFC 6544), and sends each peer what a [`Graph`] says it hears: the glue derives that graph
 //! from the voice layer (who is in which conference, on hold, muted) and maps call legs to
 //! [`PeerId`]s; this crate knows nothing of calls.
 //!
@@ -13,8 +13,9 @@
 //!   datagrams, events and the next deadline out. No socket, no clock, no thread.
 //! - `audio`: the hold music and the Opus codecs of the mixer and the recordings.
 //! - `error`: [`MediaError`], what the engine refuses.
-//! - [`io`]: the thin shell: one UDP socket with batched receive and send, commands in and
-//!   events out over channels.
+//! - [`framing`]: ICE-TCP's framing (RFC 4571), pure: a byte stream in, datagrams out.
+//! - [`io`]: the thin shell: one UDP socket with batched receive and send, a TCP listener for
+//!   ICE-TCP (browsers on networks without UDP), commands in and events out over channels.
 //! - `record`: the recordings' files: a writer thread, [`repair_wav`] for a file whose writer
 //!   died, and (feature `mp3`, off by default: LAME is LGPL) `encode_mp3`.
 //!
@@ -50,16 +51,18 @@
 //! # Drain contract
 //! After **every** input — [`Engine::add_peer`], [`Engine::restart_peer`],
 //! [`Engine::remove_peer`], [`Engine::set_graph`], [`Engine::set_recordings`],
-//! [`Engine::handle_datagram`] or [`Engine::handle_timeout`] — the caller:
+//! [`Engine::handle_datagram`], [`Engine::handle_receive`] or [`Engine::handle_timeout`] — the
+//! caller:
 //! 1. calls [`Engine::poll_transmit`] until it returns `None`, sending each datagram from the
-//!    socket whose address is [`EngineConfig::advertised`];
+//!    socket whose address is [`EngineConfig::advertised`], or, when its
+//!    [`Transmit::transport`] is TCP, as a frame on the connection from its destination;
 //! 2. calls [`Engine::poll_event`] until it returns `None`;
 //! 3. calls [`Engine::poll_timeout`] and arranges for [`Engine::handle_timeout`] to be called
 //!    with the current time once that instant has passed (calling it early is harmless).
 //!
 //! Times must come from one monotonic clock; a time earlier than one already seen is treated
 //! as the latest one seen. Datagrams are given with their arrival time and with the advertised
-//! address as destination. Queues are bounded ([`PEER_TRANSMIT_QUEUE`], [`EVENT_QUEUE`]), so a
+//! address (UDP) or advertised TCP address (a TCP frame) as destination. Queues are bounded ([`PEER_TRANSMIT_QUEUE`], [`EVENT_QUEUE`]), so a
 //! caller that drains late loses the oldest datagrams and events, and memory stays bounded.
 //!
 //! # Safety of the socket
@@ -72,6 +75,7 @@
 mod audio;
 mod engine;
 mod error;
+pub mod framing;
 mod graph;
 pub mod io;
 mod record;
@@ -82,7 +86,7 @@ pub use audio::{
 };
 pub use engine::{
     opus_pt, Counters, Disconnect, Engine, EngineConfig, Footprint, MediaEvent, Transmit,
-    EVENT_QUEUE, FRAME, MAX_RECORDING_CATCHUP, PEER_TRANSMIT_QUEUE,
+    Transport, EVENT_QUEUE, FRAME, MAX_RECORDING_CATCHUP, PEER_TRANSMIT_QUEUE,
 };
 pub use error::{MediaError, MAX_SDP_BYTES};
 pub use graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};

@@ -1,13 +1,15 @@
-//! The relay over real UDP on 127.0.0.1: the I/O loop's socket, batching and channels, with two
-//! str0m client peers on their own sockets; and recordings through the shell to their files.
-//! Bounded in time (each test gives up after 15 s).
+//! The relay over real UDP (and ICE-TCP) on 127.0.0.1: the I/O loop's sockets, batching and
+//! channels, with two str0m client peers on their own sockets; and recordings through the
+//! shell to their files. Bounded in time (each test gives up after 15 s).
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::{amplitude, amplitude_at, Client};
+use str0m::net::Protocol;
 use switchboard_media::io::{Relay, RelayConfig, RelayError};
 use switchboard_media::{
     Graph, MediaEvent, PeerId, RecordingError, RecordingId, RecordingSpec, Source,
@@ -15,8 +17,20 @@ use switchboard_media::{
 };
 
 struct Browser {
-    socket: UdpSocket,
+    link: Link,
     client: Client,
+}
+
+/// How a browser reaches the relay.
+enum Link {
+    Udp(UdpSocket),
+    /// An ICE-TCP connection to the relay's passive candidate (`relay`), with the bytes read
+    /// that are not yet a whole RFC 4571 frame.
+    Tcp {
+        stream: TcpStream,
+        relay: SocketAddr,
+        pending: Vec<u8>,
+    },
 }
 
 impl Browser {
@@ -25,18 +39,91 @@ impl Browser {
         socket.set_nonblocking(true).expect("nonblocking");
         let addr = socket.local_addr().expect("addr");
         let (client, offer) = Client::new(Instant::now(), addr, tone);
-        (Browser { socket, client }, offer)
+        let link = Link::Udp(socket);
+        (Browser { link, client }, offer)
+    }
+
+    /// A browser whose only candidate is a TCP connection to the relay's listener.
+    fn over_tcp(relay: SocketAddr, tone: f32) -> (Browser, String) {
+        let stream = TcpStream::connect(relay).expect("connect to the relay's TCP listener");
+        stream.set_nodelay(true).expect("nodelay");
+        stream.set_nonblocking(true).expect("nonblocking");
+        let addr = stream.local_addr().expect("addr");
+        let (client, offer) = Client::on(Instant::now(), Protocol::Tcp, addr, tone);
+        let link = Link::Tcp {
+            stream,
+            relay,
+            pending: Vec::new(),
+        };
+        (Browser { link, client }, offer)
     }
 
     /// Receives what is there, lets time pass, sends what is due.
     fn pump(&mut self) {
         let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            self.client.receive(Instant::now(), from, &buf[..n]);
+        match &mut self.link {
+            Link::Udp(socket) => {
+                while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    self.client.receive(Instant::now(), from, &buf[..n]);
+                }
+            }
+            Link::Tcp {
+                stream,
+                relay,
+                pending,
+            } => {
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => panic!("the relay closed the ICE-TCP connection"),
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("ICE-TCP read: {e}"),
+                    }
+                }
+                while pending.len() >= 2 {
+                    let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+                    if pending.len() < 2 + len {
+                        break;
+                    }
+                    let frame: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
+                    self.client.receive(Instant::now(), *relay, &frame);
+                }
+            }
         }
         self.client.timeout(Instant::now());
         for (_, to, data) in std::mem::take(&mut self.client.outbox) {
-            let _ = self.socket.send_to(&data, to);
+            match &mut self.link {
+                Link::Udp(socket) => {
+                    let _ = socket.send_to(&data, to);
+                }
+                Link::Tcp { stream, .. } => {
+                    let mut framed = u16::try_from(data.len())
+                        .expect("a datagram fits a frame")
+                        .to_be_bytes()
+                        .to_vec();
+                    framed.extend_from_slice(&data);
+                    write_all_nonblocking(stream, &framed);
+                }
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes` to a nonblocking stream (a few frames: the kernel's buffer takes
+/// them, so this spins only in theory).
+fn write_all_nonblocking(stream: &mut TcpStream, mut bytes: &[u8]) {
+    let start = Instant::now();
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "the relay reads nothing"
+                );
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("ICE-TCP write: {e}"),
         }
     }
 }
@@ -65,16 +152,100 @@ fn two_ipv4_browsers_hear_each_other_through_a_dual_stack_socket() {
     two_browsers_hear_each_other(relay);
 }
 
+/// A browser that can only reach the relay over TCP (ICE-TCP to its listener) and one on UDP
+/// hear each other; a relay without its TCP listener offers no TCP candidate.
+#[test]
+fn a_browser_over_tcp_and_one_over_udp_hear_each_other() {
+    let relay =
+        Relay::spawn(RelayConfig::new("127.0.0.1:0".parse().expect("addr"))).expect("relay");
+    let (tcp_local, tcp_advertised) = relay.handle().tcp_addrs().expect("a TCP listener");
+    assert_eq!(tcp_local, tcp_advertised);
+    assert_eq!(tcp_local.ip(), relay.handle().local_addr().ip());
+    let a = Browser::over_tcp(tcp_advertised, 440.0);
+    two_browsers_hear_each_other_as(relay, a, Browser::new(880.0));
+
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.tcp = false;
+    let relay = Relay::spawn(config).expect("relay");
+    assert_eq!(relay.handle().tcp_addrs(), None);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_, offer) = Browser::new(440.0);
+    let answer = runtime
+        .block_on(relay.handle().add_peer(PeerId(1), offer))
+        .expect("answer");
+    assert!(!answer.contains(" tcp "), "{answer}");
+    relay.shutdown().expect("shutdown");
+}
+
+/// A TCP connection that does not speak RFC 4571 (a length beyond any datagram) is closed,
+/// and the relay forgets it.
+#[test]
+fn a_tcp_connection_with_broken_framing_is_closed() {
+    let relay =
+        Relay::spawn(RelayConfig::new("127.0.0.1:0".parse().expect("addr"))).expect("relay");
+    let handle = relay.handle();
+    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut stream = TcpStream::connect(tcp).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let open = |runtime: &tokio::runtime::Runtime| {
+        runtime
+            .block_on(handle.counters())
+            .expect("counters")
+            .tcp_connections
+    };
+    let start = Instant::now();
+    while open(&runtime) != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the connection was never counted"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stream.write_all(&[0xff, 0xff, 1, 2, 3]).expect("write");
+    let mut buf = [0u8; 16];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("the connection stayed open: {other:?}"),
+    }
+    while open(&runtime) != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the closed connection is still held"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let counters = runtime.block_on(handle.counters()).expect("counters");
+    assert_eq!(counters.datagrams, 0, "{counters:?}");
+    relay.shutdown().expect("shutdown");
+}
+
 /// Two browsers (440 and 880 Hz) on 127.0.0.1, each hearing the other through `relay`.
-fn two_browsers_hear_each_other(mut relay: Relay) {
+fn two_browsers_hear_each_other(relay: Relay) {
+    two_browsers_hear_each_other_as(relay, Browser::new(440.0), Browser::new(880.0));
+}
+
+/// Browser `a` (440 Hz) and `b` (880 Hz) with their offers hear each other through `relay`.
+fn two_browsers_hear_each_other_as(
+    mut relay: Relay,
+    (mut a, offer_a): (Browser, String),
+    (mut b, offer_b): (Browser, String),
+) {
     let handle = relay.handle();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
 
-    let (mut a, offer_a) = Browser::new(440.0);
-    let (mut b, offer_b) = Browser::new(880.0);
     let answer_a = runtime
         .block_on(handle.add_peer(PeerId(1), offer_a))
         .expect("answer a");

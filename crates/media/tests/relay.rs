@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{amplitude, amplitude_at, loudest, rms, Client, TONES};
+use str0m::net::Protocol;
 use switchboard_media::{
     Disconnect, Engine, EngineConfig, Graph, MediaError, MediaEvent, PeerId, RecordingId,
-    RecordingSpec, Source, FRAME, HOLD_MUSIC_NOTES_HZ, MAX_RECORDING_CATCHUP,
+    RecordingSpec, Source, Transport, FRAME, HOLD_MUSIC_NOTES_HZ, MAX_RECORDING_CATCHUP,
     RECORDING_FRAME_SAMPLES, RECORDING_SAMPLE_RATE,
 };
 
@@ -24,10 +25,14 @@ struct Packet {
     data: Vec<u8>,
 }
 
-/// The engine, the clients and the wire between them, on simulated time.
+/// The engine, the clients and the wire between them, on simulated time. The wire delivers in
+/// order, so it also stands for the TCP connections of ICE-TCP clients (the shell's framing is
+/// tested on its own and over real sockets in `loopback.rs`).
 struct Sim {
     engine: Engine,
     server: SocketAddr,
+    /// The engine's passive TCP candidate, when it has one.
+    server_tcp: Option<SocketAddr>,
     clients: BTreeMap<u64, Client>,
     base: Instant,
     now: Instant,
@@ -47,11 +52,24 @@ fn addr(port: u16) -> SocketAddr {
 
 impl Sim {
     fn new() -> Sim {
-        let server = addr(40_000);
+        Sim::with(EngineConfig::new(addr(40_000)))
+    }
+
+    /// An engine that also answers with a passive TCP candidate at 127.0.0.1:40001.
+    fn with_tcp() -> Sim {
+        let mut config = EngineConfig::new(addr(40_000));
+        config.advertised_tcp = Some(addr(40_001));
+        Sim::with(config)
+    }
+
+    fn with(config: EngineConfig) -> Sim {
+        let server = config.advertised;
+        let server_tcp = config.advertised_tcp;
         let base = Instant::now();
         Sim {
-            engine: Engine::new(EngineConfig::new(server)).expect("engine"),
+            engine: Engine::new(config).expect("engine"),
             server,
+            server_tcp,
             clients: BTreeMap::new(),
             base,
             now: base,
@@ -74,7 +92,12 @@ impl Sim {
 
     /// A browser `id` sending `tone`, offered, answered and connected.
     fn join(&mut self, id: u64, tone: f32) {
-        let (mut client, offer) = Client::new(self.now, addr(50_000 + id as u16), tone);
+        self.join_on(id, Protocol::Udp, tone);
+    }
+
+    /// As [`Sim::join`], the browser reaching the engine over `proto` only.
+    fn join_on(&mut self, id: u64, proto: Protocol, tone: f32) {
+        let (mut client, offer) = Client::on(self.now, proto, addr(50_000 + id as u16), tone);
         let answer = self
             .engine
             .add_peer(self.now, PeerId(id), &offer)
@@ -100,7 +123,11 @@ impl Sim {
     fn flush(&mut self) {
         while let Some(t) = self.engine.poll_transmit() {
             *self.sent_to.entry(t.destination).or_default() += 1;
-            self.send(self.server, t.destination, t.contents);
+            let from = match t.transport {
+                Transport::Udp => self.server,
+                Transport::Tcp => self.server_tcp.expect("TCP only with a TCP candidate"),
+            };
+            self.send(from, t.destination, t.contents);
         }
         let outs: Vec<_> = self
             .clients
@@ -142,6 +169,9 @@ impl Sim {
             }
             if p.to == self.server {
                 self.engine.handle_datagram(at, p.from, p.to, &p.data);
+            } else if Some(p.to) == self.server_tcp {
+                self.engine
+                    .handle_receive(at, Transport::Tcp, p.from, p.to, &p.data);
             } else if let Some(c) = self.clients.values_mut().find(|c| c.addr == p.to) {
                 c.receive(at, p.from, &p.data);
             }
@@ -315,6 +345,85 @@ fn the_answer_is_ice_lite_with_one_host_candidate_and_keeps_telephone_event() {
     assert!(offer.contains("transport-wide-cc"), "{offer}");
     assert!(!answer.contains("transport-wide-cc"), "{answer}");
     assert!(answer.contains("sdes:mid"), "{answer}");
+}
+
+#[test]
+fn with_a_tcp_listener_the_answer_adds_a_passive_tcp_candidate_below_udp() {
+    let mut s = Sim::with_tcp();
+    let (_client, offer) = Client::new(s.now, addr(50_001), 440.0);
+    let answer = s.engine.add_peer(s.now, PeerId(1), &offer).expect("answer");
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=candidate:"))
+        .collect();
+    assert_eq!(candidates.len(), 2, "{answer}");
+    // foundation, component, transport, priority, address, port, "typ", type, ...
+    let fields: Vec<Vec<&str>> = candidates
+        .iter()
+        .map(|c| c.split_whitespace().collect())
+        .collect();
+    let udp = fields
+        .iter()
+        .find(|f| f[2] == "udp")
+        .expect("a UDP candidate");
+    let tcp = fields
+        .iter()
+        .find(|f| f[2] == "tcp")
+        .expect("a TCP candidate");
+    assert_eq!(
+        &udp[4..8],
+        ["127.0.0.1", "40000", "typ", "host"],
+        "{answer}"
+    );
+    assert_eq!(
+        &tcp[4..8],
+        ["127.0.0.1", "40001", "typ", "host"],
+        "{answer}"
+    );
+    assert_eq!(&tcp[8..10], ["tcptype", "passive"], "{answer}");
+    let prio = |f: &Vec<&str>| f[3].parse::<u32>().expect("priority");
+    assert!(prio(tcp) < prio(udp), "{answer}");
+}
+
+#[test]
+fn a_relay_over_tcp_alone_answers_with_the_tcp_candidate_only() {
+    let mut config = EngineConfig::new(addr(40_000));
+    config.udp = false;
+    config.advertised_tcp = Some(addr(40_001));
+    let mut s = Sim::with(config);
+    let (_client, offer) = Client::new(s.now, addr(50_001), 440.0);
+    let answer = s.engine.add_peer(s.now, PeerId(1), &offer).expect("answer");
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .collect();
+    assert_eq!(candidates.len(), 1, "{answer}");
+    assert!(
+        candidates[0].contains(" tcp ")
+            && candidates[0].contains("127.0.0.1 40001 typ host tcptype passive"),
+        "{answer}"
+    );
+    let mut neither = EngineConfig::new(addr(40_000));
+    neither.udp = false;
+    assert!(matches!(Engine::new(neither), Err(MediaError::NoTransport)));
+}
+
+/// A browser on a network that lets no UDP through connects over ICE-TCP and talks with one on
+/// UDP: each hears only the other, forwarded, and what goes to the TCP one leaves on TCP.
+#[test]
+fn a_browser_over_tcp_and_one_over_udp_hear_each_other() {
+    let mut s = Sim::with_tcp();
+    s.join_on(1, Protocol::Tcp, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = s.elapsed();
+    s.run_until(t0 + 2.0);
+    assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 2.0), 880.0, "A over TCP");
+    assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 2.0), 440.0, "B over UDP");
+    let recent = s.client(1).frames_since(s.at(t0 + 1.0));
+    assert!((45..=55).contains(&recent), "{recent} frames in a second");
+    let c = s.engine.counters();
+    assert!(c.forwarded > 180, "{c:?}");
 }
 
 #[test]

@@ -49,6 +49,12 @@ pub struct MediaConfig {
     /// The address browsers are told to send to, when it differs from the bound one (behind
     /// NAT; `SWITCHBOARD_MEDIA_ADDRESS`). A port of 0 means the bound port.
     pub advertised: Option<SocketAddr>,
+    /// Whether browsers are offered the UDP socket (`--media-transports`; normally yes).
+    pub udp: bool,
+    /// Whether the relay also listens on TCP for ICE-TCP, on the same port number
+    /// (`--media-transports`; normally yes): desktops on networks that let no UDP out reach it
+    /// without a TURN server.
+    pub tcp: bool,
     /// STUN/TURN servers handed to desktops, for networks that cannot reach the socket directly.
     pub ice_servers: Vec<switchboard_center::protocol::IceServer>,
     /// Where recordings are kept (`--data-dir`); `None`: beside the database (see

@@ -74,6 +74,16 @@ impl Prepared {
         })
     }
 
+    /// Whether the audio relay offers browsers its UDP socket.
+    pub fn media_offers_udp(&self) -> bool {
+        self.relay.as_ref().is_some_and(|r| r.handle().offers_udp())
+    }
+
+    /// Where the audio relay's ICE-TCP listener accepts (bound, advertised), when it has one.
+    pub fn media_tcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.relay.as_ref().and_then(|r| r.handle().tcp_addrs())
+    }
+
     /// The recordings service (for the `Record` options of conferences and TwiML).
     pub fn recordings(&self) -> Arc<recordings::Recordings> {
         self.recordings.clone()
@@ -227,6 +237,8 @@ pub async fn prepare_with_store(
         Some(m) => {
             let mut rc = switchboard_media::io::RelayConfig::new(m.listen);
             rc.advertised = m.advertised;
+            rc.udp = m.udp;
+            rc.tcp = m.tcp;
             Some(switchboard_media::io::Relay::spawn(rc)?)
         }
         None => None,

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// NAT, or listening on 0.0.0.0).
     #[arg(long, env = "SWITCHBOARD_MEDIA_ADDRESS")]
     pub media_address: Option<SocketAddr>,
+    /// How desktops may reach the relay: `udp`, `tcp` (ICE-TCP on the same port number, for
+    /// networks that let no UDP out; ranked below UDP) or both, comma-separated.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_TRANSPORTS", default_value = "udp,tcp", value_parser = parse_transports)]
+    pub media_transports: Transports,
     /// STUN/TURN servers for desktops, as JSON RTCIceServer objects:
     /// `[{"urls": ["turn:turn.example:3478"], "username": "u", "credential": "p"}]`.
     #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers)]
@@ -99,6 +103,32 @@ pub struct DemoArgs {
     /// Delete the database first and start from a freshly seeded demo.
     #[arg(long)]
     pub fresh: bool,
+}
+
+/// Which transports the relay offers (`--media-transports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    pub udp: bool,
+    pub tcp: bool,
+}
+
+fn parse_transports(text: &str) -> Result<Transports, String> {
+    let mut t = Transports {
+        udp: false,
+        tcp: false,
+    };
+    for word in text.split(',').map(str::trim) {
+        match word.to_ascii_lowercase().as_str() {
+            "udp" => t.udp = true,
+            "tcp" => t.tcp = true,
+            other => {
+                return Err(format!(
+                    "expected udp, tcp or udp,tcp; {other:?} is not a transport"
+                ))
+            }
+        }
+    }
+    Ok(t)
 }
 
 /// STUN/TURN servers, parsed from JSON.
@@ -156,6 +186,8 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
                 .media_listen
                 .unwrap_or_else(|| default_media_listen(args.listen)),
             advertised: args.media_address,
+            udp: args.media_transports.udp,
+            tcp: args.media_transports.tcp,
             ice_servers: args.ice_servers.clone().map(|i| i.0).unwrap_or_default(),
             data_dir: args.data_dir.clone(),
         }),
@@ -202,6 +234,17 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
     runtime.block_on(async {
         let prepared = switchboard_server::prepare(config(args, seed_demo))
             .await
+            .map_err(|e| {
+                let hint = matches!(
+                    e,
+                    switchboard_server::StartError::Media(
+                        switchboard_media::io::RelayError::Tcp(..)
+                    )
+                )
+                .then_some(" (--media-transports udp runs the relay without its TCP listener)")
+                .unwrap_or_default();
+                anyhow::anyhow!("{e}{hint}")
+            })
             .with_context(|| format!("starting the server on {}", args.listen))?;
         let addr = prepared.local_addr()?;
         let url = args
@@ -249,11 +292,20 @@ fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCod
 
 /// The banner's line about the audio relay: where it listens, or that it is off.
 fn print_relay(prepared: &switchboard_server::Prepared) {
-    match prepared.media_addrs() {
-        Some((bound, advertised)) => {
-            println!("  Audio relay: udp {bound} (browsers send to {advertised})")
+    let tcp = prepared.media_tcp_addrs().map(|(bound, advertised)| {
+        if bound == advertised {
+            format!("tcp {bound}")
+        } else {
+            format!("tcp {bound} (browsers connect to {advertised})")
         }
-        None => println!("  Audio relay: off (--no-media)"),
+    });
+    match (prepared.media_addrs(), tcp) {
+        (Some((bound, advertised)), tcp) if prepared.media_offers_udp() => {
+            let tcp = tcp.map(|t| format!(", {t}")).unwrap_or_default();
+            println!("  Audio relay: udp {bound} (browsers send to {advertised}){tcp}")
+        }
+        (Some(_), Some(tcp)) => println!("  Audio relay: {tcp} only (--media-transports tcp)"),
+        (Some(_), None) | (None, _) => println!("  Audio relay: off (--no-media)"),
     }
 }
 

@@ -120,6 +120,13 @@ impl Serve {
             relay.starts_with("  Audio relay: udp 127.0.0.1:"),
             "{relay}"
         );
+        // ICE-TCP by default, on the same port number.
+        let udp = relay.split_whitespace().nth(3).expect("the UDP address");
+        let port = udp.rsplit(':').next().expect("a port");
+        assert!(
+            relay.ends_with(&format!(", tcp 127.0.0.1:{port}")),
+            "{relay}"
+        );
         url
     }
 
@@ -218,6 +225,58 @@ fn a_cluster_node_prints_the_credentials_it_created() {
     let (second, url) = node();
     assert_eq!(workspaces(&url, &sid, &token), 200);
     second.stop_having_shown_none(&token);
+}
+
+#[test]
+fn media_transports_choose_what_the_relay_offers_and_a_wrong_one_is_named() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let serve = |transports: &str| {
+        Serve::with(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--media-listen",
+            "127.0.0.1:0",
+            "--media-transports",
+            transports,
+            "--database",
+            &database,
+        ])
+    };
+    let tcp_only = serve("tcp");
+    tcp_only.line();
+    let relay = tcp_only.line();
+    assert!(
+        relay.starts_with("  Audio relay: tcp 127.0.0.1:")
+            && relay.ends_with(" only (--media-transports tcp)"),
+        "{relay}"
+    );
+    tcp_only.stop();
+    let udp_only = serve("udp");
+    udp_only.line();
+    let relay = udp_only.line();
+    assert!(
+        relay.starts_with("  Audio relay: udp 127.0.0.1:"),
+        "{relay}"
+    );
+    assert!(!relay.contains("tcp"), "{relay}");
+    udp_only.stop();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--media-transports",
+            "udp,sctp",
+            "--database",
+            &database,
+        ])
+        .output()
+        .expect("running switchboard");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--media-transports"), "{err}");
+    assert!(err.contains("\"sctp\" is not a transport"), "{err}");
 }
 
 /// A TCP port nothing listens on right now.

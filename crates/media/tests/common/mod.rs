@@ -12,7 +12,7 @@ use opus::{Application, Channels, Decoder, Encoder};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -32,6 +32,8 @@ pub struct Heard {
 pub struct Client {
     pub rtc: Rtc,
     pub addr: SocketAddr,
+    /// UDP, or TCP (an ICE-TCP active candidate at `addr`: its connection's local end).
+    pub proto: Protocol,
     pub mid: Option<Mid>,
     pt: Option<Pt>,
     pending: Option<SdpPendingOffer>,
@@ -57,6 +59,13 @@ pub struct Client {
 impl Client {
     /// A client at `addr` sending `tone_hz`, and its offer.
     pub fn new(now: Instant, addr: SocketAddr, tone_hz: f32) -> (Client, String) {
+        Client::on(now, Protocol::Udp, addr, tone_hz)
+    }
+
+    /// A client over `proto`: UDP from `addr`, or TCP from the local end `addr` of a
+    /// connection it opened to the relay's passive candidate (an active candidate, as
+    /// browsers gather).
+    pub fn on(now: Instant, proto: Protocol, addr: SocketAddr, tone_hz: f32) -> (Client, String) {
         let mut config =
             RtcConfig::new().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
         let codecs = config.codec_config();
@@ -74,13 +83,22 @@ impl Client {
             },
         );
         let mut rtc = config.build(now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let candidate = match proto {
+            Protocol::Udp => Candidate::host(addr, "udp"),
+            _ => Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(TcpType::Active)
+                .build(),
+        };
+        rtc.add_local_candidate(candidate.expect("host candidate"));
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, pending) = api.apply().expect("an offer");
         let client = Client {
             rtc,
             addr,
+            proto,
             mid: Some(mid),
             pt: None,
             pending: Some(pending),
@@ -131,7 +149,7 @@ impl Client {
     }
 
     pub fn receive(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let Ok(r) = Receive::new(Protocol::Udp, from, self.addr, data) else {
+        let Ok(r) = Receive::new(self.proto, from, self.addr, data) else {
             return;
         };
         let input = Input::Receive(now, r);
