@@ -130,6 +130,17 @@ async function main() {
       await screenshot(bob, 'connected');
     });
 
+    await scenario('with UDP and TCP both offered, each connection runs over UDP to the relay’s socket', async () => {
+      if (!server.relayTcp) throw new Error('the relay offers no TCP listener by default');
+      for (const agent of [alice, bob]) {
+        const pair = await agent.page.evaluate(() => window.__switchboardAudio.selectedCandidatePair());
+        const r = pair?.remote;
+        if (pair?.state !== 'succeeded' || pair.local?.protocol !== 'udp' || r?.protocol !== 'udp' || `${r.address}:${r.port}` !== server.relay) {
+          throw new Error(`${agent.who}: the selected pair is not UDP to ${server.relay}: ${JSON.stringify(pair)}`);
+        }
+      }
+    });
+
     await scenario('Bob mutes: his microphone is off at once, Alice hears nothing from him; after unmute she hears him again', async () => {
       const b = bob.page;
       await b.getByRole('button', { name: 'Mute', exact: true }).click();
@@ -179,11 +190,12 @@ async function main() {
       if (!same) throw new Error('the reconnect made a new connection instead of restarting the old one');
       if (aliceSocket.offers.slice(before).some((o) => !o.restart)) throw new Error('a fresh media_offer followed the restart');
       await visible(audioStatus(a, 'connected'));
-      // Known server issue (reported): after an ICE restart over a path that never broke, the
-      // relay does not report Connected again, so DesktopState.audio stays 'connecting'. The
-      // desktop shows 'connected' from its own RTCPeerConnection; the test only notes it.
-      const last = aliceSocket.audio[aliceSocket.audio.length - 1]?.audio;
-      if (last?.state !== 'connected') console.log(`     note: the server's audio for Alice after the ICE restart: ${JSON.stringify(last)}`);
+      // The server's view agrees: a restart over a path that never broke stays connected.
+      const serverAudio = () => aliceSocket.audio[aliceSocket.audio.length - 1]?.audio;
+      for (const t0 = Date.now(); serverAudio()?.state !== 'connected'; ) {
+        if (Date.now() - t0 > WAIT) throw new Error(`the server's audio for Alice after the ICE restart is ${JSON.stringify(serverAudio())}, not connected`);
+        await a.waitForTimeout(50);
+      }
     });
 
     await scenario('Alice hangs up: nobody hears anything, both connections close and the microphones are released', async () => {

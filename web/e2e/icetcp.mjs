@@ -5,8 +5,9 @@
 // test mode, with no ICE servers at all. An internal call is placed and accepted through the
 // desktop's UI; each side must hear the other's tone (the FFT of audio.mjs), and each
 // connection's selected candidate pair must be TCP on both ends, its remote candidate the
-// relay's listener. Mute then stops Alice's tone reaching Bob, and after hang-up nobody hears
-// anything. Prints "N passed, N failed"; screenshots and the candidate pairs (icetcp.json) go
+// relay's listener. Alice's desktop socket is dropped mid-call: she reconnects, ICE-restarts
+// the same connection over TCP and both hear each other again. Mute then stops Alice's tone
+// reaching Bob, and after hang-up nobody hears anything. Prints "N passed, N failed"; screenshots and the candidate pairs (icetcp.json) go
 // to test-results/e2e/.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import {
   audioStatus,
   callButton,
   completeAll,
+  gone,
   hearsHoldMusic,
   hearsNothing,
   hearsTone,
@@ -62,9 +64,32 @@ async function main() {
     const agentNamed = (friendly) => demo.agents.find((a) => a.friendly_name === friendly);
     let alice, bob;
 
+    // Alice's desktop socket passes through the test, so it can be dropped like a network blip
+    // and her media offers seen.
+    const aliceSocket = { current: null, offers: [] };
+    const onAliceSocket = (route) => {
+      const toServer = route.connectToServer();
+      route.onMessage((m) => {
+        try {
+          const msg = JSON.parse(String(m));
+          if (msg.type === 'media_offer') aliceSocket.offers.push({ restart: msg.restart });
+        } catch {
+          // not JSON: the server says so
+        }
+        toServer.send(m);
+      });
+      toServer.onMessage((m) => route.send(m));
+      route.onClose(() => toServer.close());
+      toServer.onClose(() => route.close());
+      aliceSocket.current = { route, toServer };
+    };
+
     await scenario('Alice and Bob sign in, each in its own Chromium (no ICE servers)', async () => {
       const who = (friendly) => ({ who: friendly, fullName: agentNamed(friendly).full_name ?? friendly, wavDir: dir });
-      [alice, bob] = await Promise.all([launchAgent(server.url, { ...who('alice'), tone: TONE.alice }), launchAgent(server.url, { ...who('bob'), tone: TONE.bob })]);
+      [alice, bob] = await Promise.all([
+        launchAgent(server.url, { ...who('alice'), tone: TONE.alice, onSocket: onAliceSocket }),
+        launchAgent(server.url, { ...who('bob'), tone: TONE.bob }),
+      ]);
     });
 
     await scenario('Alice calls Bob: she hears the hold music over TCP while Bob rings', async () => {
@@ -107,6 +132,32 @@ async function main() {
         if (r.protocol !== 'tcp' || r.candidateType !== 'host') throw new Error(`${agent.who}: the remote candidate is ${r.candidateType} ${r.protocol}, not the relay's tcp host one`);
         if (`${r.address}:${r.port}` !== server.relayTcp) throw new Error(`${agent.who}: the remote candidate is ${r.address}:${r.port}, not the relay's listener ${server.relayTcp}`);
       }
+    });
+
+    await scenario('Alice’s desktop socket drops mid-call: she reconnects, ICE-restarts over TCP, and both hear each other again', async () => {
+      const a = alice.page;
+      const before = aliceSocket.offers.length;
+      await a.evaluate(() => (window.__streamBefore = window.__switchboardAudio.remoteStream()));
+      aliceSocket.current.route.close();
+      aliceSocket.current.toServer.close();
+      await visible(a.getByText('Connection lost. Reconnecting…'), 5000);
+      await gone(a.getByText('Connection lost. Reconnecting…'));
+      for (const t0 = Date.now(); aliceSocket.offers.length === before; ) {
+        if (Date.now() - t0 > WAIT) throw new Error('no media_offer after the reconnect');
+        await a.waitForTimeout(50);
+      }
+      if (aliceSocket.offers[before].restart !== true) throw new Error(`the offer after the reconnect was not an ICE restart: ${JSON.stringify(aliceSocket.offers[before])}`);
+      await Promise.all([
+        untilHeard(alice, 'Bob after the reconnect (ICE-TCP)', hearsTone(alice, bob)),
+        untilHeard(bob, 'Alice after the reconnect (ICE-TCP)', hearsTone(bob, alice)),
+      ]);
+      const same = await a.evaluate(() => window.__streamBefore !== null && window.__switchboardAudio.remoteStream() === window.__streamBefore);
+      if (!same) throw new Error('the reconnect made a new connection instead of restarting the old one');
+      const pair = await a.evaluate(() => window.__switchboardAudio.selectedCandidatePair());
+      if (pair?.local?.protocol !== 'tcp' || `${pair?.remote?.address}:${pair?.remote?.port}` !== server.relayTcp) {
+        throw new Error(`after the restart Alice's selected pair is not TCP to ${server.relayTcp}: ${JSON.stringify(pair)}`);
+      }
+      await visible(audioStatus(a, 'connected'));
     });
 
     await scenario('Alice mutes: Bob stops hearing her tone over TCP; unmuted, he hears it again', async () => {
