@@ -34,7 +34,8 @@
 //! over TCP goes, framed, to that connection's writer over a bounded queue (full: dropped and
 //! counted, as a UDP socket would). A connection closes when the browser closes it, after
 //! 30 s without a frame, or at a frame longer than any datagram; at most
-//! [`MAX_TCP_CONNECTIONS`] are open. ICE still decides: a connection is only a path once the
+//! [`RelayConfig::max_tcp_connections`] are open (Chromium opens one while it checks even when
+//! UDP wins, so count one per desktop). ICE still decides: a connection is only a path once the
 //! engine's ICE check on it succeeded.
 //!
 //! # Channels
@@ -86,8 +87,10 @@ const BATCHES_PER_WAKE: usize = 8;
 const SEND_BATCH: usize = 64;
 /// Bytes of receive buffer per datagram slot without GRO.
 const SLOT_BYTES: usize = 2_048;
-/// ICE-TCP connections open at once; more are closed as soon as they are accepted.
-pub const MAX_TCP_CONNECTIONS: usize = 4_096;
+/// ICE-TCP connections open at once; more are closed as soon as they are accepted. As many as
+/// the engine takes peers by default: Chromium opens one to the passive candidate while it
+/// checks even when UDP wins, so every desktop may hold one. Each costs a few KiB here.
+pub const MAX_TCP_CONNECTIONS: usize = 10_000;
 /// The largest frame taken on an ICE-TCP connection: browsers keep datagrams under the path
 /// MTU; a longer length means the stream is not ICE-TCP, and the connection is closed.
 const MAX_TCP_FRAME: usize = 4_096;
@@ -98,6 +101,9 @@ const TCP_WRITE_QUEUE: usize = 64;
 /// Frames read from all ICE-TCP connections waiting for the media loop; a full queue holds
 /// the readers back (TCP's own flow control then slows the browsers).
 const TCP_READ_QUEUE: usize = 1_024;
+/// After a failed accept (out of file descriptors, say), the listener rests this long: the
+/// failure would repeat at once and spin the media loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// An ICE-TCP connection that carries nothing for this long is closed (a live one carries a
 /// consent check every few seconds, and audio).
 const TCP_IDLE: Duration = Duration::from_secs(30);
@@ -132,6 +138,9 @@ pub struct RelayConfig {
     /// the UDP port was chosen by the system), for browsers on networks that let no UDP
     /// through. Its passive candidate ranks below UDP, so browsers that can use UDP do.
     pub tcp: bool,
+    /// ICE-TCP connections open at once ([`MAX_TCP_CONNECTIONS`] by default); more are closed
+    /// as soon as they are accepted.
+    pub max_tcp_connections: usize,
 }
 
 /// The default size of the media socket's buffers: 4 MiB each way, about 40 ms of 1,000
@@ -151,6 +160,7 @@ impl RelayConfig {
             socket_buffer: SOCKET_BUFFER,
             udp: true,
             tcp: true,
+            max_tcp_connections: MAX_TCP_CONNECTIONS,
         }
     }
 }
@@ -470,6 +480,7 @@ impl Relay {
         } = Writer::spawn()?;
         let frames = writer.clone();
         let tcp_addrs = tcp.as_ref().map(|t| (t.1, t.2));
+        let max_tcp_connections = config.max_tcp_connections;
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -487,6 +498,9 @@ impl Relay {
                             connections: HashMap::new(),
                             inputs: tcp_tx,
                             dropped: 0,
+                            max_connections: max_tcp_connections,
+                            refused: 0,
+                            resting_until: None,
                         }),
                         None => None,
                     };
@@ -597,6 +611,12 @@ struct TcpSide {
     connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     inputs: mpsc::Sender<TcpInput>,
     dropped: u64,
+    /// Connections open at most.
+    max_connections: usize,
+    /// Connections closed at once for want of room.
+    refused: u64,
+    /// No accepting before this (after a failed accept).
+    resting_until: Option<Instant>,
 }
 
 /// From a connection's reader to the media loop.
@@ -609,8 +629,12 @@ enum TcpInput {
 impl TcpSide {
     fn accepted(&mut self, stream: TcpStream, from: SocketAddr) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        if self.connections.len() >= MAX_TCP_CONNECTIONS {
-            warn!(%from, max = MAX_TCP_CONNECTIONS, "ICE-TCP connection refused: too many open");
+        if self.connections.len() >= self.max_connections {
+            self.refused += 1;
+            // The first, then one in a thousand: a flood must not flood the log too.
+            if self.refused % 1_000 == 1 {
+                warn!(%from, max = self.max_connections, refused = self.refused, "ICE-TCP connection refused: too many open");
+            }
             return;
         }
         if self.connections.contains_key(&from) {
@@ -666,7 +690,7 @@ async fn read_frames(
     inputs: mpsc::Sender<TcpInput>,
 ) {
     let mut deframer = Deframer::new(MAX_TCP_FRAME);
-    let mut buf = vec![0u8; 4 * 1_024];
+    let mut buf = vec![0u8; 2 * 1_024];
     let why = 'reading: loop {
         let n = match tokio::time::timeout(TCP_IDLE, read.read(&mut buf)).await {
             Err(_) => break "idle",
@@ -727,10 +751,16 @@ fn bind_tcp(listen: SocketAddr, udp: SocketAddr) -> Result<std::net::TcpListener
     Ok(listener)
 }
 
-/// The next connection of an optional listener (never, without one).
+/// The next connection of an optional listener (never, without one), once it has rested
+/// after a failure.
 async fn accept(tcp: &Option<TcpSide>) -> io::Result<(TcpStream, SocketAddr)> {
     match tcp {
-        Some(t) => t.listener.accept().await,
+        Some(t) => {
+            if let Some(until) = t.resting_until {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            t.listener.accept().await
+        }
         None => std::future::pending().await,
     }
 }
@@ -771,10 +801,16 @@ impl Shell {
                     self.receive(&mut bufs, &mut metas, &mut outgoing, &mut scratch).await?;
                 }
                 accepted = accept(&self.tcp) => match (accepted, self.tcp.as_mut()) {
-                    (Ok((stream, from)), Some(tcp)) => tcp.accepted(stream, from),
-                    (Ok(_), None) => {}
+                    (Ok((stream, from)), Some(tcp)) => {
+                        tcp.resting_until = None;
+                        tcp.accepted(stream, from);
+                    }
                     // Out of descriptors, or the connection was reset before it was taken.
-                    (Err(e), _) => warn!(error = %e, "ICE-TCP accept failed"),
+                    (Err(e), Some(tcp)) => {
+                        warn!(error = %e, "ICE-TCP accept failed; the listener rests 100 ms");
+                        tcp.resting_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    }
+                    (_, None) => {}
                 },
                 Some(input) = tcp_inputs.recv() => {
                     let now = Instant::now();

@@ -229,6 +229,74 @@ fn a_tcp_connection_with_broken_framing_is_closed() {
     relay.shutdown().expect("shutdown");
 }
 
+/// Beyond `max_tcp_connections`, a new connection is closed as soon as it is accepted; the ones
+/// open stay, and room made by one closing is taken by the next.
+#[test]
+fn tcp_connections_beyond_the_limit_are_closed_at_once() {
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.max_tcp_connections = 2;
+    let relay = Relay::spawn(config).expect("relay");
+    let handle = relay.handle();
+    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let open = || {
+        runtime
+            .block_on(handle.counters())
+            .expect("counters")
+            .tcp_connections
+    };
+    let start = Instant::now();
+    let wait_for = |n: u64, what: &str| {
+        while open() != n {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}: {} open, not {n}",
+                open()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let connect = || {
+        let s = TcpStream::connect(tcp).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    };
+    let closed_by_relay = |s: &mut TcpStream| {
+        let mut buf = [0u8; 4];
+        match s.read(&mut buf) {
+            Ok(0) => true,
+            Err(e) => e.kind() == ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        }
+    };
+    let first = connect();
+    let _second = connect();
+    wait_for(2, "two connections");
+    let mut third = connect();
+    assert!(
+        closed_by_relay(&mut third),
+        "the third connection stayed open"
+    );
+    assert_eq!(open(), 2);
+    drop(first);
+    wait_for(1, "the first closed");
+    let mut fourth = connect();
+    wait_for(2, "the fourth took its place");
+    fourth
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = [0u8; 4];
+    assert!(
+        matches!(fourth.read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut),
+        "the fourth connection was closed"
+    );
+    relay.shutdown().expect("shutdown");
+}
+
 /// Two browsers (440 and 880 Hz) on 127.0.0.1, each hearing the other through `relay`.
 fn two_browsers_hear_each_other(relay: Relay) {
     two_browsers_hear_each_other_as(relay, Browser::new(440.0), Browser::new(880.0));
