@@ -5,7 +5,8 @@
 // FFT and the inbound-rtp energy), as audio.mjs does:
 //   a. warm transfer: Bob consults Carol while Alice hears the hold music, then completes it;
 //   b. three-way call: Bob adds Carol, each of the three hears the other two;
-//   c. a supervisor: Zoë coaches Bob (only Bob hears her), then barges in (Alice hears her too).
+//   c. a supervisor: Zoë coaches Bob (only Bob hears her), then barges in (Alice hears her too);
+//   d. a supervisor on a three-way call: Zoë coaches Carol by name, then switches to Bob.
 // Prints "N passed, N failed"; screenshots and measurements (transfer.json) go to
 // test-results/e2e/ at the repository root.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -201,6 +202,37 @@ async function main() {
       await untilHeard(alice, 'Bob alone after Zoë left', andNot(hearsTone(alice, bob), [zoe]));
       await noAudioLeft(zoe);
       await endEverything([alice, bob]);
+    });
+
+    await scenario('supervisor on a three-way call: Zoë coaches Carol by name (only Carol hears her), then switches to Bob', async () => {
+      await aliceCallsBob(alice, bob);
+      await transferTo(bob, /Carol Chen/, 'car', 'Add to call');
+      const incoming = carol.page.getByRole('group', { name: /is calling/ });
+      await visible(incoming);
+      await incoming.getByRole('button', { name: 'Accept' }).click();
+      await visible(canvas(bob).getByRole('listitem', { name: 'Carol Chen' }));
+      const z = zoe.page;
+      const live = z.getByTestId('live-calls').getByRole('listitem', { name: /Live call with .*Carol Chen/ });
+      await visible(live);
+      if (await live.getByRole('button', { name: 'Coach', exact: true }).count()) throw new Error('a bare Coach button on a call with two agents: whom would it coach?');
+      await live.getByRole('button', { name: 'Coach Carol Chen', exact: true }).click();
+      await visible(live.getByText('You are coaching Carol Chen: only Carol Chen hears you.'));
+      await visible(audioStatus(z, 'connected'));
+      await Promise.all([
+        untilHeard(carol, 'Alice, Bob and Zoë (coaching Carol)', hearsTones(carol, [alice, bob, zoe])),
+        untilHeard(bob, 'Alice and Carol, not Zoë (coaching Carol)', andNot(hearsTones(bob, [alice, carol]), [zoe])),
+        untilHeard(alice, 'Bob and Carol, not Zoë (coaching Carol)', andNot(hearsTones(alice, [bob, carol]), [zoe])),
+      ]);
+      await screenshot(zoe, 'coaching-carol');
+      await live.getByRole('button', { name: 'Coach Bob Brown', exact: true }).click();
+      await visible(live.getByText('You are coaching Bob Brown: only Bob Brown hears you.'));
+      await Promise.all([
+        untilHeard(bob, 'Alice, Carol and Zoë (coaching Bob)', hearsTones(bob, [alice, carol, zoe])),
+        untilHeard(carol, 'Alice and Bob, not Zoë (coaching Bob)', andNot(hearsTones(carol, [alice, bob]), [zoe])),
+      ]);
+      await live.getByRole('button', { name: 'Leave', exact: true }).click();
+      await noAudioLeft(zoe);
+      await endEverything([alice, bob, carol]);
     });
 
     await scenario('the desktops loaded nothing from outside their origin, with no page errors', async () => {

@@ -104,6 +104,48 @@ describe('LiveCalls', () => {
     expect(send).toHaveBeenCalledWith({ type: 'supervise', conference_sid: 'CF1', mode: 'coach', call_sid: 'CAb' });
   });
 
+  describe('with two agents on the call (a consult or three-way transfer)', () => {
+    const THREE: LiveCall = {
+      ...CALL,
+      participants: [party({ call_sid: 'CAb', name: 'Bob Brown', kind: 'agent' }), party({ call_sid: 'CAc', name: 'Carol Chen', kind: 'agent' }), party({ call_sid: 'CAx', name: 'Alice Anders' })],
+    };
+    const item = () => screen.getByRole('listitem', { name: 'Live call with Bob Brown, Carol Chen, Alice Anders' });
+
+    it('offers to coach each agent by name, and coaches the one chosen', async () => {
+      const send = vi.fn(async () => ({}));
+      renderDesktop(<LiveCalls />, { desktop: supervisor({ live_calls: [THREE] }), send: send as never });
+      const group = within(item()).getByRole('group', { name: 'How you take part' });
+      expect(within(group).getAllByRole('button').map((b) => b.textContent)).toEqual(['Monitor', 'Coach Bob Brown', 'Coach Carol Chen', 'Barge in']);
+      await userEvent.click(within(group).getByRole('button', { name: 'Coach Carol Chen' }));
+      expect(send).toHaveBeenCalledWith({ type: 'supervise', conference_sid: 'CF1', mode: 'coach', call_sid: 'CAc' });
+    });
+
+    it('while coaching one, shows whom, and switches to the other', async () => {
+      const send = vi.fn(async () => ({}));
+      const desktop = supervisor({
+        live_calls: [{ ...THREE, participants: [...THREE.participants, party({ call_sid: 'CAz', name: 'Zoë Ortega', kind: 'supervisor', coaching: true })] }],
+        supervising: { conference_sid: 'CF1', call_sid: 'CAz', mode: 'coach', coached_call_sid: 'CAb' },
+      });
+      renderDesktop(<LiveCalls />, { desktop, send: send as never });
+      expect(within(item()).getByText('You are coaching Bob Brown: only Bob Brown hears you.')).toBeTruthy();
+      const group = within(item()).getByRole('group', { name: 'How you take part' });
+      const pressed = within(group)
+        .getAllByRole('button')
+        .filter((b) => b.getAttribute('aria-pressed') === 'true')
+        .map((b) => b.textContent);
+      expect(pressed).toEqual(['Coach Bob Brown']);
+      await userEvent.click(within(group).getByRole('button', { name: 'Coach Bob Brown' }));
+      expect(send).not.toHaveBeenCalled();
+      await userEvent.click(within(group).getByRole('button', { name: 'Coach Carol Chen' }));
+      expect(send).toHaveBeenCalledWith({ type: 'supervise', conference_sid: 'CF1', mode: 'coach', call_sid: 'CAc' });
+    });
+
+    it('names the agent in every locale', () => {
+      renderDesktop(<LiveCalls />, { desktop: supervisor({ live_calls: [THREE] }), locale: 'pt-BR' });
+      expect(screen.getByRole('button', { name: 'Orientar Carol Chen' })).toBeTruthy();
+    });
+  });
+
   it('is localized', () => {
     renderDesktop(<LiveCalls />, { desktop: zoeOnCall('coach'), locale: 'es-ES' });
     expect(screen.getByRole('heading', { name: 'Llamadas en curso' })).toBeTruthy();

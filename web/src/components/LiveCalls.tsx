@@ -25,6 +25,17 @@ function supervisingSentence(s: SupervisingView, call: LiveCall | undefined, t: 
 }
 
 /**
+ * What a supervisor can do on a call: monitor, coach, barge in; with two agents or more on it
+ * (a consult or three-way transfer), one coach choice per agent, each naming whom it coaches.
+ */
+function choices(call: LiveCall): { mode: SuperviseMode; coach?: string; name?: string }[] {
+  const agents = call.participants.filter((p) => p.kind === 'agent');
+  return MODES.flatMap((mode) =>
+    mode === 'coach' && agents.length > 1 ? agents.map((a) => ({ mode, coach: a.call_sid, name: a.name })) : [{ mode }],
+  );
+}
+
+/**
  * For supervisors: the calls in progress (queue, parties, duration) with Monitor, Coach and
  * Barge in; on the one it supervises, its mode (switchable) and Leave.
  */
@@ -48,8 +59,9 @@ export function LiveCalls() {
       setBusy(false);
     }
   };
-  const supervise = (call: LiveCall, mode: SuperviseMode) => {
-    const coached = mode === 'coach' ? (supervising?.coached_call_sid ?? firstAgent(call.participants)?.call_sid) : undefined;
+  /** `coach`: the agent's leg to coach (default: the one coached already, or the first agent). */
+  const supervise = (call: LiveCall, mode: SuperviseMode, coach?: string) => {
+    const coached = mode === 'coach' ? (coach ?? supervising?.coached_call_sid ?? firstAgent(call.participants)?.call_sid) : undefined;
     const action = { type: 'supervise', conference_sid: call.conference_sid, mode, ...(coached ? { call_sid: coached } : {}) } as const;
     // Joining needs the microphone and the audio connection; switching mode does not.
     return run(() => (supervising ? send(action) : withMicrophone(() => send(action))));
@@ -126,23 +138,26 @@ export function LiveCalls() {
                   rowGap="space30"
                   marginTop="space30"
                 >
-                  {MODES.map((mode) => (
-                    <Button
-                      key={mode}
-                      variant={mine?.mode === mode ? 'primary' : 'secondary'}
-                      size="small"
-                      aria-pressed={mine ? mine.mode === mode : undefined}
-                      // Another call is supervised: leave it first (the buttons stay focusable).
-                      aria-disabled={busy || (supervising !== null && !mine) || undefined}
-                      onClick={() => {
-                        if (supervising && !mine) return;
-                        if (mine?.mode === mode) return;
-                        void supervise(call, mode);
-                      }}
-                    >
-                      {t(SUPERVISE_MODE_STRINGS[mode])}
-                    </Button>
-                  ))}
+                  {choices(call).map(({ mode, coach, name }) => {
+                    const pressed = mine !== null && mine.mode === mode && (coach === undefined || mine.coached_call_sid === coach);
+                    return (
+                      <Button
+                        key={coach ? `${mode}-${coach}` : mode}
+                        variant={pressed ? 'primary' : 'secondary'}
+                        size="small"
+                        aria-pressed={mine ? pressed : undefined}
+                        // Another call is supervised: leave it first (the buttons stay focusable).
+                        aria-disabled={busy || (supervising !== null && !mine) || undefined}
+                        onClick={() => {
+                          if (supervising && !mine) return;
+                          if (pressed) return;
+                          void supervise(call, mode, coach);
+                        }}
+                      >
+                        {name ? t('CoachAgent', { name }) : t(SUPERVISE_MODE_STRINGS[mode])}
+                      </Button>
+                    );
+                  })}
                   {mine && (
                     <Button variant="destructive_secondary" size="small" aria-disabled={busy || undefined} onClick={() => void leave()}>
                       {t('SupervisingLeave')}
