@@ -1,4 +1,4 @@
-// What the audio end-to-end tests (audio.mjs, turn.mjs) share: agents in their own Debian
+// What the audio end-to-end tests (audio.mjs, turn.mjs, icetcp.mjs, transfer.mjs, recording.mjs) share: agents in their own Debian
 // Chromium with a fake microphone playing a tone, what an agent hears (an FFT of the call's remote
 // stream and the inbound-rtp energy, measured in the page through window.__switchboardAudio, the
 // desktop's audio test mode), and the desktop UI steps of a call.
@@ -254,4 +254,83 @@ export async function completeAll(page) {
 export async function noAudioLeft(agent) {
   await untilHeard(agent, 'nothing after hang-up', (m) => m.peer === null && m.micEnabled === null && hearsNothing(m));
   await gone(agent.page.locator('[data-testid="call-audio-status"]'));
+}
+
+// ---- waiting, and the desktop socket -----------------------------------------------------------
+
+/** Polls `get()` until `ok(value)` holds; throws after `timeout` with the last value. */
+export async function until(what, get, ok, timeout = WAIT) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() - t0 > timeout) throw new Error(`${what} did not happen in ${timeout} ms; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A desktop socket that passes through the test (give `tap.onSocket` to launchAgent as
+ * `onSocket`): `client(msg)` sees each JSON message the desktop sends, `server(msg)` each one
+ * the server sends; `tap.offers` lists the desktop's media offers; `tap.drop()` closes both
+ * sides like a network blip.
+ */
+export function socketTap({ client = () => {}, server = () => {} } = {}) {
+  const parse = (m) => {
+    try {
+      return JSON.parse(String(m));
+    } catch {
+      return null; // not JSON: the server says so
+    }
+  };
+  const tap = { current: null, offers: [] };
+  tap.onSocket = (route) => {
+    const toServer = route.connectToServer();
+    route.onMessage((m) => {
+      const msg = parse(m);
+      if (msg?.type === 'media_offer') tap.offers.push({ restart: msg.restart, at: Date.now() });
+      if (msg) client(msg);
+      toServer.send(m);
+    });
+    toServer.onMessage((m) => {
+      const msg = parse(m);
+      if (msg) server(msg);
+      route.send(m);
+    });
+    route.onClose(() => toServer.close());
+    toServer.onClose(() => route.close());
+    tap.current = { route, toServer };
+  };
+  tap.drop = () => {
+    tap.current?.route.close();
+    tap.current?.toServer.close();
+  };
+  return tap;
+}
+
+/**
+ * Drops `agent`'s desktop socket (tapped by `tap`) mid-call with `other`: the desktop shows it
+ * reconnecting, reconnects, offers an ICE restart of the same connection (not a new one), and
+ * both hear each other again. `label` names the path in what is printed. Returns the index of
+ * the first offer after the drop.
+ */
+export async function reconnectsWithIceRestart(agent, other, tap, label = '') {
+  const a = agent.page;
+  const before = tap.offers.length;
+  // The remote MediaStream object is the connection's: a new connection would bring a new one.
+  await a.evaluate(() => (window.__streamBefore = window.__switchboardAudio.remoteStream()));
+  tap.drop();
+  await visible(a.getByText('Connection lost. Reconnecting…'), 5000);
+  await gone(a.getByText('Connection lost. Reconnecting…'));
+  await until('a media_offer after the reconnect', () => tap.offers.length, (n) => n > before);
+  const offer = tap.offers[before];
+  if (offer.restart !== true) throw new Error(`the offer after the reconnect was not an ICE restart: ${JSON.stringify(offer)}`);
+  await Promise.all([
+    untilHeard(agent, `${other.who} after the reconnect${label}`, hearsTone(agent, other)),
+    untilHeard(other, `${agent.who} after the reconnect${label}`, hearsTone(other, agent)),
+  ]);
+  const same = await a.evaluate(() => window.__streamBefore !== null && window.__switchboardAudio.remoteStream() === window.__streamBefore);
+  if (!same) throw new Error('the reconnect made a new connection instead of restarting the old one');
+  await visible(audioStatus(a, 'connected'));
+  return before;
 }

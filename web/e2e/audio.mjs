@@ -11,19 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   TONE,
-  WAIT,
   agentLauncher,
   audioStatus,
   callButton,
   completeAll,
-  gone,
   hearsHoldMusic,
   hearsNothing,
   hearsTone,
   measured,
   noAudioLeft,
   pickFromCombobox,
+  reconnectsWithIceRestart,
+  socketTap,
   task,
+  until,
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
@@ -52,42 +53,22 @@ async function main() {
     const activities = (await server.rest('GET', `/v1/Workspaces/${ws}/Activities`)).activities;
     const offline = activities.find((a) => a.friendly_name === 'Offline').sid;
 
-    // Alice's desktop socket passes through the test: its media offers are seen, and it can be
-    // dropped like a network blip.
-    const aliceSocket = { current: null, offers: [], audio: [] };
-    const onAliceSocket = (route) => {
-      const toServer = route.connectToServer();
-      route.onMessage((m) => {
-        try {
-          const msg = JSON.parse(String(m));
-          if (msg.type === 'media_offer') aliceSocket.offers.push({ restart: msg.restart, at: Date.now() });
-        } catch {
-          // not JSON: the server says so
-        }
-        toServer.send(m);
-      });
-      toServer.onMessage((m) => {
-        try {
-          const msg = JSON.parse(String(m));
-          if (msg.type === 'state') {
-            const last = aliceSocket.audio[aliceSocket.audio.length - 1];
-            if (JSON.stringify(last?.audio) !== JSON.stringify(msg.audio)) aliceSocket.audio.push({ at: Date.now(), audio: msg.audio });
-          }
-        } catch {
-          // not ours to read
-        }
-        route.send(m);
-      });
-      route.onClose(() => toServer.close());
-      toServer.onClose(() => route.close());
-      aliceSocket.current = { route, toServer };
-    };
+    // Alice's desktop socket passes through the test: its media offers and the audio states
+    // the server gives it are seen, and it can be dropped like a network blip.
+    const aliceAudio = [];
+    const aliceSocket = socketTap({
+      server: (msg) => {
+        if (msg.type !== 'state') return;
+        const last = aliceAudio[aliceAudio.length - 1];
+        if (JSON.stringify(last?.audio) !== JSON.stringify(msg.audio)) aliceAudio.push({ at: Date.now(), audio: msg.audio });
+      },
+    });
 
     let alice, bob, carol, dmitri;
     await scenario('four agents sign in, each in its own Chromium (three with a tone, one without a microphone)', async () => {
       const who = (friendly) => ({ who: friendly, fullName: agentNamed(friendly).full_name ?? friendly, wavDir });
       [alice, bob, carol, dmitri] = await Promise.all([
-        launchAgent(server.url, { ...who('alice'), tone: TONE.alice, onSocket: onAliceSocket }),
+        launchAgent(server.url, { ...who('alice'), tone: TONE.alice, onSocket: aliceSocket.onSocket }),
         launchAgent(server.url, { ...who('bob'), tone: TONE.bob }),
         launchAgent(server.url, { ...who('carol'), tone: TONE.carol }),
         launchAgent(server.url, { ...who('dmitri'), tone: null }),
@@ -171,31 +152,11 @@ async function main() {
     });
 
     await scenario('Alice’s desktop socket drops mid-call: it reconnects, ICE-restarts the same connection, and the call is heard again', async () => {
-      const a = alice.page;
-      const before = aliceSocket.offers.length;
-      // The remote MediaStream object is the connection's: a new connection would bring a new one.
-      await a.evaluate(() => (window.__streamBefore = window.__switchboardAudio.remoteStream()));
-      aliceSocket.current.route.close();
-      aliceSocket.current.toServer.close();
-      await visible(a.getByText('Connection lost. Reconnecting…'), 5000);
-      await gone(a.getByText('Connection lost. Reconnecting…'));
-      for (const t0 = Date.now(); aliceSocket.offers.length === before; ) {
-        if (Date.now() - t0 > WAIT) throw new Error('no media_offer after the reconnect');
-        await a.waitForTimeout(50);
-      }
-      const offer = aliceSocket.offers[before];
-      if (offer.restart !== true) throw new Error(`the offer after the reconnect was not an ICE restart: ${JSON.stringify(offer)}`);
-      await Promise.all([untilHeard(alice, 'Bob after the reconnect', hearsTone(alice, bob)), untilHeard(bob, 'Alice after the reconnect', hearsTone(bob, alice))]);
-      const same = await a.evaluate(() => window.__streamBefore !== null && window.__switchboardAudio.remoteStream() === window.__streamBefore);
-      if (!same) throw new Error('the reconnect made a new connection instead of restarting the old one');
+      const before = await reconnectsWithIceRestart(alice, bob, aliceSocket);
       if (aliceSocket.offers.slice(before).some((o) => !o.restart)) throw new Error('a fresh media_offer followed the restart');
-      await visible(audioStatus(a, 'connected'));
       // The server's view agrees: a restart over a path that never broke stays connected.
-      const serverAudio = () => aliceSocket.audio[aliceSocket.audio.length - 1]?.audio;
-      for (const t0 = Date.now(); serverAudio()?.state !== 'connected'; ) {
-        if (Date.now() - t0 > WAIT) throw new Error(`the server's audio for Alice after the ICE restart is ${JSON.stringify(serverAudio())}, not connected`);
-        await a.waitForTimeout(50);
-      }
+      const serverAudio = () => aliceAudio[aliceAudio.length - 1]?.audio;
+      await until("the server's audio for Alice after the ICE restart", serverAudio, (a) => a?.state === 'connected');
     });
 
     await scenario('Alice hangs up: nobody hears anything, both connections close and the microphones are released', async () => {

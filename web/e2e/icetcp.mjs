@@ -14,19 +14,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   TONE,
-  WAIT,
   agentLauncher,
   audioStatus,
   callButton,
   completeAll,
-  gone,
   hearsHoldMusic,
   hearsNothing,
   hearsTone,
   measured,
   noAudioLeft,
   pickFromCombobox,
+  reconnectsWithIceRestart,
+  socketTap,
   task,
+  until,
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
@@ -36,17 +37,6 @@ import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 freshResults('icetcp');
 
 const { results, scenario, screenshot, finish } = harness('icetcp');
-
-/** Polls `get()` until `ok(value)` holds; throws after `timeout` with the last value. */
-async function until(what, get, ok, timeout = WAIT) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > timeout) throw new Error(`${what} did not happen in ${timeout} ms; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const pairs = {};
 
@@ -64,30 +54,13 @@ async function main() {
     const agentNamed = (friendly) => demo.agents.find((a) => a.friendly_name === friendly);
     let alice, bob;
 
-    // Alice's desktop socket passes through the test, so it can be dropped like a network blip
-    // and her media offers seen.
-    const aliceSocket = { current: null, offers: [] };
-    const onAliceSocket = (route) => {
-      const toServer = route.connectToServer();
-      route.onMessage((m) => {
-        try {
-          const msg = JSON.parse(String(m));
-          if (msg.type === 'media_offer') aliceSocket.offers.push({ restart: msg.restart });
-        } catch {
-          // not JSON: the server says so
-        }
-        toServer.send(m);
-      });
-      toServer.onMessage((m) => route.send(m));
-      route.onClose(() => toServer.close());
-      toServer.onClose(() => route.close());
-      aliceSocket.current = { route, toServer };
-    };
+    // Alice's desktop socket passes through the test, so it can be dropped like a network blip.
+    const aliceSocket = socketTap();
 
     await scenario('Alice and Bob sign in, each in its own Chromium (no ICE servers)', async () => {
       const who = (friendly) => ({ who: friendly, fullName: agentNamed(friendly).full_name ?? friendly, wavDir: dir });
       [alice, bob] = await Promise.all([
-        launchAgent(server.url, { ...who('alice'), tone: TONE.alice, onSocket: onAliceSocket }),
+        launchAgent(server.url, { ...who('alice'), tone: TONE.alice, onSocket: aliceSocket.onSocket }),
         launchAgent(server.url, { ...who('bob'), tone: TONE.bob }),
       ]);
     });
@@ -136,28 +109,11 @@ async function main() {
 
     await scenario('Alice’s desktop socket drops mid-call: she reconnects, ICE-restarts over TCP, and both hear each other again', async () => {
       const a = alice.page;
-      const before = aliceSocket.offers.length;
-      await a.evaluate(() => (window.__streamBefore = window.__switchboardAudio.remoteStream()));
-      aliceSocket.current.route.close();
-      aliceSocket.current.toServer.close();
-      await visible(a.getByText('Connection lost. Reconnecting…'), 5000);
-      await gone(a.getByText('Connection lost. Reconnecting…'));
-      for (const t0 = Date.now(); aliceSocket.offers.length === before; ) {
-        if (Date.now() - t0 > WAIT) throw new Error('no media_offer after the reconnect');
-        await a.waitForTimeout(50);
-      }
-      if (aliceSocket.offers[before].restart !== true) throw new Error(`the offer after the reconnect was not an ICE restart: ${JSON.stringify(aliceSocket.offers[before])}`);
-      await Promise.all([
-        untilHeard(alice, 'Bob after the reconnect (ICE-TCP)', hearsTone(alice, bob)),
-        untilHeard(bob, 'Alice after the reconnect (ICE-TCP)', hearsTone(bob, alice)),
-      ]);
-      const same = await a.evaluate(() => window.__streamBefore !== null && window.__switchboardAudio.remoteStream() === window.__streamBefore);
-      if (!same) throw new Error('the reconnect made a new connection instead of restarting the old one');
+      await reconnectsWithIceRestart(alice, bob, aliceSocket, ' (ICE-TCP)');
       const pair = await a.evaluate(() => window.__switchboardAudio.selectedCandidatePair());
       if (pair?.local?.protocol !== 'tcp' || `${pair?.remote?.address}:${pair?.remote?.port}` !== server.relayTcp) {
         throw new Error(`after the restart Alice's selected pair is not TCP to ${server.relayTcp}: ${JSON.stringify(pair)}`);
       }
-      await visible(audioStatus(a, 'connected'));
     });
 
     await scenario('Alice mutes: Bob stops hearing her tone over TCP; unmuted, he hears it again', async () => {

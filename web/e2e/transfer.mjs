@@ -48,6 +48,15 @@ const andNot = (hears, not) => (m) => hears(m) && not.every((x) => m.at[x.tone] 
 /** The call's card on the agent's desktop. */
 const canvas = (agent) => agent.page.getByTestId('call-canvas');
 
+/** Bob adds Carol to his call (a three-way call); she accepts, and Bob's call lists her. */
+async function bobAddsCarol(bob, carol) {
+  await transferTo(bob, /Carol Chen/, 'car', 'Add to call');
+  const incoming = carol.page.getByRole('group', { name: /is calling/ });
+  await visible(incoming);
+  await incoming.getByRole('button', { name: 'Accept' }).click();
+  await visible(canvas(bob).getByRole('listitem', { name: 'Carol Chen' }));
+}
+
 /** Alice calls Bob from the dialpad; Bob accepts; each hears the other. */
 async function aliceCallsBob(alice, bob) {
   const a = alice.page;
@@ -159,11 +168,7 @@ async function main() {
 
     await scenario('three-way call: Bob adds Carol, and each of the three hears the other two', async () => {
       await aliceCallsBob(alice, bob);
-      await transferTo(bob, /Carol Chen/, 'car', 'Add to call');
-      const incoming = carol.page.getByRole('group', { name: /is calling/ });
-      await visible(incoming);
-      await incoming.getByRole('button', { name: 'Accept' }).click();
-      await visible(canvas(bob).getByRole('listitem', { name: 'Carol Chen' }));
+      await bobAddsCarol(bob, carol);
       await visible(canvas(carol).getByRole('listitem', { name: 'Bob Brown' }));
       await Promise.all([
         untilHeard(alice, 'Bob and Carol', hearsTones(alice, [bob, carol])),
@@ -206,11 +211,7 @@ async function main() {
 
     await scenario('supervisor on a three-way call: Zoë coaches Carol by name (only Carol hears her), then switches to Bob', async () => {
       await aliceCallsBob(alice, bob);
-      await transferTo(bob, /Carol Chen/, 'car', 'Add to call');
-      const incoming = carol.page.getByRole('group', { name: /is calling/ });
-      await visible(incoming);
-      await incoming.getByRole('button', { name: 'Accept' }).click();
-      await visible(canvas(bob).getByRole('listitem', { name: 'Carol Chen' }));
+      await bobAddsCarol(bob, carol);
       const z = zoe.page;
       const live = z.getByTestId('live-calls').getByRole('listitem', { name: /Live call with .*Carol Chen/ });
       await visible(live);

@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   TONE,
-  WAIT,
   agentLauncher,
   audioStatus,
   callButton,
@@ -27,6 +26,7 @@ import {
   noAudioLeft,
   pickFromCombobox,
   task,
+  until,
   untilHeard,
   visible,
 } from './audio-helpers.mjs';
@@ -37,17 +37,6 @@ import { BIN, CHROMIUM, OUT, freshResults, startServer } from './server.mjs';
 freshResults('turn');
 
 const { results, scenario, screenshot, finish } = harness('turn', { shotLabel: (agent) => `${agent.transport}-${agent.who}` });
-
-/** Polls `get()` until `ok(value)` holds; throws after `timeout` with the last value. */
-async function until(what, get, ok, timeout = WAIT) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > timeout) throw new Error(`${what} did not happen in ${timeout} ms; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 
 const pairs = {};
