@@ -334,3 +334,18 @@ export async function reconnectsWithIceRestart(agent, other, tap, label = '') {
   await visible(audioStatus(a, 'connected'));
   return before;
 }
+
+/** The desktops made no request outside their origin (`foreign`, from agentLauncher) and no page error. */
+export function assertNothingForeignNorBroken(foreign, agents) {
+  if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
+  const errs = agents.flatMap((x) => x?.errors ?? []);
+  if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+}
+
+/** `caller` hangs up on `callee`: nobody hears anything, and both complete their wrap-up. */
+export async function hangsUp(caller, callee) {
+  await caller.page.getByRole('button', { name: 'Hang up' }).click();
+  await Promise.all([noAudioLeft(caller), noAudioLeft(callee)]);
+  await completeAll(caller.page);
+  await completeAll(callee.page);
+}

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   TONE,
   agentLauncher,
+  assertNothingForeignNorBroken,
   audioStatus,
   callButton,
   completeAll,
@@ -190,9 +191,7 @@ async function main() {
     });
 
     await scenario('the desktops loaded nothing from outside their origin, with no page errors', async () => {
-      if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob, carol, dmitri].flatMap((x) => x?.errors ?? []);
-      if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+      assertNothingForeignNorBroken(foreign, [alice, bob, carol, dmitri]);
     });
   } finally {
     writeFileSync(join(OUT, 'audio.json'), JSON.stringify({ results, measured }, null, 2));

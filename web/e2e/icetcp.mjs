@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import {
   TONE,
   agentLauncher,
+  assertNothingForeignNorBroken,
   audioStatus,
   callButton,
-  completeAll,
+  hangsUp,
   hearsHoldMusic,
   hearsNothing,
   hearsTone,
   measured,
-  noAudioLeft,
   pickFromCombobox,
   reconnectsWithIceRestart,
   socketTap,
@@ -124,16 +124,11 @@ async function main() {
     });
 
     await scenario('Alice hangs up: nobody hears anything, both connections close and the microphones are released', async () => {
-      await alice.page.getByRole('button', { name: 'Hang up' }).click();
-      await Promise.all([noAudioLeft(alice), noAudioLeft(bob)]);
-      await completeAll(alice.page);
-      await completeAll(bob.page);
+      await hangsUp(alice, bob);
     });
 
     await scenario('the desktops loaded nothing from outside their origin, with no page errors', async () => {
-      if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob].flatMap((x) => x?.errors ?? []);
-      if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+      assertNothingForeignNorBroken(foreign, [alice, bob]);
     });
   } finally {
     writeFileSync(join(OUT, 'icetcp.json'), JSON.stringify({ results, measured, pairs }, null, 2));

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   TONE,
   agentLauncher,
+  assertNothingForeignNorBroken,
   callButton,
   completeAll,
   gone,
@@ -302,9 +303,7 @@ async function main() {
     });
 
     await scenario('the desktops loaded nothing from outside their origin, with no page errors', async () => {
-      if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob].flatMap((x) => x?.errors ?? []);
-      if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+      assertNothingForeignNorBroken(foreign, [alice, bob]);
     });
   } finally {
     writeFileSync(join(OUT, 'recording.json'), JSON.stringify({ results, report, measured, axe: axeResults }, null, 2));

@@ -17,6 +17,7 @@ import {
   TONE,
   WAIT,
   agentLauncher,
+  assertNothingForeignNorBroken,
   audioStatus,
   callButton,
   completeAll,
@@ -237,9 +238,7 @@ async function main() {
     });
 
     await scenario('the desktops loaded nothing from outside their origin, with no page errors', async () => {
-      if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob, carol, zoe].flatMap((x) => x?.errors ?? []);
-      if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+      assertNothingForeignNorBroken(foreign, [alice, bob, carol, zoe]);
     });
   } finally {
     writeFileSync(join(OUT, 'transfer.json'), JSON.stringify({ results, measured, axe: axeResults }, null, 2));

@@ -17,13 +17,13 @@ import { join } from 'node:path';
 import {
   TONE,
   agentLauncher,
+  assertNothingForeignNorBroken,
   audioStatus,
   callButton,
-  completeAll,
+  hangsUp,
   hearsHoldMusic,
   hearsTone,
   measured,
-  noAudioLeft,
   pickFromCombobox,
   task,
   until,
@@ -180,16 +180,11 @@ async function callThrough(transport, dir) {
     });
 
     await step('Alice hangs up: nobody hears anything, both connections close and the microphones are released', async () => {
-      await alice.page.getByRole('button', { name: 'Hang up' }).click();
-      await Promise.all([noAudioLeft(alice), noAudioLeft(bob)]);
-      await completeAll(alice.page);
-      await completeAll(bob.page);
+      await hangsUp(alice, bob);
     });
 
     await step('the desktops loaded nothing from outside their origin, with no page errors', async () => {
-      if (foreign.length) throw new Error(`requests to other hosts: ${foreign.join(', ')}`);
-      const errs = [alice, bob].flatMap((x) => x?.errors ?? []);
-      if (errs.length) throw new Error(`page errors: ${errs.join('; ')}`);
+      assertNothingForeignNorBroken(foreign, [alice, bob]);
     });
   } finally {
     await closeAll();
