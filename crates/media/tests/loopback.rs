@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{amplitude, amplitude_at, Client};
 use str0m::net::Protocol;
-use switchboard_media::io::{Relay, RelayConfig, RelayError};
+use switchboard_media::io::{Relay, RelayConfig, RelayError, RelayHandle};
 use switchboard_media::{
     Graph, MediaEvent, PeerId, RecordingError, RecordingId, RecordingSpec, Source,
     HOLD_MUSIC_NOTES_HZ,
@@ -196,34 +196,10 @@ fn a_tcp_connection_with_broken_framing_is_closed() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    let open = |runtime: &tokio::runtime::Runtime| {
-        runtime
-            .block_on(handle.counters())
-            .expect("counters")
-            .tcp_connections
-    };
-    let start = Instant::now();
-    while open(&runtime) != 1 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "the connection was never counted"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_tcp_connections(&runtime, &handle, 1, "the connection counted");
     stream.write_all(&[0xff, 0xff, 1, 2, 3]).expect("write");
-    let mut buf = [0u8; 16];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        other => panic!("the connection stayed open: {other:?}"),
-    }
-    while open(&runtime) != 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the closed connection is still held"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(closed_by_relay(&mut stream), "the connection stayed open");
+    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connection forgotten");
     let counters = runtime.block_on(handle.counters()).expect("counters");
     assert_eq!(counters.datagrams, 0, "{counters:?}");
     relay.shutdown().expect("shutdown");
@@ -242,36 +218,12 @@ fn tcp_connections_beyond_the_limit_are_closed_at_once() {
         .enable_all()
         .build()
         .expect("runtime");
-    let open = || {
-        runtime
-            .block_on(handle.counters())
-            .expect("counters")
-            .tcp_connections
-    };
-    let start = Instant::now();
-    let wait_for = |n: u64, what: &str| {
-        while open() != n {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{what}: {} open, not {n}",
-                open()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
+    let wait_for = |n, what| wait_for_tcp_connections(&runtime, &handle, n, what);
     let connect = || {
         let s = TcpStream::connect(tcp).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         s
-    };
-    let closed_by_relay = |s: &mut TcpStream| {
-        let mut buf = [0u8; 4];
-        match s.read(&mut buf) {
-            Ok(0) => true,
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-            Ok(_) => false,
-        }
     };
     let first = connect();
     let _second = connect();
@@ -281,7 +233,7 @@ fn tcp_connections_beyond_the_limit_are_closed_at_once() {
         closed_by_relay(&mut third),
         "the third connection stayed open"
     );
-    assert_eq!(open(), 2);
+    wait_for(2, "the two still open");
     drop(first);
     wait_for(1, "the first closed");
     let mut fourth = connect();
@@ -295,6 +247,40 @@ fn tcp_connections_beyond_the_limit_are_closed_at_once() {
         "the fourth connection was closed"
     );
     relay.shutdown().expect("shutdown");
+}
+
+/// Polls the relay's count of open ICE-TCP connections until it is `n` (10 s at most).
+fn wait_for_tcp_connections(
+    runtime: &tokio::runtime::Runtime,
+    handle: &RelayHandle,
+    n: u64,
+    what: &str,
+) {
+    let start = Instant::now();
+    loop {
+        let open = runtime
+            .block_on(handle.counters())
+            .expect("counters")
+            .tcp_connections;
+        if open == n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what}: {open} open, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether the relay closed `stream` (its read ends, or is reset) within the read timeout.
+fn closed_by_relay(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4];
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
 }
 
 /// Two browsers (440 and 880 Hz) on 127.0.0.1, each hearing the other through `relay`.
