@@ -279,6 +279,53 @@ fn media_transports_choose_what_the_relay_offers_and_a_wrong_one_is_named() {
     assert!(err.contains("\"sctp\" is not a transport"), "{err}");
 }
 
+#[test]
+fn a_media_port_taken_on_tcp_stops_the_start_and_says_how_to_run_without_it() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    // Something else holds the TCP side of the media port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
+    let media = taken.local_addr().expect("its address").to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--media-listen", &media];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--database", &database]);
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .env_remove("SWITCHBOARD_MEDIA_TRANSPORTS")
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("running switchboard")
+    };
+    let out = run(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("media TCP listener on {media}")),
+        "{err}"
+    );
+    assert!(err.contains("--media-transports udp"), "{err}");
+    // Without the listener the same port serves.
+    let udp_only = Serve::with(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--media-listen",
+        &media,
+        "--media-transports",
+        "udp",
+        "--database",
+        &database,
+    ]);
+    udp_only.line();
+    let relay = udp_only.line();
+    assert_eq!(
+        relay,
+        format!("  Audio relay: udp {media} (browsers send to {media})")
+    );
+    udp_only.stop();
+}
+
 /// A TCP port nothing listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
