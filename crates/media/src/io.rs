@@ -133,14 +133,27 @@ pub struct RelayConfig {
     /// Whether answers offer the UDP socket (`true` by default). The socket is bound either
     /// way; without it browsers must reach the relay over TCP.
     pub udp: bool,
-    /// Whether the relay also listens on TCP (ICE-TCP, RFC 6544: `true` by default), on the
-    /// same address and port number as the UDP socket (any free port when that is taken and
-    /// the UDP port was chosen by the system), for browsers on networks that let no UDP
-    /// through. Its passive candidate ranks below UDP, so browsers that can use UDP do.
-    pub tcp: bool,
+    /// Whether the relay also listens on TCP (ICE-TCP, RFC 6544; [`TcpListen::IfFree`] by
+    /// default), on the same address and port number as the UDP socket (any free port when
+    /// that is taken and the UDP port was chosen by the system), for browsers on networks that
+    /// let no UDP through. Its passive candidate ranks below UDP, so browsers that can use UDP
+    /// do.
+    pub tcp: TcpListen,
     /// ICE-TCP connections open at once ([`MAX_TCP_CONNECTIONS`] by default); more are closed
     /// as soon as they are accepted.
     pub max_tcp_connections: usize,
+}
+
+/// Whether the relay listens on TCP for ICE-TCP ([`RelayConfig::tcp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpListen {
+    /// No listener: browsers reach the relay over UDP, or through a TURN server.
+    Off,
+    /// A listener when its port is free on TCP; when it is taken, the relay starts without one
+    /// and says so in its log.
+    IfFree,
+    /// A listener, or the relay does not start ([`RelayError::Tcp`]).
+    Required,
 }
 
 /// The default size of the media socket's buffers: 4 MiB each way, about 40 ms of 1,000
@@ -159,7 +172,7 @@ impl RelayConfig {
             mix_complexity: defaults.mix_complexity,
             socket_buffer: SOCKET_BUFFER,
             udp: true,
-            tcp: true,
+            tcp: TcpListen::IfFree,
             max_tcp_connections: MAX_TCP_CONNECTIONS,
         }
     }
@@ -448,8 +461,22 @@ impl Relay {
         if advertised.ip().is_unspecified() {
             return Err(RelayError::Unadvertisable(advertised));
         }
-        let tcp = if config.tcp {
-            let listener = bind_tcp(config.listen, local_addr)?;
+        let listener = match config.tcp {
+            TcpListen::Off => None,
+            mode => match bind_tcp(config.listen, local_addr) {
+                Ok(listener) => Some(listener),
+                Err(e) if mode == TcpListen::IfFree => {
+                    warn!(
+                        error = %e,
+                        "ICE-TCP is off: browsers whose network lets no UDP through need a TURN \
+                         server (free the port on TCP, or require the listener, to have it)"
+                    );
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let tcp = if let Some(listener) = listener {
             let tcp_local = listener
                 .local_addr()
                 .map_err(|e| RelayError::Tcp(config.listen, e))?;

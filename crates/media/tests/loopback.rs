@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{amplitude, amplitude_at, Client};
 use str0m::net::Protocol;
-use switchboard_media::io::{Relay, RelayConfig, RelayError, RelayHandle};
+use switchboard_media::io::{Relay, RelayConfig, RelayError, RelayHandle, TcpListen};
 use switchboard_media::{
     Graph, MediaEvent, PeerId, RecordingError, RecordingId, RecordingSpec, Source,
     HOLD_MUSIC_NOTES_HZ,
@@ -165,7 +165,7 @@ fn a_browser_over_tcp_and_one_over_udp_hear_each_other() {
     two_browsers_hear_each_other_as(relay, a, Browser::new(880.0));
 
     let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.tcp = false;
+    config.tcp = TcpListen::Off;
     let relay = Relay::spawn(config).expect("relay");
     assert_eq!(relay.handle().tcp_addrs(), None);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -178,6 +178,26 @@ fn a_browser_over_tcp_and_one_over_udp_hear_each_other() {
         .expect("answer");
     assert!(!answer.contains(" tcp "), "{answer}");
     relay.shutdown().expect("shutdown");
+}
+
+/// A port taken on TCP: a relay that may do without the listener starts without it (and offers
+/// no TCP candidate); one that requires it does not start, and says where.
+#[test]
+fn a_port_taken_on_tcp_means_no_listener_or_no_relay_as_configured() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
+    let listen = taken.local_addr().expect("its address");
+    let mut config = RelayConfig::new(listen);
+    assert_eq!(config.tcp, TcpListen::IfFree);
+    let relay = Relay::spawn(config.clone()).expect("a relay without its TCP listener");
+    assert_eq!(relay.handle().local_addr(), listen);
+    assert_eq!(relay.handle().tcp_addrs(), None);
+    relay.shutdown().expect("shutdown");
+    config.tcp = TcpListen::Required;
+    match Relay::spawn(config) {
+        Err(RelayError::Tcp(at, _)) => assert_eq!(at, listen),
+        Err(e) => panic!("not the TCP listener's error: {e}"),
+        Ok(_) => panic!("a relay started without the TCP listener it requires"),
+    }
 }
 
 /// A TCP connection that does not speak RFC 4571 (a length beyond any datagram) is closed,

@@ -52,9 +52,9 @@ pub struct MediaConfig {
     /// Whether browsers are offered the UDP socket (`--media-transports`; normally yes).
     pub udp: bool,
     /// Whether the relay also listens on TCP for ICE-TCP, on the same port number
-    /// (`--media-transports`; normally yes): desktops on networks that let no UDP out reach it
-    /// without a TURN server.
-    pub tcp: bool,
+    /// (`--media-transports`; normally when the port is free): desktops on networks that let no
+    /// UDP out reach it without a TURN server.
+    pub tcp: switchboard_media::io::TcpListen,
     /// STUN/TURN servers handed to desktops, for networks that cannot reach the socket directly.
     pub ice_servers: Vec<switchboard_center::protocol::IceServer>,
     /// Where recordings are kept (`--data-dir`); `None`: beside the database (see

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use switchboard_media::io::TcpListen;
 use switchboard_server::{demo, Config};
 
 /// Options shared by `serve` and `demo`.
@@ -48,9 +49,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_MEDIA_ADDRESS")]
     pub media_address: Option<SocketAddr>,
     /// How desktops may reach the relay: `udp`, `tcp` (ICE-TCP on the same port number, for
-    /// networks that let no UDP out; ranked below UDP) or both, comma-separated.
-    #[arg(long, env = "SWITCHBOARD_MEDIA_TRANSPORTS", default_value = "udp,tcp", value_parser = parse_transports)]
-    pub media_transports: Transports,
+    /// networks that let no UDP out; ranked below UDP) or both, comma-separated. Named here,
+    /// each is required; by default UDP, and TCP when the port is free on TCP.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_TRANSPORTS", value_parser = parse_transports)]
+    pub media_transports: Option<Transports>,
     /// STUN/TURN servers for desktops, as JSON RTCIceServer objects:
     /// `[{"urls": ["turn:turn.example:3478"], "username": "u", "credential": "p"}]`.
     #[arg(long, env = "SWITCHBOARD_ICE_SERVERS", value_parser = parse_ice_servers)]
@@ -186,8 +188,12 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
                 .media_listen
                 .unwrap_or_else(|| default_media_listen(args.listen)),
             advertised: args.media_address,
-            udp: args.media_transports.udp,
-            tcp: args.media_transports.tcp,
+            udp: args.media_transports.is_none_or(|t| t.udp),
+            tcp: match args.media_transports {
+                None => TcpListen::IfFree,
+                Some(Transports { tcp: true, .. }) => TcpListen::Required,
+                Some(_) => TcpListen::Off,
+            },
             ice_servers: args.ice_servers.clone().map(|i| i.0).unwrap_or_default(),
             data_dir: args.data_dir.clone(),
         }),

@@ -263,67 +263,87 @@ fn media_transports_choose_what_the_relay_offers_and_a_wrong_one_is_named() {
     assert!(!relay.contains("tcp"), "{relay}");
     udp_only.stop();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "serve",
-            "--media-transports",
-            "udp,sctp",
-            "--database",
-            &database,
-        ])
-        .output()
-        .expect("running switchboard");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails_to_start(&[
+        "serve".into(),
+        "--media-transports".into(),
+        "udp,sctp".into(),
+        "--database".into(),
+        database.clone(),
+    ]);
     assert!(err.contains("--media-transports"), "{err}");
     assert!(err.contains("\"sctp\" is not a transport"), "{err}");
 }
 
 #[test]
-fn a_media_port_taken_on_tcp_stops_the_start_and_says_how_to_run_without_it() {
+fn a_media_port_taken_on_tcp_stops_a_start_that_requires_it_and_no_other() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
     // Something else holds the TCP side of the media port.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
     let media = taken.local_addr().expect("its address").to_string();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--media-listen", &media];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--database", &database]);
-        Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(&args)
-            .env_remove("SWITCHBOARD_MEDIA_TRANSPORTS")
-            .env("RUST_LOG", "off")
-            .output()
-            .expect("running switchboard")
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "serve".to_owned(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--media-listen".into(),
+            media.clone(),
+            "--database".into(),
+            database.clone(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
     };
-    let out = run(&[]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Asked for by name, the listener is required: the start fails, saying where and how to do
+    // without it.
+    let err = fails_to_start(&args(&["--media-transports", "udp,tcp"]));
     assert!(
         err.contains(&format!("media TCP listener on {media}")),
         "{err}"
     );
     assert!(err.contains("--media-transports udp"), "{err}");
-    // Without the listener the same port serves.
-    let udp_only = Serve::with(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--media-listen",
-        &media,
-        "--media-transports",
-        "udp",
-        "--database",
-        &database,
-    ]);
-    udp_only.line();
-    let relay = udp_only.line();
-    assert_eq!(
-        relay,
-        format!("  Audio relay: udp {media} (browsers send to {media})")
-    );
-    udp_only.stop();
+    // By default, and with udp alone, the relay serves on that port without it.
+    for extra in [&[][..], &["--media-transports", "udp"][..]] {
+        let args = args(extra);
+        let serve = Serve::with(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        serve.line();
+        assert_eq!(
+            serve.line(),
+            format!("  Audio relay: udp {media} (browsers send to {media})"),
+            "{extra:?}"
+        );
+        serve.stop();
+    }
+}
+
+/// Runs `switchboard ARGS`, which must exit unsuccessfully within 30 s; its stderr.
+fn fails_to_start(args: &[String]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_remove("SWITCHBOARD_MEDIA_TRANSPORTS")
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running switchboard");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("its status") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("switchboard {args:?} did not stop: it started");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "switchboard {args:?} succeeded");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    err
 }
 
 /// A TCP port nothing listens on right now.
