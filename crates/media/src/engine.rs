@@ -50,12 +50,21 @@ pub enum Transport {
     Tcp,
 }
 
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        })
+impl Transport {
+    fn proto(self) -> Protocol {
+        match self {
+            Transport::Udp => Protocol::Udp,
+            Transport::Tcp => Protocol::Tcp,
+        }
+    }
+
+    /// How str0m's `proto` goes: the only candidate the relay has besides UDP is its passive
+    /// TCP one.
+    fn of(proto: Protocol) -> Transport {
+        match proto {
+            Protocol::Udp => Transport::Udp,
+            _ => Transport::Tcp,
+        }
     }
 }
 
@@ -69,8 +78,8 @@ pub struct EngineConfig {
     /// alone).
     pub udp: bool,
     /// The address of the relay's TCP listener as peers reach it: when set, every answer also
-    /// has a passive TCP host candidate there (lower in priority than UDP, so browsers use it
-    /// only when UDP fails), and frames from its connections go to [`Engine::handle_receive`]
+    /// has a passive TCP host candidate there (lower in priority than UDP: browsers may open a
+    /// connection to it while they check, but send over it only when UDP fails), and frames from its connections go to [`Engine::handle_receive`]
     /// with this as their destination.
     pub advertised_tcp: Option<SocketAddr>,
     /// A connected peer from which no media arrived for this long is reported as
@@ -822,11 +831,7 @@ impl Engine {
     ) {
         let now = self.clock(now);
         self.sink.counters.datagrams += 1;
-        let proto = match transport {
-            Transport::Udp => Protocol::Udp,
-            Transport::Tcp => Protocol::Tcp,
-        };
-        let Ok(receive) = Receive::new(proto, from, to, data) else {
+        let Ok(receive) = Receive::new(transport.proto(), from, to, data) else {
             self.sink.counters.unparsable += 1;
             return;
         };
@@ -1461,11 +1466,7 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
                     sink.counters.dropped_transmits += 1;
                 }
                 peer.out.push_back(Transmit {
-                    transport: match t.proto {
-                        Protocol::Udp => Transport::Udp,
-                        // The only other candidate the relay has is its passive TCP one.
-                        _ => Transport::Tcp,
-                    },
+                    transport: Transport::of(t.proto),
                     destination: t.destination,
                     contents: t.contents.into(),
                 });
