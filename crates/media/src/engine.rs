@@ -215,6 +215,9 @@ pub struct Counters {
     /// Frames for a TCP connection that were dropped: its queue was full (the browser read too
     /// slowly) or it had closed. Filled in by `io::Relay`.
     pub tcp_frames_dropped: u64,
+    /// TCP connections closed because no ICE check succeeded on them in time
+    /// (`io::RelayConfig::tcp_admit_within`). Filled in by `io::Relay`.
+    pub tcp_not_admitted: u64,
 }
 
 /// What the engine holds right now, for tests of "removing frees everything".
@@ -816,6 +819,13 @@ impl Engine {
     /// and dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         self.handle_receive(now, Transport::Udp, from, to, data);
+    }
+
+    /// Whether `from` over `transport` is one of a peer's paths: an ICE check from it passed the
+    /// peer's integrity check (or it is a candidate ICE found viable). Frames from anywhere else
+    /// are dropped.
+    pub fn knows(&self, transport: Transport, from: SocketAddr) -> bool {
+        self.by_addr.contains_key(&(transport, from))
     }
 
     /// A datagram that arrived over `transport`: for UDP as [`Engine::handle_datagram`]; for

@@ -33,7 +33,8 @@
 //! [`Transport::Tcp`] datagrams from the connection's remote address. What the engine sends
 //! over TCP goes, framed, to that connection's writer over a bounded queue (full: dropped and
 //! counted, as a UDP socket would). A connection closes when the browser closes it, after
-//! 30 s without a frame, or at a frame longer than any datagram; at most
+//! 30 s without a frame, at a frame longer than any datagram, or when no ICE check has
+//! succeeded on it within [`RelayConfig::tcp_admit_within`] of its accept; at most
 //! [`RelayConfig::max_tcp_connections`] are open (Chromium opens one while it checks even when
 //! UDP wins, so count one per desktop). ICE still decides: a connection is only a path once the
 //! engine's ICE check on it succeeded.
@@ -55,7 +56,7 @@
 //! to the writer, then has the writer finalize the header and fsync the file and its
 //! directory: the [`RecordingSummary`] comes back only then.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
@@ -107,6 +108,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// An ICE-TCP connection that carries nothing for this long is closed (a live one carries a
 /// consent check every few seconds, and audio).
 const TCP_IDLE: Duration = Duration::from_secs(30);
+/// An ICE-TCP connection on which no ICE check has succeeded this long after it was accepted
+/// is closed ([`RelayConfig::tcp_admit_within`] by default). A browser sends its first check
+/// as soon as the connection is up; a connection that never carries one only holds a slot.
+pub const TCP_ADMIT_WITHIN: Duration = Duration::from_secs(10);
 
 /// How the relay is set up.
 #[derive(Debug, Clone)]
@@ -142,6 +147,10 @@ pub struct RelayConfig {
     /// ICE-TCP connections open at once ([`MAX_TCP_CONNECTIONS`] by default); more are closed
     /// as soon as they are accepted.
     pub max_tcp_connections: usize,
+    /// How long an ICE-TCP connection may stay open before an ICE check on it succeeds
+    /// ([`TCP_ADMIT_WITHIN`] by default): connections that carry nothing a peer accepts cannot
+    /// keep slots of [`RelayConfig::max_tcp_connections`] for long.
+    pub tcp_admit_within: Duration,
 }
 
 /// Whether the relay listens on TCP for ICE-TCP ([`RelayConfig::tcp`]).
@@ -174,6 +183,7 @@ impl RelayConfig {
             udp: true,
             tcp: TcpListen::IfFree,
             max_tcp_connections: MAX_TCP_CONNECTIONS,
+            tcp_admit_within: TCP_ADMIT_WITHIN,
         }
     }
 }
@@ -508,6 +518,7 @@ impl Relay {
         let frames = writer.clone();
         let tcp_addrs = tcp.as_ref().map(|t| (t.1, t.2));
         let max_tcp_connections = config.max_tcp_connections;
+        let tcp_admit_within = config.tcp_admit_within;
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -523,10 +534,13 @@ impl Relay {
                             listener: TcpListener::from_std(listener)?,
                             advertised,
                             connections: HashMap::new(),
+                            unadmitted: VecDeque::new(),
+                            admit_within: tcp_admit_within,
                             inputs: tcp_tx,
                             dropped: 0,
                             max_connections: max_tcp_connections,
                             refused: 0,
+                            not_admitted: 0,
                             resting_until: None,
                         }),
                         None => None,
@@ -634,16 +648,32 @@ struct TcpSide {
     listener: TcpListener,
     /// What answers name as the passive candidate (the destination of every frame read).
     advertised: SocketAddr,
-    /// The writer queue of each open connection, by the browser's address.
-    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Each open connection, by the browser's address.
+    connections: HashMap<SocketAddr, TcpConnection>,
+    /// The connections not yet admitted, oldest first, with when they must be.
+    unadmitted: VecDeque<(Instant, SocketAddr, mpsc::Sender<Vec<u8>>)>,
+    /// See [`RelayConfig::tcp_admit_within`].
+    admit_within: Duration,
     inputs: mpsc::Sender<TcpInput>,
     dropped: u64,
     /// Connections open at most.
     max_connections: usize,
     /// Connections closed at once for want of room.
     refused: u64,
+    /// Connections closed because no ICE check succeeded on them in time.
+    not_admitted: u64,
     /// No accepting before this (after a failed accept).
     resting_until: Option<Instant>,
+}
+
+/// One open ICE-TCP connection, as the media loop holds it.
+struct TcpConnection {
+    /// Feeds its writer task; dropping it shuts the connection's sending side.
+    queue: mpsc::Sender<Vec<u8>>,
+    /// Its reader task, stopped when the media loop closes the connection itself.
+    reader: tokio::task::AbortHandle,
+    /// Whether an ICE check on it has succeeded (the engine knows its address).
+    admitted: bool,
 }
 
 /// From a connection's reader to the media loop.
@@ -672,10 +702,61 @@ impl TcpSide {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         let (queue, frames) = mpsc::channel(TCP_WRITE_QUEUE);
-        self.connections.insert(from, queue.clone());
-        tokio::spawn(read_frames(read, from, queue, self.inputs.clone()));
+        let reader = tokio::spawn(read_frames(read, from, queue.clone(), self.inputs.clone()));
         tokio::spawn(write_frames(write, frames));
+        self.unadmitted
+            .push_back((Instant::now() + self.admit_within, from, queue.clone()));
+        let replaced = self.connections.insert(
+            from,
+            TcpConnection {
+                queue,
+                reader: reader.abort_handle(),
+                admitted: false,
+            },
+        );
+        if let Some(old) = replaced {
+            old.reader.abort();
+        }
         debug!(%from, "ICE-TCP connection accepted");
+    }
+
+    /// A frame from `from` went to the engine, which now `knows` the address or not: the first
+    /// frame it knows admits the connection.
+    fn admit(&mut self, from: SocketAddr, knows: bool) {
+        if let Some(c) = self.connections.get_mut(&from) {
+            if knows && !c.admitted {
+                c.admitted = true;
+                debug!(%from, "ICE-TCP connection admitted: an ICE check on it succeeded");
+            }
+        }
+    }
+
+    /// When the oldest unadmitted connection must be admitted.
+    fn next_admission_deadline(&self) -> Option<Instant> {
+        self.unadmitted.front().map(|(at, _, _)| *at)
+    }
+
+    /// Closes the connections whose admission deadline has passed without an ICE check
+    /// succeeding on them; forgets the deadlines of those admitted or gone meanwhile.
+    fn close_unadmitted(&mut self, now: Instant) {
+        while let Some((at, from, queue)) = self.unadmitted.front() {
+            if *at > now {
+                return;
+            }
+            let (from, queue) = (*from, queue.clone());
+            self.unadmitted.pop_front();
+            let Some(c) = self.connections.get(&from) else {
+                continue;
+            };
+            if c.admitted || !c.queue.same_channel(&queue) {
+                continue;
+            }
+            if let Some(c) = self.connections.remove(&from) {
+                c.reader.abort();
+            }
+            self.not_admitted += 1;
+            debug!(%from, not_admitted = self.not_admitted, "ICE-TCP connection closed: no ICE check succeeded on it in time");
+        }
     }
 
     /// Queues a datagram for the connection from `to`; dropped (and counted) when that is gone
@@ -686,7 +767,7 @@ impl TcpSide {
             framing::frame(datagram, &mut framed),
             self.connections.get(&to),
         ) {
-            (Ok(()), Some(queue)) => queue.try_send(framed).is_ok(),
+            (Ok(()), Some(c)) => c.queue.try_send(framed).is_ok(),
             _ => false,
         };
         if !sent {
@@ -701,7 +782,7 @@ impl TcpSide {
         if self
             .connections
             .get(&from)
-            .is_some_and(|q| q.same_channel(queue))
+            .is_some_and(|c| c.queue.same_channel(queue))
         {
             self.connections.remove(&from);
         }
@@ -778,6 +859,14 @@ fn bind_tcp(listen: SocketAddr, udp: SocketAddr) -> Result<std::net::TcpListener
     Ok(listener)
 }
 
+/// When the oldest unadmitted ICE-TCP connection is due (never, without any).
+async fn admission_deadline(tcp: &Option<TcpSide>) {
+    match tcp.as_ref().and_then(TcpSide::next_admission_deadline) {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next connection of an optional listener (never, without one), once it has rested
 /// after a failure.
 async fn accept(tcp: &Option<TcpSide>) -> io::Result<(TcpStream, SocketAddr)> {
@@ -850,6 +939,11 @@ impl Shell {
                         }
                     }
                 }
+                () = admission_deadline(&self.tcp) => {
+                    if let Some(tcp) = self.tcp.as_mut() {
+                        tcp.close_unadmitted(Instant::now());
+                    }
+                }
                 () = sleep => self.engine.handle_timeout(Instant::now()),
             }
         }
@@ -864,6 +958,7 @@ impl Shell {
                 let to = tcp.advertised;
                 self.engine
                     .handle_receive(now, Transport::Tcp, from, to, &frame);
+                tcp.admit(from, self.engine.knows(Transport::Tcp, from));
             }
             TcpInput::Closed(from, queue) => tcp.closed(from, &queue),
         }
@@ -922,6 +1017,7 @@ impl Shell {
                 if let Some(tcp) = &self.tcp {
                     c.tcp_connections = tcp.connections.len() as u64;
                     c.tcp_frames_dropped = tcp.dropped;
+                    c.tcp_not_admitted = tcp.not_admitted;
                 }
                 let _ = reply.send(c);
             }

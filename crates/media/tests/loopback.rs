@@ -153,11 +153,14 @@ fn two_ipv4_browsers_hear_each_other_through_a_dual_stack_socket() {
 }
 
 /// A browser that can only reach the relay over TCP (ICE-TCP to its listener) and one on UDP
-/// hear each other; a relay without its TCP listener offers no TCP candidate.
+/// hear each other; a relay without its TCP listener offers no TCP candidate. The browser's
+/// connection, admitted by its ICE check, outlives the admission time (the browser fails the
+/// test if the relay closes it).
 #[test]
 fn a_browser_over_tcp_and_one_over_udp_hear_each_other() {
-    let relay =
-        Relay::spawn(RelayConfig::new("127.0.0.1:0".parse().expect("addr"))).expect("relay");
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.tcp_admit_within = Duration::from_millis(500);
+    let relay = Relay::spawn(config).expect("relay");
     let (tcp_local, tcp_advertised) = relay.handle().tcp_addrs().expect("a TCP listener");
     assert_eq!(tcp_local, tcp_advertised);
     assert_eq!(tcp_local.ip(), relay.handle().local_addr().ip());
@@ -222,6 +225,72 @@ fn a_tcp_connection_with_broken_framing_is_closed() {
     wait_for_tcp_connections(&runtime, &handle, 0, "the closed connection forgotten");
     let counters = runtime.block_on(handle.counters()).expect("counters");
     assert_eq!(counters.datagrams, 0, "{counters:?}");
+    relay.shutdown().expect("shutdown");
+}
+
+/// A TCP connection on which no ICE check succeeds is closed once `tcp_admit_within` has
+/// passed since its accept, and not before: one that sends nothing, and one that sends
+/// well-framed datagrams no peer accepts (an RTP-like packet, a STUN request for a peer that
+/// does not exist).
+#[test]
+fn tcp_connections_without_a_successful_ice_check_are_closed_in_time() {
+    let admit = Duration::from_millis(800);
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.tcp_admit_within = admit;
+    let relay = Relay::spawn(config).expect("relay");
+    let handle = relay.handle();
+    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let connect = || {
+        let s = TcpStream::connect(tcp).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        (s, Instant::now())
+    };
+    let (mut silent, silent_at) = connect();
+    let (mut chatty, chatty_at) = connect();
+    wait_for_tcp_connections(&runtime, &handle, 2, "two connections");
+    let mut rtp = vec![0x80, 111, 0, 1, 0, 0, 0, 160, 0, 0, 0, 42];
+    rtp.extend_from_slice(&[0u8; 40]);
+    // A binding request whose USERNAME names no peer: the magic cookie, a transaction id,
+    // USERNAME, PRIORITY and a MESSAGE-INTEGRITY of zeros (44 bytes of attributes).
+    let mut stun = vec![0, 1, 0, 44, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend_from_slice(&[7u8; 12]);
+    stun.extend_from_slice(&[0, 6, 0, 8]);
+    stun.extend_from_slice(b"nobody:x");
+    stun.extend_from_slice(&[0, 0x24, 0, 4, 0x6e, 0, 0x1e, 0xff]);
+    stun.extend_from_slice(&[0, 8, 0, 20]);
+    stun.extend_from_slice(&[0u8; 20]);
+    for datagram in [&rtp, &stun] {
+        let mut framed = u16::try_from(datagram.len())
+            .expect("short")
+            .to_be_bytes()
+            .to_vec();
+        framed.extend_from_slice(datagram);
+        chatty.write_all(&framed).expect("write");
+    }
+    for (stream, at, what) in [
+        (&mut silent, silent_at, "the silent connection"),
+        (
+            &mut chatty,
+            chatty_at,
+            "the connection of unaccepted datagrams",
+        ),
+    ] {
+        assert!(closed_by_relay(stream), "{what} stayed open");
+        assert!(at.elapsed() >= admit, "{what} was closed before its time");
+    }
+    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connections forgotten");
+    let counters = runtime.block_on(handle.counters()).expect("counters");
+    assert_eq!(counters.tcp_not_admitted, 2, "{counters:?}");
+    assert_eq!(counters.datagrams, 2, "{counters:?}");
+    assert_eq!(
+        counters.unrouted, 2,
+        "both parsed, neither taken: {counters:?}"
+    );
     relay.shutdown().expect("shutdown");
 }
 
