@@ -535,6 +535,7 @@ impl Relay {
                             advertised,
                             connections: HashMap::new(),
                             unadmitted: VecDeque::new(),
+                            accepted: 0,
                             admit_within: tcp_admit_within,
                             inputs: tcp_tx,
                             dropped: 0,
@@ -650,8 +651,11 @@ struct TcpSide {
     advertised: SocketAddr,
     /// Each open connection, by the browser's address.
     connections: HashMap<SocketAddr, TcpConnection>,
-    /// The connections not yet admitted, oldest first, with when they must be.
-    unadmitted: VecDeque<(Instant, SocketAddr, mpsc::Sender<Vec<u8>>)>,
+    /// The connections not yet admitted, oldest first, with when they must be (by address
+    /// and [`TcpConnection::serial`]: holding no queue, so a closed connection's writer ends).
+    unadmitted: VecDeque<(Instant, SocketAddr, u64)>,
+    /// Connections accepted so far (the next one's serial).
+    accepted: u64,
     /// See [`RelayConfig::tcp_admit_within`].
     admit_within: Duration,
     inputs: mpsc::Sender<TcpInput>,
@@ -674,6 +678,8 @@ struct TcpConnection {
     reader: tokio::task::AbortHandle,
     /// Whether an ICE check on it has succeeded (the engine knows its address).
     admitted: bool,
+    /// Tells it from an earlier connection from the same address.
+    serial: u64,
 }
 
 /// From a connection's reader to the media loop.
@@ -704,14 +710,17 @@ impl TcpSide {
         let (queue, frames) = mpsc::channel(TCP_WRITE_QUEUE);
         let reader = tokio::spawn(read_frames(read, from, queue.clone(), self.inputs.clone()));
         tokio::spawn(write_frames(write, frames));
+        let serial = self.accepted;
+        self.accepted += 1;
         self.unadmitted
-            .push_back((Instant::now() + self.admit_within, from, queue.clone()));
+            .push_back((Instant::now() + self.admit_within, from, serial));
         let replaced = self.connections.insert(
             from,
             TcpConnection {
                 queue,
                 reader: reader.abort_handle(),
                 admitted: false,
+                serial,
             },
         );
         if let Some(old) = replaced {
@@ -739,16 +748,15 @@ impl TcpSide {
     /// Closes the connections whose admission deadline has passed without an ICE check
     /// succeeding on them; forgets the deadlines of those admitted or gone meanwhile.
     fn close_unadmitted(&mut self, now: Instant) {
-        while let Some((at, from, queue)) = self.unadmitted.front() {
-            if *at > now {
+        while let Some(&(at, from, serial)) = self.unadmitted.front() {
+            if at > now {
                 return;
             }
-            let (from, queue) = (*from, queue.clone());
             self.unadmitted.pop_front();
             let Some(c) = self.connections.get(&from) else {
                 continue;
             };
-            if c.admitted || !c.queue.same_channel(&queue) {
+            if c.admitted || c.serial != serial {
                 continue;
             }
             if let Some(c) = self.connections.remove(&from) {
