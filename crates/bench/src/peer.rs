@@ -6,6 +6,10 @@
 //! `switchboard load --media` (one peer per side of each call, followed by a [`Probe`] until
 //! the call ends).
 //!
+//! A peer offered with [`Peer::offer_over_tcp`] reaches our relay over ICE-TCP instead: one TCP
+//! connection to the relay's listener, its one (active) candidate, every datagram an RFC 4571
+//! frame on it.
+//!
 //! What a receiver measures, from the packets it gets:
 //! - **Stamped** payloads (forwarding runs; the relay does not decode): a valid-looking Opus TOC
 //!   byte, then the sender's index, a sequence number and the send time in nanoseconds since
@@ -27,7 +31,10 @@
 //! says when the last one arrived, and stops that peer alone.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{
+    IpAddr, Ipv4Addr, SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,9 +42,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::net::TcpType;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use switchboard_media::framing::{self, Deframer};
 
 /// One frame every 20 ms.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -271,10 +280,17 @@ impl Probe {
     }
 }
 
+/// How a peer reaches the relay, before it runs.
+enum Path {
+    Udp(StdUdpSocket),
+    /// An ICE-TCP connection to the relay's listener at the address.
+    Tcp(StdTcpStream, SocketAddr),
+}
+
 /// One simulated agent's PeerConnection before it runs.
 pub struct Peer {
     rtc: Rtc,
-    socket: StdUdpSocket,
+    path: Path,
     local: SocketAddr,
     mid: Option<Mid>,
     pending: Option<SdpPendingOffer>,
@@ -317,16 +333,47 @@ impl Peer {
     /// [`Peer::offer`] with its socket on another local address.
     pub fn offer_at(ip: IpAddr, index: u32, payload: Payload) -> anyhow::Result<(Peer, String)> {
         let (socket, local) = bind(ip)?;
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| anyhow!("host candidate: {e}"))?;
+        Peer::offering(Path::Udp(socket), local, candidate, index, payload)
+    }
+
+    /// A peer that reaches the relay only over ICE-TCP: it connects to the relay's TCP
+    /// listener at `relay` and offers that connection as its one (active) candidate.
+    pub fn offer_over_tcp(
+        relay: SocketAddr,
+        index: u32,
+        payload: Payload,
+    ) -> anyhow::Result<(Peer, String)> {
+        let stream = StdTcpStream::connect(relay)
+            .with_context(|| format!("connecting to the relay's TCP listener at {relay}"))?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let local = stream.local_addr()?;
+        let candidate = Candidate::builder()
+            .tcp()
+            .host(local)
+            .tcptype(TcpType::Active)
+            .build()
+            .map_err(|e| anyhow!("TCP candidate: {e}"))?;
+        Peer::offering(Path::Tcp(stream, relay), local, candidate, index, payload)
+    }
+
+    fn offering(
+        path: Path,
+        local: SocketAddr,
+        candidate: Candidate,
+        index: u32,
+        payload: Payload,
+    ) -> anyhow::Result<(Peer, String)> {
         let mut rtc = rtc(Instant::now());
-        rtc.add_local_candidate(
-            Candidate::host(local, "udp").map_err(|e| anyhow!("host candidate: {e}"))?,
-        );
+        rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, pending) = api.apply().context("str0m made no offer")?;
         let peer = Peer {
             rtc,
-            socket,
+            path,
             local,
             mid: Some(mid),
             pending: Some(pending),
@@ -356,7 +403,7 @@ impl Peer {
             .map_err(|e| anyhow!("accepting the offer: {e}"))?;
         let peer = Peer {
             rtc,
-            socket,
+            path: Path::Udp(socket),
             local,
             mid: None,
             pending: None,
@@ -416,11 +463,140 @@ struct Jitter {
     jitter: f64,
 }
 
+/// How a running peer reaches the relay.
+enum Link {
+    Udp(mio::net::UdpSocket),
+    Tcp {
+        stream: mio::net::TcpStream,
+        /// The relay's listener: where every frame read comes from.
+        relay: SocketAddr,
+        deframer: Deframer,
+        /// Framed bytes the connection did not take yet.
+        unsent: Vec<u8>,
+        /// The connection ended (closed by the relay, or failed).
+        closed: bool,
+    },
+}
+
+impl Link {
+    fn new(path: Path) -> Link {
+        match path {
+            Path::Udp(socket) => Link::Udp(mio::net::UdpSocket::from_std(socket)),
+            Path::Tcp(stream, relay) => Link::Tcp {
+                stream: mio::net::TcpStream::from_std(stream),
+                relay,
+                deframer: Deframer::new(framing::MAX_FRAMED),
+                unsent: Vec::new(),
+                closed: false,
+            },
+        }
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Link::Udp(socket) => socket,
+            Link::Tcp { stream, .. } => stream,
+        }
+    }
+
+    fn interest(&self) -> mio::Interest {
+        match self {
+            Link::Udp(_) => mio::Interest::READABLE,
+            Link::Tcp { .. } => mio::Interest::READABLE | mio::Interest::WRITABLE,
+        }
+    }
+
+    /// Sends one datagram. Loopback: a full buffer loses the datagram, as a network would, and
+    /// it shows up as loss; on TCP the frame waits for the connection to take it.
+    fn send(&mut self, data: &[u8], to: SocketAddr) {
+        match self {
+            Link::Udp(socket) => {
+                let _ = socket.send_to(data, to);
+            }
+            Link::Tcp { unsent, .. } => {
+                if framing::frame(data, unsent).is_ok() {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// Writes what the TCP connection will take of the framed bytes waiting.
+    fn flush(&mut self) {
+        let Link::Tcp {
+            stream,
+            unsent,
+            closed,
+            ..
+        } = self
+        else {
+            return;
+        };
+        while !unsent.is_empty() && !*closed {
+            match stream.write(unsent) {
+                Ok(0) => *closed = true,
+                Ok(n) => {
+                    unsent.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(_) => *closed = true,
+            }
+        }
+    }
+
+    /// The next datagram waiting (a UDP datagram, or a whole frame from the TCP connection),
+    /// copied into `buf`: its transport, where it came from and its length; `None` once
+    /// nothing more is waiting.
+    fn next_datagram(&mut self, buf: &mut [u8]) -> Option<(Protocol, SocketAddr, usize)> {
+        match self {
+            Link::Udp(socket) => loop {
+                match socket.recv_from(buf) {
+                    Ok((n, from)) => return Some((Protocol::Udp, from, n)),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => return None,
+                }
+            },
+            Link::Tcp {
+                stream,
+                relay,
+                deframer,
+                closed,
+                ..
+            } => loop {
+                match deframer.next_frame() {
+                    Ok(Some(frame)) => {
+                        let n = frame.len();
+                        buf.get_mut(..n)?.copy_from_slice(frame);
+                        return Some((Protocol::Tcp, *relay, n));
+                    }
+                    Ok(None) => {}
+                    Err(_) => *closed = true,
+                }
+                if *closed {
+                    return None;
+                }
+                match stream.read(buf) {
+                    Ok(0) => *closed = true,
+                    Ok(n) => deframer.push(buf.get(..n).unwrap_or_default()),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
+                    Err(_) => *closed = true,
+                }
+            },
+        }
+    }
+
+    fn closed(&self) -> bool {
+        matches!(self, Link::Tcp { closed: true, .. })
+    }
+}
+
 /// A running peer, driven by its thread's loop.
 struct Task {
     handed: u64,
     rtc: Rtc,
-    socket: mio::net::UdpSocket,
+    link: Link,
     local: SocketAddr,
     mid: Option<Mid>,
     pt: Option<Pt>,
@@ -445,7 +621,7 @@ impl Task {
         Task {
             handed: shared.round.load(Ordering::SeqCst),
             rtc: peer.rtc,
-            socket: mio::net::UdpSocket::from_std(peer.socket),
+            link: Link::new(peer.path),
             local: peer.local,
             mid: peer.mid,
             pt: None,
@@ -502,23 +678,23 @@ impl Task {
             .is_some_and(|p| p.stop.load(Ordering::Relaxed))
     }
 
-    /// Every datagram waiting on the socket (mio reports readiness once per edge).
+    /// Every datagram waiting on the socket or connection (mio reports readiness once per
+    /// edge), after what a TCP connection can now take of the frames waiting to be sent.
     fn read_all(&mut self, shared: &Shared, now: Instant, buf: &mut [u8]) {
-        loop {
-            match self.socket.recv_from(buf) {
-                Ok((n, from)) => {
-                    let Some(data) = buf.get(..n) else { continue };
-                    let Ok(r) = Receive::new(Protocol::Udp, from, self.local, data) else {
-                        continue;
-                    };
-                    if let Err(e) = self.rtc.handle_input(Input::Receive(now, r)) {
-                        self.fail(shared, format!("input: {e}"));
-                    }
-                    self.drain(shared, now);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
+        self.link.flush();
+        while let Some((proto, from, n)) = self.link.next_datagram(buf) {
+            let Some(data) = buf.get(..n) else { continue };
+            let Ok(r) = Receive::new(proto, from, self.local, data) else {
+                continue;
+            };
+            if let Err(e) = self.rtc.handle_input(Input::Receive(now, r)) {
+                self.fail(shared, format!("input: {e}"));
             }
+            self.drain(shared, now);
+        }
+        if self.link.closed() {
+            self.fail(shared, "the relay closed the ICE-TCP connection".into());
+            self.done = true;
         }
     }
 
@@ -569,11 +745,7 @@ impl Task {
                     self.deadline = t;
                     return;
                 }
-                Ok(Output::Transmit(t)) => {
-                    // Loopback: an error here is the kernel's buffer; the datagram is lost
-                    // like on a network and shows up as loss.
-                    let _ = self.socket.send_to(&t.contents, t.destination);
-                }
+                Ok(Output::Transmit(t)) => self.link.send(&t.contents, t.destination),
                 Ok(Output::Event(e)) => self.event(shared, now, e),
                 Err(e) => {
                     self.fail(shared, format!("output: {e}"));
@@ -791,10 +963,11 @@ impl Lane {
         let now = Instant::now();
         let mut task = Task::new(peer, &self.shared, now);
         let i = self.free.pop().unwrap_or(self.tasks.len());
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut task.socket, mio::Token(i), mio::Interest::READABLE)
+        let interest = task.link.interest();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(task.link.source(), mio::Token(i), interest)
         {
             task.fail(&self.shared, format!("socket: {e}"));
             if i < self.tasks.len() {
@@ -822,7 +995,7 @@ impl Lane {
             if let Some(old) = task.timer.take() {
                 self.timers.remove(&(old, i));
             }
-            let _ = self.poll.registry().deregister(&mut task.socket);
+            let _ = self.poll.registry().deregister(task.link.source());
             *slot = None;
             self.free.push(i);
             return;

@@ -47,6 +47,11 @@ pub struct Args {
     /// global IPv4 address; Janus gathers no loopback candidates).
     #[arg(long)]
     pub janus_ip: Option<String>,
+    /// How our simulated agents reach our relay when forwarding: `udp`, or `tcp` (ICE-TCP: one
+    /// connection each to the relay's TCP listener; the server then runs with
+    /// `--media-transports tcp`). Janus's peers use UDP either way.
+    #[arg(long, default_value = "udp", value_parser = ["udp", "tcp"])]
+    pub transport: String,
     /// Only these parts: `forward`, `mix` (default both).
     #[arg(long, value_delimiter = ',', default_value = "forward,mix")]
     pub only: Vec<String>,

@@ -4,7 +4,9 @@
 //! - **Forwarding** ([`ours`], [`janus`]): N concurrent two-party calls of simulated agents
 //!   ([`switchboard_bench::peer`]: str0m peers over real loopback UDP, a stamped 20 ms frame 50 times a second
 //!   each way). Through the real `switchboard` binary (the demo workspace, desktop sockets, an
-//!   internal call per pair, `media_offer`), and through Janus's `videocall` plugin.
+//!   internal call per pair, `media_offer`), and through Janus's `videocall` plugin. With
+//!   `--transport tcp` our peers reach the relay over ICE-TCP instead (one connection each to
+//!   its TCP listener); Janus's stay on UDP.
 //! - **Mixing** ([`mix`]): rooms of K participants, each hearing an N−1 mix of the others, real
 //!   Opus in and out. The product has no three-party call yet, so ours drives
 //!   `switchboard_media::io::Relay` in this process; Janus uses its AudioBridge.

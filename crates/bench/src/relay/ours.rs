@@ -4,12 +4,15 @@
 //! agent `2i` calling agent `2i + 1` the way the dialpad does (`start_outbound_call` to the
 //! Internal Call application with the callee's worker SID), the callee accepting, and then both
 //! desktops sending `media_offer` with their str0m peer's offer and applying the answer. The
-//! relay forwards each party's frames to the other (it never decodes them).
+//! relay forwards each party's frames to the other (it never decodes them). With
+//! `--transport tcp` the server offers only its TCP listener (`--media-transports tcp`) and each
+//! peer connects to it (ICE-TCP).
 //!
 //! Measured per size: the server process's CPU over the window (`/proc/<pid>/stat`), and at the
 //! receivers loss, delay and jitter (see `peer`).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -206,6 +209,7 @@ async fn call(
     setup: Arc<Setup>,
     fleet: Arc<Fleet>,
     ws_base: String,
+    tcp: Option<SocketAddr>,
     i: usize,
 ) -> anyhow::Result<(Desk, Desk)> {
     let (a, b) = (2 * i, 2 * i + 1);
@@ -275,7 +279,10 @@ async fn call(
         .wait("the call connected", connected(Some(caller_task)))
         .await?;
     for (desk, index) in [(&caller, a), (&callee, b)] {
-        let (mut peer, offer) = Peer::offer(index as u32, Payload::Stamped)?;
+        let (mut peer, offer) = match tcp {
+            Some(relay) => Peer::offer_over_tcp(relay, index as u32, Payload::Stamped)?,
+            None => Peer::offer(index as u32, Payload::Stamped)?,
+        };
         let answer = desk
             .act(json!({"type": "media_offer", "sdp": offer}))
             .await?;
@@ -288,12 +295,16 @@ async fn call(
 /// Runs every size through the server.
 pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let max = args.calls.iter().copied().max().unwrap_or(0);
-    let extra = vec![
+    let over_tcp = args.transport == "tcp";
+    let mut extra = vec![
         "--media-listen".to_owned(),
         "127.0.0.1:0".to_owned(),
         "--max-connections".to_owned(),
         (2 * max + 256).to_string(),
     ];
+    if over_tcp {
+        extra.extend(["--media-transports".to_owned(), "tcp".to_owned()]);
+    }
     let cpus = (!args.server_cpus.is_empty()).then_some(args.server_cpus.as_str());
     let (server, banner) = Server::start_with(
         &args.bin,
@@ -318,6 +329,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         .find(|l| l.contains("Audio relay"))
         .with_context(|| format!("no audio relay in the banner: {banner:?}"))?;
     eprintln!("switchboard: {} ({ws}); {}", server.base, relay.trim());
+    let tcp = if over_tcp {
+        Some(tcp_listener(relay).with_context(|| format!("no TCP listener in {relay:?}"))?)
+    } else {
+        None
+    };
     let api = Api::new(&server.base)?;
     let t = Instant::now();
     let setup = Arc::new(workers(&api, &ws, 2 * max, args.setup_concurrency).await?);
@@ -341,7 +357,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let rows = ramp(
         args,
         &fleet,
-        "switchboard",
+        if over_tcp {
+            "switchboard (ICE-TCP)"
+        } else {
+            "switchboard"
+        },
         Load::Calls,
         &args.calls,
         false,
@@ -349,7 +369,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             let jobs = range.map(|i| {
                 let (setup, fleet, ws_base) = (setup.clone(), fleet.clone(), ws_base.clone());
                 async move {
-                    call(setup, fleet, ws_base, i)
+                    call(setup, fleet, ws_base, tcp, i)
                         .await
                         .with_context(|| format!("call {i}"))
                 }
@@ -364,4 +384,25 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     drop(fleet);
     drop(server);
     Ok(rows)
+}
+
+/// The relay's TCP listener from the banner's line about it (`… tcp 127.0.0.1:3001 …`).
+fn tcp_listener(line: &str) -> Option<SocketAddr> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "tcp")?;
+    words.next()?.trim_end_matches(',').parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tcp_listener;
+
+    #[test]
+    fn the_tcp_listener_is_read_off_either_banner() {
+        let both = "  Audio relay: udp 127.0.0.1:4001 (browsers send to 127.0.0.1:4001), tcp 127.0.0.1:4001";
+        let only = "  Audio relay: tcp 127.0.0.1:4002 only (--media-transports tcp)";
+        assert_eq!(tcp_listener(both), "127.0.0.1:4001".parse().ok());
+        assert_eq!(tcp_listener(only), "127.0.0.1:4002".parse().ok());
+        assert_eq!(tcp_listener("  Audio relay: off (--no-media)"), None);
+    }
 }
