@@ -218,6 +218,9 @@ pub struct Counters {
     /// TCP connections closed because no ICE check succeeded on them in time
     /// (`io::RelayConfig::tcp_admit_within`). Filled in by `io::Relay`.
     pub tcp_not_admitted: u64,
+    /// Admitted TCP connections closed because nothing from them reached a peer for
+    /// `io::RelayConfig::tcp_idle` (their peer gone, say). Filled in by `io::Relay`.
+    pub tcp_expired: u64,
 }
 
 /// What the engine holds right now, for tests of "removing frees everything".

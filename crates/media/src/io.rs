@@ -32,9 +32,11 @@
 //! hands them to the media loop over one bounded channel; the loop gives them to the engine as
 //! [`Transport::Tcp`] datagrams from the connection's remote address. What the engine sends
 //! over TCP goes, framed, to that connection's writer over a bounded queue (full: dropped and
-//! counted, as a UDP socket would). A connection closes when the browser closes it, after
-//! 30 s without a frame, at a frame longer than any datagram, or when no ICE check has
-//! succeeded on it within [`RelayConfig::tcp_admit_within`] of its accept; at most
+//! counted, as a UDP socket would). A connection closes when the browser closes it, at a frame
+//! longer than any datagram, when no ICE check has succeeded on it within
+//! [`RelayConfig::tcp_admit_within`] of its accept, or once nothing from it has reached a peer
+//! for [`RelayConfig::tcp_idle`] (30 s; its peer gone, say); one IP address holds at most
+//! [`RelayConfig::max_unadmitted_tcp_per_ip`] connections not yet admitted; at most
 //! [`RelayConfig::max_tcp_connections`] are open (Chromium opens one while it checks even when
 //! UDP wins, so count one per desktop). ICE still decides: a connection is only a path once the
 //! engine's ICE check on it succeeded.
@@ -56,9 +58,9 @@
 //! to the writer, then has the writer finalize the header and fsync the file and its
 //! directory: the [`RecordingSummary`] comes back only then.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -105,9 +107,14 @@ const TCP_READ_QUEUE: usize = 1_024;
 /// After a failed accept (out of file descriptors, say), the listener rests this long: the
 /// failure would repeat at once and spin the media loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// An ICE-TCP connection that carries nothing for this long is closed (a live one carries a
-/// consent check every few seconds, and audio).
-const TCP_IDLE: Duration = Duration::from_secs(30);
+/// An ICE-TCP connection that carries nothing (its reader's timeout), or nothing that reaches a
+/// peer ([`RelayConfig::tcp_idle`] by default), for this long is closed: a live one carries a
+/// consent check every few seconds, and audio.
+pub const TCP_IDLE: Duration = Duration::from_secs(30);
+/// ICE-TCP connections from one IP address without a successful ICE check yet
+/// ([`RelayConfig::max_unadmitted_tcp_per_ip`] by default). Each browser has one at a time,
+/// for the few milliseconds before its first check.
+pub const MAX_UNADMITTED_TCP_PER_IP: usize = 64;
 /// An ICE-TCP connection on which no ICE check has succeeded this long after it was accepted
 /// is closed ([`RelayConfig::tcp_admit_within`] by default). A browser sends its first check
 /// as soon as the connection is up; a connection that never carries one only holds a slot.
@@ -151,6 +158,16 @@ pub struct RelayConfig {
     /// ([`TCP_ADMIT_WITHIN`] by default): connections that carry nothing a peer accepts cannot
     /// keep slots of [`RelayConfig::max_tcp_connections`] for long.
     pub tcp_admit_within: Duration,
+    /// How long an admitted ICE-TCP connection stays open with nothing from it reaching a peer
+    /// ([`TCP_IDLE`] by default): a live one carries a consent check every few seconds, and
+    /// audio; one whose peer is gone, or that only repeats junk, is closed.
+    pub tcp_idle: Duration,
+    /// ICE-TCP connections from one IP address open at once without a successful ICE check
+    /// yet ([`MAX_UNADMITTED_TCP_PER_IP`] by default; more are closed as soon as they are
+    /// accepted). Admitted ones do not count: a contact center's desktops behind one NAT hold
+    /// as many as they need, while one host cannot fill the relay's slots with connections
+    /// that never check.
+    pub max_unadmitted_tcp_per_ip: usize,
 }
 
 /// Whether the relay listens on TCP for ICE-TCP ([`RelayConfig::tcp`]).
@@ -184,6 +201,8 @@ impl RelayConfig {
             tcp: TcpListen::IfFree,
             max_tcp_connections: MAX_TCP_CONNECTIONS,
             tcp_admit_within: TCP_ADMIT_WITHIN,
+            tcp_idle: TCP_IDLE,
+            max_unadmitted_tcp_per_ip: MAX_UNADMITTED_TCP_PER_IP,
         }
     }
 }
@@ -519,6 +538,8 @@ impl Relay {
         let tcp_addrs = tcp.as_ref().map(|t| (t.1, t.2));
         let max_tcp_connections = config.max_tcp_connections;
         let tcp_admit_within = config.tcp_admit_within;
+        let tcp_idle = config.tcp_idle;
+        let max_unadmitted_per_ip = config.max_unadmitted_tcp_per_ip;
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -534,14 +555,17 @@ impl Relay {
                             listener: TcpListener::from_std(listener)?,
                             advertised,
                             connections: HashMap::new(),
-                            unadmitted: VecDeque::new(),
-                            accepted: 0,
+                            unadmitted_by_ip: HashMap::new(),
                             admit_within: tcp_admit_within,
+                            idle: tcp_idle,
+                            max_unadmitted_per_ip,
+                            next_sweep: Instant::now(),
                             inputs: tcp_tx,
                             dropped: 0,
                             max_connections: max_tcp_connections,
                             refused: 0,
                             not_admitted: 0,
+                            expired: 0,
                             resting_until: None,
                         }),
                         None => None,
@@ -644,42 +668,57 @@ struct Shell {
 /// The ICE-TCP half of the shell: the listener and its connections. Each connection has a
 /// reader task (frames to the media loop over `inputs`) and a writer task (fed by the media
 /// loop over a bounded queue); both run on the media thread's runtime, so the engine stays
-/// the media loop's alone.
+/// the media loop's alone, and both stop when the media loop forgets the connection.
 struct TcpSide {
     listener: TcpListener,
     /// What answers name as the passive candidate (the destination of every frame read).
     advertised: SocketAddr,
     /// Each open connection, by the browser's address.
     connections: HashMap<SocketAddr, TcpConnection>,
-    /// The connections not yet admitted, oldest first, with when they must be (by address
-    /// and [`TcpConnection::serial`]: holding no queue, so a closed connection's writer ends).
-    unadmitted: VecDeque<(Instant, SocketAddr, u64)>,
-    /// Connections accepted so far (the next one's serial).
-    accepted: u64,
+    /// Connections not yet admitted, by the browser's IP address.
+    unadmitted_by_ip: HashMap<IpAddr, usize>,
     /// See [`RelayConfig::tcp_admit_within`].
     admit_within: Duration,
+    /// See [`RelayConfig::tcp_idle`].
+    idle: Duration,
+    /// See [`RelayConfig::max_unadmitted_tcp_per_ip`].
+    max_unadmitted_per_ip: usize,
+    /// When the connections are next checked for expiry.
+    next_sweep: Instant,
     inputs: mpsc::Sender<TcpInput>,
     dropped: u64,
     /// Connections open at most.
     max_connections: usize,
-    /// Connections closed at once for want of room.
+    /// Connections closed at once for want of room (or of room for their IP address).
     refused: u64,
     /// Connections closed because no ICE check succeeded on them in time.
     not_admitted: u64,
+    /// Admitted connections closed because nothing from them reached a peer for the idle time.
+    expired: u64,
     /// No accepting before this (after a failed accept).
     resting_until: Option<Instant>,
 }
 
-/// One open ICE-TCP connection, as the media loop holds it.
+/// One open ICE-TCP connection, as the media loop holds it. Dropping it stops its reader and
+/// writer, which closes the socket: a browser that stopped reading cannot keep a writer
+/// blocked on a connection the relay has forgotten.
 struct TcpConnection {
-    /// Feeds its writer task; dropping it shuts the connection's sending side.
+    /// Feeds its writer task.
     queue: mpsc::Sender<Vec<u8>>,
-    /// Its reader task, stopped when the media loop closes the connection itself.
     reader: tokio::task::AbortHandle,
+    writer: tokio::task::AbortHandle,
     /// Whether an ICE check on it has succeeded (the engine knows its address).
     admitted: bool,
-    /// Tells it from an earlier connection from the same address.
-    serial: u64,
+    /// It is closed at this instant: its admission deadline until it is admitted, then the
+    /// idle time after its last frame from an address the engine knows.
+    expires: Instant,
+}
+
+impl Drop for TcpConnection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
 }
 
 /// From a connection's reader to the media loop.
@@ -692,79 +731,113 @@ enum TcpInput {
 impl TcpSide {
     fn accepted(&mut self, stream: TcpStream, from: SocketAddr) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        if self.connections.len() >= self.max_connections {
+        // A connection from the address of one still open replaces it (the browser reused the
+        // port of a connection whose close is still on its way).
+        if self.forget(from).is_some() {
+            debug!(%from, "ICE-TCP connection replaces one from the same address");
+        }
+        let unadmitted_here = self.unadmitted_by_ip.get(&from.ip()).copied().unwrap_or(0);
+        let why = if self.connections.len() >= self.max_connections {
+            Some("too many open")
+        } else if unadmitted_here >= self.max_unadmitted_per_ip {
+            Some("too many from its address without an ICE check")
+        } else {
+            None
+        };
+        if let Some(why) = why {
             self.refused += 1;
             // The first, then one in a thousand: a flood must not flood the log too.
             if self.refused % 1_000 == 1 {
-                warn!(%from, max = self.max_connections, refused = self.refused, "ICE-TCP connection refused: too many open");
+                warn!(%from, max = self.max_connections, max_unadmitted_per_ip = self.max_unadmitted_per_ip, refused = self.refused, "ICE-TCP connection refused: {why}");
             }
             return;
-        }
-        if self.connections.contains_key(&from) {
-            // The browser reused the port of a connection whose close is still on its way:
-            // the new one wins.
-            debug!(%from, "ICE-TCP connection replaces one from the same address");
         }
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         let (queue, frames) = mpsc::channel(TCP_WRITE_QUEUE);
         let reader = tokio::spawn(read_frames(read, from, queue.clone(), self.inputs.clone()));
-        tokio::spawn(write_frames(write, frames));
-        let serial = self.accepted;
-        self.accepted += 1;
-        self.unadmitted
-            .push_back((Instant::now() + self.admit_within, from, serial));
-        let replaced = self.connections.insert(
+        let writer = tokio::spawn(write_frames(write, frames));
+        *self.unadmitted_by_ip.entry(from.ip()).or_default() += 1;
+        self.connections.insert(
             from,
             TcpConnection {
                 queue,
                 reader: reader.abort_handle(),
+                writer: writer.abort_handle(),
                 admitted: false,
-                serial,
+                expires: Instant::now() + self.admit_within,
             },
         );
-        if let Some(old) = replaced {
-            old.reader.abort();
-        }
         debug!(%from, "ICE-TCP connection accepted");
     }
 
+    /// Removes the connection from `from` (which stops its tasks once dropped), keeping the
+    /// count of unadmitted connections per address right.
+    fn forget(&mut self, from: SocketAddr) -> Option<TcpConnection> {
+        let c = self.connections.remove(&from)?;
+        if !c.admitted {
+            self.unadmitted_leaves(from.ip());
+        }
+        Some(c)
+    }
+
+    fn unadmitted_leaves(&mut self, ip: IpAddr) {
+        if let Some(n) = self.unadmitted_by_ip.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.unadmitted_by_ip.remove(&ip);
+            }
+        }
+    }
+
     /// A frame from `from` went to the engine, which now `knows` the address or not: the first
-    /// frame it knows admits the connection.
-    fn admit(&mut self, from: SocketAddr, knows: bool) {
-        if let Some(c) = self.connections.get_mut(&from) {
-            if knows && !c.admitted {
-                c.admitted = true;
-                debug!(%from, "ICE-TCP connection admitted: an ICE check on it succeeded");
-            }
+    /// frame it knows admits the connection, and each one it knows keeps it open for the idle
+    /// time. Frames from an address the engine does not know (junk, or a path of a peer that
+    /// is gone) keep nothing open.
+    fn heard(&mut self, now: Instant, from: SocketAddr, knows: bool) {
+        if !knows {
+            return;
+        }
+        let idle = self.idle;
+        let Some(c) = self.connections.get_mut(&from) else {
+            return;
+        };
+        c.expires = now + idle;
+        if !c.admitted {
+            c.admitted = true;
+            debug!(%from, "ICE-TCP connection admitted: an ICE check on it succeeded");
+            self.unadmitted_leaves(from.ip());
         }
     }
 
-    /// When the oldest unadmitted connection must be admitted.
-    fn next_admission_deadline(&self) -> Option<Instant> {
-        self.unadmitted.front().map(|(at, _, _)| *at)
+    /// When the connections are next checked for expiry (never, without any).
+    fn sweep_due(&self) -> Option<Instant> {
+        (!self.connections.is_empty()).then_some(self.next_sweep)
     }
 
-    /// Closes the connections whose admission deadline has passed without an ICE check
-    /// succeeding on them; forgets the deadlines of those admitted or gone meanwhile.
-    fn close_unadmitted(&mut self, now: Instant) {
-        while let Some(&(at, from, serial)) = self.unadmitted.front() {
-            if at > now {
-                return;
+    /// Closes the connections that expired: not admitted in time, or admitted but with nothing
+    /// reaching a peer for the idle time. Runs every quarter of the shorter of the two times.
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<SocketAddr> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.expires <= now)
+            .map(|(from, _)| *from)
+            .collect();
+        for from in expired {
+            match self.forget(from) {
+                Some(c) if c.admitted => {
+                    self.expired += 1;
+                    debug!(%from, "ICE-TCP connection closed: nothing from it reached a peer for the idle time");
+                }
+                Some(_) => {
+                    self.not_admitted += 1;
+                    debug!(%from, not_admitted = self.not_admitted, "ICE-TCP connection closed: no ICE check succeeded on it in time");
+                }
+                None => {}
             }
-            self.unadmitted.pop_front();
-            let Some(c) = self.connections.get(&from) else {
-                continue;
-            };
-            if c.admitted || c.serial != serial {
-                continue;
-            }
-            if let Some(c) = self.connections.remove(&from) {
-                c.reader.abort();
-            }
-            self.not_admitted += 1;
-            debug!(%from, not_admitted = self.not_admitted, "ICE-TCP connection closed: no ICE check succeeded on it in time");
         }
+        self.next_sweep = now + sweep_interval(self.admit_within, self.idle);
     }
 
     /// Queues a datagram for the connection from `to`; dropped (and counted) when that is gone
@@ -784,17 +857,23 @@ impl TcpSide {
         }
     }
 
-    /// A connection's reader stopped: forget its writer (which then shuts the connection).
-    /// Only if it is still the one registered: a newer connection from the same address stays.
+    /// A connection's reader stopped: forget the connection (which shuts it). Only if it is
+    /// still the one registered: a newer connection from the same address stays.
     fn closed(&mut self, from: SocketAddr, queue: &mpsc::Sender<Vec<u8>>) {
         if self
             .connections
             .get(&from)
             .is_some_and(|c| c.queue.same_channel(queue))
         {
-            self.connections.remove(&from);
+            self.forget(from);
         }
     }
+}
+
+/// How often the connections are checked for expiry: a quarter of the shorter of the
+/// admission and idle times, between 10 ms and a second.
+fn sweep_interval(admit_within: Duration, idle: Duration) -> Duration {
+    (admit_within.min(idle) / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// Reads a connection's frames and hands them to the media loop until it closes, goes idle
@@ -867,9 +946,9 @@ fn bind_tcp(listen: SocketAddr, udp: SocketAddr) -> Result<std::net::TcpListener
     Ok(listener)
 }
 
-/// When the oldest unadmitted ICE-TCP connection is due (never, without any).
-async fn admission_deadline(tcp: &Option<TcpSide>) {
-    match tcp.as_ref().and_then(TcpSide::next_admission_deadline) {
+/// When the ICE-TCP connections are next checked for expiry (never, without any).
+async fn tcp_sweep_due(tcp: &Option<TcpSide>) {
+    match tcp.as_ref().and_then(TcpSide::sweep_due) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
@@ -947,9 +1026,9 @@ impl Shell {
                         }
                     }
                 }
-                () = admission_deadline(&self.tcp) => {
+                () = tcp_sweep_due(&self.tcp) => {
                     if let Some(tcp) = self.tcp.as_mut() {
-                        tcp.close_unadmitted(Instant::now());
+                        tcp.sweep(Instant::now());
                     }
                 }
                 () = sleep => self.engine.handle_timeout(Instant::now()),
@@ -966,7 +1045,7 @@ impl Shell {
                 let to = tcp.advertised;
                 self.engine
                     .handle_receive(now, Transport::Tcp, from, to, &frame);
-                tcp.admit(from, self.engine.knows(Transport::Tcp, from));
+                tcp.heard(now, from, self.engine.knows(Transport::Tcp, from));
             }
             TcpInput::Closed(from, queue) => tcp.closed(from, &queue),
         }
@@ -1026,6 +1105,7 @@ impl Shell {
                     c.tcp_connections = tcp.connections.len() as u64;
                     c.tcp_frames_dropped = tcp.dropped;
                     c.tcp_not_admitted = tcp.not_admitted;
+                    c.tcp_expired = tcp.expired;
                 }
                 let _ = reply.send(c);
             }

@@ -60,6 +60,12 @@ impl Browser {
 
     /// Receives what is there, lets time pass, sends what is due.
     fn pump(&mut self) {
+        assert!(self.pump_open(), "the relay closed the ICE-TCP connection");
+    }
+
+    /// [`Browser::pump`], saying whether the ICE-TCP connection is still open (`false` as soon
+    /// as the relay has closed it).
+    fn pump_open(&mut self) -> bool {
         let mut buf = [0u8; 2048];
         match &mut self.link {
             Link::Udp(socket) => {
@@ -74,9 +80,10 @@ impl Browser {
             } => {
                 loop {
                     match stream.read(&mut buf) {
-                        Ok(0) => panic!("the relay closed the ICE-TCP connection"),
+                        Ok(0) => return false,
                         Ok(n) => pending.extend_from_slice(&buf[..n]),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::ConnectionReset => return false,
                         Err(e) => panic!("ICE-TCP read: {e}"),
                     }
                 }
@@ -106,6 +113,7 @@ impl Browser {
                 }
             }
         }
+        true
     }
 }
 
@@ -292,6 +300,102 @@ fn tcp_connections_without_a_successful_ice_check_are_closed_in_time() {
         counters.unrouted, 2,
         "both parsed, neither taken: {counters:?}"
     );
+    relay.shutdown().expect("shutdown");
+}
+
+/// An admitted ICE-TCP connection stays open while what it carries reaches its peer (the
+/// browser's audio, well past the idle time), and is closed once the peer is gone and the idle
+/// time passes, although the browser goes on sending.
+#[test]
+fn an_admitted_tcp_connection_is_closed_once_its_peer_is_gone() {
+    let idle = Duration::from_millis(600);
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.tcp_idle = idle;
+    // As short: only what the connection carries keeps it open past its admission time.
+    config.tcp_admit_within = idle;
+    let mut relay = Relay::spawn(config).expect("relay");
+    let handle = relay.handle();
+    let (_, tcp) = handle.tcp_addrs().expect("a TCP listener");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mut browser, offer) = Browser::over_tcp(tcp, 440.0);
+    let answer = runtime
+        .block_on(handle.add_peer(PeerId(1), offer))
+        .expect("answer");
+    browser.client.accept_answer(Instant::now(), &answer);
+    let start = Instant::now();
+    let pump_for = |browser: &mut Browser, how_long: Duration| {
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            browser.pump();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(10), "never connected");
+        browser.pump();
+        if relay.events().try_recv().ok() == Some(MediaEvent::Connected(PeerId(1))) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    pump_for(&mut browser, 3 * idle);
+    assert!(runtime
+        .block_on(handle.remove_peer(PeerId(1)))
+        .expect("remove"));
+    let removed = Instant::now();
+    while browser.pump_open() {
+        assert!(
+            removed.elapsed() < Duration::from_secs(10),
+            "the connection of a removed peer stayed open"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(removed.elapsed() >= idle, "closed before the idle time");
+    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connection forgotten");
+    let counters = runtime.block_on(handle.counters()).expect("counters");
+    assert_eq!(
+        (counters.tcp_expired, counters.tcp_not_admitted),
+        (1, 0),
+        "{counters:?}"
+    );
+    relay.shutdown().expect("shutdown");
+}
+
+/// One IP address holds at most `max_unadmitted_tcp_per_ip` connections that have had no
+/// successful ICE check; beyond that a new one from it is closed at once, and room comes back
+/// when one of them closes.
+#[test]
+fn one_address_cannot_hold_more_unchecked_tcp_connections_than_its_share() {
+    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+    config.max_unadmitted_tcp_per_ip = 2;
+    let relay = Relay::spawn(config).expect("relay");
+    let handle = relay.handle();
+    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let connect = || {
+        let s = TcpStream::connect(tcp).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s
+    };
+    let first = connect();
+    let _second = connect();
+    wait_for_tcp_connections(&runtime, &handle, 2, "two unchecked connections");
+    let mut third = connect();
+    assert!(
+        closed_by_relay(&mut third),
+        "a third unchecked connection stayed open"
+    );
+    drop(first);
+    wait_for_tcp_connections(&runtime, &handle, 1, "the first closed");
+    let _fourth = connect();
+    wait_for_tcp_connections(&runtime, &handle, 2, "the fourth took its place");
     relay.shutdown().expect("shutdown");
 }
 
