@@ -5,7 +5,8 @@
 // FFT and the inbound-rtp energy), as audio.mjs does:
 //   a. warm transfer: Bob consults Carol while Alice hears the hold music, then completes it;
 //   b. three-way call: Bob adds Carol, each of the three hears the other two;
-//   c. a supervisor: Zoë coaches Bob (only Bob hears her), then barges in (Alice hears her too);
+//   c. a supervisor: Zoë coaches Bob (only Bob hears her), then Alice, the calling agent (only
+//      Alice hears her), then barges in (both hear her);
 //   d. a supervisor on a three-way call: Zoë coaches Carol by name, then switches to Bob.
 // Prints "N passed, N failed"; screenshots and measurements (transfer.json) go to
 // test-results/e2e/ at the repository root.
@@ -180,12 +181,13 @@ async function main() {
       await endEverything([alice, bob, carol]);
     });
 
-    await scenario('supervisor: Zoë coaches Bob (Bob hears her, Alice does not), then barges in (Alice hears her too)', async () => {
+    await scenario('supervisor: Zoë coaches Bob (Bob hears her, Alice does not), then Alice, the calling agent (Alice hears her, Bob does not), then barges in', async () => {
       await aliceCallsBob(alice, bob);
       const z = zoe.page;
       const live = z.getByTestId('live-calls').getByRole('listitem', { name: /Live call with .*Bob Brown/ });
       await visible(live);
-      await live.getByRole('button', { name: 'Coach', exact: true }).click();
+      if (await live.getByRole('button', { name: 'Coach', exact: true }).count()) throw new Error('a bare Coach button on an internal call with two agents: whom would it coach?');
+      await live.getByRole('button', { name: 'Coach Bob Brown', exact: true }).click();
       await visible(live.getByText('You are coaching Bob Brown: only Bob Brown hears you.'));
       await visible(audioStatus(z, 'connected'));
       await Promise.all([
@@ -197,6 +199,15 @@ async function main() {
       await axe(zoe, 'live calls, coaching');
       await screenshot(zoe, 'coaching');
       await screenshot(bob, 'coached');
+      await live.getByRole('button', { name: 'Coach Alice Anders', exact: true }).click();
+      await visible(live.getByText('You are coaching Alice Anders: only Alice Anders hears you.'));
+      await Promise.all([
+        untilHeard(alice, 'Bob and Zoë (coaching Alice)', hearsTones(alice, [bob, zoe])),
+        untilHeard(bob, 'Alice and not Zoë while she coaches Alice', andNot(hearsTone(bob, alice), [zoe])),
+      ]);
+      await visible(canvas(alice).getByRole('listitem', { name: 'Zoë Ortega' }).getByText('Coaching'));
+      await screenshot(zoe, 'coaching-alice');
+      await screenshot(alice, 'coached-alice');
       await live.getByRole('button', { name: 'Barge in', exact: true }).click();
       await visible(live.getByText('You joined this call: everyone hears you.'));
       await Promise.all([

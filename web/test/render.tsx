@@ -122,5 +122,5 @@ export function renderDesktop(
 
 /** A party of a call (a caller, not held, unless told otherwise). */
 export function party(over: Partial<ParticipantView> & { call_sid: string; name: string }): ParticipantView {
-  return { kind: 'caller', hold: false, muted: false, coaching: false, ...over };
+  return { kind: 'caller', hold: false, muted: false, coaching: false, coachable: (over.kind ?? 'caller') === 'agent', ...over };
 }

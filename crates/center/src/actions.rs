@@ -177,6 +177,7 @@ pub fn act(
                     format!("{call_sid} is not another party of this call"),
                 ));
             }
+            not_a_supervisor(supervision, call_sid)?;
             if hold.is_none() && muted.is_none() {
                 return Err(CenterError::missing("hold"));
             }
@@ -202,6 +203,7 @@ pub fn act(
                     format!("{call_sid} is not another party of this call"),
                 ));
             }
+            not_a_supervisor(supervision, call_sid)?;
             calls.leave(cx, conference, call_sid, "removed by an agent");
             done
         }
@@ -337,6 +339,18 @@ fn own_task(cx: &Cx<'_>, (ws, worker): Agent, task: Sid<Task>) -> Result<(), Cen
 }
 
 type ConferenceOfTask = (Sid<switchboard_sid::Conference>, Sid<Call>, Vec<Sid<Call>>);
+
+/// Refuses an agent's action on a supervisor's leg: a supervisor changes how they take part
+/// (monitor, coach, barge) or leaves from their own desktop.
+fn not_a_supervisor(supervision: &Supervision, call_sid: Sid<Call>) -> Result<(), CenterError> {
+    match supervision.supervisor_of_leg(call_sid) {
+        Some(_) => Err(CenterError::invalid(
+            "call_sid",
+            format!("{call_sid} is a supervisor's leg: supervisors change how they take part, or leave, from their own desktop"),
+        )),
+        None => Ok(()),
+    }
+}
 
 fn conference_of(
     calls: &Calls,

@@ -25,7 +25,7 @@ use switchboard_sid::{
 use switchboard_twiml::Method;
 use switchboard_voice::{
     Address, CallStatus, Callee, ConferenceRecord, ConferenceStatus, DialRequest, End, JoinSpec,
-    Output as VoiceOutput, ParticipantUpdate, Voice,
+    Output as VoiceOutput, ParticipantUpdate, Side, Voice,
 };
 
 use crate::cx::Cx;
@@ -162,6 +162,52 @@ impl Calls {
     pub fn outbound_of_far_leg(&self, call: Sid<Call>) -> Option<(Sid<Task>, &Outbound)> {
         let task = *self.far_legs.get(&call)?;
         Some((task, self.outbound.get(&task)?))
+    }
+
+    /// The callee's conference of internal call `task` (the calling agent's task), once the far
+    /// leg reached it: where supervisors join the conversation, so the calling agent's desktop
+    /// shows them too.
+    pub fn callee_conference<'v>(
+        &self,
+        voice: &'v Voice,
+        task: Sid<Task>,
+    ) -> Option<&'v ConferenceRecord> {
+        let o = self.outbound.get(&task)?;
+        let far = o
+            .far_leg
+            .filter(|_| o.internal.is_some() && o.far_connected)?;
+        let own = task.to_string();
+        [Side::Caller, Side::Callee].into_iter().find_map(|side| {
+            let End::Conference(p) = voice.live_end(far, side)? else {
+                return None;
+            };
+            voice
+                .conference(p.conference)
+                .filter(|c| c.friendly_name != own && c.status != ConferenceStatus::Completed)
+        })
+    }
+
+    /// Whether `leg`, in `conference`, carries the calling agent of an internal call: the far
+    /// leg as it is in the callee's conference (in the caller's own it stands for the callee).
+    pub fn carries_calling_agent(&self, conference: &ConferenceRecord, leg: Sid<Call>) -> bool {
+        self.outbound_of_far_leg(leg).is_some_and(|(task, o)| {
+            o.internal.is_some() && conference.friendly_name != task.to_string()
+        })
+    }
+
+    /// The legs of `conference` a supervisor can coach, each reaching one agent alone: the
+    /// agents' own legs (of tasks) first, then the leg carrying an internal call's calling agent
+    /// ([`Calls::carries_calling_agent`]: what it hears reaches that agent only).
+    pub fn coachable_legs_in(&self, conference: &ConferenceRecord) -> Vec<Sid<Call>> {
+        let mut legs = self.agent_legs_in(&conference.participants);
+        legs.extend(
+            conference
+                .participants
+                .iter()
+                .copied()
+                .filter(|&leg| self.carries_calling_agent(conference, leg)),
+        );
+        legs
     }
 
     /// The agents' legs (of tasks) among `calls`.

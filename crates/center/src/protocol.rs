@@ -202,7 +202,8 @@ pub enum Action {
         conference_sid: Sid<Conference>,
         /// How.
         mode: SuperviseMode,
-        /// The agent's leg to coach (default: the call's first agent).
+        /// The leg to coach: an agent's, or an internal call's calling agent's (a participant
+        /// whose `coachable` is true; default: the call's first agent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(test, ts(type = "string | undefined", optional))]
         call_sid: Option<Sid<Call>>,
@@ -743,6 +744,9 @@ pub struct ParticipantView {
     pub muted: bool,
     /// Coaching (heard only by the agent it coaches).
     pub coaching: bool,
+    /// A supervisor can coach it (whisper to the agent it is or carries): an agent's own leg,
+    /// or, in the callee's conference of an internal call, the leg of the calling agent.
+    pub coachable: bool,
 }
 
 /// How a transfer stands.

@@ -121,7 +121,7 @@ impl Supervision {
         let agents: Vec<Sid<Call>> = cx
             .voice
             .conference(conference)
-            .map(|c| calls.agent_legs_in(&c.participants))
+            .map(|c| calls.coachable_legs_in(c))
             .unwrap_or_default();
         let coached =
             match (mode, coach) {

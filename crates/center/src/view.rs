@@ -74,6 +74,8 @@ pub fn participants(
         .filter_map(|leg| {
             let p = voice.participation(conference.sid, leg)?;
             let (kind, name) = party(src, conference, leg);
+            let coachable = kind == PartyKind::Agent
+                || (kind == PartyKind::Caller && src.calls.carries_calling_agent(conference, leg));
             Some(ParticipantView {
                 call_sid: leg,
                 name,
@@ -81,6 +83,7 @@ pub fn participants(
                 hold: p.hold,
                 muted: p.muted,
                 coaching: p.coaching,
+                coachable,
             })
         })
         .collect();
@@ -182,6 +185,15 @@ pub fn desktop_state(
                         if c.state == CallState::Connected {
                             if let Some(conf) = calls.conference_of_task(voice, t.sid) {
                                 c.participants = participants(src, conf, c.call_sid);
+                            }
+                            // The calling agent of an internal call: the supervisors who joined
+                            // the conversation are in the callee's conference.
+                            if let Some(callee) = calls.callee_conference(voice, t.sid) {
+                                c.participants.extend(
+                                    participants(src, callee, None)
+                                        .into_iter()
+                                        .filter(|p| p.kind == PartyKind::Supervisor),
+                                );
                             }
                         }
                         c.transfer = transfers.transfer_view(t.sid);

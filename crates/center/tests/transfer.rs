@@ -610,6 +610,130 @@ fn a_supervisor_monitors_coaches_and_barges() {
         .is_empty());
 }
 
+/// In an internal call the calling agent is in the callee's conference as the far leg: a
+/// supervisor can coach either agent, and each whisper reaches that agent alone. A leg that is
+/// neither agent nor calling agent cannot be coached.
+#[test]
+fn a_supervisor_coaches_either_agent_of_an_internal_call() {
+    let mut sim = Sim::demo();
+    let c = alice_calls_bob(&mut sim);
+    let zoe = sim.sign_in("zoe");
+    let z = attach(&mut sim, zoe);
+    let live = sim.state(zoe).supervisor.clone().unwrap().live_calls[0].clone();
+    let coachable: Vec<(&str, bool)> = live
+        .participants
+        .iter()
+        .map(|p| (p.name.as_str(), p.coachable))
+        .collect();
+    assert_eq!(coachable, [("Bob Brown", true), ("Alice Anders", true)]);
+    let alice_leg = live
+        .participants
+        .iter()
+        .find(|p| p.kind == PartyKind::Caller)
+        .map(|p| p.call_sid)
+        .expect("Alice's leg in Bob's conference");
+    let coach = |sim: &mut Sim, call_sid| {
+        sim.act(
+            zoe,
+            Action::Supervise {
+                conference_sid: live.conference_sid,
+                mode: SuperviseMode::Coach,
+                call_sid,
+            },
+        )
+    };
+
+    // Coach Alice: she hears Bob and Zoë; Bob hears only Alice.
+    coach(&mut sim, Some(alice_leg)).unwrap();
+    assert_eq!(hears(&sim.graph, c.a), peers(&[c.b, z]));
+    assert_eq!(hears(&sim.graph, c.b), peers(&[c.a]));
+    assert_eq!(hears(&sim.graph, z), peers(&[c.a, c.b]));
+    let sup = sim
+        .state(zoe)
+        .supervisor
+        .clone()
+        .unwrap()
+        .supervising
+        .unwrap();
+    assert_eq!(sup.coached_call_sid, Some(alice_leg));
+    // Alice's panel shows Zoë coaching, although Zoë joined Bob's conference.
+    let alice_call = sim.state(c.alice).tasks[0].call.clone().unwrap();
+    assert!(
+        alice_call
+            .participants
+            .iter()
+            .any(|p| p.kind == PartyKind::Supervisor && p.name == "Zoë Ortega" && p.coaching),
+        "{alice_call:#?}"
+    );
+
+    // Then Bob: the whisper moves to him.
+    let bob_leg = sim.state(c.bob).tasks[0]
+        .call
+        .clone()
+        .unwrap()
+        .call_sid
+        .unwrap();
+    coach(&mut sim, Some(bob_leg)).unwrap();
+    assert_eq!(hears(&sim.graph, c.b), peers(&[c.a, z]));
+    assert_eq!(hears(&sim.graph, c.a), peers(&[c.b]));
+
+    // Zoë's own leg is on the call but is nobody to coach; the call stays as it was.
+    let zoe_leg = sim.state(c.bob).tasks[0]
+        .call
+        .clone()
+        .unwrap()
+        .participants
+        .iter()
+        .find(|p| p.kind == PartyKind::Supervisor)
+        .map(|p| p.call_sid)
+        .expect("Zoë's leg");
+    assert!(!sim.state(zoe).supervisor.clone().unwrap().live_calls[0]
+        .participants
+        .iter()
+        .any(|p| p.call_sid == zoe_leg && p.coachable));
+    let e = coach(&mut sim, Some(zoe_leg)).unwrap_err();
+    assert!(e.message.contains("is not an agent on this call"), "{e:?}");
+    assert_eq!(hears(&sim.graph, c.b), peers(&[c.a, z]));
+
+    // Neither agent can hold, mute or remove her: she takes part as she chooses. Bob's
+    // conference is hers; Alice's is not.
+    for (who, task) in [(c.bob, c.t_bob), (c.alice, c.t_alice)] {
+        let e = sim
+            .act(
+                who,
+                Action::UpdateParticipant {
+                    task_sid: task,
+                    call_sid: zoe_leg,
+                    hold: None,
+                    muted: Some(true),
+                },
+            )
+            .unwrap_err();
+        assert!(e.message.contains("call_sid"), "{e:?}");
+        let e = sim
+            .act(
+                who,
+                Action::RemoveParticipant {
+                    task_sid: task,
+                    call_sid: zoe_leg,
+                },
+            )
+            .unwrap_err();
+        assert!(e.message.contains("call_sid"), "{e:?}");
+    }
+    let e = sim
+        .act(
+            c.bob,
+            Action::RemoveParticipant {
+                task_sid: c.t_bob,
+                call_sid: zoe_leg,
+            },
+        )
+        .unwrap_err();
+    assert!(e.message.contains("supervisor's leg"), "{e:?}");
+    assert_eq!(hears(&sim.graph, c.b), peers(&[c.a, z]));
+}
+
 #[test]
 fn a_supervisor_on_a_call_that_ends_is_let_go() {
     let mut sim = Sim::demo();

@@ -104,6 +104,20 @@ describe('LiveCalls', () => {
     expect(send).toHaveBeenCalledWith({ type: 'supervise', conference_sid: 'CF1', mode: 'coach', call_sid: 'CAb' });
   });
 
+  it('offers to coach either agent of an internal call, the calling agent included', async () => {
+    const send = vi.fn(async () => ({}));
+    const internal: LiveCall = {
+      ...CALL,
+      participants: [party({ call_sid: 'CAb', name: 'Bob Brown', kind: 'agent' }), party({ call_sid: 'CAx', name: 'Alice Anders', coachable: true })],
+    };
+    renderDesktop(<LiveCalls />, { desktop: supervisor({ live_calls: [internal] }), send: send as never });
+    const item = screen.getByRole('listitem', { name: 'Live call with Bob Brown, Alice Anders' });
+    const group = within(item).getByRole('group', { name: 'How you take part' });
+    expect(within(group).getAllByRole('button').map((b) => b.textContent)).toEqual(['Monitor', 'Coach Bob Brown', 'Coach Alice Anders', 'Barge in']);
+    await userEvent.click(within(group).getByRole('button', { name: 'Coach Alice Anders' }));
+    expect(send).toHaveBeenCalledWith({ type: 'supervise', conference_sid: 'CF1', mode: 'coach', call_sid: 'CAx' });
+  });
+
   describe('with two agents on the call (a consult or three-way transfer)', () => {
     const THREE: LiveCall = {
       ...CALL,

@@ -25,11 +25,12 @@ function supervisingSentence(s: SupervisingView, call: LiveCall | undefined, t: 
 }
 
 /**
- * What a supervisor can do on a call: monitor, coach, barge in; with two agents or more on it
- * (a consult or three-way transfer), one coach choice per agent, each naming whom it coaches.
+ * What a supervisor can do on a call: monitor, coach, barge in; with two agents or more to
+ * coach on it (an internal call's two agents, a consult or three-way transfer), one coach
+ * choice per agent, each naming whom it coaches.
  */
 function choices(call: LiveCall): { mode: SuperviseMode; coach?: string; name?: string }[] {
-  const agents = call.participants.filter((p) => p.kind === 'agent');
+  const agents = call.participants.filter((p) => p.coachable);
   return MODES.flatMap((mode) =>
     mode === 'coach' && agents.length > 1 ? agents.map((a) => ({ mode, coach: a.call_sid, name: a.name })) : [{ mode }],
   );

@@ -10,8 +10,9 @@ import { PARTY_STRINGS } from '../lib/transfer';
 
 /**
  * The other parties of a connected call: who each is, whether it is on hold, muted or coaching,
- * and Hold / Mute / Remove for each. The buttons show Hold, Mute and Remove; their names say
- * whom they act on ("Hold Alice Anders").
+ * and Hold / Mute / Remove for each but a supervisor (who changes how they take part from
+ * their own desktop). The buttons show Hold, Mute and Remove; their names say whom they act on
+ * ("Hold Alice Anders").
  */
 export function Participants({ task }: { task: TaskView }) {
   const { send } = useDesktop();
@@ -53,34 +54,36 @@ export function Participants({ task }: { task: TaskView }) {
               {p.muted && <Badge as="span" variant="warning">{t('Muted')}</Badge>}
               {p.coaching && <Badge as="span" variant="decorative20">{t('Coaching')}</Badge>}
             </Box>
-            <Box display="flex" flexWrap="wrap" columnGap="space20" rowGap="space20">
-              <Button
-                variant="secondary"
-                size="small"
-                aria-pressed={p.hold}
-                aria-label={t(p.hold ? 'ParticipantResume' : 'ParticipantHold', { name: p.name })}
-                onClick={() => update(p, { hold: !p.hold })}
-              >
-                {p.hold ? t('Unhold') : t('Hold')}
-              </Button>
-              <Button
-                variant="secondary"
-                size="small"
-                aria-pressed={p.muted}
-                aria-label={t(p.muted ? 'ParticipantUnmute' : 'ParticipantMute', { name: p.name })}
-                onClick={() => update(p, { muted: !p.muted })}
-              >
-                {p.muted ? t('Unmute') : t('Mute')}
-              </Button>
-              <Button
-                variant="destructive_secondary"
-                size="small"
-                aria-label={t('ParticipantRemove', { name: p.name })}
-                onClick={() => act(send({ type: 'remove_participant', task_sid: task.task_sid, call_sid: p.call_sid }))}
-              >
-                {t('Remove')}
-              </Button>
-            </Box>
+            {p.kind !== 'supervisor' && (
+              <Box display="flex" flexWrap="wrap" columnGap="space20" rowGap="space20">
+                <Button
+                  variant="secondary"
+                  size="small"
+                  aria-pressed={p.hold}
+                  aria-label={t(p.hold ? 'ParticipantResume' : 'ParticipantHold', { name: p.name })}
+                  onClick={() => update(p, { hold: !p.hold })}
+                >
+                  {p.hold ? t('Unhold') : t('Hold')}
+                </Button>
+                <Button
+                  variant="secondary"
+                  size="small"
+                  aria-pressed={p.muted}
+                  aria-label={t(p.muted ? 'ParticipantUnmute' : 'ParticipantMute', { name: p.name })}
+                  onClick={() => update(p, { muted: !p.muted })}
+                >
+                  {p.muted ? t('Unmute') : t('Mute')}
+                </Button>
+                <Button
+                  variant="destructive_secondary"
+                  size="small"
+                  aria-label={t('ParticipantRemove', { name: p.name })}
+                  onClick={() => act(send({ type: 'remove_participant', task_sid: task.task_sid, call_sid: p.call_sid }))}
+                >
+                  {t('Remove')}
+                </Button>
+              </Box>
+            )}
           </Box>
         ))}
       </Box>

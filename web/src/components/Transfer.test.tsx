@@ -171,6 +171,13 @@ describe('Participants', () => {
     expect(within(items[2]).getByText('Coaching')).toBeTruthy();
   });
 
+  it('offers no Hold, Mute or Remove for a supervisor (who takes part as they choose)', () => {
+    renderDesktop(<TaskList />, { desktop });
+    const zoe = within(screen.getByRole('region', { name: 'Participants' })).getByRole('listitem', { name: 'Zoë Ortega' });
+    expect(within(zoe).queryAllByRole('button')).toEqual([]);
+    expect(screen.getByRole('button', { name: 'Remove Alice Anders' })).toBeTruthy();
+  });
+
   it('holds, resumes, mutes, unmutes and removes one party, by name', async () => {
     const send = server();
     renderDesktop(<TaskList />, { desktop, send: send as never });

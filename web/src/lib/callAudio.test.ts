@@ -152,7 +152,7 @@ describe('two tabs of one agent', () => {
 });
 
 describe('transfers, three-way calls and supervising', () => {
-  const parties = (...holds: boolean[]) => holds.map((hold, i) => ({ call_sid: `CA${i}`, name: `P${i}`, kind: 'caller' as const, hold, muted: false, coaching: false }));
+  const parties = (...holds: boolean[]) => holds.map((hold, i) => ({ call_sid: `CA${i}`, name: `P${i}`, kind: 'caller' as const, hold, muted: false, coaching: false, coachable: false }));
   it('a call is held only when every other party is: consulting with the caller on hold is talking', () => {
     expect(callHeld(call('connected', { held: true, participants: parties(true, false) }))).toBe(false);
     expect(callHeld(call('connected', { held: true, participants: parties(true, true) }))).toBe(true);
@@ -161,7 +161,7 @@ describe('transfers, three-way calls and supervising', () => {
     expect(localAudio(d, {})).toEqual({ sendMicrophone: true, playRemote: true });
   });
   it('a supervisor leaves supervisors out of it', () => {
-    const withSupervisor = [...parties(true), { call_sid: 'CAz', name: 'Zoë', kind: 'supervisor' as const, hold: false, muted: true, coaching: false }];
+    const withSupervisor = [...parties(true), { call_sid: 'CAz', name: 'Zoë', kind: 'supervisor' as const, hold: false, muted: true, coaching: false, coachable: false }];
     expect(callHeld(call('connected', { held: true, participants: withSupervisor }))).toBe(true);
   });
   it('supervising a call needs audio, and sends and plays', () => {

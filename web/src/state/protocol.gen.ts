@@ -145,7 +145,8 @@ conference_sid: string,
  */
 mode: SuperviseMode, 
 /**
- * The agent's leg to coach (default: the call's first agent).
+ * The leg to coach: an agent's, or an internal call's calling agent's (a participant
+ * whose `coachable` is true; default: the call's first agent).
  */
 call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "recording", 
 /**
@@ -308,7 +309,8 @@ conference_sid: string,
  */
 mode: SuperviseMode, 
 /**
- * The agent's leg to coach (default: the call's first agent).
+ * The leg to coach: an agent's, or an internal call's calling agent's (a participant
+ * whose `coachable` is true; default: the call's first agent).
  */
 call_sid?: string | undefined, } | { "type": "stop_supervising", } | { "type": "recording", 
 /**
@@ -772,7 +774,12 @@ muted: boolean,
 /**
  * Coaching (heard only by the agent it coaches).
  */
-coaching: boolean, };
+coaching: boolean, 
+/**
+ * A supervisor can coach it (whisper to the agent it is or carries): an agent's own leg,
+ * or, in the callee's conference of an internal call, the leg of the calling agent.
+ */
+coachable: boolean, };
 
 export type TransferState = "ringing" | "consulting" | "failed";
 
