@@ -228,8 +228,29 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     run(&args.serve, true, args.fresh)
 }
 
+/// Open files a server needs beyond one per desktop connection: its database, recordings,
+/// listeners, the media socket and a margin.
+const OTHER_FILES: u64 = 1_024;
+
+/// Raises the soft open-files limit to the hard one: every desktop WebSocket and ICE-TCP
+/// connection is a file descriptor, and service managers often leave the soft limit at 1,024,
+/// far below `--max-connections`. Says so when even the hard limit is short.
+fn raise_open_files_limit(max_connections: usize) {
+    let wanted = (max_connections as u64).saturating_add(OTHER_FILES);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open-files limit is below what --max-connections desktops and their audio              may need; raise it (ulimit -n, or LimitNOFILE= for a systemd service)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be read or raised"),
+    }
+}
+
 fn run(args: &ServeArgs, seed_demo: bool, fresh: bool) -> anyhow::Result<ExitCode> {
     init_logging();
+    raise_open_files_limit(args.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,7 +2,8 @@
 //! listens, and, on a database that had no credentials, the ones it created (once: a second
 //! start on the same database does not show them again). The same for a cluster node on
 //! PostgreSQL (a scratch schema on the server `SWITCHBOARD_TEST_POSTGRES` names, by default
-//! `postgres://postgres@127.0.0.1:5432/test`): the node that creates them prints them.
+//! `postgres://postgres@127.0.0.1:5432/test`): the node that creates them prints them. And that a
+//! start raises the open-files limit it was given to the hard limit.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -314,6 +315,63 @@ fn a_media_port_taken_on_tcp_stops_a_start_that_requires_it_and_no_other() {
         );
         serve.stop();
     }
+}
+
+/// Started with a soft open-files limit far below its hard one (as service managers often
+/// leave it), the server raises the soft limit to the hard one: its desktops' sockets are files.
+#[test]
+fn serve_raises_its_open_files_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = format!("sqlite://{}", dir.path().join("sb.db").display());
+    let script = format!(
+        "ulimit -Sn 256 && exec \"$0\" serve --listen 127.0.0.1:0 --media-listen 127.0.0.1:0 --database '{database}'"
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_switchboard")])
+        .env_remove("TWILIO_ACCOUNT_SID")
+        .env_remove("TWILIO_AUTH_TOKEN")
+        .env_remove("SWITCHBOARD_PUBLIC_URL")
+        .env_remove("SWITCHBOARD_MEDIA_ADDRESS")
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting switchboard serve under a low soft limit");
+    let out = child.stdout.take().expect("its stdout");
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Listening means started (and the limit raised before anything else).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the server printed no listening line within 30 s");
+        if line.contains("is listening at") {
+            break;
+        }
+    }
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("its limits");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("an open-files line");
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_ne!(
+        soft, "256",
+        "the soft limit was left as it was: {open_files}"
+    );
+    assert_eq!(soft, hard, "{open_files}");
 }
 
 /// Runs `switchboard ARGS`, which must exit unsuccessfully within 30 s; its stderr.
