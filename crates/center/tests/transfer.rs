@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use support::*;
 use switchboard_center::media::{MediaGraph, MediaPeer, MediaSource};
 use switchboard_center::protocol::{
-    Action, ActionData, CallState, PartyKind, SuperviseMode, TransferMode, TransferOutcome,
-    TransferState,
+    Action, ActionData, CallState, PartyKind, SuperviseMode, SupervisingView, TransferMode,
+    TransferOutcome, TransferState,
 };
 use switchboard_center::{Input, MediaInput, Reply, SessionId};
 use switchboard_sid::{Sid, Task};
@@ -33,6 +33,16 @@ fn hears(graph: &MediaGraph, peer: MediaPeer) -> BTreeSet<MediaSource> {
 
 fn peers(list: &[MediaPeer]) -> BTreeSet<MediaSource> {
     list.iter().map(|p| MediaSource::Peer(*p)).collect()
+}
+
+/// The call supervisor `session` is on (it must be on one).
+fn supervising(sim: &Sim, session: SessionId) -> SupervisingView {
+    sim.state(session)
+        .supervisor
+        .clone()
+        .expect("a supervisor")
+        .supervising
+        .expect("on a call")
 }
 
 fn music() -> BTreeSet<MediaSource> {
@@ -535,13 +545,7 @@ fn a_supervisor_monitors_coaches_and_barges() {
     assert_eq!(hears(&sim.graph, z), peers(&[c.a, c.b]));
     assert_eq!(hears(&sim.graph, c.a), peers(&[c.b]));
     assert_eq!(hears(&sim.graph, c.b), peers(&[c.a]));
-    let sup = sim
-        .state(zoe)
-        .supervisor
-        .clone()
-        .unwrap()
-        .supervising
-        .unwrap();
+    let sup = supervising(&sim, zoe);
     assert_eq!(sup.mode, SuperviseMode::Monitor);
     // The agents' panels show the supervisor.
     let bob_call = sim.state(c.bob).tasks[0].call.clone().unwrap();
@@ -563,13 +567,7 @@ fn a_supervisor_monitors_coaches_and_barges() {
     assert_eq!(hears(&sim.graph, c.b), peers(&[c.a, z]));
     assert_eq!(hears(&sim.graph, c.a), peers(&[c.b]));
     assert_eq!(hears(&sim.graph, z), peers(&[c.a, c.b]));
-    let sup = sim
-        .state(zoe)
-        .supervisor
-        .clone()
-        .unwrap()
-        .supervising
-        .unwrap();
+    let sup = supervising(&sim, zoe);
     assert_eq!(sup.coached_call_sid, bob_call.call_sid);
 
     // Barge: everyone hears Zoë.
@@ -648,13 +646,7 @@ fn a_supervisor_coaches_either_agent_of_an_internal_call() {
     assert_eq!(hears(&sim.graph, c.a), peers(&[c.b, z]));
     assert_eq!(hears(&sim.graph, c.b), peers(&[c.a]));
     assert_eq!(hears(&sim.graph, z), peers(&[c.a, c.b]));
-    let sup = sim
-        .state(zoe)
-        .supervisor
-        .clone()
-        .unwrap()
-        .supervising
-        .unwrap();
+    let sup = supervising(&sim, zoe);
     assert_eq!(sup.coached_call_sid, Some(alice_leg));
     // Alice's panel shows Zoë coaching, although Zoë joined Bob's conference.
     let alice_call = sim.state(c.alice).tasks[0].call.clone().unwrap();

@@ -982,6 +982,13 @@ impl Shell {
         let mut outgoing = Vec::new();
         let mut scratch = Vec::new();
         loop {
+            // Timers that are due run now, not only when nothing else is ready: under a steady
+            // stream of datagrams the socket is ready at every turn, and the `sleep` branch
+            // below would starve the mix clock, DTLS retransmissions and RTCP.
+            let now = Instant::now();
+            if self.engine.poll_timeout().is_some_and(|d| d <= now) {
+                self.engine.handle_timeout(now);
+            }
             self.flush(&mut outgoing, &mut scratch).await?;
             let deadline = self.engine.poll_timeout();
             let sleep = async {

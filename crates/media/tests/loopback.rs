@@ -215,26 +215,16 @@ fn a_port_taken_on_tcp_means_no_listener_or_no_relay_as_configured() {
 /// and the relay forgets it.
 #[test]
 fn a_tcp_connection_with_broken_framing_is_closed() {
-    let relay =
-        Relay::spawn(RelayConfig::new("127.0.0.1:0".parse().expect("addr"))).expect("relay");
-    let handle = relay.handle();
-    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut stream = TcpStream::connect(tcp).expect("connect");
+    let relay = TcpRelay::spawn(|_| {});
     // Well within the admission time (10 s): closed for its framing, not for want of a check.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    wait_for_tcp_connections(&runtime, &handle, 1, "the connection counted");
+    let mut stream = relay.connect(Duration::from_secs(5));
+    relay.wait_for(1, "the connection counted");
     stream.write_all(&[0xff, 0xff, 1, 2, 3]).expect("write");
     assert!(closed_by_relay(&mut stream), "the connection stayed open");
-    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connection forgotten");
-    let counters = runtime.block_on(handle.counters()).expect("counters");
+    relay.wait_for(0, "the closed connection forgotten");
+    let counters = relay.counters();
     assert_eq!(counters.datagrams, 0, "{counters:?}");
-    relay.shutdown().expect("shutdown");
+    relay.shutdown();
 }
 
 /// A TCP connection on which no ICE check succeeds is closed once `tcp_admit_within` has
@@ -244,24 +234,11 @@ fn a_tcp_connection_with_broken_framing_is_closed() {
 #[test]
 fn tcp_connections_without_a_successful_ice_check_are_closed_in_time() {
     let admit = Duration::from_millis(800);
-    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.tcp_admit_within = admit;
-    let relay = Relay::spawn(config).expect("relay");
-    let handle = relay.handle();
-    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let connect = || {
-        let s = TcpStream::connect(tcp).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        (s, Instant::now())
-    };
+    let relay = TcpRelay::spawn(|c| c.tcp_admit_within = admit);
+    let connect = || (relay.connect(Duration::from_secs(10)), Instant::now());
     let (mut silent, silent_at) = connect();
     let (mut chatty, chatty_at) = connect();
-    wait_for_tcp_connections(&runtime, &handle, 2, "two connections");
+    relay.wait_for(2, "two connections");
     let mut rtp = vec![0x80, 111, 0, 1, 0, 0, 0, 160, 0, 0, 0, 42];
     rtp.extend_from_slice(&[0u8; 40]);
     // A binding request whose USERNAME names no peer: the magic cookie, a transaction id,
@@ -292,15 +269,15 @@ fn tcp_connections_without_a_successful_ice_check_are_closed_in_time() {
         assert!(closed_by_relay(stream), "{what} stayed open");
         assert!(at.elapsed() >= admit, "{what} was closed before its time");
     }
-    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connections forgotten");
-    let counters = runtime.block_on(handle.counters()).expect("counters");
+    relay.wait_for(0, "the closed connections forgotten");
+    let counters = relay.counters();
     assert_eq!(counters.tcp_not_admitted, 2, "{counters:?}");
     assert_eq!(counters.datagrams, 2, "{counters:?}");
     assert_eq!(
         counters.unrouted, 2,
         "both parsed, neither taken: {counters:?}"
     );
-    relay.shutdown().expect("shutdown");
+    relay.shutdown();
 }
 
 /// An admitted ICE-TCP connection stays open while what it carries reaches its peer (the
@@ -309,20 +286,15 @@ fn tcp_connections_without_a_successful_ice_check_are_closed_in_time() {
 #[test]
 fn an_admitted_tcp_connection_is_closed_once_its_peer_is_gone() {
     let idle = Duration::from_millis(600);
-    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.tcp_idle = idle;
-    // As short: only what the connection carries keeps it open past its admission time.
-    config.tcp_admit_within = idle;
-    let mut relay = Relay::spawn(config).expect("relay");
-    let handle = relay.handle();
-    let (_, tcp) = handle.tcp_addrs().expect("a TCP listener");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (mut browser, offer) = Browser::over_tcp(tcp, 440.0);
-    let answer = runtime
-        .block_on(handle.add_peer(PeerId(1), offer))
+    let mut relay = TcpRelay::spawn(|c| {
+        c.tcp_idle = idle;
+        // As short: only what the connection carries keeps it open past its admission time.
+        c.tcp_admit_within = idle;
+    });
+    let (mut browser, offer) = Browser::over_tcp(relay.listener, 440.0);
+    let answer = relay
+        .runtime
+        .block_on(relay.handle.add_peer(PeerId(1), offer))
         .expect("answer");
     browser.client.accept_answer(Instant::now(), &answer);
     let start = Instant::now();
@@ -336,14 +308,15 @@ fn an_admitted_tcp_connection_is_closed_once_its_peer_is_gone() {
     loop {
         assert!(start.elapsed() < Duration::from_secs(10), "never connected");
         browser.pump();
-        if relay.events().try_recv().ok() == Some(MediaEvent::Connected(PeerId(1))) {
+        if relay.relay.events().try_recv().ok() == Some(MediaEvent::Connected(PeerId(1))) {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     pump_for(&mut browser, 3 * idle);
-    assert!(runtime
-        .block_on(handle.remove_peer(PeerId(1)))
+    assert!(relay
+        .runtime
+        .block_on(relay.handle.remove_peer(PeerId(1)))
         .expect("remove"));
     let removed = Instant::now();
     while browser.pump_open() {
@@ -354,14 +327,14 @@ fn an_admitted_tcp_connection_is_closed_once_its_peer_is_gone() {
         std::thread::sleep(Duration::from_millis(1));
     }
     assert!(removed.elapsed() >= idle, "closed before the idle time");
-    wait_for_tcp_connections(&runtime, &handle, 0, "the closed connection forgotten");
-    let counters = runtime.block_on(handle.counters()).expect("counters");
+    relay.wait_for(0, "the closed connection forgotten");
+    let counters = relay.counters();
     assert_eq!(
         (counters.tcp_expired, counters.tcp_not_admitted),
         (1, 0),
         "{counters:?}"
     );
-    relay.shutdown().expect("shutdown");
+    relay.shutdown();
 }
 
 /// One IP address holds at most `max_unadmitted_tcp_per_ip` connections that have had no
@@ -369,78 +342,91 @@ fn an_admitted_tcp_connection_is_closed_once_its_peer_is_gone() {
 /// when one of them closes.
 #[test]
 fn one_address_cannot_hold_more_unchecked_tcp_connections_than_its_share() {
-    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.max_unadmitted_tcp_per_ip = 2;
-    let relay = Relay::spawn(config).expect("relay");
-    let handle = relay.handle();
-    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let connect = || {
-        let s = TcpStream::connect(tcp).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        s
-    };
-    let first = connect();
-    let _second = connect();
-    wait_for_tcp_connections(&runtime, &handle, 2, "two unchecked connections");
-    let mut third = connect();
-    assert!(
-        closed_by_relay(&mut third),
-        "a third unchecked connection stayed open"
-    );
-    drop(first);
-    wait_for_tcp_connections(&runtime, &handle, 1, "the first closed");
-    let _fourth = connect();
-    wait_for_tcp_connections(&runtime, &handle, 2, "the fourth took its place");
-    relay.shutdown().expect("shutdown");
+    a_limit_of_two_refuses_a_third(TcpRelay::spawn(|c| c.max_unadmitted_tcp_per_ip = 2));
 }
 
 /// Beyond `max_tcp_connections`, a new connection is closed as soon as it is accepted; the ones
 /// open stay, and room made by one closing is taken by the next.
 #[test]
 fn tcp_connections_beyond_the_limit_are_closed_at_once() {
-    let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
-    config.max_tcp_connections = 2;
-    let relay = Relay::spawn(config).expect("relay");
-    let handle = relay.handle();
-    let (tcp, _) = handle.tcp_addrs().expect("a TCP listener");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let wait_for = |n, what| wait_for_tcp_connections(&runtime, &handle, n, what);
-    let connect = || {
-        let s = TcpStream::connect(tcp).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        s
-    };
+    a_limit_of_two_refuses_a_third(TcpRelay::spawn(|c| c.max_tcp_connections = 2));
+}
+
+/// With room for two connections: two open and stay; a third is closed at once; when the
+/// first closes, a fourth takes its place and stays open.
+fn a_limit_of_two_refuses_a_third(relay: TcpRelay) {
+    let connect = || relay.connect(Duration::from_secs(10));
     let first = connect();
     let _second = connect();
-    wait_for(2, "two connections");
+    relay.wait_for(2, "two connections");
     let mut third = connect();
     assert!(
         closed_by_relay(&mut third),
         "the third connection stayed open"
     );
-    wait_for(2, "the two still open");
+    relay.wait_for(2, "the two still open");
     drop(first);
-    wait_for(1, "the first closed");
-    let mut fourth = connect();
-    wait_for(2, "the fourth took its place");
-    fourth
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
+    relay.wait_for(1, "the first closed");
+    let mut fourth = relay.connect(Duration::from_millis(200));
+    relay.wait_for(2, "the fourth took its place");
     let mut buf = [0u8; 4];
     assert!(
         matches!(fourth.read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut),
         "the fourth connection was closed"
     );
-    relay.shutdown().expect("shutdown");
+    relay.shutdown();
+}
+
+/// A relay with its ICE-TCP listener (the default configuration as `configure` changes it),
+/// and a runtime to ask its handle on.
+struct TcpRelay {
+    relay: Relay,
+    handle: RelayHandle,
+    /// Where browsers connect.
+    listener: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TcpRelay {
+    fn spawn(configure: impl FnOnce(&mut RelayConfig)) -> TcpRelay {
+        let mut config = RelayConfig::new("127.0.0.1:0".parse().expect("addr"));
+        configure(&mut config);
+        let relay = Relay::spawn(config).expect("relay");
+        let handle = relay.handle();
+        let (_, listener) = handle.tcp_addrs().expect("a TCP listener");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        TcpRelay {
+            relay,
+            handle,
+            listener,
+            runtime,
+        }
+    }
+
+    /// A raw connection to the listener, whose reads give up after `read_timeout`.
+    fn connect(&self, read_timeout: Duration) -> TcpStream {
+        let s = TcpStream::connect(self.listener).expect("connect");
+        s.set_read_timeout(Some(read_timeout)).expect("timeout");
+        s
+    }
+
+    /// Waits until the relay counts `n` open ICE-TCP connections (10 s at most).
+    fn wait_for(&self, n: u64, what: &str) {
+        wait_for_tcp_connections(&self.runtime, &self.handle, n, what);
+    }
+
+    fn counters(&self) -> switchboard_media::Counters {
+        self.runtime
+            .block_on(self.handle.counters())
+            .expect("counters")
+    }
+
+    fn shutdown(self) {
+        self.relay.shutdown().expect("shutdown");
+    }
 }
 
 /// Polls the relay's count of open ICE-TCP connections until it is `n` (10 s at most).

@@ -33,8 +33,15 @@ impl Serve {
     }
 
     fn with(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.args(args);
+        Serve::spawn(command)
+    }
+
+    /// Starts `command` (which runs `switchboard`, directly or through a shell's `exec`) with
+    /// no credentials or addresses from the environment, its stdout read line by line.
+    fn spawn(mut command: Command) -> Serve {
+        let mut child = command
             .env_remove("TWILIO_ACCOUNT_SID")
             .env_remove("TWILIO_AUTH_TOKEN")
             .env_remove("SWITCHBOARD_PUBLIC_URL")
@@ -326,41 +333,14 @@ fn serve_raises_its_open_files_limit_to_the_hard_limit() {
     let script = format!(
         "ulimit -Sn 256 && exec \"$0\" serve --listen 127.0.0.1:0 --media-listen 127.0.0.1:0 --database '{database}'"
     );
-    let mut child = Command::new("sh")
-        .args(["-c", &script, env!("CARGO_BIN_EXE_switchboard")])
-        .env_remove("TWILIO_ACCOUNT_SID")
-        .env_remove("TWILIO_AUTH_TOKEN")
-        .env_remove("SWITCHBOARD_PUBLIC_URL")
-        .env_remove("SWITCHBOARD_MEDIA_ADDRESS")
-        .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting switchboard serve under a low soft limit");
-    let out = child.stdout.take().expect("its stdout");
-    let (tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // Listening means started (and the limit raised before anything else).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .expect("the server printed no listening line within 30 s");
-        if line.contains("is listening at") {
-            break;
-        }
-    }
+    let mut command = Command::new("sh");
+    command.args(["-c", &script, env!("CARGO_BIN_EXE_switchboard")]);
+    let server = Serve::spawn(command);
+    // Listening means started, and the limit is raised before anything else.
+    while !server.line().contains("is listening at") {}
     let limits =
-        std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("its limits");
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = reader.join();
+        std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("its limits");
+    server.stop();
     let open_files = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
