@@ -997,8 +997,11 @@ impl Shell {
                     None => std::future::pending().await,
                 }
             };
+            // Not `biased`: the branches ready at once take turns in a random order, so a busy
+            // UDP socket cannot keep ICE-TCP browsers' frames, new connections or commands
+            // waiting (each branch's work per turn is bounded: a few receive batches, one
+            // command, one accept, up to a batch of TCP frames).
             tokio::select! {
-                biased;
                 command = commands.recv() => match command {
                     None | Some(Command::Shutdown) => {
                         info!("media relay stopped");
