@@ -536,10 +536,7 @@ impl Relay {
         } = Writer::spawn()?;
         let frames = writer.clone();
         let tcp_addrs = tcp.as_ref().map(|t| (t.1, t.2));
-        let max_tcp_connections = config.max_tcp_connections;
-        let tcp_admit_within = config.tcp_admit_within;
-        let tcp_idle = config.tcp_idle;
-        let max_unadmitted_per_ip = config.max_unadmitted_tcp_per_ip;
+        let tcp_limits = TcpLimits::of(&config);
         let thread = std::thread::Builder::new()
             .name("switchboard-media".into())
             .spawn(move || {
@@ -551,23 +548,12 @@ impl Relay {
                     let socket = UdpSocket::from_std(socket)?;
                     let (tcp_tx, tcp_rx) = mpsc::channel(TCP_READ_QUEUE);
                     let tcp = match tcp {
-                        Some((listener, _, advertised)) => Some(TcpSide {
-                            listener: TcpListener::from_std(listener)?,
+                        Some((listener, _, advertised)) => Some(TcpSide::new(
+                            TcpListener::from_std(listener)?,
                             advertised,
-                            connections: HashMap::new(),
-                            unadmitted_by_ip: HashMap::new(),
-                            admit_within: tcp_admit_within,
-                            idle: tcp_idle,
-                            max_unadmitted_per_ip,
-                            next_sweep: Instant::now(),
-                            inputs: tcp_tx,
-                            dropped: 0,
-                            max_connections: max_tcp_connections,
-                            refused: 0,
-                            not_admitted: 0,
-                            expired: 0,
-                            resting_until: None,
-                        }),
+                            tcp_tx,
+                            tcp_limits,
+                        )),
                         None => None,
                     };
                     Shell {
@@ -699,6 +685,26 @@ struct TcpSide {
     resting_until: Option<Instant>,
 }
 
+/// The limits of [`RelayConfig`] that the ICE-TCP side applies.
+#[derive(Debug, Clone, Copy)]
+struct TcpLimits {
+    max_connections: usize,
+    admit_within: Duration,
+    idle: Duration,
+    max_unadmitted_per_ip: usize,
+}
+
+impl TcpLimits {
+    fn of(config: &RelayConfig) -> TcpLimits {
+        TcpLimits {
+            max_connections: config.max_tcp_connections,
+            admit_within: config.tcp_admit_within,
+            idle: config.tcp_idle,
+            max_unadmitted_per_ip: config.max_unadmitted_tcp_per_ip,
+        }
+    }
+}
+
 /// One open ICE-TCP connection, as the media loop holds it. Dropping it stops its reader and
 /// writer, which closes the socket: a browser that stopped reading cannot keep a writer
 /// blocked on a connection the relay has forgotten.
@@ -729,6 +735,31 @@ enum TcpInput {
 }
 
 impl TcpSide {
+    fn new(
+        listener: TcpListener,
+        advertised: SocketAddr,
+        inputs: mpsc::Sender<TcpInput>,
+        limits: TcpLimits,
+    ) -> TcpSide {
+        TcpSide {
+            listener,
+            advertised,
+            connections: HashMap::new(),
+            unadmitted_by_ip: HashMap::new(),
+            admit_within: limits.admit_within,
+            idle: limits.idle,
+            max_unadmitted_per_ip: limits.max_unadmitted_per_ip,
+            next_sweep: Instant::now(),
+            inputs,
+            dropped: 0,
+            max_connections: limits.max_connections,
+            refused: 0,
+            not_admitted: 0,
+            expired: 0,
+            resting_until: None,
+        }
+    }
+
     fn accepted(&mut self, stream: TcpStream, from: SocketAddr) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
         // A connection from the address of one still open replaces it (the browser reused the
@@ -1383,4 +1414,115 @@ fn size_buffers(
         }
     }
     sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A datagram tagged `tag`: the tag, then bytes that follow from it (so a frame cut or
+    /// spliced anywhere shows).
+    fn tagged(tag: u32, len: usize) -> Vec<u8> {
+        let mut d = tag.to_be_bytes().to_vec();
+        d.extend((0..len - 4).map(|i| (tag as usize + i) as u8));
+        d
+    }
+
+    /// A browser that stops reading: the socket's buffers fill, then the writer's queue, then
+    /// frames are dropped and counted. When it reads again, every frame it gets is whole and in
+    /// order, and none is lost but those counted.
+    #[test]
+    fn frames_a_slow_reader_cannot_take_are_dropped_and_counted_the_rest_arrive_in_order() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let at = listener.local_addr().expect("addr");
+            let (inputs, _frames_read) = mpsc::channel(TCP_READ_QUEUE);
+            let limits = TcpLimits::of(&RelayConfig::new(at));
+            let mut side = TcpSide::new(
+                TcpListener::from_std(listener).expect("listener"),
+                at,
+                inputs,
+                limits,
+            );
+            let mut browser = std::net::TcpStream::connect(at).expect("connect");
+            let (stream, from) = side.listener.accept().await.expect("accept");
+            side.accepted(stream, from);
+            let queued = |side: &TcpSide| {
+                side.connections
+                    .get(&from)
+                    .map_or(0, |c| TCP_WRITE_QUEUE - c.queue.capacity())
+            };
+
+            // Not read: the socket's buffers fill, the writer's queue after them.
+            const LEN: usize = 1_200;
+            let mut sent = 0u32;
+            while side.dropped == 0 {
+                assert!(sent < 100_000, "nothing was ever dropped");
+                side.send(from, &tagged(sent, LEN));
+                sent += 1;
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(
+                queued(&side),
+                TCP_WRITE_QUEUE,
+                "dropped before the queue was full"
+            );
+
+            // It reads again, on a thread of its own, up to the final frame.
+            const FINAL: u32 = u32::MAX;
+            let reader = std::thread::spawn(move || {
+                browser
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
+                let mut deframer = Deframer::new(MAX_TCP_FRAME);
+                let mut tags = Vec::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = browser.read(&mut buf).expect("the relay's frames");
+                    assert!(n > 0, "the relay closed the connection");
+                    deframer.push(&buf[..n]);
+                    while let Some(frame) = deframer.next_frame().expect("whole frames") {
+                        let tag = u32::from_be_bytes(frame[..4].try_into().expect("a tag"));
+                        assert_eq!(frame, tagged(tag, LEN), "frame {tag} damaged");
+                        if tag == FINAL {
+                            return tags;
+                        }
+                        tags.push(tag);
+                    }
+                }
+            });
+            // Frames sent while the queue drains wait behind it.
+            for _ in 0..200 {
+                side.send(from, &tagged(sent, LEN));
+                sent += 1;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            let start = Instant::now();
+            while queued(&side) > 0 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "the writer never caught up"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let dropped = side.dropped;
+            side.send(from, &tagged(FINAL, LEN));
+            assert_eq!(side.dropped, dropped, "the final frame was dropped");
+            let tags = tokio::task::spawn_blocking(move || reader.join().expect("reader"))
+                .await
+                .expect("joined");
+            assert!(tags.windows(2).all(|w| w[0] < w[1]), "out of order");
+            assert_eq!(
+                tags.len() as u64,
+                u64::from(sent) - dropped,
+                "frames lost besides the dropped"
+            );
+        });
+    }
 }
