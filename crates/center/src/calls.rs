@@ -195,9 +195,15 @@ impl Calls {
         })
     }
 
-    /// The legs of `conference` a supervisor can coach, each reaching one agent alone: the
-    /// agents' own legs (of tasks) first, then the leg carrying an internal call's calling agent
-    /// ([`Calls::carries_calling_agent`]: what it hears reaches that agent only).
+    /// Whether a supervisor can coach `leg` of `conference`: an agent's own leg (of a task), or
+    /// the leg carrying an internal call's calling agent ([`Calls::carries_calling_agent`]: what
+    /// it hears reaches that agent only).
+    pub fn coachable(&self, conference: &ConferenceRecord, leg: Sid<Call>) -> bool {
+        self.leg_tasks.contains_key(&leg) || self.carries_calling_agent(conference, leg)
+    }
+
+    /// The legs of `conference` a supervisor can coach ([`Calls::coachable`]), the agents' own
+    /// first (the first of them is coached by default).
     pub fn coachable_legs_in(&self, conference: &ConferenceRecord) -> Vec<Sid<Call>> {
         let mut legs = self.agent_legs_in(&conference.participants);
         legs.extend(

@@ -74,8 +74,7 @@ pub fn participants(
         .filter_map(|leg| {
             let p = voice.participation(conference.sid, leg)?;
             let (kind, name) = party(src, conference, leg);
-            let coachable = kind == PartyKind::Agent
-                || (kind == PartyKind::Caller && src.calls.carries_calling_agent(conference, leg));
+            let coachable = kind != PartyKind::Supervisor && src.calls.coachable(conference, leg);
             Some(ParticipantView {
                 call_sid: leg,
                 name,

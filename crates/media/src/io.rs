@@ -107,9 +107,9 @@ const TCP_READ_QUEUE: usize = 1_024;
 /// After a failed accept (out of file descriptors, say), the listener rests this long: the
 /// failure would repeat at once and spin the media loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// An ICE-TCP connection that carries nothing (its reader's timeout), or nothing that reaches a
-/// peer ([`RelayConfig::tcp_idle`] by default), for this long is closed: a live one carries a
-/// consent check every few seconds, and audio.
+/// An admitted ICE-TCP connection that carries nothing that reaches a peer for this long is
+/// closed ([`RelayConfig::tcp_idle`] by default): a live one carries a consent check every few
+/// seconds, and audio.
 pub const TCP_IDLE: Duration = Duration::from_secs(30);
 /// ICE-TCP connections from one IP address without a successful ICE check yet
 /// ([`RelayConfig::max_unadmitted_tcp_per_ip`] by default). Each browser has one at a time,
@@ -907,8 +907,8 @@ fn sweep_interval(admit_within: Duration, idle: Duration) -> Duration {
     (admit_within.min(idle) / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-/// Reads a connection's frames and hands them to the media loop until it closes, goes idle
-/// for [`TCP_IDLE`], or breaks the framing.
+/// Reads a connection's frames and hands them to the media loop until it closes or breaks the
+/// framing. (Idle connections are the media loop's to close: see [`TcpSide::sweep`].)
 async fn read_frames(
     mut read: OwnedReadHalf,
     from: SocketAddr,
@@ -918,11 +918,10 @@ async fn read_frames(
     let mut deframer = Deframer::new(MAX_TCP_FRAME);
     let mut buf = vec![0u8; 2 * 1_024];
     let why = 'reading: loop {
-        let n = match tokio::time::timeout(TCP_IDLE, read.read(&mut buf)).await {
-            Err(_) => break "idle",
-            Ok(Ok(0)) => break "closed by the browser",
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
+        let n = match read.read(&mut buf).await {
+            Ok(0) => break "closed by the browser",
+            Ok(n) => n,
+            Err(e) => {
                 debug!(%from, error = %e, "ICE-TCP read failed");
                 break "read failed";
             }

@@ -241,7 +241,8 @@ fn raise_open_files_limit(max_connections: usize) {
         Ok(limit) if limit < wanted => tracing::warn!(
             limit,
             wanted,
-            "the open-files limit is below what --max-connections desktops and their audio              may need; raise it (ulimit -n, or LimitNOFILE= for a systemd service)"
+            "the open-files limit is below what --max-connections desktops and their audio \
+             may need; raise it (ulimit -n, or LimitNOFILE= for a systemd service)"
         ),
         Ok(limit) => tracing::debug!(limit, "open-files limit"),
         Err(e) => tracing::warn!(error = %e, "the open-files limit could not be read or raised"),
