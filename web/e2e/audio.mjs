@@ -44,7 +44,9 @@ const { results, scenario, screenshot, finish } = harness('audio');
 
 
 async function main() {
-  const server = await startServer(BIN);
+  // The relay says per connection whether it seals and opens the audio itself (its SRTP
+  // shortcut) or leaves it to str0m.
+  const server = await startServer(BIN, { rustLog: 'warn,switchboard_media::engine=info' });
   const wavDir = mkdtempSync(join(tmpdir(), 'switchboard-audio-'));
   console.log(`server at ${server.url}, audio relay at udp ${server.relay}`);
   try {
@@ -121,6 +123,17 @@ async function main() {
           throw new Error(`${agent.who}: the selected pair is not UDP to ${server.relay}: ${JSON.stringify(pair)}`);
         }
       }
+    });
+
+    await scenario('the relay seals and opens both desktops’ audio itself (AES-GCM SRTP), not through str0m', async () => {
+      // eslint-disable-next-line no-control-regex
+      const log = server.log().replace(/\x1b\[[0-9;]*m/g, '');
+      const on = [...log.matchAll(/shortcut on id=(\S+) profile=(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+      if (on.length < 2 || /shortcut declined/.test(log)) {
+        throw new Error(`expected the shortcut on for Alice's and Bob's connections: ${JSON.stringify(on)}\n${log.split('\n').filter((l) => /shortcut/.test(l)).join('\n')}`);
+      }
+      if (!on.every((l) => /AEAD_AES_(128|256)_GCM/.test(l))) throw new Error(`not an AES-GCM profile: ${on.join(', ')}`);
+      console.log(`     shortcut: ${on.join(', ')}`);
     });
 
     await scenario('Bob mutes: his microphone is off at once, Alice hears nothing from him; after unmute she hears him again', async () => {

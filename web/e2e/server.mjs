@@ -37,13 +37,13 @@ export async function blockForeign(context, base, foreign) {
   });
 }
 
-export async function startServer(bin, { extraArgs = [] } = {}) {
+export async function startServer(bin, { extraArgs = [], rustLog } = {}) {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p switchboard first`);
   const accountSid = 'AC' + randomBytes(16).toString('hex');
   const authToken = randomBytes(16).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
   const child = spawn(bin, ['demo', '--fresh', '--listen', '127.0.0.1:0', '--database', `sqlite://${dir}/d.db`, ...extraArgs], {
-    env: { ...process.env, TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env: { ...process.env, TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, RUST_LOG: process.env.RUST_LOG ?? rustLog ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -41,12 +41,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::TcpType;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use switchboard_media::framing::{self, Deframer};
+use switchboard_media::srtp::{self as shortcut, KeySlot, Opener, Outgoing, Sealer};
 
 /// One frame every 20 ms.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -290,6 +291,7 @@ enum Path {
 /// One simulated agent's PeerConnection before it runs.
 pub struct Peer {
     rtc: Rtc,
+    keys: Arc<KeySlot>,
     path: Path,
     local: SocketAddr,
     mid: Option<Mid>,
@@ -303,18 +305,36 @@ pub struct Peer {
 /// but not transport-wide congestion control. Our relay declines TWCC anyway; Janus would
 /// accept it and then get a feedback packet from every peer every 50 ms (str0m's interval) on
 /// top of the audio, which would make it look slower for traffic that is not the calls'.
-fn rtc(now: Instant) -> Rtc {
+///
+/// Built with the relay's key tap (`switchboard_media::srtp`): once connected, a peer seals its
+/// frames and opens what it hears itself, as the relay does, so that one client core can drive
+/// as many calls as the relay's core carries.
+fn rtc(now: Instant) -> (Rtc, Arc<KeySlot>) {
     let mut extensions = ExtensionMap::empty();
     extensions.set(1, Extension::AudioLevel);
-    extensions.set(4, Extension::RtpMid);
+    extensions.set(MID_EXTENSION, Extension::RtpMid);
     let mut config = RtcConfig::new()
         .set_extension_map(extensions)
-        .set_rtp_mode(true)
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()));
+        .set_rtp_mode(true);
     let codecs = config.codec_config();
     codecs.clear();
     codecs.enable_opus(true, false);
-    config.build(now)
+    shortcut::tapped_rtc(config, now)
+}
+
+/// The MID header extension's id in every peer's offer (and so in the answers).
+const MID_EXTENSION: u8 = 4;
+
+/// A peer's own SRTP, once DTLS is up ([`rtc`]).
+enum Shortcut {
+    Pending,
+    /// A profile the shortcut does not take (Janus may choose AES-CM): str0m does it all.
+    Declined,
+    On {
+        sealer: Sealer,
+        opener: Opener,
+        ssrc: u32,
+    },
 }
 
 fn bind(ip: IpAddr) -> anyhow::Result<(StdUdpSocket, SocketAddr)> {
@@ -366,13 +386,14 @@ impl Peer {
         index: u32,
         payload: Payload,
     ) -> anyhow::Result<(Peer, String)> {
-        let mut rtc = rtc(Instant::now());
+        let (mut rtc, keys) = rtc(Instant::now());
         rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, pending) = api.apply().context("str0m made no offer")?;
         let peer = Peer {
             rtc,
+            keys,
             path,
             local,
             mid: Some(mid),
@@ -392,7 +413,7 @@ impl Peer {
         offer: &str,
     ) -> anyhow::Result<(Peer, String)> {
         let (socket, local) = bind(ip)?;
-        let mut rtc = rtc(Instant::now());
+        let (mut rtc, keys) = rtc(Instant::now());
         rtc.add_local_candidate(
             Candidate::host(local, "udp").map_err(|e| anyhow!("host candidate: {e}"))?,
         );
@@ -403,6 +424,7 @@ impl Peer {
             .map_err(|e| anyhow!("accepting the offer: {e}"))?;
         let peer = Peer {
             rtc,
+            keys,
             path: Path::Udp(socket),
             local,
             mid: None,
@@ -596,6 +618,10 @@ impl Link {
 struct Task {
     handed: u64,
     rtc: Rtc,
+    keys: Arc<KeySlot>,
+    shortcut: Shortcut,
+    /// Where str0m sends: the relay's candidate (the shortcut sends there too).
+    remote: Option<SocketAddr>,
     link: Link,
     local: SocketAddr,
     mid: Option<Mid>,
@@ -621,6 +647,9 @@ impl Task {
         Task {
             handed: shared.round.load(Ordering::SeqCst),
             rtc: peer.rtc,
+            keys: peer.keys,
+            shortcut: Shortcut::Pending,
+            remote: None,
             link: Link::new(peer.path),
             local: peer.local,
             mid: peer.mid,
@@ -684,6 +713,16 @@ impl Task {
         self.link.flush();
         while let Some((proto, from, n)) = self.link.next_datagram(buf) {
             let Some(data) = buf.get(..n) else { continue };
+            if let Shortcut::On { opener, .. } = &mut self.shortcut {
+                match opener.open(data) {
+                    Ok(opened) => {
+                        self.on_rtp(shared, now, &opened.payload);
+                        continue;
+                    }
+                    Err(why) if why.is_for_str0m() => {}
+                    Err(_) => continue,
+                }
+            }
             let Ok(r) = Receive::new(proto, from, self.local, data) else {
                 continue;
             };
@@ -745,7 +784,10 @@ impl Task {
                     self.deadline = t;
                     return;
                 }
-                Ok(Output::Transmit(t)) => self.link.send(&t.contents, t.destination),
+                Ok(Output::Transmit(t)) => {
+                    self.remote = Some(t.destination);
+                    self.link.send(&t.contents, t.destination);
+                }
                 Ok(Output::Event(e)) => self.event(shared, now, e),
                 Err(e) => {
                     self.fail(shared, format!("output: {e}"));
@@ -773,21 +815,63 @@ impl Task {
                 self.fail(shared, "ICE disconnected".into());
             }
             Event::RtpPacket(p) => {
-                if !self.heard {
-                    self.heard = true;
-                    shared.hearing.fetch_add(1, Ordering::Relaxed);
+                if let Some(opener) = self.shortcut() {
+                    // The shortcut opens this stream from the next packet on.
+                    let ts = p.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+                    opener.adopt(*p.header.ssrc, *p.seq_no, ts);
                 }
-                let arrival = shared.ns(now);
-                match self.payload {
-                    Payload::Stamped => self.stamped(shared, arrival, &p.payload),
-                    Payload::Opus(_) => {
-                        if shared.in_window(arrival) {
-                            *self.report.received.entry(u32::MAX).or_default() += 1;
-                        }
-                    }
-                }
+                self.on_rtp(shared, now, &p.payload);
             }
             _ => {}
+        }
+    }
+
+    /// The shortcut's opener, set up on first use once DTLS is done.
+    fn shortcut(&mut self) -> Option<&mut Opener> {
+        if matches!(self.shortcut, Shortcut::Pending) && self.report.connected {
+            self.shortcut = self.set_up_shortcut();
+        }
+        match &mut self.shortcut {
+            Shortcut::On { opener, .. } => Some(opener),
+            _ => None,
+        }
+    }
+
+    fn set_up_shortcut(&mut self) -> Shortcut {
+        let (Some(keys), Some(mid)) = (self.keys.get(), self.mid) else {
+            return Shortcut::Pending;
+        };
+        let Some(ssrc) = self
+            .rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)
+            .map(|tx| *tx.ssrc())
+        else {
+            return Shortcut::Pending;
+        };
+        match shortcut::sessions(shortcut::provider(), &keys) {
+            Some((sealer, opener)) => Shortcut::On {
+                sealer,
+                opener,
+                ssrc,
+            },
+            None => Shortcut::Declined,
+        }
+    }
+
+    fn on_rtp(&mut self, shared: &Shared, now: Instant, payload: &[u8]) {
+        if !self.heard {
+            self.heard = true;
+            shared.hearing.fetch_add(1, Ordering::Relaxed);
+        }
+        let arrival = shared.ns(now);
+        match self.payload {
+            Payload::Stamped => self.stamped(shared, arrival, payload),
+            Payload::Opus(_) => {
+                if shared.in_window(arrival) {
+                    *self.report.received.entry(u32::MAX).or_default() += 1;
+                }
+            }
         }
     }
 
@@ -857,17 +941,34 @@ impl Task {
         let ts = (u64::from(self.seq) * FRAME_SAMPLES) as u32;
         let seq = SeqNo::from(u64::from(self.seq));
         self.seq = self.seq.wrapping_add(1);
-        let mut api = self.rtc.direct_api();
-        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
-            return;
-        };
-        tx.write_rtp(RtpWrite::new(pt, seq, ts, now, data));
-        // str0m sends a written packet on its next timeout.
-        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
-            self.fail(shared, format!("write: {e}"));
-            return;
+        self.shortcut();
+        if let (Shortcut::On { sealer, ssrc, .. }, Some(remote)) = (&mut self.shortcut, self.remote)
+        {
+            let header = Outgoing {
+                pt: *pt,
+                marker: false,
+                seq: *seq,
+                ts,
+                ssrc: *ssrc,
+                mid: Some((MID_EXTENSION, mid.as_bytes())),
+                audio_level: None,
+            };
+            if let Some(sealed) = sealer.seal(&header, &data) {
+                self.link.send(&sealed, remote);
+            }
+        } else {
+            let mut api = self.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                return;
+            };
+            tx.write_rtp(RtpWrite::new(pt, seq, ts, now, data));
+            // str0m sends a written packet on its next timeout.
+            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                self.fail(shared, format!("write: {e}"));
+                return;
+            }
+            self.drain(shared, now);
         }
-        self.drain(shared, now);
         if let Some(p) = &self.probe {
             p.sent.fetch_add(1, Ordering::Relaxed);
             if late > LATE {

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use str0m::crypto::SrtpProvider;
+
 use str0m::change::SdpOffer;
-use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive, TcpType};
@@ -21,6 +23,7 @@ use crate::audio::{
 };
 use crate::error::{MediaError, MAX_SDP_BYTES};
 use crate::graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};
+use crate::srtp::{self, KeySlot, Opened, Opener, Outgoing, Sealer};
 
 /// One mix tick: the length of a frame.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -95,6 +98,10 @@ pub struct EngineConfig {
     /// 32 kbit/s, about 70 µs per frame at 10, 50 at 5 and 35 at 3 on the benchmark machine
     /// (docs/benchmarks.md).
     pub mix_complexity: i32,
+    /// Whether connected peers' RTP takes the shortcut ([`crate::srtp`]): the engine opens and
+    /// seals it itself instead of passing every packet through str0m. On by default; off, str0m
+    /// carries all media (the path before the shortcut, kept to compare and as a fallback).
+    pub shortcut: bool,
 }
 
 impl EngineConfig {
@@ -108,6 +115,7 @@ impl EngineConfig {
             connect_timeout: Duration::from_secs(30),
             max_peers: 10_000,
             mix_complexity: audio::MIX_COMPLEXITY,
+            shortcut: true,
         }
     }
 }
@@ -221,6 +229,12 @@ pub struct Counters {
     /// Admitted TCP connections closed because nothing from them reached a peer for
     /// `io::RelayConfig::tcp_idle` (their peer gone, say). Filled in by `io::Relay`.
     pub tcp_expired: u64,
+    /// RTP packets the shortcut opened ([`crate::srtp`]).
+    pub shortcut_opened: u64,
+    /// RTP packets the shortcut sealed and sent.
+    pub shortcut_sealed: u64,
+    /// RTP packets of a shortcut stream refused: replayed, too old, forged or malformed.
+    pub shortcut_refused: u64,
 }
 
 /// What the engine holds right now, for tests of "removing frees everything".
@@ -452,6 +466,118 @@ struct Peer {
     recorder: Option<Box<SourceDecoder>>,
     /// The receivers forwarded what this peer sends (derived from the graph in `recompute`).
     forward_to: Vec<PeerId>,
+    /// Where this peer's DTLS leaves its SRTP keys.
+    keys: Arc<KeySlot>,
+    /// The header extensions the answer agreed on.
+    ext_ids: ExtIds,
+    shortcut: Shortcut,
+}
+
+/// The ids of the header extensions the shortcut reads and writes, from the answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ExtIds {
+    mid: Option<u8>,
+    audio_level: Option<u8>,
+}
+
+impl ExtIds {
+    /// The audio section's `a=extmap` lines of an answer; ids outside RFC 8285's one-byte form
+    /// are left out (the shortcut writes only that form).
+    fn of_answer(answer: &str) -> ExtIds {
+        let mut ids = ExtIds::default();
+        let mut in_audio = false;
+        for line in answer.lines() {
+            if let Some(m) = line.strip_prefix("m=") {
+                in_audio = m.starts_with("audio ");
+            } else if let Some(map) = line.strip_prefix("a=extmap:").filter(|_| in_audio) {
+                let mut parts = map.split_whitespace();
+                let id = parts
+                    .next()
+                    .and_then(|id| id.split('/').next())
+                    .and_then(|id| id.parse::<u8>().ok())
+                    .filter(|id| (1..=14).contains(id));
+                match parts.next() {
+                    Some("urn:ietf:params:rtp-hdrext:sdes:mid") => ids.mid = id,
+                    Some("urn:ietf:params:rtp-hdrext:ssrc-audio-level") => ids.audio_level = id,
+                    _ => {}
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// A peer's forwarding shortcut ([`crate::srtp`]).
+enum Shortcut {
+    /// Waiting for DTLS (and a sending stream) to set it up.
+    Pending,
+    /// Not taken: off in the configuration, a profile other than AEAD-AES-GCM, or no MID
+    /// extension to send with. str0m carries all of this peer's media.
+    Declined,
+    On(Box<Direct>),
+}
+
+/// The engine's own SRTP for one connected peer.
+struct Direct {
+    sealer: Sealer,
+    opener: Opener,
+    /// The SSRC of the stream the peer receives.
+    ssrc: u32,
+    mid: Vec<u8>,
+    /// Where the peer's last authenticated RTP came from (a path that passed ICE): where the
+    /// shortcut sends. Until the peer sent some, str0m sends to it.
+    path: Option<(Transport, SocketAddr)>,
+}
+
+impl Peer {
+    /// The shortcut, set up on first use once DTLS is done; `None` while str0m carries the
+    /// peer's media.
+    fn direct(&mut self, id: PeerId) -> Option<&mut Direct> {
+        if matches!(self.shortcut, Shortcut::Pending) && self.connected {
+            self.shortcut = self.set_up_shortcut(id, srtp::provider());
+        }
+        match &mut self.shortcut {
+            Shortcut::On(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn set_up_shortcut(&mut self, id: PeerId, provider: &dyn SrtpProvider) -> Shortcut {
+        let Some(keys) = self.keys.get() else {
+            return Shortcut::Pending;
+        };
+        let Some(mid) = self.mid else {
+            return Shortcut::Declined;
+        };
+        if self.ext_ids.mid.is_none() {
+            // Without the MID extension the browser could not tell the stream apart.
+            info!(%id, "shortcut declined: no MID header extension");
+            return Shortcut::Declined;
+        }
+        let Some(ssrc) = self
+            .rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)
+            .map(|tx| *tx.ssrc())
+        else {
+            return Shortcut::Pending;
+        };
+        let mid_bytes = mid.as_bytes().to_vec();
+        let fits = srtp::one_byte_extension(1, mid_bytes.len());
+        let (true, Some((sealer, mut opener))) = (fits, srtp::sessions(provider, &keys)) else {
+            info!(%id, profile = %keys.profile, "shortcut declined: SRTP profile");
+            return Shortcut::Declined;
+        };
+        opener.set_audio_level_id(self.ext_ids.audio_level);
+        info!(%id, profile = %keys.profile, "shortcut on");
+        Shortcut::On(Box::new(Direct {
+            sealer,
+            opener,
+            ssrc,
+            mid: mid_bytes,
+            path: None,
+        }))
+    }
 }
 
 /// The clock of the recordings: one 20 ms tick for all of them.
@@ -559,7 +685,6 @@ impl Sink {
 /// The relay. See the crate documentation.
 pub struct Engine {
     config: EngineConfig,
-    crypto: Arc<CryptoProvider>,
     cert: DtlsCert,
     /// Boxed: a peer is about 10 KB (str0m's `Rtc`), and the tree's nodes then stay small
     /// enough that finding a peer among thousands touches a few cache lines, not pages.
@@ -594,7 +719,7 @@ impl Engine {
             return Err(MediaError::Complexity(config.mix_complexity));
         }
         let candidates = host_candidates(&config)?;
-        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        let crypto = srtp::tapped_provider();
         let cert = crypto
             .dtls_provider
             .generate_certificate()
@@ -604,7 +729,6 @@ impl Engine {
         let timers = Timers::new(&config);
         Ok(Engine {
             config,
-            crypto,
             cert,
             peers: BTreeMap::new(),
             by_addr: HashMap::new(),
@@ -680,15 +804,15 @@ impl Engine {
         map
     }
 
-    fn rtc(&self, now: Instant) -> Rtc {
+    /// A peer's `Rtc`, and where its DTLS will leave its SRTP keys for the shortcut.
+    fn rtc(&self, now: Instant) -> (Rtc, Arc<KeySlot>) {
         let mut config = RtcConfig::new()
             .set_extension_map(Engine::extensions())
             .set_ice_lite(true)
             .set_rtp_mode(true)
-            .set_crypto_provider(self.crypto.clone())
             .set_dtls_cert(self.cert.clone());
         *config.codec_config() = Engine::codecs();
-        config.build(now)
+        srtp::tapped_rtc(config, now)
     }
 
     /// Accepts a browser's offer (one `sendrecv` audio transceiver) and returns the answer:
@@ -708,7 +832,7 @@ impl Engine {
             return Err(MediaError::TooManyPeers(self.config.max_peers));
         }
         let offer = parse_offer(offer_sdp)?;
-        let mut rtc = self.rtc(now);
+        let (mut rtc, keys) = self.rtc(now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
         }
@@ -738,6 +862,13 @@ impl Engine {
             decoder: None,
             recorder: None,
             forward_to: Vec::new(),
+            keys,
+            ext_ids: ExtIds::of_answer(&answer),
+            shortcut: if self.config.shortcut {
+                Shortcut::Pending
+            } else {
+                Shortcut::Declined
+            },
         });
         drain(now, id, &mut peer, &mut self.sink);
         self.sink.timers.arm(id, &mut peer);
@@ -763,12 +894,19 @@ impl Engine {
             .rtc
             .sdp_api()
             .accept_offer(offer)
-            .map_err(|e| MediaError::Offer(e.to_string()))?;
+            .map_err(|e| MediaError::Offer(e.to_string()))?
+            .to_sdp_string();
+        // The shortcut writes the extensions of the latest answer. It keeps the stream it
+        // opens: str0m has not seen that stream since, and could no longer number it.
+        peer.ext_ids = ExtIds::of_answer(&answer);
+        if let Shortcut::On(d) = &mut peer.shortcut {
+            d.opener.set_audio_level_id(peer.ext_ids.audio_level);
+        }
         drain(now, id, peer, &mut self.sink);
         self.sink.timers.arm(id, peer);
         info!(%id, "peer restarted");
         self.reap();
-        Ok(answer.to_sdp_string())
+        Ok(answer)
     }
 
     /// Drops a peer and everything it holds (queues, codecs, routes, addresses) at once. Its
@@ -844,6 +982,9 @@ impl Engine {
     ) {
         let now = self.clock(now);
         self.sink.counters.datagrams += 1;
+        if self.shortcut_receive(now, transport, from, data) {
+            return;
+        }
         let Ok(receive) = Receive::new(transport.proto(), from, to, data) else {
             self.sink.counters.unparsable += 1;
             return;
@@ -878,6 +1019,14 @@ impl Engine {
             self.sink.counters.rejected += 1;
             debug!(%id, %from, error = %e, "datagram refused");
         }
+        let media_before = self.sink.media.len();
+        drain(now, id, peer, &mut self.sink);
+        if self.sink.media.len() > media_before {
+            // str0m opened RTP from here: a path of the peer's, and where its media comes from.
+            if let Shortcut::On(d) = &mut peer.shortcut {
+                d.path = Some((transport, from));
+            }
+        }
         if hinted.is_none() {
             if peer.addrs.len() >= ADDRESSES_PER_PEER {
                 if let Some(old) = peer.addrs.pop_front() {
@@ -889,10 +1038,46 @@ impl Engine {
             peer.addrs.push_back((transport, from));
             self.by_addr.insert((transport, from), id);
         }
-        drain(now, id, peer, &mut self.sink);
         self.sink.timers.arm(id, peer);
         self.route_media(now);
         self.reap();
+    }
+
+    /// The shortcut's receive: RTP of a connected peer's adopted stream, from one of the
+    /// peer's paths, opened here and routed. Returns whether the datagram was taken (opened or
+    /// refused); anything else (STUN, DTLS, RTCP, a stream not adopted) is str0m's.
+    fn shortcut_receive(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> bool {
+        let Some(&id) = self.by_addr.get(&(transport, from)) else {
+            return false;
+        };
+        let Some(peer) = self.peers.get_mut(&id).filter(|p| !p.dead) else {
+            return false;
+        };
+        let Shortcut::On(d) = &mut peer.shortcut else {
+            return false;
+        };
+        match d.opener.open(data) {
+            Ok(opened) => {
+                d.path = Some((transport, from));
+                self.sink.counters.shortcut_opened += 1;
+                self.sink.media.push_back((id, Packet::from(opened)));
+                self.route_media(now);
+                self.reap();
+                true
+            }
+            Err(why) if why.is_for_str0m() => false,
+            Err(why) => {
+                self.sink.counters.shortcut_refused += 1;
+                debug!(%id, %from, ?why, "RTP refused");
+                true
+            }
+        }
     }
 
     /// Time passed: feeds the peers whose deadline is due, reports silent peers, runs the mix
@@ -1337,6 +1522,10 @@ impl Engine {
             return false;
         };
         let pt = peer.pt;
+        let path = peer.direct(r).and_then(|d| d.path);
+        if let (Some(path), Some(mid_id)) = (path, peer.ext_ids.mid) {
+            return self.shortcut_write(r, path, mid_id, pt, stamp, &out);
+        }
         let written = match peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
             Some(tx) => {
                 tx.write_rtp(
@@ -1367,6 +1556,54 @@ impl Engine {
         drain(now, r, peer, &mut self.sink);
         self.sink.timers.arm(r, peer);
         written
+    }
+
+    /// Seals one packet for a receiver on the shortcut and queues it to the receiver's path.
+    fn shortcut_write(
+        &mut self,
+        r: PeerId,
+        path: (Transport, SocketAddr),
+        mid_id: u8,
+        pt: Pt,
+        stamp: Stamp,
+        out: &Out,
+    ) -> bool {
+        let Some(peer) = self.peers.get_mut(&r) else {
+            return false;
+        };
+        let audio_level = peer.ext_ids.audio_level;
+        let Shortcut::On(d) = &mut peer.shortcut else {
+            return false;
+        };
+        let header = Outgoing {
+            pt: *pt,
+            marker: stamp.marker,
+            seq: stamp.seq,
+            // An RTP timestamp is the low 32 bits of the extended one.
+            ts: stamp.ts as u32,
+            ssrc: d.ssrc,
+            mid: Some((mid_id, &d.mid)),
+            audio_level: audio_level
+                .zip(out.ext.audio_level)
+                .zip(out.ext.voice_activity)
+                .map(|((id, level), voice)| (id, level, voice)),
+        };
+        let Some(contents) = d.sealer.seal(&header, &out.payload) else {
+            self.sink.counters.media_errors += 1;
+            return false;
+        };
+        self.sink.counters.shortcut_sealed += 1;
+        queue(
+            r,
+            peer,
+            &mut self.sink,
+            Transmit {
+                transport: path.0,
+                destination: path.1,
+                contents,
+            },
+        );
+        true
     }
 }
 
@@ -1471,18 +1708,12 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
                 return;
             }
             Ok(Output::Transmit(t)) => {
-                if peer.out.is_empty() {
-                    sink.ready.push_back(id);
-                }
-                if peer.out.len() >= PEER_TRANSMIT_QUEUE {
-                    peer.out.pop_front();
-                    sink.counters.dropped_transmits += 1;
-                }
-                peer.out.push_back(Transmit {
+                let t = Transmit {
                     transport: Transport::of(t.proto),
                     destination: t.destination,
                     contents: t.contents.into(),
-                });
+                };
+                queue(id, peer, sink, t);
             }
             Ok(Output::Event(e)) => on_event(now, id, peer, sink, e),
             Err(e) => {
@@ -1494,6 +1725,31 @@ fn drain(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink) {
         if !peer.rtc.is_alive() {
             fail(id, peer, sink, Disconnect::Closed);
             return;
+        }
+    }
+}
+
+/// Queues a datagram for a peer, dropping its oldest when the queue is full.
+fn queue(id: PeerId, peer: &mut Peer, sink: &mut Sink, t: Transmit) {
+    if peer.out.is_empty() {
+        sink.ready.push_back(id);
+    }
+    if peer.out.len() >= PEER_TRANSMIT_QUEUE {
+        peer.out.pop_front();
+        sink.counters.dropped_transmits += 1;
+    }
+    peer.out.push_back(t);
+}
+
+impl From<Opened> for Packet {
+    fn from(p: Opened) -> Packet {
+        Packet {
+            pt: Pt::new_with_value(p.pt),
+            seq: p.seq,
+            ts: p.ts,
+            audio_level: p.audio_level,
+            voice_activity: p.voice_activity,
+            payload: p.payload.into(),
         }
     }
 }
@@ -1550,7 +1806,15 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
                 _ => {}
             }
         }
-        Event::RtpPacket(p) => sink.media.push_back((id, Packet::from(p))),
+        Event::RtpPacket(p) => {
+            let ssrc = *p.header.ssrc;
+            let packet = Packet::from(p);
+            if let Some(d) = peer.direct(id) {
+                // The shortcut opens this stream from the next packet on.
+                d.opener.adopt(ssrc, packet.seq, packet.ts);
+            }
+            sink.media.push_back((id, packet));
+        }
         Event::Closed => fail(id, peer, sink, Disconnect::Closed),
         _ => {}
     }

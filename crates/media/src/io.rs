@@ -136,6 +136,8 @@ pub struct RelayConfig {
     pub connect_timeout: Duration,
     /// See [`EngineConfig::mix_complexity`].
     pub mix_complexity: i32,
+    /// See [`EngineConfig::shortcut`].
+    pub shortcut: bool,
     /// The socket's receive and send buffers, in bytes ([`SOCKET_BUFFER`] by default). The
     /// kernel's default (about 208 KiB) holds a few milliseconds of a thousand calls' packets:
     /// whenever the media thread waits for a CPU that long, datagrams are dropped before it
@@ -196,6 +198,7 @@ impl RelayConfig {
             silence_after: defaults.silence_after,
             connect_timeout: defaults.connect_timeout,
             mix_complexity: defaults.mix_complexity,
+            shortcut: defaults.shortcut,
             socket_buffer: SOCKET_BUFFER,
             udp: true,
             tcp: TcpListen::IfFree,
@@ -525,6 +528,7 @@ impl Relay {
         engine_config.silence_after = config.silence_after;
         engine_config.connect_timeout = config.connect_timeout;
         engine_config.mix_complexity = config.mix_complexity;
+        engine_config.shortcut = config.shortcut;
         let engine = Engine::new(engine_config)?;
         let state = UdpSocketState::new((&socket).into())?;
         let buffers = size_buffers(&state, &socket, config.socket_buffer);

@@ -79,6 +79,7 @@ pub mod framing;
 mod graph;
 pub mod io;
 mod record;
+pub mod srtp;
 
 pub use audio::{
     FRAME_SAMPLES, HOLD_MUSIC_NOTES_HZ, HOLD_MUSIC_NOTE_FRAMES, RECORDING_FRAME_SAMPLES,

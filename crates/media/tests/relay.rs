@@ -44,6 +44,9 @@ struct Sim {
     events: Vec<(Duration, MediaEvent)>,
     /// Datagrams the engine sent, by destination.
     sent_to: BTreeMap<SocketAddr, u64>,
+    /// The RTP datagrams clients sent the engine (kept only when `capture` is set).
+    capture: bool,
+    captured: Vec<(SocketAddr, Vec<u8>)>,
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -79,6 +82,8 @@ impl Sim {
             dead: HashSet::new(),
             events: Vec::new(),
             sent_to: BTreeMap::new(),
+            capture: false,
+            captured: Vec::new(),
         }
     }
 
@@ -114,6 +119,10 @@ impl Sim {
     }
 
     fn send(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        let rtp = data.len() > 12 && data[0] >> 6 == 2 && !(192..224).contains(&data[1]);
+        if self.capture && to == self.server && rtp {
+            self.captured.push((from, data.clone()));
+        }
         self.seq += 1;
         self.wire.push(Reverse((self.now + LATENCY, self.seq)));
         self.packets.insert(self.seq, Packet { from, to, data });
@@ -312,6 +321,9 @@ fn two_parties_hear_each_other_forwarded() {
     let c = s.engine.counters();
     assert!(c.forwarded > 180, "{c:?}");
     assert_eq!((c.mixed, c.music), (0, 0), "{c:?}");
+    // Past the first packets, the engine opens and seals the RTP itself (the shortcut).
+    assert!(c.shortcut_opened > 180 && c.shortcut_sealed > 180, "{c:?}");
+    assert_eq!(c.shortcut_refused, 0, "{c:?}");
     let f = s.engine.footprint();
     assert_eq!((f.forwarding, f.encoders, f.decoders), (2, 0, 0), "{f:?}");
     // About 50 frames a second arrive, in order, without gaps in sequence numbers.
@@ -320,6 +332,80 @@ fn two_parties_hear_each_other_forwarded() {
     assert!((45..=55).contains(&recent), "{recent} frames in a second");
     assert!(heard.windows(2).all(|w| w[1].rtp_time > w[0].rtp_time));
     assert!(heard.iter().skip(1).all(|h| h.contiguous));
+}
+
+#[test]
+fn without_the_shortcut_str0m_carries_the_media_and_both_still_hear() {
+    let mut config = EngineConfig::new(addr(40_000));
+    config.shortcut = false;
+    let mut s = Sim::with(config);
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.run_until(t0 + 2.0);
+    assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 2.0), 880.0, "A");
+    assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 2.0), 440.0, "B");
+    let c = s.engine.counters();
+    assert!(c.forwarded > 180, "{c:?}");
+    assert_eq!((c.shortcut_opened, c.shortcut_sealed), (0, 0), "{c:?}");
+    assert!(s.client(1).heard.iter().skip(1).all(|h| h.contiguous));
+}
+
+#[test]
+fn replayed_and_forged_rtp_on_a_peer_path_is_refused_and_the_call_goes_on() {
+    let mut s = Sim::new();
+    s.join(1, 440.0);
+    s.join(2, 880.0);
+    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+    let t0 = (s.now - s.base).as_secs_f64();
+    s.capture = true;
+    s.run_until(t0 + 1.0);
+    s.capture = false;
+    let a = s.client(1).addr;
+    let (_, genuine) = s
+        .captured
+        .iter()
+        .rev()
+        .find(|(from, _)| *from == a)
+        .cloned()
+        .expect("A sent RTP");
+    let server = s.server;
+    let inject = |s: &mut Sim, from: SocketAddr, data: &[u8]| {
+        let before = s.engine.counters();
+        s.engine.handle_datagram(s.now, from, server, data);
+        s.flush();
+        let after = s.engine.counters();
+        assert_eq!(after.forwarded, before.forwarded, "nothing forwarded");
+        after.shortcut_refused - before.shortcut_refused
+    };
+    // The same packet again (replayed), with a flipped bit in its payload or tag (forged),
+    // with another sequence number under the same tag: each refused on the peer's own path.
+    assert_eq!(inject(&mut s, a, &genuine), 1, "replayed");
+    let mut flipped = genuine.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    assert_eq!(inject(&mut s, a, &flipped), 1, "forged tag");
+    let mut renumbered = genuine.clone();
+    let seq = u16::from_be_bytes([genuine[2], genuine[3]]).wrapping_add(5);
+    renumbered[2..4].copy_from_slice(&seq.to_be_bytes());
+    assert_eq!(inject(&mut s, a, &renumbered), 1, "renumbered");
+    // From anywhere else, the same bytes are not even looked at.
+    assert_eq!(inject(&mut s, addr(60_001), &genuine), 0, "stranger");
+    assert_eq!(s.sent_to.get(&addr(60_001)), None);
+
+    s.run_until(t0 + 2.5);
+    assert_hears_only(
+        &s.heard(2, t0 + 1.5, t0 + 2.5),
+        440.0,
+        "B after the forgeries",
+    );
+    assert_hears_only(
+        &s.heard(1, t0 + 1.5, t0 + 2.5),
+        880.0,
+        "A after the forgeries",
+    );
+    assert!(s.client(2).heard.iter().skip(1).all(|h| h.contiguous));
 }
 
 #[test]

@@ -60,6 +60,10 @@ pub struct MediaConfig {
     /// Where recordings are kept (`--data-dir`); `None`: beside the database (see
     /// `recordings::data_dir`).
     pub data_dir: Option<std::path::PathBuf>,
+    /// Whether the relay opens and seals connected desktops' RTP itself
+    /// (`switchboard_media::srtp`; normally yes, `--no-media-shortcut` to leave all of it to
+    /// str0m).
+    pub shortcut: bool,
 }
 
 /// Limits on connections, requests and what is kept; `Limits::default()` holds the production

@@ -239,6 +239,7 @@ pub async fn prepare_with_store(
             rc.advertised = m.advertised;
             rc.udp = m.udp;
             rc.tcp = m.tcp;
+            rc.shortcut = m.shortcut;
             Some(switchboard_media::io::Relay::spawn(rc)?)
         }
         None => None,

@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// Relay no audio (calls connect at the signalling level only).
     #[arg(long)]
     pub no_media: bool,
+    /// Leave every RTP packet to str0m instead of the relay's own SRTP for connected desktops
+    /// (the forwarding shortcut, on by default): the path to compare against, or to fall back
+    /// to.
+    #[arg(long)]
+    pub no_media_shortcut: bool,
     /// Open connections at most (desktop WebSockets included); more are closed at once.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = switchboard_server::Limits::default().max_connections)]
     pub max_connections: usize,
@@ -196,6 +201,7 @@ fn config(args: &ServeArgs, demo: bool) -> Config {
             },
             ice_servers: args.ice_servers.clone().map(|i| i.0).unwrap_or_default(),
             data_dir: args.data_dir.clone(),
+            shortcut: !args.no_media_shortcut,
         }),
     }
 }
