@@ -487,7 +487,12 @@ struct Jitter {
 
 /// How a running peer reaches the relay.
 enum Link {
-    Udp(mio::net::UdpSocket),
+    /// The socket is connected to where the peer first sends (the relay's candidate): the
+    /// kernel then keeps the route instead of looking it up for every datagram.
+    Udp {
+        socket: mio::net::UdpSocket,
+        connected: Option<SocketAddr>,
+    },
     Tcp {
         stream: mio::net::TcpStream,
         /// The relay's listener: where every frame read comes from.
@@ -503,7 +508,10 @@ enum Link {
 impl Link {
     fn new(path: Path) -> Link {
         match path {
-            Path::Udp(socket) => Link::Udp(mio::net::UdpSocket::from_std(socket)),
+            Path::Udp(socket) => Link::Udp {
+                socket: mio::net::UdpSocket::from_std(socket),
+                connected: None,
+            },
             Path::Tcp(stream, relay) => Link::Tcp {
                 stream: mio::net::TcpStream::from_std(stream),
                 relay,
@@ -516,14 +524,14 @@ impl Link {
 
     fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {
-            Link::Udp(socket) => socket,
+            Link::Udp { socket, .. } => socket,
             Link::Tcp { stream, .. } => stream,
         }
     }
 
     fn interest(&self) -> mio::Interest {
         match self {
-            Link::Udp(_) => mio::Interest::READABLE,
+            Link::Udp { .. } => mio::Interest::READABLE,
             Link::Tcp { .. } => mio::Interest::READABLE | mio::Interest::WRITABLE,
         }
     }
@@ -532,8 +540,15 @@ impl Link {
     /// it shows up as loss; on TCP the frame waits for the connection to take it.
     fn send(&mut self, data: &[u8], to: SocketAddr) {
         match self {
-            Link::Udp(socket) => {
-                let _ = socket.send_to(data, to);
+            Link::Udp { socket, connected } => {
+                if connected.is_none() && socket.connect(to).is_ok() {
+                    *connected = Some(to);
+                }
+                let _ = if *connected == Some(to) {
+                    socket.send(data)
+                } else {
+                    socket.send_to(data, to)
+                };
             }
             Link::Tcp { unsent, .. } => {
                 if framing::frame(data, unsent).is_ok() {
@@ -572,7 +587,7 @@ impl Link {
     /// nothing more is waiting.
     fn next_datagram(&mut self, buf: &mut [u8]) -> Option<(Protocol, SocketAddr, usize)> {
         match self {
-            Link::Udp(socket) => loop {
+            Link::Udp { socket, .. } => loop {
                 match socket.recv_from(buf) {
                     Ok((n, from)) => return Some((Protocol::Udp, from, n)),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -989,6 +1004,8 @@ impl Task {
 const WAKE: mio::Token = mio::Token(usize::MAX);
 /// How often every peer of a thread is looked at for its report and its probe's stop.
 const SWEEP: Duration = Duration::from_millis(50);
+/// Due frames are sent after this many sockets read in one wake-up, not only after all.
+const TIMERS_EVERY: usize = 32;
 
 /// One client thread's loop: its peers' sockets in one `epoll` set, their deadlines and frame
 /// schedules in one ordered index. A wake-up costs one system call for however many peers are
@@ -1023,25 +1040,21 @@ impl Lane {
                     return;
                 }
             }
-            let now = Instant::now();
-            for ev in events.iter() {
+            // The clock is read again for every peer: at a thousand calls one wake-up can
+            // serve hundreds of sockets, and arrivals and sends are stamped when they happen.
+            // Frames that fall due meanwhile go out between reads, not after all of them.
+            for (n, ev) in events.iter().enumerate() {
                 let i = ev.token().0;
                 if let Some(Some(t)) = self.tasks.get_mut(i) {
-                    t.read_all(&self.shared, now, &mut buf);
+                    t.read_all(&self.shared, Instant::now(), &mut buf);
                     touched.push(i);
                 }
-            }
-            while let Some(&(t, i)) = self.timers.first() {
-                if t > now {
-                    break;
-                }
-                self.timers.pop_first();
-                if let Some(Some(task)) = self.tasks.get_mut(i) {
-                    task.timer = None;
-                    task.on_timer(&self.shared, now);
-                    touched.push(i);
+                if n % TIMERS_EVERY == TIMERS_EVERY - 1 {
+                    self.run_due(&mut touched);
                 }
             }
+            self.run_due(&mut touched);
+            let now = Instant::now();
             if now >= next_sweep {
                 next_sweep = now + SWEEP;
                 for (i, slot) in self.tasks.iter_mut().enumerate() {
@@ -1056,6 +1069,22 @@ impl Lane {
             }
             for i in touched.drain(..) {
                 self.settle(i);
+            }
+        }
+    }
+
+    /// Runs every peer whose deadline or frame is due now.
+    fn run_due(&mut self, touched: &mut Vec<usize>) {
+        while let Some(&(t, i)) = self.timers.first() {
+            let now = Instant::now();
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(Some(task)) = self.tasks.get_mut(i) {
+                task.timer = None;
+                task.on_timer(&self.shared, now);
+                touched.push(i);
             }
         }
     }
