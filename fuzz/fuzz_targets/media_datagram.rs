@@ -1,7 +1,9 @@
 //! Feeds arbitrary datagrams to the media engine's socket entry points. The engine is set up
 //! once per process with one peer connected (a str0m client, handshake done in process on
 //! simulated time) and one peer that never connected, so datagrams from the connected peer's
-//! address reach DTLS and SRTP handling, and others reach demultiplexing and STUN; some arrive
+//! address reach DTLS and SRTP handling, and others reach demultiplexing and STUN; the connected
+//! client has sent audio, so the engine's own SRTP (the shortcut) has adopted its stream, and
+//! datagrams with that stream's SSRC (bytes 8 to 11) reach the shortcut's opener; some arrive
 //! as ICE-TCP frames (the engine has a passive TCP candidate too). Each input is a sequence of
 //! `[len: u8][sender: u8][len bytes]`; between datagrams, time advances and timeouts are
 //! handled. The whole input also goes through the ICE-TCP deframer in pieces. Passes when
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use str0m::change::SdpAnswer;
-use str0m::media::{Direction, MediaKind};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Output, Rtc, RtcConfig};
 use switchboard_media::framing::{Deframer, MAX_FRAMED};
@@ -31,15 +33,18 @@ struct World {
     now: Instant,
 }
 
-fn client_offer(now: Instant, addr: SocketAddr) -> (Rtc, String, str0m::change::SdpPendingOffer) {
+fn client_offer(
+    now: Instant,
+    addr: SocketAddr,
+) -> (Rtc, String, str0m::change::SdpPendingOffer, Mid) {
     let mut rtc = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
         .build(now);
     rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
     let mut api = rtc.sdp_api();
-    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
     let (offer, pending) = api.apply().expect("offer");
-    (rtc, offer.to_sdp_string(), pending)
+    (rtc, offer.to_sdp_string(), pending, mid)
 }
 
 fn setup() -> World {
@@ -50,7 +55,7 @@ fn setup() -> World {
     let mut config = EngineConfig::new(server);
     config.advertised_tcp = Some(server_tcp);
     let mut engine = Engine::new(config).expect("engine");
-    let (mut rtc, offer, pending) = client_offer(now, client);
+    let (mut rtc, offer, pending, mid) = client_offer(now, client);
     let answer = engine.add_peer(now, PeerId(1), &offer).expect("answer");
     rtc.sdp_api()
         .accept_answer(
@@ -58,7 +63,7 @@ fn setup() -> World {
             SdpAnswer::from_sdp_string(&answer).expect("answer"),
         )
         .expect("accepted");
-    let (_, offer2, _) = client_offer(now, "127.0.0.1:50002".parse().expect("addr"));
+    let (_, offer2, _, _) = client_offer(now, "127.0.0.1:50002".parse().expect("addr"));
     engine.add_peer(now, PeerId(2), &offer2).expect("answer 2");
     engine.set_graph(
         &Graph::new()
@@ -91,6 +96,38 @@ fn setup() -> World {
     assert!(
         engine.is_connected(PeerId(1)),
         "the fuzz setup did not connect"
+    );
+    // A few audio frames from the client: the first ones go through str0m, and the engine's
+    // shortcut takes the stream over from them.
+    let pt = rtc
+        .codec_config()
+        .params()
+        .iter()
+        .find(|p| p.spec().codec == str0m::format::Codec::Opus)
+        .map(|p| p.pt())
+        .expect("opus");
+    for i in 0..10u64 {
+        now += Duration::from_millis(20);
+        let time = MediaTime::new(i * 960, Frequency::FORTY_EIGHT_KHZ);
+        if let Some(w) = rtc.writer(mid) {
+            w.write(pt, now, time, vec![0xf8, 0xff, 0xfe]).expect("write");
+        }
+        rtc.handle_input(Input::Timeout(now)).expect("client timeout");
+        loop {
+            match rtc.poll_output().expect("client output") {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) => engine.handle_datagram(now, t.source, server, &t.contents),
+                Output::Event(_) => {}
+            }
+        }
+        engine.handle_timeout(now);
+        while engine.poll_transmit().is_some() {}
+        while engine.poll_event().is_some() {}
+    }
+    assert!(
+        engine.counters().shortcut_opened > 0,
+        "the shortcut took no packet in the fuzz setup: {:?}",
+        engine.counters()
     );
     World {
         engine,

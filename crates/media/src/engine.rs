@@ -901,6 +901,9 @@ impl Engine {
         peer.ext_ids = ExtIds::of_answer(&answer);
         if let Shortcut::On(d) = &mut peer.shortcut {
             d.opener.set_audio_level_id(peer.ext_ids.audio_level);
+            // The peer is moving: str0m sends to the path its ICE checks select until the
+            // peer's RTP shows the new one.
+            d.path = None;
         }
         drain(now, id, peer, &mut self.sink);
         self.sink.timers.arm(id, peer);
@@ -1824,7 +1827,7 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{is_stun, Origin, OutStream, Stamp};
+    use super::{is_stun, ExtIds, Origin, OutStream, Stamp};
     use crate::graph::PeerId;
 
     #[test]
@@ -1872,6 +1875,29 @@ mod tests {
             .expect("resumed");
         assert!(resumed.marker);
         assert_eq!(resumed.seq, seq0 + 6);
+    }
+
+    #[test]
+    fn the_shortcut_takes_its_extension_ids_from_the_audio_section_of_the_answer() {
+        let answer = "v=0\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+            a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+            a=extmap:3/sendrecv urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+            a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n";
+        assert_eq!(
+            ExtIds::of_answer(answer),
+            ExtIds {
+                mid: Some(3),
+                audio_level: Some(1)
+            }
+        );
+        // An id beyond the one-byte form (RFC 8285) is not one the shortcut can write.
+        let two_byte = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=extmap:15 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+            a=extmap:x urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
+        assert_eq!(ExtIds::of_answer(two_byte), ExtIds::default());
     }
 
     #[test]
