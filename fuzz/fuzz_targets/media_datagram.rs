@@ -110,9 +110,11 @@ fn setup() -> World {
         now += Duration::from_millis(20);
         let time = MediaTime::new(i * 960, Frequency::FORTY_EIGHT_KHZ);
         if let Some(w) = rtc.writer(mid) {
-            w.write(pt, now, time, vec![0xf8, 0xff, 0xfe]).expect("write");
+            w.write(pt, now, time, vec![0xf8, 0xff, 0xfe])
+                .expect("write");
         }
-        rtc.handle_input(Input::Timeout(now)).expect("client timeout");
+        rtc.handle_input(Input::Timeout(now))
+            .expect("client timeout");
         loop {
             match rtc.poll_output().expect("client output") {
                 Output::Timeout(_) => break,
