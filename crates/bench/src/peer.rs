@@ -340,6 +340,7 @@ enum Shortcut {
 fn bind(ip: IpAddr) -> anyhow::Result<(StdUdpSocket, SocketAddr)> {
     let socket = StdUdpSocket::bind(SocketAddr::new(ip, 0))?;
     socket.set_nonblocking(true)?;
+    kernel_time::enable(&socket);
     let local = socket.local_addr()?;
     Ok((socket, local))
 }
@@ -583,13 +584,17 @@ impl Link {
     }
 
     /// The next datagram waiting (a UDP datagram, or a whole frame from the TCP connection),
-    /// copied into `buf`: its transport, where it came from and its length; `None` once
-    /// nothing more is waiting.
-    fn next_datagram(&mut self, buf: &mut [u8]) -> Option<(Protocol, SocketAddr, usize)> {
+    /// copied into `buf`: its transport, where it came from, its length and when it arrived
+    /// (the kernel's receive time where the socket gives one); `None` once nothing more is
+    /// waiting.
+    fn next_datagram(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Option<(Protocol, SocketAddr, usize, Option<Instant>)> {
         match self {
             Link::Udp { socket, .. } => loop {
-                match socket.recv_from(buf) {
-                    Ok((n, from)) => return Some((Protocol::Udp, from, n)),
+                match kernel_time::recv_from(socket, buf) {
+                    Ok((n, from, at)) => return Some((Protocol::Udp, from, n, at)),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(_) => return None,
                 }
@@ -605,7 +610,7 @@ impl Link {
                     Ok(Some(frame)) => {
                         let n = frame.len();
                         buf.get_mut(..n)?.copy_from_slice(frame);
-                        return Some((Protocol::Tcp, *relay, n));
+                        return Some((Protocol::Tcp, *relay, n, None));
                     }
                     Ok(None) => {}
                     Err(_) => *closed = true,
@@ -626,6 +631,89 @@ impl Link {
 
     fn closed(&self) -> bool {
         matches!(self, Link::Tcp { closed: true, .. })
+    }
+}
+
+/// The kernel's receive time of a datagram (`SO_TIMESTAMPNS`), as an `Instant`. The kernel
+/// stamps it in real time (`CLOCK_REALTIME`); it is turned into the monotonic clock by how long
+/// ago it was, read against both clocks at once, so a step of the real-time clock between
+/// datagrams does not move it.
+#[cfg(target_os = "linux")]
+mod kernel_time {
+    use std::io;
+    use std::io::IoSliceMut;
+    use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use nix::sys::socket::{
+        recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+    };
+    use nix::sys::time::TimeSpec;
+
+    /// Asks the kernel to stamp what `socket` receives; without it the client's clock is used.
+    pub fn enable(socket: &std::net::UdpSocket) {
+        let _ = setsockopt(socket, sockopt::ReceiveTimestampns, &true);
+    }
+
+    pub fn recv_from(
+        socket: &mio::net::UdpSocket,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Option<Instant>)> {
+        let mut space = nix::cmsg_space!(TimeSpec);
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(io::Error::from)?;
+        let from = msg
+            .address
+            .as_ref()
+            .and_then(socket_addr)
+            .ok_or_else(|| io::Error::other("a datagram without an IP source"))?;
+        let stamped = msg.cmsgs().ok().and_then(|mut c| {
+            c.find_map(|m| match m {
+                ControlMessageOwned::ScmTimestampns(ts) => Some(ts),
+                _ => None,
+            })
+        });
+        Ok((msg.bytes, from, stamped.and_then(arrival)))
+    }
+
+    fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+        if let Some(v4) = a.as_sockaddr_in() {
+            return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+        }
+        a.as_sockaddr_in6()
+            .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+    }
+
+    fn arrival(ts: TimeSpec) -> Option<Instant> {
+        let stamped = UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(ts.tv_sec()).ok()?)
+            + Duration::from_nanos(u64::try_from(ts.tv_nsec()).ok()?);
+        let (now, real) = (Instant::now(), SystemTime::now());
+        let ago = real.duration_since(stamped).unwrap_or_default();
+        now.checked_sub(ago)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod kernel_time {
+    use std::io;
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    pub fn enable(_: &std::net::UdpSocket) {}
+
+    pub fn recv_from(
+        socket: &mio::net::UdpSocket,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr, Option<Instant>)> {
+        socket.recv_from(buf).map(|(n, from)| (n, from, None))
     }
 }
 
@@ -726,12 +814,12 @@ impl Task {
     /// edge), after what a TCP connection can now take of the frames waiting to be sent.
     fn read_all(&mut self, shared: &Shared, now: Instant, buf: &mut [u8]) {
         self.link.flush();
-        while let Some((proto, from, n)) = self.link.next_datagram(buf) {
+        while let Some((proto, from, n, arrived)) = self.link.next_datagram(buf) {
             let Some(data) = buf.get(..n) else { continue };
             if let Shortcut::On { opener, .. } = &mut self.shortcut {
                 match opener.open(data) {
                     Ok(opened) => {
-                        self.on_rtp(shared, now, &opened.payload);
+                        self.on_rtp(shared, arrived.unwrap_or(now), &opened.payload);
                         continue;
                     }
                     Err(why) if why.is_for_str0m() => {}
@@ -1197,5 +1285,56 @@ impl Drop for Fleet {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::net::{Ipv4Addr, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    use super::kernel_time;
+
+    /// A datagram read through `recvmsg` carries the kernel's receive time: after the send,
+    /// well before a late read, in the monotonic clock the rest of the bench uses. Linux turns
+    /// stamping at arrival on shortly after the first socket asks (until then it stamps at the
+    /// read), so the test sends until one datagram shows it, and then checks the stamp.
+    #[test]
+    fn a_datagram_comes_with_the_kernels_receive_time() {
+        let receiver = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        kernel_time::enable(&receiver);
+        let sender = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let receiver = mio::net::UdpSocket::from_std(receiver);
+        let to = receiver.local_addr().unwrap();
+        let mut buf = [0u8; 64];
+        for attempt in 0.. {
+            assert!(attempt < 200, "no datagram was stamped at its arrival");
+            let before = Instant::now();
+            sender.send_to(b"hello", to).unwrap();
+            let sent = Instant::now();
+            // Read late: a stamp taken at arrival stays there, one taken at the read does not.
+            std::thread::sleep(Duration::from_millis(20));
+            let (n, from, at) = kernel_time::recv_from(&receiver, &mut buf).unwrap();
+            let read = Instant::now();
+            assert_eq!(
+                (&buf[..n], from),
+                (&b"hello"[..], sender.local_addr().unwrap())
+            );
+            let at = at.expect("a kernel receive time");
+            if read.saturating_duration_since(at) < Duration::from_millis(15) {
+                continue;
+            }
+            // Both clocks are read a few microseconds apart when the stamp is converted.
+            let slack = Duration::from_millis(2);
+            assert!(
+                at + slack >= before && at <= sent + slack,
+                "stamped {:?} after the send began",
+                at.saturating_duration_since(before)
+            );
+            break;
+        }
+        // Nothing more waiting.
+        assert!(kernel_time::recv_from(&receiver, &mut buf).is_err());
     }
 }

@@ -367,10 +367,17 @@ pub fn one_byte_extension(id: u8, len: usize) -> bool {
 }
 
 impl Outgoing<'_> {
-    /// Writes the header into `out` (cleared first) and returns its length.
+    /// Writes the header into `out` (cleared first) and returns its length. An extension that
+    /// does not fit the one-byte form is left out.
     fn write(&self, out: &mut Vec<u8>) -> usize {
         out.clear();
-        let has_ext = self.mid.is_some() || self.audio_level.is_some();
+        let mid = self
+            .mid
+            .filter(|(id, value)| one_byte_extension(*id, value.len()));
+        let audio_level = self
+            .audio_level
+            .filter(|(id, _, _)| one_byte_extension(*id, 1));
+        let has_ext = mid.is_some() || audio_level.is_some();
         out.push(0x80 | if has_ext { 0x10 } else { 0 });
         out.push(self.pt & 0x7f | if self.marker { 0x80 } else { 0 });
         out.extend_from_slice(&(self.seq as u16).to_be_bytes());
@@ -379,12 +386,13 @@ impl Outgoing<'_> {
         if has_ext {
             out.extend_from_slice(&[0xbe, 0xde, 0, 0]);
             let start = out.len();
-            if let Some((id, level, voice)) = self.audio_level {
+            if let Some((id, level, voice)) = audio_level {
                 out.push(id << 4);
                 out.push(if voice { 0x80 } else { 0 } | (level.unsigned_abs() & 0x7f));
             }
-            if let Some((id, value)) = self.mid {
-                out.push(id << 4 | (value.len() as u8 - 1));
+            if let Some((id, value)) = mid {
+                // One to sixteen bytes (checked above): the length field is the length - 1.
+                out.push(id << 4 | (value.len() - 1) as u8);
                 out.extend_from_slice(value);
             }
             while !(out.len() - start).is_multiple_of(4) {
@@ -409,9 +417,9 @@ impl fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// One SRTP packet: `header`, then `payload` encrypted, then the tag. The extension ids of
-    /// `header` must fit the one-byte form ([`one_byte_extension`]). Returns `None` only when
-    /// the cipher fails.
+    /// One SRTP packet: `header`, then `payload` encrypted, then the tag. Extensions of
+    /// `header` that do not fit the one-byte form ([`one_byte_extension`]) are left out.
+    /// Returns `None` only when the cipher fails.
     pub fn seal(&mut self, header: &Outgoing<'_>, payload: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(12 + 12 + payload.len() + TAG_LEN);
         let hlen = header.write(&mut out);
@@ -799,6 +807,30 @@ mod tests {
         // A forgery does not move the window: the genuine packet still opens.
         forged[last] ^= 1;
         assert!(opener.open(&forged).is_ok());
+    }
+
+    #[test]
+    fn extensions_that_do_not_fit_the_one_byte_form_are_left_out() {
+        let (mut sealer, mut opener) = pair();
+        opener.set_audio_level_id(Some(1));
+        opener.adopt(7, 1, 0);
+        for (mid, level_id) in [((4, &b""[..]), 15), ((15, &b"0"[..]), 0)] {
+            let header = Outgoing {
+                pt: 111,
+                marker: true,
+                seq: 2,
+                ts: 960,
+                ssrc: 7,
+                mid: Some(mid),
+                audio_level: Some((level_id, -10, false)),
+            };
+            let sealed = sealer.seal(&header, b"z").unwrap();
+            assert_eq!(sealed[0] & 0x10, 0, "no extension header");
+            assert_eq!(sealed.len(), 12 + 1 + TAG_LEN);
+            assert_eq!(opener.open(&sealed).unwrap().audio_level, None);
+            opener.adopt(8, 1, 0);
+            opener.adopt(7, 1, 0);
+        }
     }
 
     #[test]
