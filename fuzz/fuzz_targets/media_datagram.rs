@@ -22,7 +22,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Output, Rtc, RtcConfig};
 use switchboard_media::framing::{Deframer, MAX_FRAMED};
 use switchboard_media::{
-    Engine, EngineConfig, Graph, PeerId, Source, Transport, PEER_TRANSMIT_QUEUE,
+    opus_pt, Engine, EngineConfig, Graph, PeerId, Source, Transport, PEER_TRANSMIT_QUEUE,
 };
 
 struct World {
@@ -45,6 +45,27 @@ fn client_offer(
     let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
     let (offer, pending) = api.apply().expect("offer");
     (rtc, offer.to_sdp_string(), pending, mid)
+}
+
+/// One step of the in-process network at `now`: the client's output to the engine, the
+/// engine's to the client.
+fn exchange(rtc: &mut Rtc, engine: &mut Engine, now: Instant, server: SocketAddr) {
+    rtc.handle_input(Input::Timeout(now))
+        .expect("client timeout");
+    loop {
+        match rtc.poll_output().expect("client output") {
+            Output::Timeout(_) => break,
+            Output::Transmit(t) => engine.handle_datagram(now, t.source, server, &t.contents),
+            Output::Event(_) => {}
+        }
+    }
+    engine.handle_timeout(now);
+    while let Some(t) = engine.poll_transmit() {
+        let r = Receive::new(Protocol::Udp, server, t.destination, &t.contents).expect("parse");
+        rtc.handle_input(Input::Receive(now, r))
+            .expect("client input");
+    }
+    while engine.poll_event().is_some() {}
 }
 
 fn setup() -> World {
@@ -76,22 +97,7 @@ fn setup() -> World {
             break;
         }
         now += Duration::from_millis(1);
-        rtc.handle_input(Input::Timeout(now))
-            .expect("client timeout");
-        loop {
-            match rtc.poll_output().expect("client output") {
-                Output::Timeout(_) => break,
-                Output::Transmit(t) => engine.handle_datagram(now, t.source, server, &t.contents),
-                Output::Event(_) => {}
-            }
-        }
-        engine.handle_timeout(now);
-        while let Some(t) = engine.poll_transmit() {
-            let r = Receive::new(Protocol::Udp, server, t.destination, &t.contents).expect("parse");
-            rtc.handle_input(Input::Receive(now, r))
-                .expect("client input");
-        }
-        while engine.poll_event().is_some() {}
+        exchange(&mut rtc, &mut engine, now, server);
     }
     assert!(
         engine.is_connected(PeerId(1)),
@@ -99,13 +105,7 @@ fn setup() -> World {
     );
     // A few audio frames from the client: the first ones go through str0m, and the engine's
     // shortcut takes the stream over from them.
-    let pt = rtc
-        .codec_config()
-        .params()
-        .iter()
-        .find(|p| p.spec().codec == str0m::format::Codec::Opus)
-        .map(|p| p.pt())
-        .expect("opus");
+    let pt = opus_pt(&rtc).expect("opus");
     for i in 0..10u64 {
         now += Duration::from_millis(20);
         let time = MediaTime::new(i * 960, Frequency::FORTY_EIGHT_KHZ);
@@ -113,18 +113,7 @@ fn setup() -> World {
             w.write(pt, now, time, vec![0xf8, 0xff, 0xfe])
                 .expect("write");
         }
-        rtc.handle_input(Input::Timeout(now))
-            .expect("client timeout");
-        loop {
-            match rtc.poll_output().expect("client output") {
-                Output::Timeout(_) => break,
-                Output::Transmit(t) => engine.handle_datagram(now, t.source, server, &t.contents),
-                Output::Event(_) => {}
-            }
-        }
-        engine.handle_timeout(now);
-        while engine.poll_transmit().is_some() {}
-        while engine.poll_event().is_some() {}
+        exchange(&mut rtc, &mut engine, now, server);
     }
     assert!(
         engine.counters().shortcut_opened > 0,

@@ -944,12 +944,7 @@ impl Task {
         let (Some(keys), Some(mid)) = (self.keys.get(), self.mid) else {
             return Shortcut::Pending;
         };
-        let Some(ssrc) = self
-            .rtc
-            .direct_api()
-            .stream_tx_by_mid(mid, None)
-            .map(|tx| *tx.ssrc())
-        else {
+        let Some(ssrc) = shortcut::sending_ssrc(&mut self.rtc, mid) else {
             return Shortcut::Pending;
         };
         match shortcut::sessions(shortcut::provider(), &keys) {

@@ -554,12 +554,7 @@ impl Peer {
             info!(%id, "shortcut declined: no MID header extension");
             return Shortcut::Declined;
         }
-        let Some(ssrc) = self
-            .rtc
-            .direct_api()
-            .stream_tx_by_mid(mid, None)
-            .map(|tx| *tx.ssrc())
-        else {
+        let Some(ssrc) = srtp::sending_ssrc(&mut self.rtc, mid) else {
             return Shortcut::Pending;
         };
         let mid_bytes = mid.as_bytes().to_vec();

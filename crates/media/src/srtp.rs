@@ -209,6 +209,14 @@ pub fn provider() -> &'static dyn SrtpProvider {
     tapped_provider().srtp_provider
 }
 
+/// The SSRC of the stream `rtc` sends on `mid` (RTP mode), once it has one: what the shortcut
+/// seals that stream's packets under.
+pub fn sending_ssrc(rtc: &mut Rtc, mid: str0m::media::Mid) -> Option<u32> {
+    rtc.direct_api()
+        .stream_tx_by_mid(mid, None)
+        .map(|tx| *tx.ssrc())
+}
+
 /// Builds an `Rtc` from `config` with the tapped provider, and the slot its keys will be in
 /// once its DTLS handshake is done.
 pub fn tapped_rtc(config: RtcConfig, now: Instant) -> (Rtc, Arc<KeySlot>) {

@@ -101,6 +101,15 @@ impl Sim {
     }
 
     /// As [`Sim::join`], the browser reaching the engine over `proto` only.
+    /// Peers 1 (440 Hz) and 2 (880 Hz), each hearing the other; the time (seconds since the
+    /// start) when both are connected.
+    fn two_party_call(&mut self) -> f64 {
+        self.join(1, 440.0);
+        self.join(2, 880.0);
+        self.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
+        (self.now - self.base).as_secs_f64()
+    }
+
     fn join_on(&mut self, id: u64, proto: Protocol, tone: f32) {
         let (mut client, offer) = Client::on(self.now, proto, addr(50_000 + id as u16), tone);
         let answer = self
@@ -301,6 +310,13 @@ fn assert_silent(samples: &[i16], what: &str) {
     );
 }
 
+/// Peer 1 hears only 880 Hz and peer 2 only 440 Hz between `from` and `to` (a
+/// [`Sim::two_party_call`]).
+fn assert_the_pair_hears_each_other(s: &Sim, from: f64, to: f64, when: &str) {
+    assert_hears_only(&s.heard(1, from, to), 880.0, &format!("1 {when}"));
+    assert_hears_only(&s.heard(2, from, to), 440.0, &format!("2 {when}"));
+}
+
 fn music_amplitude(samples: &[i16]) -> f64 {
     HOLD_MUSIC_NOTES_HZ
         .iter()
@@ -311,10 +327,7 @@ fn music_amplitude(samples: &[i16]) -> f64 {
 #[test]
 fn two_parties_hear_each_other_forwarded() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 2.0);
     assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 2.0), 880.0, "A");
     assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 2.0), 440.0, "B");
@@ -339,10 +352,7 @@ fn without_the_shortcut_str0m_carries_the_media_and_both_still_hear() {
     let mut config = EngineConfig::new(addr(40_000));
     config.shortcut = false;
     let mut s = Sim::with(config);
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 2.0);
     assert_hears_only(&s.heard(1, t0 + 1.0, t0 + 2.0), 880.0, "A");
     assert_hears_only(&s.heard(2, t0 + 1.0, t0 + 2.0), 440.0, "B");
@@ -355,10 +365,7 @@ fn without_the_shortcut_str0m_carries_the_media_and_both_still_hear() {
 #[test]
 fn replayed_and_forged_rtp_on_a_peer_path_is_refused_and_the_call_goes_on() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.capture = true;
     s.run_until(t0 + 1.0);
     s.capture = false;
@@ -395,16 +402,7 @@ fn replayed_and_forged_rtp_on_a_peer_path_is_refused_and_the_call_goes_on() {
     assert_eq!(s.sent_to.get(&addr(60_001)), None);
 
     s.run_until(t0 + 2.5);
-    assert_hears_only(
-        &s.heard(2, t0 + 1.5, t0 + 2.5),
-        440.0,
-        "B after the forgeries",
-    );
-    assert_hears_only(
-        &s.heard(1, t0 + 1.5, t0 + 2.5),
-        880.0,
-        "A after the forgeries",
-    );
+    assert_the_pair_hears_each_other(&s, t0 + 1.5, t0 + 2.5, "after the forgeries");
     assert!(s.client(2).heard.iter().skip(1).all(|h| h.contiguous));
 }
 
@@ -593,10 +591,7 @@ fn three_parties_each_hear_a_mix_of_the_other_two() {
 #[test]
 fn a_held_peer_hears_the_music_and_the_holder_hears_nothing() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 1.0);
     // 2 holds 1: 1 hears music, 2 hears nothing of 1.
     s.graph(Graph::new().with(PeerId(1), [Source::HoldMusic]));
@@ -637,10 +632,7 @@ fn a_held_peer_hears_the_music_and_the_holder_hears_nothing() {
 #[test]
 fn a_muted_source_falls_silent_without_looking_like_loss() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 1.0);
     // 2 is muted: 1 no longer hears it; 2 still hears 1.
     s.graph(Graph::new().with(PeerId(2), [p(1)]));
@@ -750,10 +742,7 @@ fn a_removed_peer_gets_nothing_more_and_its_state_is_freed() {
 #[test]
 fn an_ice_restart_from_a_new_address_keeps_the_audio_flowing() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 1.0);
     // The desktop moves: its old address is gone, it restarts ICE from a new one.
     let old = s.client(1).addr;
@@ -808,10 +797,7 @@ fn an_ice_restart_from_a_new_address_keeps_the_audio_flowing() {
 #[test]
 fn garbage_and_hostile_datagrams_are_counted_and_dropped() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 0.5);
     let before = s.engine.counters();
     let a = s.client(1).addr;
@@ -863,26 +849,14 @@ fn garbage_and_hostile_datagrams_are_counted_and_dropped() {
     // Nothing was sent to the stranger, and the call goes on.
     assert_eq!(s.sent_to.get(&stranger), None);
     s.run_until(t0 + 2.0);
-    assert_hears_only(
-        &s.heard(1, t0 + 1.0, t0 + 2.0),
-        880.0,
-        "1 after the garbage",
-    );
-    assert_hears_only(
-        &s.heard(2, t0 + 1.0, t0 + 2.0),
-        440.0,
-        "2 after the garbage",
-    );
+    assert_the_pair_hears_each_other(&s, t0 + 1.0, t0 + 2.0, "after the garbage");
     assert!(s.engine.is_connected(PeerId(1)));
 }
 
 #[test]
 fn a_peer_that_stops_sending_is_reported_and_so_is_its_return() {
     let mut s = Sim::new();
-    s.join(1, 440.0);
-    s.join(2, 880.0);
-    s.graph(Graph::new().with(PeerId(1), [p(2)]).with(PeerId(2), [p(1)]));
-    let t0 = (s.now - s.base).as_secs_f64();
+    let t0 = s.two_party_call();
     s.run_until(t0 + 1.0);
     s.clients.get_mut(&2).expect("client").sending = false;
     let stopped = s.now - s.base;
