@@ -18,11 +18,15 @@
 //!   ICE-TCP (browsers on networks without UDP), commands in and events out over channels.
 //! - `record`: the recordings' files: a writer thread, [`repair_wav`] for a file whose writer
 //!   died, and (feature `mp3`, off by default: LAME is LGPL) `encode_mp3`.
+//! - [`srtp`]: the forwarding shortcut's SRTP (the key tap on str0m's DTLS, RFC 3711's key
+//!   derivation, RFC 7714's AEAD-AES-GCM, the RTP header fields routing needs), pure.
 //!
 //! # Hybrid relay
 //! str0m runs in RTP mode: packets arrive as str0m decrypted them and leave as the relay
 //! writes them, with no depacketizing, jitter buffer or packetizer in between (and no frame
-//! timers of str0m's own). A receiver that hears exactly one source is forwarded that source's
+//! timers of str0m's own). Once a peer's DTLS is up and it chose AES-GCM, the engine opens
+//! its RTP and seals what it sends it itself ([`srtp`], [`EngineConfig::shortcut`]); str0m keeps
+//! ICE, DTLS, RTCP and the first packets of a stream. A receiver that hears exactly one source is forwarded that source's
 //! RTP packets' Opus payload as it came (one Opus packet per RTP packet, RFC 7587), without
 //! transcoding or copying, under the receiver's own SSRC, sequence numbers and timestamps: the
 //! relay keeps the source's spacing (a loss stays a gap the receiver conceals, a reordered
