@@ -16,7 +16,7 @@
 //!   of a packet the engine sends ([`Outgoing`]) with its MID and audio-level extensions.
 //!
 //! The sequence numbers the engine gives str0m's `write_rtp` and those it seals with are one
-//! numbering (the receiver's [`OutStream`](crate::engine)), so both paths can write to one
+//! numbering (the receiver's `OutStream` in the engine), so both paths can write to one
 //! stream and its SRTP index (rollover counter and sequence number) never repeats.
 
 use std::cell::RefCell;
