@@ -50,6 +50,11 @@ pub async fn run(mut args: Args) -> anyhow::Result<()> {
     args.participants.sort_unstable();
     args.participants.retain(|&n| n > 0);
     anyhow::ensure!(args.room >= 2, "--room must be at least 2");
+    // No core files from what the bench starts: Janus has aborted while being stopped with
+    // 1,500 peers, and its core (13 GB) landed in the working directory. Janus raises its own
+    // soft limit as it starts, so the hard one goes to 0 too; the servers inherit both, and
+    // the bench's process is the only one whose limit changes.
+    let _ = rlimit::Resource::CORE.set(0, 0);
     if !have_taskset() && (!args.server_cpus.is_empty() || !args.client_cpus.is_empty()) {
         eprintln!("taskset is missing: nothing is pinned (server and client share the cores)");
         args.server_cpus.clear();
