@@ -41,13 +41,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::TcpType;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use switchboard_media::framing::{self, Deframer};
-use switchboard_media::srtp::{self as shortcut, KeySlot, Opener, Outgoing, Sealer};
+use switchboard_media::srtp::{self as shortcut, Direct, KeySlot, Opener, Outgoing, TakeOver};
 
 /// One frame every 20 ms.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -330,11 +330,7 @@ enum Shortcut {
     Pending,
     /// A profile the shortcut does not take (Janus may choose AES-CM): str0m does it all.
     Declined,
-    On {
-        sealer: Sealer,
-        opener: Opener,
-        ssrc: u32,
-    },
+    On(Direct),
 }
 
 fn bind(ip: IpAddr) -> anyhow::Result<(StdUdpSocket, SocketAddr)> {
@@ -488,12 +484,7 @@ struct Jitter {
 
 /// How a running peer reaches the relay.
 enum Link {
-    /// The socket is connected to where the peer first sends (the relay's candidate): the
-    /// kernel then keeps the route instead of looking it up for every datagram.
-    Udp {
-        socket: mio::net::UdpSocket,
-        connected: Option<SocketAddr>,
-    },
+    Udp(mio::net::UdpSocket),
     Tcp {
         stream: mio::net::TcpStream,
         /// The relay's listener: where every frame read comes from.
@@ -509,10 +500,7 @@ enum Link {
 impl Link {
     fn new(path: Path) -> Link {
         match path {
-            Path::Udp(socket) => Link::Udp {
-                socket: mio::net::UdpSocket::from_std(socket),
-                connected: None,
-            },
+            Path::Udp(socket) => Link::Udp(mio::net::UdpSocket::from_std(socket)),
             Path::Tcp(stream, relay) => Link::Tcp {
                 stream: mio::net::TcpStream::from_std(stream),
                 relay,
@@ -525,14 +513,14 @@ impl Link {
 
     fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {
-            Link::Udp { socket, .. } => socket,
+            Link::Udp(socket) => socket,
             Link::Tcp { stream, .. } => stream,
         }
     }
 
     fn interest(&self) -> mio::Interest {
         match self {
-            Link::Udp { .. } => mio::Interest::READABLE,
+            Link::Udp(_) => mio::Interest::READABLE,
             Link::Tcp { .. } => mio::Interest::READABLE | mio::Interest::WRITABLE,
         }
     }
@@ -541,15 +529,8 @@ impl Link {
     /// it shows up as loss; on TCP the frame waits for the connection to take it.
     fn send(&mut self, data: &[u8], to: SocketAddr) {
         match self {
-            Link::Udp { socket, connected } => {
-                if connected.is_none() && socket.connect(to).is_ok() {
-                    *connected = Some(to);
-                }
-                let _ = if *connected == Some(to) {
-                    socket.send(data)
-                } else {
-                    socket.send_to(data, to)
-                };
+            Link::Udp(socket) => {
+                let _ = socket.send_to(data, to);
             }
             Link::Tcp { unsent, .. } => {
                 if framing::frame(data, unsent).is_ok() {
@@ -592,7 +573,7 @@ impl Link {
         buf: &mut [u8],
     ) -> Option<(Protocol, SocketAddr, usize, Option<Instant>)> {
         match self {
-            Link::Udp { socket, .. } => loop {
+            Link::Udp(socket) => loop {
                 match kernel_time::recv_from(socket, buf) {
                     Ok((n, from, at)) => return Some((Protocol::Udp, from, n, at)),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -816,8 +797,8 @@ impl Task {
         self.link.flush();
         while let Some((proto, from, n, arrived)) = self.link.next_datagram(buf) {
             let Some(data) = buf.get(..n) else { continue };
-            if let Shortcut::On { opener, .. } = &mut self.shortcut {
-                match opener.open(data) {
+            if let Shortcut::On(own) = &mut self.shortcut {
+                match own.opener.open(data) {
                     Ok(opened) => {
                         self.on_rtp(shared, arrived.unwrap_or(now), &opened.payload);
                         continue;
@@ -920,8 +901,7 @@ impl Task {
             Event::RtpPacket(p) => {
                 if let Some(opener) = self.shortcut() {
                     // The shortcut opens this stream from the next packet on.
-                    let ts = p.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
-                    opener.adopt(*p.header.ssrc, *p.seq_no, ts);
+                    opener.adopt_packet(&p);
                 }
                 self.on_rtp(shared, now, &p.payload);
             }
@@ -931,29 +911,18 @@ impl Task {
 
     /// The shortcut's opener, set up on first use once DTLS is done.
     fn shortcut(&mut self) -> Option<&mut Opener> {
-        if matches!(self.shortcut, Shortcut::Pending) && self.report.connected {
-            self.shortcut = self.set_up_shortcut();
+        if let (Shortcut::Pending, Some(mid), true) =
+            (&self.shortcut, self.mid, self.report.connected)
+        {
+            match shortcut::take_over(&self.keys, &mut self.rtc, mid) {
+                TakeOver::NotYet => {}
+                TakeOver::Declined(_) => self.shortcut = Shortcut::Declined,
+                TakeOver::Ready(own) => self.shortcut = Shortcut::On(own),
+            }
         }
         match &mut self.shortcut {
-            Shortcut::On { opener, .. } => Some(opener),
+            Shortcut::On(own) => Some(&mut own.opener),
             _ => None,
-        }
-    }
-
-    fn set_up_shortcut(&mut self) -> Shortcut {
-        let (Some(keys), Some(mid)) = (self.keys.get(), self.mid) else {
-            return Shortcut::Pending;
-        };
-        let Some(ssrc) = shortcut::sending_ssrc(&mut self.rtc, mid) else {
-            return Shortcut::Pending;
-        };
-        match shortcut::sessions(shortcut::provider(), &keys) {
-            Some((sealer, opener)) => Shortcut::On {
-                sealer,
-                opener,
-                ssrc,
-            },
-            None => Shortcut::Declined,
         }
     }
 
@@ -1040,18 +1009,17 @@ impl Task {
         let seq = SeqNo::from(u64::from(self.seq));
         self.seq = self.seq.wrapping_add(1);
         self.shortcut();
-        if let (Shortcut::On { sealer, ssrc, .. }, Some(remote)) = (&mut self.shortcut, self.remote)
-        {
+        if let (Shortcut::On(own), Some(remote)) = (&mut self.shortcut, self.remote) {
             let header = Outgoing {
                 pt: *pt,
                 marker: false,
                 seq: *seq,
                 ts,
-                ssrc: *ssrc,
+                ssrc: own.ssrc,
                 mid: Some((MID_EXTENSION, mid.as_bytes())),
                 audio_level: None,
             };
-            if let Some(sealed) = sealer.seal(&header, &data) {
+            if let Some(sealed) = own.sealer.seal(&header, &data) {
                 self.link.send(&sealed, remote);
             }
         } else {

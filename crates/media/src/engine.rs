@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::crypto::SrtpProvider;
-
 use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecConfig, FormatParams};
@@ -23,7 +21,7 @@ use crate::audio::{
 };
 use crate::error::{MediaError, MAX_SDP_BYTES};
 use crate::graph::{Graph, PeerId, RecordingId, RecordingSpec, Source};
-use crate::srtp::{self, KeySlot, Opened, Opener, Outgoing, Sealer};
+use crate::srtp::{self, KeySlot, Opened, Outgoing, TakeOver};
 
 /// One mix tick: the length of a frame.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -485,22 +483,17 @@ impl ExtIds {
     /// are left out (the shortcut writes only that form).
     fn of_answer(answer: &str) -> ExtIds {
         let mut ids = ExtIds::default();
-        let mut in_audio = false;
-        for line in answer.lines() {
-            if let Some(m) = line.strip_prefix("m=") {
-                in_audio = m.starts_with("audio ");
-            } else if let Some(map) = line.strip_prefix("a=extmap:").filter(|_| in_audio) {
-                let mut parts = map.split_whitespace();
-                let id = parts
-                    .next()
-                    .and_then(|id| id.split('/').next())
-                    .and_then(|id| id.parse::<u8>().ok())
-                    .filter(|id| (1..=14).contains(id));
-                match parts.next() {
-                    Some("urn:ietf:params:rtp-hdrext:sdes:mid") => ids.mid = id,
-                    Some("urn:ietf:params:rtp-hdrext:ssrc-audio-level") => ids.audio_level = id,
-                    _ => {}
-                }
+        for map in audio_lines(answer).filter_map(|line| line.strip_prefix("a=extmap:")) {
+            let mut parts = map.split_whitespace();
+            let id = parts
+                .next()
+                .and_then(|id| id.split('/').next())
+                .and_then(|id| id.parse::<u8>().ok())
+                .filter(|id| srtp::one_byte_extension(*id, 1));
+            match parts.next() {
+                Some("urn:ietf:params:rtp-hdrext:sdes:mid") => ids.mid = id,
+                Some("urn:ietf:params:rtp-hdrext:ssrc-audio-level") => ids.audio_level = id,
+                _ => {}
             }
         }
         ids
@@ -519,10 +512,8 @@ enum Shortcut {
 
 /// The engine's own SRTP for one connected peer.
 struct Direct {
-    sealer: Sealer,
-    opener: Opener,
-    /// The SSRC of the stream the peer receives.
-    ssrc: u32,
+    /// Its sealer, opener and the SSRC of the stream the peer receives.
+    srtp: srtp::Direct,
     mid: Vec<u8>,
     /// Where the peer's last authenticated RTP came from (a path that passed ICE): where the
     /// shortcut sends. Until the peer sent some, str0m sends to it.
@@ -534,7 +525,7 @@ impl Peer {
     /// peer's media.
     fn direct(&mut self, id: PeerId) -> Option<&mut Direct> {
         if matches!(self.shortcut, Shortcut::Pending) && self.connected {
-            self.shortcut = self.set_up_shortcut(id, srtp::provider());
+            self.shortcut = self.set_up_shortcut(id);
         }
         match &mut self.shortcut {
             Shortcut::On(d) => Some(d),
@@ -542,36 +533,36 @@ impl Peer {
         }
     }
 
-    fn set_up_shortcut(&mut self, id: PeerId, provider: &dyn SrtpProvider) -> Shortcut {
-        let Some(keys) = self.keys.get() else {
-            return Shortcut::Pending;
-        };
+    fn set_up_shortcut(&mut self, id: PeerId) -> Shortcut {
         let Some(mid) = self.mid else {
             return Shortcut::Declined;
         };
-        if self.ext_ids.mid.is_none() {
+        let mid_bytes = mid.as_bytes().to_vec();
+        let writable = self
+            .ext_ids
+            .mid
+            .is_some_and(|ext| srtp::one_byte_extension(ext, mid_bytes.len()));
+        if !writable {
             // Without the MID extension the browser could not tell the stream apart.
-            info!(%id, "shortcut declined: no MID header extension");
+            info!(%id, "shortcut declined: no MID header extension it can write");
             return Shortcut::Declined;
         }
-        let Some(ssrc) = srtp::sending_ssrc(&mut self.rtc, mid) else {
-            return Shortcut::Pending;
-        };
-        let mid_bytes = mid.as_bytes().to_vec();
-        let fits = srtp::one_byte_extension(1, mid_bytes.len());
-        let (true, Some((sealer, mut opener))) = (fits, srtp::sessions(provider, &keys)) else {
-            info!(%id, profile = %keys.profile, "shortcut declined: SRTP profile");
-            return Shortcut::Declined;
-        };
-        opener.set_audio_level_id(self.ext_ids.audio_level);
-        info!(%id, profile = %keys.profile, "shortcut on");
-        Shortcut::On(Box::new(Direct {
-            sealer,
-            opener,
-            ssrc,
-            mid: mid_bytes,
-            path: None,
-        }))
+        match srtp::take_over(&self.keys, &mut self.rtc, mid) {
+            TakeOver::NotYet => Shortcut::Pending,
+            TakeOver::Declined(profile) => {
+                info!(%id, %profile, "shortcut declined: SRTP profile");
+                Shortcut::Declined
+            }
+            TakeOver::Ready(mut own) => {
+                own.opener.set_audio_level_id(self.ext_ids.audio_level);
+                info!(%id, "shortcut on");
+                Shortcut::On(Box::new(Direct {
+                    srtp: own,
+                    mid: mid_bytes,
+                    path: None,
+                }))
+            }
+        }
     }
 }
 
@@ -895,7 +886,7 @@ impl Engine {
         // opens: str0m has not seen that stream since, and could no longer number it.
         peer.ext_ids = ExtIds::of_answer(&answer);
         if let Shortcut::On(d) = &mut peer.shortcut {
-            d.opener.set_audio_level_id(peer.ext_ids.audio_level);
+            d.srtp.opener.set_audio_level_id(peer.ext_ids.audio_level);
             // The peer is moving: str0m sends to the path its ICE checks select until the
             // peer's RTP shows the new one.
             d.path = None;
@@ -1060,7 +1051,7 @@ impl Engine {
         let Shortcut::On(d) = &mut peer.shortcut else {
             return false;
         };
-        match d.opener.open(data) {
+        match d.srtp.opener.open(data) {
             Ok(opened) => {
                 d.path = Some((transport, from));
                 self.sink.counters.shortcut_opened += 1;
@@ -1520,9 +1511,18 @@ impl Engine {
             return false;
         };
         let pt = peer.pt;
-        let path = peer.direct(r).and_then(|d| d.path);
-        if let (Some(path), Some(mid_id)) = (path, peer.ext_ids.mid) {
-            return self.shortcut_write(r, path, mid_id, pt, stamp, &out);
+        if let Some(sealed) = seal_for(r, peer, pt, stamp, &out) {
+            return match sealed {
+                Some(t) => {
+                    self.sink.counters.shortcut_sealed += 1;
+                    queue(r, peer, &mut self.sink, t);
+                    true
+                }
+                None => {
+                    self.sink.counters.media_errors += 1;
+                    false
+                }
+            };
         }
         let written = match peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
             Some(tx) => {
@@ -1555,54 +1555,44 @@ impl Engine {
         self.sink.timers.arm(r, peer);
         written
     }
+}
 
-    /// Seals one packet for a receiver on the shortcut and queues it to the receiver's path.
-    fn shortcut_write(
-        &mut self,
-        r: PeerId,
-        path: (Transport, SocketAddr),
-        mid_id: u8,
-        pt: Pt,
-        stamp: Stamp,
-        out: &Out,
-    ) -> bool {
-        let Some(peer) = self.peers.get_mut(&r) else {
-            return false;
-        };
-        let audio_level = peer.ext_ids.audio_level;
-        let Shortcut::On(d) = &mut peer.shortcut else {
-            return false;
-        };
-        let header = Outgoing {
-            pt: *pt,
-            marker: stamp.marker,
-            seq: stamp.seq,
-            // An RTP timestamp is the low 32 bits of the extended one.
-            ts: stamp.ts as u32,
-            ssrc: d.ssrc,
-            mid: Some((mid_id, &d.mid)),
-            audio_level: audio_level
-                .zip(out.ext.audio_level)
-                .zip(out.ext.voice_activity)
-                .map(|((id, level), voice)| (id, level, voice)),
-        };
-        let Some(contents) = d.sealer.seal(&header, &out.payload) else {
-            self.sink.counters.media_errors += 1;
-            return false;
-        };
-        self.sink.counters.shortcut_sealed += 1;
-        queue(
-            r,
-            peer,
-            &mut self.sink,
-            Transmit {
-                transport: path.0,
-                destination: path.1,
+/// One packet for receiver `r` sealed on the shortcut, to the receiver's path: `None` when
+/// the shortcut does not carry this receiver (yet), `Some(None)` when the cipher failed.
+fn seal_for(
+    r: PeerId,
+    peer: &mut Peer,
+    pt: Pt,
+    stamp: Stamp,
+    out: &Out,
+) -> Option<Option<Transmit>> {
+    let mid_ext = peer.ext_ids.mid?;
+    let audio_level_ext = peer.ext_ids.audio_level;
+    let d = peer.direct(r)?;
+    let (transport, destination) = d.path?;
+    let header = Outgoing {
+        pt: *pt,
+        marker: stamp.marker,
+        seq: stamp.seq,
+        // An RTP timestamp is the low 32 bits of the extended one.
+        ts: stamp.ts as u32,
+        ssrc: d.srtp.ssrc,
+        mid: Some((mid_ext, &d.mid)),
+        audio_level: audio_level_ext
+            .zip(out.ext.audio_level)
+            .zip(out.ext.voice_activity)
+            .map(|((id, level), voice)| (id, level, voice)),
+    };
+    Some(
+        d.srtp
+            .sealer
+            .seal(&header, &out.payload)
+            .map(|contents| Transmit {
+                transport,
+                destination,
                 contents,
-            },
-        );
-        true
-    }
+            }),
+    )
 }
 
 /// One packet for a receiver: where it comes from, its numbers in the source's terms, and the
@@ -1641,22 +1631,29 @@ pub fn opus_pt(rtc: &Rtc) -> Option<Pt> {
         .map(|p| p.pt())
 }
 
+/// The attribute lines of an SDP's accepted audio sections (a rejected m-line has port 0).
+fn audio_lines(sdp: &str) -> impl Iterator<Item = &str> {
+    let mut in_audio = false;
+    sdp.lines()
+        .filter(move |line| match line.strip_prefix("m=") {
+            Some(m) => {
+                in_audio = m.starts_with("audio ") && !m.starts_with("audio 0 ");
+                false
+            }
+            None => in_audio,
+        })
+}
+
 /// The first audio media the answer accepts (str0m announces media with events only once
 /// DTLS is up, so the answer is where to look at offer time).
 fn audio_mid(rtc: &Rtc, answer: &str) -> Option<Mid> {
-    let mut in_audio = false;
-    for line in answer.lines() {
-        if let Some(m) = line.strip_prefix("m=") {
-            // A rejected m-line has port 0.
-            in_audio = m.starts_with("audio ") && !m.starts_with("audio 0 ");
-        } else if let Some(mid) = line.strip_prefix("a=mid:").filter(|_| in_audio) {
-            let mid = Mid::from(mid.trim());
-            if rtc.media(mid).is_some_and(|m| m.kind() == MediaKind::Audio) {
-                return Some(mid);
-            }
-        }
-    }
-    None
+    audio_lines(answer)
+        .filter_map(|line| line.strip_prefix("a=mid:"))
+        .map(|mid| Mid::from(mid.trim()))
+        .find(|mid| {
+            rtc.media(*mid)
+                .is_some_and(|m| m.kind() == MediaKind::Audio)
+        })
 }
 
 /// The host candidates of every answer: UDP at the advertised address, passive TCP at the
@@ -1805,13 +1802,11 @@ fn on_event(now: Instant, id: PeerId, peer: &mut Peer, sink: &mut Sink, e: Event
             }
         }
         Event::RtpPacket(p) => {
-            let ssrc = *p.header.ssrc;
-            let packet = Packet::from(p);
             if let Some(d) = peer.direct(id) {
                 // The shortcut opens this stream from the next packet on.
-                d.opener.adopt(ssrc, packet.seq, packet.ts);
+                d.srtp.opener.adopt_packet(&p);
             }
-            sink.media.push_back((id, packet));
+            sink.media.push_back((id, Packet::from(p)));
         }
         Event::Closed => fail(id, peer, sink, Disconnect::Closed),
         _ => {}

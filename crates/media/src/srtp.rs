@@ -32,6 +32,8 @@ use str0m::crypto::{
     AeadAes128Gcm, AeadAes128GcmCipher, AeadAes256Gcm, AeadAes256GcmCipher, CryptoError,
     CryptoProvider, SrtpProvider,
 };
+use str0m::media::{Frequency, Mid};
+use str0m::rtp::RtpPacket;
 use str0m::{Rtc, RtcConfig};
 
 /// The authentication tag of both GCM profiles (RFC 7714 §14).
@@ -209,14 +211,6 @@ pub fn provider() -> &'static dyn SrtpProvider {
     tapped_provider().srtp_provider
 }
 
-/// The SSRC of the stream `rtc` sends on `mid` (RTP mode), once it has one: what the shortcut
-/// seals that stream's packets under.
-pub fn sending_ssrc(rtc: &mut Rtc, mid: str0m::media::Mid) -> Option<u32> {
-    rtc.direct_api()
-        .stream_tx_by_mid(mid, None)
-        .map(|tx| *tx.ssrc())
-}
-
 /// Builds an `Rtc` from `config` with the tapped provider, and the slot its keys will be in
 /// once its DTLS handshake is done.
 pub fn tapped_rtc(config: RtcConfig, now: Instant) -> (Rtc, Arc<KeySlot>) {
@@ -343,10 +337,49 @@ impl Session {
 
 /// The sealing and opening sessions of one side of a handshake, from its exported keys; `None`
 /// for a profile the shortcut does not take (AES-CM with HMAC-SHA1) or malformed material.
-pub fn sessions(provider: &dyn SrtpProvider, keys: &Keys) -> Option<(Sealer, Opener)> {
-    let seal = Session::new(provider, keys, keys.client, true)?;
-    let open = Session::new(provider, keys, !keys.client, false)?;
+fn sessions(keys: &Keys) -> Option<(Sealer, Opener)> {
+    let seal = Session::new(provider(), keys, keys.client, true)?;
+    let open = Session::new(provider(), keys, !keys.client, false)?;
     Some((Sealer { session: seal }, Opener::new(open)))
+}
+
+/// What taking over a connected peer's RTP from str0m found ([`take_over`]).
+pub enum TakeOver {
+    /// DTLS has exported no keys yet, or the peer has no sending stream on its MID yet.
+    NotYet,
+    /// The handshake chose a profile the shortcut does not take: str0m keeps the media.
+    Declined(SrtpProfile),
+    Ready(Direct),
+}
+
+/// A peer's own SRTP: what it seals its stream on `mid` with, and opens its packets with.
+pub struct Direct {
+    pub sealer: Sealer,
+    pub opener: Opener,
+    /// The SSRC of the stream `rtc` sends on the MID.
+    pub ssrc: u32,
+}
+
+/// Sets up the shortcut for the `Rtc` built by [`tapped_rtc`] with `slot`, sending on `mid`.
+pub fn take_over(slot: &KeySlot, rtc: &mut Rtc, mid: Mid) -> TakeOver {
+    let Some(keys) = slot.get() else {
+        return TakeOver::NotYet;
+    };
+    let Some(ssrc) = rtc
+        .direct_api()
+        .stream_tx_by_mid(mid, None)
+        .map(|tx| *tx.ssrc())
+    else {
+        return TakeOver::NotYet;
+    };
+    match sessions(&keys) {
+        Some((sealer, opener)) => TakeOver::Ready(Direct {
+            sealer,
+            opener,
+            ssrc,
+        }),
+        None => TakeOver::Declined(keys.profile),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,6 +630,12 @@ impl Opener {
         }
     }
 
+    /// [`Opener::adopt`] from a packet str0m delivered.
+    pub fn adopt_packet(&mut self, p: &RtpPacket) {
+        let ts = p.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+        self.adopt(*p.header.ssrc, *p.seq_no, ts);
+    }
+
     /// Opens an SRTP packet of the adopted stream. Nothing is changed unless it opens.
     pub fn open(&mut self, data: &[u8]) -> Result<Opened, Refused> {
         if !is_rtp(data) {
@@ -638,7 +677,7 @@ impl Opener {
         }
         let ts32 = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
         let ts = extend_ts(stream.ts, ts32);
-        let s = self.stream.get_or_insert(stream);
+        let mut s = stream;
         if ahead {
             let step = index - s.highest;
             s.seen = if step >= 64 { 1 } else { s.seen << step | 1 };
@@ -647,6 +686,7 @@ impl Opener {
         } else {
             s.seen |= 1 << (s.highest - index);
         }
+        self.stream = Some(s);
         let level = self
             .audio_level_id
             .and_then(|id| extension(data, hlen, id))
@@ -903,13 +943,13 @@ mod tests {
             client: false,
             ..client.clone()
         };
-        let (mut client_seal, _) = sessions(provider(), &client).unwrap();
-        let (_, mut server_open) = sessions(provider(), &server).unwrap();
+        let (mut client_seal, _) = sessions(&client).unwrap();
+        let (_, mut server_open) = sessions(&server).unwrap();
         server_open.adopt(7, 1, 0);
         let p = packet(&mut client_seal, 2, 960, b"hello");
         assert_eq!(server_open.open(&p).unwrap().payload, b"hello".to_vec());
         // The client does not open its own packets.
-        let (_, mut client_open) = sessions(provider(), &client).unwrap();
+        let (_, mut client_open) = sessions(&client).unwrap();
         client_open.adopt(7, 1, 0);
         assert_eq!(client_open.open(&p), Err(Refused::Unauthentic));
 
@@ -918,11 +958,11 @@ mod tests {
             material: vec![0; 60],
             client: true,
         };
-        assert!(sessions(provider(), &cm).is_none());
+        assert!(sessions(&cm).is_none());
         let short = Keys {
             material: vec![0; 10],
             ..client
         };
-        assert!(sessions(provider(), &short).is_none());
+        assert!(sessions(&short).is_none());
     }
 }
