@@ -555,7 +555,7 @@ impl Peer {
             }
             TakeOver::Ready(mut own) => {
                 own.opener.set_audio_level_id(self.ext_ids.audio_level);
-                info!(%id, "shortcut on");
+                info!(%id, profile = %own.profile, "shortcut on");
                 Shortcut::On(Box::new(Direct {
                     srtp: own,
                     mid: mid_bytes,

@@ -358,6 +358,8 @@ pub struct Direct {
     pub opener: Opener,
     /// The SSRC of the stream `rtc` sends on the MID.
     pub ssrc: u32,
+    /// The profile the handshake chose.
+    pub profile: SrtpProfile,
 }
 
 /// Sets up the shortcut for the `Rtc` built by [`tapped_rtc`] with `slot`, sending on `mid`.
@@ -377,6 +379,7 @@ pub fn take_over(slot: &KeySlot, rtc: &mut Rtc, mid: Mid) -> TakeOver {
             sealer,
             opener,
             ssrc,
+            profile: keys.profile,
         }),
         None => TakeOver::Declined(keys.profile),
     }
